@@ -1,0 +1,44 @@
+// arch/x86_64/percpu.h — per-CPU data, reached through the GS base.
+//
+// Each CPU's GS base points at its PerCpu; `self` at offset 0 lets
+// this_cpu() load the pointer with one `mov %gs:0`. Fields other than
+// `online` are written only by their own CPU after bring-up.
+#pragma once
+
+#include <arch/x86_64/gdt.h>
+
+#include <atomic>
+#include <cstdint>
+
+namespace x86 {
+
+constexpr unsigned kMaxCpus = 64;
+
+struct PerCpu {
+  PerCpu* self;               // offset 0: for this_cpu()
+  uint64_t syscall_scratch;   // offset 8: reserved for the syscall entry (issue 3)
+  uint64_t kernel_stack_top;  // offset 16: top of this CPU's current kernel stack
+  uint32_t index;             // 0 = the bootstrap processor
+  uint32_t apic_id;
+  std::atomic<bool> online;   // set by the CPU itself once it idles
+  uint64_t timer_ticks;       // APIC timer interrupts taken
+  uint64_t stack_bottom, stack_top;  // bounds of the main kernel stack (backtraces)
+  Gdt gdt;
+  Tss tss;
+  Idt* idt;
+};
+
+PerCpu& cpu(unsigned index);
+unsigned cpu_count();           // CPUs brought online so far
+void set_cpu_count(unsigned n);
+
+inline PerCpu* this_cpu() {
+  PerCpu* p;
+  asm volatile("mov %%gs:0, %0" : "=r"(p));
+  return p;
+}
+
+// Points GS base (and KERNEL_GS_BASE) at `c` and sets c.self.
+void install_percpu(PerCpu& c);
+
+}  // namespace x86

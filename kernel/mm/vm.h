@@ -1,0 +1,61 @@
+// mm/vm.h — the kernel address space: paging setup, device memory, kernel stacks.
+// Layout: arch/x86_64/layout.h and docs/memory-layout.md.
+#pragma once
+
+#include <arch/x86_64/page_table.h>
+#include <boot/boot_info.h>
+#include <ktl/result.h>
+#include <mm/frame_allocator.h>
+#include <mm/phys.h>
+
+#include <cstddef>
+#include <cstdint>
+
+namespace mm {
+
+// The global frame allocator, behind a spinlock (safe in interrupt context).
+ktl::Result<PhysAddr> alloc_frames(unsigned order);
+void free_frames(PhysAddr addr, unsigned order);
+// Only frames below `limit` (e.g. 1 MiB for the AP trampoline): O(free blocks).
+ktl::Result<PhysAddr> alloc_frames_below(unsigned order, PhysAddr limit);
+FrameAllocator& frame_allocator_unlocked();  // for statistics
+bool frame_allocator_check();                // check_invariants() under the lock
+
+// Binds the kernel heap (kmalloc) to the frame allocator. After pmm_init.
+ktl::Result<void> heap_init();
+
+// Builds the kernel's final page tables — kernel sections with their
+// permissions (text RX, rodata R, data RW+NX), the direct map of
+// [0, max(4 GiB, top of RAM)) RW+NX with 1 GiB or 2 MiB pages — and switches
+// to them, then enables CR4.PGE. Runs before pmm_init: its table pages come
+// from a pool inside the kernel image.
+void paging_init(const boot::BootInfo& info);
+
+// Initialises the frame allocator from the boot memory map (usable RAM inside
+// the direct map), reserving the low 1 MiB, the kernel image and the boot
+// modules. Panics if no memory is usable.
+void pmm_init(const boot::BootInfo& info);
+
+// Physical address of the kernel PML4 (for CR3 on every CPU).
+PhysAddr kernel_page_table_root();
+
+// Maps device memory [phys, phys + size) uncached, read-write, NX into the
+// MMIO window; returns its virtual address (same offset within the page).
+// Error::NoMemory when the window or the page-table frames run out.
+ktl::Result<volatile void*> map_mmio(PhysAddr phys, size_t size);
+
+// A kernel stack of KSTACK_SIZE bytes in the stack window, with an unmapped
+// guard page below it (an overflow faults instead of corrupting memory).
+struct KernelStack {
+  uintptr_t bottom;  // lowest mapped byte
+  uintptr_t top;     // initial stack pointer (exclusive end)
+};
+ktl::Result<KernelStack> alloc_kernel_stack();
+
+// True if `virt` is mapped in the kernel page tables (used to walk stack
+// frames safely during a panic).
+bool kernel_address_mapped(uintptr_t virt);
+// The kernel page tables' translation of `virt` (Error::NotFound if unmapped).
+ktl::Result<x86::PageTable::Translation> kernel_translate(uintptr_t virt);
+
+}  // namespace mm

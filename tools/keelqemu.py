@@ -1,0 +1,153 @@
+"""keelqemu — QEMU command lines for Keel and a headless boot runner for tests.
+
+A boot is judged from the serial console: a "KERNEL PANIC" line is a failure
+(the rest of the panic report is collected, then QEMU is stopped); QEMU exiting
+without the expected final line (a triple fault under -no-reboot, a hang that
+hits the timeout) is a failure with the last console lines shown.
+"""
+import os
+import selectors
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+
+OVMF_CODE = "/usr/share/OVMF/OVMF_CODE_4M.fd"
+OVMF_VARS = "/usr/share/OVMF/OVMF_VARS_4M.fd"
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def qemu_command(iso, firmware="bios", smp=2, mem="512M", cpu=None, extra=(), vars_dir=None,
+                 headless=True, machine_opts=""):
+    """The qemu-system-x86_64 argument list for booting `iso`."""
+    machine = "q35" + ("," + machine_opts if machine_opts else "")
+    cmd = ["qemu-system-x86_64", "-machine", machine, "-accel", "tcg", "-m", str(mem),
+           "-smp", str(smp), "-no-reboot", "-cdrom", iso, "-boot", "d",
+           "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"]
+    if cpu:
+        cmd += ["-cpu", cpu]
+    if firmware == "uefi":
+        vars_dir = vars_dir or tempfile.mkdtemp(prefix="keel-ovmf-")
+        vars_copy = os.path.join(vars_dir, "OVMF_VARS.fd")
+        if not os.path.exists(vars_copy):
+            shutil.copyfile(OVMF_VARS, vars_copy)
+        cmd += ["-drive", f"if=pflash,format=raw,readonly=on,file={OVMF_CODE}",
+                "-drive", f"if=pflash,format=raw,file={vars_copy}"]
+    elif firmware != "bios":
+        raise ValueError(f"unknown firmware {firmware!r} (bios or uefi)")
+    if headless:
+        cmd += ["-display", "none", "-vga", "none", "-serial", "stdio", "-monitor", "none"]
+    cmd += list(extra)
+    return cmd
+
+
+_iso_lock = threading.Lock()
+
+
+def make_iso(build, cmdline, cache={}):
+    """Builds (once per command line) a boot image of build/keel.elf with `cmdline`."""
+    with _iso_lock:
+        return _make_iso(build, cmdline, cache)
+
+
+def _make_iso(build, cmdline, cache):
+    if cmdline in cache:
+        return cache[cmdline]
+    out_dir = os.path.join(build, "test-isos")
+    os.makedirs(out_dir, exist_ok=True)
+    name = "keel-" + ("".join(c if c.isalnum() else "_" for c in cmdline) or "default") + ".iso"
+    iso = os.path.join(out_dir, name)
+    elf = os.path.join(build, "keel.elf")
+    if not os.path.exists(iso) or os.path.getmtime(iso) < os.path.getmtime(elf):
+        subprocess.run([os.path.join(ROOT, "tools", "mkiso"), elf, iso, cmdline], check=True)
+    cache[cmdline] = iso
+    return iso
+
+
+class BootResult:
+    def __init__(self, lines, exit_code, reason, seconds):
+        self.lines = lines            # serial console lines (str)
+        self.exit_code = exit_code    # QEMU's exit status, None if it was killed
+        self.reason = reason          # "done", "panic", "exited", "timeout"
+        self.seconds = seconds
+
+    def tail(self, n=25):
+        return "\n".join("    | " + l for l in self.lines[-n:])
+
+
+def boot(cmd, done=None, timeout=180, panic_ok=False, send=None):
+    """Runs QEMU `cmd`, reading the serial console from its stdout.
+
+    done(line) -> True ends the boot successfully once QEMU exits by itself
+    (within 20 s; it is killed otherwise). Panic lines end the boot with
+    reason "panic" after the report ("System halted.") or 3 s.
+    `send` is bytes typed into the serial port once the kernel has started.
+    """
+    start = time.monotonic()
+    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT)
+    sel = selectors.DefaultSelector()
+    sel.register(proc.stdout, selectors.EVENT_READ)
+    lines, buf = [], b""
+    reason, deadline, finished = None, start + timeout, False
+    while True:
+        now = time.monotonic()
+        if now > deadline:
+            if reason is None:
+                reason = "timeout"
+            break
+        events = sel.select(timeout=min(1.0, deadline - now))
+        if not events:
+            if proc.poll() is not None:
+                break
+            continue
+        chunk = os.read(proc.stdout.fileno(), 65536)
+        if not chunk:
+            break
+        buf += chunk
+        while b"\n" in buf:
+            raw, buf = buf.split(b"\n", 1)
+            line = raw.decode("utf-8", "replace").rstrip("\r")
+            # Strip ANSI escapes the firmware prints on the serial console.
+            clean = strip_ansi(line)
+            lines.append(clean)
+            if "KERNEL PANIC" in clean and reason is None:
+                reason = "panic"
+                deadline = min(deadline, time.monotonic() + 3)
+            if reason == "panic" and "System halted." in clean:
+                deadline = time.monotonic()
+            if reason is None and done is not None and done(clean):
+                reason = "done"
+                deadline = min(deadline, time.monotonic() + 20)
+    try:  # QEMU may close its output a moment before it exits
+        exit_code = proc.wait(timeout=5 if reason in (None, "done") else 0.1)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        exit_code = None
+    if buf:
+        lines.append(strip_ansi(buf.decode("utf-8", "replace")))
+    if reason is None:
+        reason = "exited"
+    if reason == "done" and exit_code is None:
+        reason = "hung-after-done"
+    return BootResult(lines, exit_code, reason, time.monotonic() - start)
+
+
+def strip_ansi(s):
+    out, i = [], 0
+    while i < len(s):
+        c = s[i]
+        if c == "\x1b":
+            i += 1
+            if i < len(s) and s[i] == "[":
+                i += 1
+                while i < len(s) and not ("@" <= s[i] <= "~"):
+                    i += 1
+            i += 1
+            continue
+        if c >= " " or c == "\t":
+            out.append(c)
+        i += 1
+    return "".join(out)
