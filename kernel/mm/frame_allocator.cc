@@ -198,6 +198,7 @@ PhysAddr FrameAllocator::take(FreeBlock* b, unsigned have, unsigned want) {
 
 ktl::Result<PhysAddr> FrameAllocator::alloc(unsigned order) {
   if (order > kMaxOrder) return Error::InvalidArgument;
+  klib::SpinLockGuard guard(lock_);
   for (unsigned k = order; k <= kMaxOrder; ++k)
     if (!free_lists_[k].empty()) return take(free_lists_[k].front(), k, order);
   return Error::NoMemory;
@@ -205,6 +206,7 @@ ktl::Result<PhysAddr> FrameAllocator::alloc(unsigned order) {
 
 ktl::Result<PhysAddr> FrameAllocator::alloc_below(unsigned order, PhysAddr limit) {
   if (order > kMaxOrder) return Error::InvalidArgument;
+  klib::SpinLockGuard guard(lock_);
   // take() returns the lowest part of a larger block, so a block qualifies iff
   // its first order_size(order) bytes end at or below `limit`.
   for (unsigned k = order; k <= kMaxOrder; ++k) {
@@ -218,6 +220,7 @@ ktl::Result<PhysAddr> FrameAllocator::alloc_below(unsigned order, PhysAddr limit
 }
 
 void FrameAllocator::free(PhysAddr addr, unsigned order) {
+  klib::SpinLockGuard guard(lock_);
   if (order > kMaxOrder) return report("frame free: order above kMaxOrder", addr);
   if (!ktl::is_aligned(addr, order_size(order)))
     return report("frame free: address not aligned to the block", addr);
@@ -251,6 +254,7 @@ void FrameAllocator::report(const char* what, PhysAddr addr) const {
 }
 
 bool FrameAllocator::check_invariants() const {
+  klib::SpinLockGuard guard(lock_);
   // Free lists: every entry a well-formed free block.
   uint64_t listed_frames = 0;
   uint64_t listed_blocks = 0;

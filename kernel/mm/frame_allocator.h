@@ -14,14 +14,15 @@
 //    state; this gives O(1) buddy lookup and cheap misuse checks.
 // alloc() and free() are O(kMaxOrder).
 //
-// Locking: not thread-safe. The kernel's single global instance is wrapped in
-// a lock by its owner; the frame allocator lock is a leaf lock (nothing else is
-// acquired while it is held). The heap (mm/heap.h) calls in with its own lock
-// held, so the order is heap lock -> frame allocator lock.
+// Locking: alloc, alloc_below, free and check_invariants take the allocator's
+// own interrupt-safe spinlock, a leaf lock (nothing else is acquired while it
+// is held). init() runs before any concurrency. The heap (mm/heap.h) calls in
+// with its own lock held, so the order is heap lock -> frame allocator lock.
 #pragma once
 
 #include <ktl/list.h>
 #include <ktl/result.h>
+#include <lib/spinlock.h>
 #include <mm/phys.h>
 
 #include <cstddef>
@@ -195,6 +196,10 @@ class FrameAllocator {
   PhysAddr take(FreeBlock* b, unsigned have, unsigned want);
   void report(const char* what, PhysAddr addr) const;
 
+  // lock_ guards the free lists, the Frame array's order/flags of free and
+  // allocated heads, and the counters. Interrupt-safe; the misuse handler
+  // runs with it held. Lock order: the heap's lock, then this one.
+  mutable klib::SpinLock lock_;
   FreeList free_lists_[kMaxOrder + 1];
   Frame* frames_ = nullptr;  // frame_count_ descriptors, for [base_, end_)
   uint64_t frame_count_ = 0;

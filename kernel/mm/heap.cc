@@ -49,6 +49,7 @@ void KernelHeap::report(const char* what, const void* ptr) const {
 
 void* KernelHeap::alloc(size_t size) {
   if (frames_ == nullptr) return nullptr;
+  klib::SpinLockGuard guard(lock_);
   if (size <= kMaxClass) return caches_[class_index(size)].alloc();
   const unsigned order = order_for_size(size);
   if (order > kMaxOrder) return nullptr;
@@ -68,6 +69,7 @@ void* KernelHeap::zalloc(size_t size) {
 
 void KernelHeap::free(void* ptr) {
   if (ptr == nullptr || frames_ == nullptr) return;
+  klib::SpinLockGuard guard(lock_);
   if ((reinterpret_cast<uintptr_t>(ptr) & (kPageSize - 1)) != 0) {
     SlabCache* cache = SlabCache::owner_of(ptr);
     for (SlabCache& c : caches_)
@@ -91,10 +93,12 @@ void KernelHeap::set_misuse_handler(MisuseHandler handler) {
 }
 
 void KernelHeap::shrink() {
+  klib::SpinLockGuard guard(lock_);
   for (SlabCache& c : caches_) c.shrink();
 }
 
 bool KernelHeap::check_invariants() const {
+  klib::SpinLockGuard guard(lock_);
   for (const SlabCache& c : caches_)
     if (!c.check_invariants()) return false;
   return true;

@@ -20,11 +20,13 @@
 // call heap_init() again for each fresh fake RAM; KernelHeap instances can
 // also be used directly.
 //
-// Locking: not thread-safe. The kernel wraps the heap in a lock; lock order is
-// heap lock -> frame allocator lock (the heap calls into the frame allocator).
+// Locking: alloc/zalloc/free/shrink take the heap's interrupt-safe spinlock
+// (one lock for all size classes: simple, and enough until per-CPU caches are
+// needed); lock order is heap lock -> frame allocator lock.
 #pragma once
 
 #include <ktl/result.h>
+#include <lib/spinlock.h>
 #include <mm/slab.h>
 
 #include <cstddef>
@@ -82,6 +84,7 @@ class KernelHeap {
   static size_t class_index(size_t size);
   void report(const char* what, const void* ptr) const;
 
+  mutable klib::SpinLock lock_;  // guards everything below
   FrameAllocator* frames_ = nullptr;
   SlabCache caches_[kNumClasses];
   MisuseHandler misuse_handler_ = nullptr;

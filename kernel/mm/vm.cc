@@ -24,8 +24,7 @@ uintptr_t sym(const void* s) { return reinterpret_cast<uintptr_t>(s); }
 PhysAddr sym_phys(const void* s) { return sym(s) - KERNEL_VIRT_BASE; }
 uint64_t g_direct_map_top = 0;  // end of the direct map (bytes of physical address space)
 
-FrameAllocator g_frames;
-klib::SpinLock g_frames_lock;  // guards g_frames
+FrameAllocator g_frames;  // locks itself
 
 // The kernel page table lives in static storage, constructed by paging_init.
 alignas(x86::PageTable) unsigned char g_kernel_pt_storage[sizeof(x86::PageTable)];
@@ -59,15 +58,9 @@ void frame_misuse(const char* what, PhysAddr addr) { panic("frame allocator: {} 
 
 }  // namespace
 
-ktl::Result<PhysAddr> alloc_frames(unsigned order) {
-  klib::SpinLockGuard guard(g_frames_lock);
-  return g_frames.alloc(order);
-}
+ktl::Result<PhysAddr> alloc_frames(unsigned order) { return g_frames.alloc(order); }
 
-void free_frames(PhysAddr addr, unsigned order) {
-  klib::SpinLockGuard guard(g_frames_lock);
-  g_frames.free(addr, order);
-}
+void free_frames(PhysAddr addr, unsigned order) { g_frames.free(addr, order); }
 
 FrameAllocator& frame_allocator_unlocked() { return g_frames; }
 
@@ -101,14 +94,10 @@ void pmm_init(const boot::BootInfo& info) {
 }
 
 ktl::Result<PhysAddr> alloc_frames_below(unsigned order, PhysAddr limit) {
-  klib::SpinLockGuard guard(g_frames_lock);
   return g_frames.alloc_below(order, limit);
 }
 
-bool frame_allocator_check() {
-  klib::SpinLockGuard guard(g_frames_lock);
-  return g_frames.check_invariants();
-}
+bool frame_allocator_check() { return g_frames.check_invariants(); }
 
 ktl::Result<void> heap_init() { return mm::heap_init(g_frames); }
 

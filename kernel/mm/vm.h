@@ -13,7 +13,7 @@
 
 namespace mm {
 
-// The global frame allocator, behind a spinlock (safe in interrupt context).
+// The global frame allocator (it takes its own interrupt-safe lock).
 ktl::Result<PhysAddr> alloc_frames(unsigned order);
 void free_frames(PhysAddr addr, unsigned order);
 // Only frames below `limit` (e.g. 1 MiB for the AP trampoline): O(free blocks).

@@ -19,6 +19,7 @@ constexpr uint8_t kVectorApicTimer = 0xf0;
 constexpr uint8_t kVectorTlbShootdown = 0xf1;  // issue 3
 constexpr uint8_t kVectorReschedule = 0xf2;    // issue 3
 constexpr uint8_t kVectorTestIpi = 0xf3;       // in-kernel tests
+constexpr uint8_t kVectorWakeup = 0xf4;        // ends an idle hlt (no handler needed)
 constexpr uint8_t kVectorSpurious = 0xff;
 
 using InterruptHandler = void (*)(InterruptFrame& frame, void* ctx);

@@ -23,6 +23,10 @@ struct PerCpu {
   std::atomic<bool> online;   // set by the CPU itself once it idles
   uint64_t timer_ticks;       // APIC timer interrupts taken
   uint64_t stack_bottom, stack_top;  // bounds of the main kernel stack (backtraces)
+  // Work posted by run_on_cpu() for this CPU's idle loop (until the scheduler
+  // exists). work_fn is written by the poster and cleared by this CPU.
+  std::atomic<void (*)(void*)> work_fn;
+  void* work_arg;
   Gdt gdt;
   Tss tss;
   Idt* idt;

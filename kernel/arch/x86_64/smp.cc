@@ -3,6 +3,7 @@
 #include <arch/x86_64/apic.h>
 #include <arch/x86_64/clock.h>
 #include <arch/x86_64/cpu.h>
+#include <arch/x86_64/interrupts.h>
 #include <arch/x86_64/layout.h>
 #include <arch/x86_64/smp.h>
 #include <lib/klog.h>
@@ -75,8 +76,46 @@ extern "C" [[noreturn]] void ap_main(PerCpu* c) {
   lapic_init_ap();
   apic_timer_start_periodic(100);
   c->online.store(true, std::memory_order_release);
-  sti();
-  for (;;) hlt();  // idle until the scheduler exists (issue 3)
+  // Idle until the scheduler exists (issue 3), running posted work. The
+  // check and the halt are atomic: `sti; hlt` takes no interrupt in between,
+  // so a wake-up IPI after the check ends the halt.
+  for (;;) {
+    cli();
+    auto fn = c->work_fn.load(std::memory_order_acquire);
+    if (!fn) {
+      asm volatile("sti; hlt" ::: "memory");
+      continue;
+    }
+    sti();
+    fn(c->work_arg);
+    c->work_fn.store(nullptr, std::memory_order_release);
+  }
+}
+
+ktl::Result<void> post_to_cpu(unsigned index, void (*fn)(void*), void* arg) {
+  if (index >= cpu_count() || !g_cpus[index].online.load()) return ktl::Error::NotFound;
+  PerCpu& c = g_cpus[index];
+  if (c.work_fn.load(std::memory_order_acquire)) return ktl::Error::Busy;
+  c.work_arg = arg;
+  c.work_fn.store(fn, std::memory_order_release);
+  lapic_send_ipi(c.apic_id, IpiMode::Fixed, kVectorWakeup);
+  return ktl::ok();
+}
+
+bool cpu_work_done(unsigned index) { return g_cpus[index].work_fn.load(std::memory_order_acquire) == nullptr; }
+
+ktl::Result<void> run_on_cpu(unsigned index, void (*fn)(void*), void* arg, uint64_t timeout_ns) {
+  if (this_cpu()->index == index) {
+    fn(arg);
+    return ktl::ok();
+  }
+  TRY(post_to_cpu(index, fn, arg));
+  uint64_t deadline = monotonic_ns() + timeout_ns;
+  while (!cpu_work_done(index)) {
+    if (monotonic_ns() > deadline) return ktl::Error::TimedOut;
+    pause();
+  }
+  return ktl::ok();
 }
 
 ktl::Result<mm::PhysAddr> find_trampoline_page(const boot::BootInfo& info) {

@@ -30,4 +30,14 @@ ktl::Result<mm::PhysAddr> find_trampoline_page(const boot::BootInfo& info);
 // and waits for each to come online. Returns the number of CPUs online.
 unsigned smp_init(const acpi::AcpiInfo& acpi, mm::PhysAddr trampoline_page);
 
+// Runs fn(arg) on CPU `index` (from its idle loop, interrupts enabled) and
+// waits for it to finish. Error::Busy if that CPU has work pending,
+// NotFound if it is not online, TimedOut after `timeout_ns` (the work may
+// still run later). On the calling CPU it simply calls fn. Until the
+// scheduler exists (issue 3) this is how tests use the other CPUs.
+ktl::Result<void> run_on_cpu(unsigned index, void (*fn)(void*), void* arg, uint64_t timeout_ns);
+// Posts fn(arg) to CPU `index` without waiting; done() tells when it finished.
+ktl::Result<void> post_to_cpu(unsigned index, void (*fn)(void*), void* arg);
+bool cpu_work_done(unsigned index);
+
 }  // namespace x86
