@@ -76,13 +76,14 @@ class BootResult:
         return "\n".join("    | " + l for l in self.lines[-n:])
 
 
-def boot(cmd, done=None, timeout=180, panic_ok=False, send=None):
+def boot(cmd, done=None, timeout=180, on_done=None):
     """Runs QEMU `cmd`, reading the serial console from its stdout.
 
     done(line) -> True ends the boot successfully once QEMU exits by itself
     (within 20 s; it is killed otherwise). Panic lines end the boot with
     reason "panic" after the report ("System halted.") or 3 s.
-    `send` is bytes typed into the serial port once the kernel has started.
+    on_done() runs once when done() first matches (e.g. a monitor command
+    that takes a screenshot and quits QEMU).
     """
     start = time.monotonic()
     proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -120,6 +121,8 @@ def boot(cmd, done=None, timeout=180, panic_ok=False, send=None):
             if reason is None and done is not None and done(clean):
                 reason = "done"
                 deadline = min(deadline, time.monotonic() + 20)
+                if on_done is not None:
+                    on_done()
     try:  # QEMU may close its output a moment before it exits
         exit_code = proc.wait(timeout=5 if reason in (None, "done") else 0.1)
     except subprocess.TimeoutExpired:
@@ -151,3 +154,59 @@ def strip_ansi(s):
             out.append(c)
         i += 1
     return "".join(out)
+
+
+def monitor_commands(sock_path, commands, timeout=10):
+    """Sends commands, one at a time, to a QEMU human monitor on a unix socket.
+
+    Waits for the "(qemu)" prompt after each, so that e.g. a screendump has
+    finished before "quit" is sent. Returns the monitor's output.
+    """
+    import socket
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    s.connect(sock_path)
+    out = b""
+
+    def read_prompt(after):
+        nonlocal out
+        end = time.monotonic() + timeout
+        while b"(qemu)" not in out[after:] and time.monotonic() < end:
+            chunk = s.recv(4096)
+            if not chunk:
+                return
+            out += chunk
+
+    try:
+        read_prompt(0)
+        for c in commands:
+            mark = len(out)
+            s.sendall(c.encode() + b"\n")
+            if c != "quit":
+                read_prompt(mark)
+    except OSError:
+        pass
+    finally:
+        s.close()
+    return out.decode("utf-8", "replace")
+
+
+def read_ppm(path):
+    """Returns (width, height, rgb bytes) of a binary PPM (P6) as QEMU's screendump writes it."""
+    data = open(path, "rb").read()
+    fields, pos = [], 0
+    while len(fields) < 4:
+        while data[pos:pos + 1].isspace():
+            pos += 1
+        if data[pos:pos + 1] == b"#":
+            pos = data.index(b"\n", pos)
+            continue
+        end = pos
+        while not data[end:end + 1].isspace():
+            end += 1
+        fields.append(data[pos:end])
+        pos = end
+    if fields[0] != b"P6":
+        raise ValueError("not a P6 PPM")
+    w, h = int(fields[1]), int(fields[2])
+    return w, h, data[pos + 1:pos + 1 + w * h * 3]
