@@ -23,6 +23,15 @@ enum class Error : int {
   Overflow,          // arithmetic on sizes or addresses would overflow
   Misaligned,        // an address or size is not aligned as required
   NoSpace,           // a fixed-size container is full
+  BadHandle,         // no such handle in the caller's table (or a stale one)
+  WrongType,         // the handle names an object of another type
+  AccessDenied,      // the handle lacks a right the operation needs
+  PeerClosed,        // the other side of an endpoint/channel is gone
+  WouldBlock,        // nothing available and the caller asked not to wait
+  QuotaExceeded,     // the process's kernel-memory or object quota is used up
+  Fault,             // a user pointer is not mapped with the access needed
+  BadState,          // the object is not in a state that allows this
+  Interrupted,       // a blocking call was cancelled (thread killed or suspended)
 };
 
 // Returns a stable, human-readable name for `e` ("NoMemory", ...).
@@ -43,6 +52,15 @@ constexpr const char* error_name(Error e) {
     case Error::Overflow: return "Overflow";
     case Error::Misaligned: return "Misaligned";
     case Error::NoSpace: return "NoSpace";
+    case Error::BadHandle: return "BadHandle";
+    case Error::WrongType: return "WrongType";
+    case Error::AccessDenied: return "AccessDenied";
+    case Error::PeerClosed: return "PeerClosed";
+    case Error::WouldBlock: return "WouldBlock";
+    case Error::QuotaExceeded: return "QuotaExceeded";
+    case Error::Fault: return "Fault";
+    case Error::BadState: return "BadState";
+    case Error::Interrupted: return "Interrupted";
   }
   return "Unknown";
 }
