@@ -22,6 +22,7 @@
 #include <lib/panic.h>
 #include <mm/heap.h>
 #include <mm/vm.h>
+#include <sched/scheduler.h>
 #include <test/crashtest.h>
 #include <test/ktest.h>
 
@@ -33,7 +34,6 @@ namespace {
 
 boot::BootInfo g_boot;
 boot::CommandLine g_cmdline;
-constexpr uint32_t kTimerHz = 100;
 
 // Copies the multiboot2 information into g_boot, refusing malformed input.
 void parse_boot_info(uint32_t magic, uint32_t mbi_phys) {
@@ -64,8 +64,6 @@ void parse_boot_info(uint32_t magic, uint32_t mbi_phys) {
   __builtin_unreachable();
 }
 
-void timer_tick(x86::InterruptFrame&, void*) { ++x86::this_cpu()->timer_ticks; }
-
 [[noreturn]] void shut_down() {
   klog::notice("keel: powering off (ACPI S5)");
   ktl::Error e = acpi::poweroff();
@@ -85,9 +83,9 @@ void timer_tick(x86::InterruptFrame&, void*) { ++x86::this_cpu()->timer_ticks; }
   klib::kernel_log().set_clock(&x86::monotonic_ns);
   klog::info("clock: TSC {} kHz, calibrated against the {}; clock source {}", x86::tsc_hz() / 1000,
              x86::clock_calibration_source(), x86::clock_source() == x86::ClockSource::Tsc ? "TSC" : "HPET");
-  x86::set_interrupt_handler(x86::kVectorApicTimer, &timer_tick, nullptr);
+  must(sched::init_cpu(0, "kmain"), "scheduler set-up failed");      // this context becomes thread "kmain"
   must(x86::apic_timer_calibrate(), "APIC timer calibration failed");
-  x86::apic_timer_start_periodic(kTimerHz);
+  x86::apic_timer_start_periodic(sched::kTickHz);                    // scheduler ticks
   x86::sti();
   x86::set_cpu_count(1);
   x86::cpu(0).online = true;
@@ -100,9 +98,13 @@ void timer_tick(x86::InterruptFrame&, void*) { ++x86::this_cpu()->timer_ticks; }
   klib::kernel_log().log_immediate(klib::LogLevel::Notice, "Keel {} x86_64: {} CPU{}, {} MiB, booted in {} ms",
                                    KEEL_VERSION, cpus, cpus == 1 ? "" : "s", g_boot.usable_bytes() / ktl::MiB,
                                    boot_ms);
+  // loglevel=N applies from here on: the banner is always shown.
+  if (auto lvl = g_cmdline.number("loglevel"); lvl && *lvl <= 5)
+    (void)klib::kernel_log().set_console_level(&x86::com1(), klib::LogLevel(*lvl));
   klib::kernel_log().set_console_hold(false);
 
   if (g_cmdline.has("ktest")) {
+    sched::pin_current(0);  // tests read this CPU's state; keep them on the BSP
     unsigned failed = ktest::run(g_cmdline.value("ktest").value_or(""));
     (void)failed;  // the runner reads the summary line; power off either way
     shut_down();
@@ -125,8 +127,6 @@ extern "C" [[noreturn]] void kernel_main(uint32_t magic, uint32_t mbi_phys) {
   (void)klib::kernel_log().add_console(&x86::com1());
   x86::early_trap_init();                                 // exceptions are caught from here on
   parse_boot_info(magic, mbi_phys);                       // multiboot2 → BootInfo
-  if (auto lvl = g_cmdline.number("loglevel"); lvl && *lvl <= 5)
-    (void)klib::kernel_log().set_console_level(&x86::com1(), klib::LogLevel(*lvl));
   x86::set_debug_exit(g_cmdline.has("debugexit"));
   klog::info("boot: {} via {}; command line '{}'", g_boot.module_count ? "modules" : "no modules",
              g_boot.loader_name, g_boot.cmdline);

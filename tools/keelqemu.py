@@ -184,6 +184,10 @@ def monitor_commands(sock_path, commands, timeout=10):
             s.sendall(c.encode() + b"\n")
             if c != "quit":
                 read_prompt(mark)
+            else:  # QEMU closes the monitor as it exits; closing first can lose the command
+                end = time.monotonic() + timeout
+                while time.monotonic() < end and s.recv(4096):
+                    pass
     except OSError:
         pass
     finally:

@@ -4,25 +4,33 @@
 #include <arch/x86_64/cpu.h>
 #include <lib/klog.h>
 #include <mm/phys.h>
+#include <mm/vm.h>
 
 namespace acpi {
 namespace {
 
 AcpiInfo g_info;
 
-// Direct-mapped physical memory: the ACPI tables of every firmware Keel
-// boots on lie below 4 GiB, which the boot page tables map as well.
+// The ACPI tables of every firmware Keel boots on lie below 4 GiB, which the
+// direct map always covers.
 constexpr uint64_t kReadableLimit = 4ull << 30;
 
+// A memory-space register, mapped uncached (nullptr if it cannot be).
+volatile uint16_t* mmio_reg(const Gas& g) {
+  auto v = mm::map_mmio(g.address, 2);
+  return v.ok() ? static_cast<volatile uint16_t*>(const_cast<void*>(*v)) : nullptr;
+}
 uint16_t pm1_read(const Gas& g) {
   if (g.space == kGasSystemIo) return x86::inw(uint16_t(g.address));
-  return *static_cast<volatile uint16_t*>(mm::phys_to_virt(g.address));
+  volatile uint16_t* r = mmio_reg(g);
+  return r ? *r : 0;
 }
 void pm1_write(const Gas& g, uint16_t v) {
-  if (g.space == kGasSystemIo)
+  if (g.space == kGasSystemIo) {
     x86::outw(uint16_t(g.address), v);
-  else
-    *static_cast<volatile uint16_t*>(mm::phys_to_virt(g.address)) = v;
+  } else if (volatile uint16_t* r = mmio_reg(g)) {
+    *r = v;
+  }
 }
 
 constexpr uint16_t kSciEn = 1 << 0;
@@ -83,7 +91,7 @@ ktl::Error poweroff() {
     if (f.reset_reg.space == kGasSystemIo)
       x86::outb(uint16_t(f.reset_reg.address), f.reset_value);
     else if (f.reset_reg.space == kGasSystemMemory)
-      *static_cast<volatile uint8_t*>(mm::phys_to_virt(f.reset_reg.address)) = f.reset_value;
+      if (auto v = mm::map_mmio(f.reset_reg.address, 1); v.ok()) *static_cast<volatile uint8_t*>(const_cast<void*>(*v)) = f.reset_value;
     x86::delay_ns(50'000'000);
   }
   x86::outb(0x64, 0xfe);  // 8042 pulse reset line

@@ -7,7 +7,7 @@
 //   debugexit       on panic, write the QEMU isa-debug-exit port (status 3)
 //   poweroff        power off right after boot (boot tests)
 //   crashtest=KIND  deliberately crash after boot: pagefault, stackoverflow,
-//                   panic (tests of the panic path)
+//                   panic, ud (tests of the panic path)
 #pragma once
 
 #include <cstdint>

@@ -20,3 +20,4 @@ void __throw_out_of_range(const char*) { panic("std: out of range"); }
 void __throw_length_error(const char*) { panic("std: length error"); }
 void __throw_bad_alloc() { panic("std: bad alloc"); }
 }  // namespace std
+

@@ -1,8 +1,9 @@
 // lib/panic.h — stop the system after an unrecoverable kernel error.
 //
-// panic() prints the message, a register-free backtrace of the caller and the
-// last kernel log lines, stops the other CPUs, tells a test runner (the
-// isa-debug-exit port, when QEMU has one) and halts. It never returns.
+// panic() prints the message (after any log lines still held back for the
+// banner) and a backtrace of the caller, stops the other CPUs with an NMI,
+// tells a test runner (the isa-debug-exit port, with `debugexit`) and halts.
+// It never returns.
 #pragma once
 
 #include <ktl/format.h>

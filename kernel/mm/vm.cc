@@ -36,7 +36,7 @@ uintptr_t g_kstack_next = KSTACK_MAP_BASE;
 // Page-table pages for the kernel's own tables come from this pool until the
 // frame allocator exists (paging_init runs first, so that the allocator can
 // touch all of RAM through the direct map). 96 pages map the kernel image and
-// a direct map of ~90 GiB with 2 MiB pages, or far more with 1 GiB pages.
+// a direct map of up to 80 GiB with 2 MiB pages, or 512 GiB with 1 GiB pages.
 constexpr size_t kBootTablePages = 96;
 alignas(4096) uint8_t g_boot_tables[kBootTablePages][4096];
 size_t g_boot_tables_used = 0;
@@ -122,8 +122,11 @@ void paging_init(const boot::BootInfo& info) {
                Prot::Read | Prot::Write | g, x86::PageSize::k4K);
 
   // Direct map of [0, max(4 GiB, top of RAM)), 1 GiB pages when the CPU has
-  // them. Only RAM-typed regions count for the top: firmware may report
-  // reserved ranges near 1 TiB that need no direct mapping.
+  // them. Reserved and bad regions do not count for the top: firmware may
+  // report reserved ranges near 1 TiB that need no direct mapping. Holes
+  // below the top (MMIO) are mapped write-back here but are uncached in
+  // practice: the firmware's MTRRs make them UC, and devices are accessed only
+  // through the uncached MMIO window.
   uint64_t top = 4 * ktl::GiB;
   for (size_t i = 0; i < info.region_count; ++i) {
     const auto& r = info.regions[i];
@@ -166,7 +169,26 @@ ktl::Result<volatile void*> map_mmio(PhysAddr phys, size_t size) {
   return reinterpret_cast<volatile void*>(virt + (phys - base));
 }
 
+namespace {
+// Freed stacks, linked through their lowest word. Guarded by g_kernel_pt_lock.
+uintptr_t g_free_stacks = 0;
+}  // namespace
+
+void free_kernel_stack(const KernelStack& s) {
+  klib::SpinLockGuard guard(g_kernel_pt_lock);
+  *reinterpret_cast<uintptr_t*>(s.bottom) = g_free_stacks;
+  g_free_stacks = s.bottom;
+}
+
 ktl::Result<KernelStack> alloc_kernel_stack() {
+  {
+    klib::SpinLockGuard guard(g_kernel_pt_lock);
+    if (g_free_stacks) {
+      uintptr_t bottom = g_free_stacks;
+      g_free_stacks = *reinterpret_cast<uintptr_t*>(bottom);
+      return KernelStack{bottom, bottom + KSTACK_SIZE};
+    }
+  }
   constexpr uint64_t pages = KSTACK_SIZE / kPageSize;
   PhysAddr frames[pages];
   for (uint64_t i = 0; i < pages; ++i) {
@@ -178,7 +200,10 @@ ktl::Result<KernelStack> alloc_kernel_stack() {
     frames[i] = *f;
   }
   klib::SpinLockGuard guard(g_kernel_pt_lock);
-  if (g_kstack_next + KSTACK_SIZE + kPageSize > KSTACK_MAP_BASE + KSTACK_MAP_SIZE) return ktl::Error::NoMemory;
+  if (g_kstack_next + KSTACK_SIZE + kPageSize > KSTACK_MAP_BASE + KSTACK_MAP_SIZE) {
+    for (uint64_t j = 0; j < pages; ++j) free_frames(frames[j], 0);
+    return ktl::Error::NoMemory;
+  }
   uintptr_t bottom = g_kstack_next + kPageSize;  // the page below stays unmapped: the guard
   for (uint64_t i = 0; i < pages; ++i) {
     auto r = g_kernel_pt_ptr->map(bottom + i * kPageSize, frames[i], kPageSize,
@@ -194,6 +219,12 @@ ktl::Result<KernelStack> alloc_kernel_stack() {
 }
 
 bool kernel_address_mapped(uintptr_t virt) { return kernel_translate(virt).ok(); }
+
+bool is_stack_guard_page(uintptr_t virt) {
+  // Stacks are laid out as [guard page][KSTACK_SIZE stack] from KSTACK_MAP_BASE.
+  if (virt < KSTACK_MAP_BASE || virt >= KSTACK_MAP_BASE + KSTACK_MAP_SIZE) return false;
+  return (virt - KSTACK_MAP_BASE) % (KSTACK_SIZE + kPageSize) < kPageSize;
+}
 
 ktl::Result<x86::PageTable::Translation> kernel_translate(uintptr_t virt) {
   if (!g_kernel_pt_ptr) return ktl::Error::NotFound;

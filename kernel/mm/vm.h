@@ -16,7 +16,9 @@ namespace mm {
 // The global frame allocator (it takes its own interrupt-safe lock).
 ktl::Result<PhysAddr> alloc_frames(unsigned order);
 void free_frames(PhysAddr addr, unsigned order);
-// Only frames below `limit` (e.g. 1 MiB for the AP trampoline): O(free blocks).
+// Only frames below `limit` (e.g. 4 GiB for 32-bit DMA): O(free blocks). The
+// low 1 MiB is never handed out (the AP trampoline page comes from
+// x86::find_trampoline_page).
 ktl::Result<PhysAddr> alloc_frames_below(unsigned order, PhysAddr limit);
 FrameAllocator& frame_allocator_unlocked();  // for statistics
 bool frame_allocator_check();                // check_invariants() under the lock
@@ -51,10 +53,15 @@ struct KernelStack {
   uintptr_t top;     // initial stack pointer (exclusive end)
 };
 ktl::Result<KernelStack> alloc_kernel_stack();
+// Returns a stack to a free list that alloc_kernel_stack reuses (the pages
+// stay mapped, so no TLB shootdown is needed). The stack must not be in use.
+void free_kernel_stack(const KernelStack& s);
 
 // True if `virt` is mapped in the kernel page tables (used to walk stack
 // frames safely during a panic).
 bool kernel_address_mapped(uintptr_t virt);
+// True if `virt` is in an (unmapped) guard page of the kernel-stack window.
+bool is_stack_guard_page(uintptr_t virt);
 // The kernel page tables' translation of `virt` (Error::NotFound if unmapped).
 ktl::Result<x86::PageTable::Translation> kernel_translate(uintptr_t virt);
 

@@ -22,8 +22,20 @@ constexpr uint32_t kIcrPending = 1 << 12, kIcrAssert = 1 << 14, kIcrLevel = 1 <<
 
 volatile uint32_t* g_lapic = nullptr;
 uint64_t g_timer_ticks_per_ms = 0;
-bool g_lint1_nmi = true;
-uint8_t g_nmi_lint = 1;
+// MADT Local APIC NMI entries (type 4/0xA), applied by each CPU to its own
+// LINT pins in configure_this_lapic().
+struct NmiPin {
+  uint32_t acpi_uid;  // acpi::kAllProcessors for every CPU
+  uint16_t flags;     // MPS INTI flags: polarity bits 1:0, trigger bits 3:2
+  uint8_t lint;
+};
+NmiPin g_nmi_pins[16];
+unsigned g_nmi_pin_count = 0;
+struct UidMap {
+  uint32_t apic_id, acpi_uid;
+};
+UidMap g_uids[acpi::kMaxCpus];
+unsigned g_uid_count = 0;
 klib::SpinLock g_icr_lock;  // guards ICR writes (per CPU in xAPIC, but the lock is cheap)
 
 uint32_t rd(uint32_t reg) { return g_lapic[reg / 4]; }
@@ -64,8 +76,22 @@ IoApic* ioapic_for(uint32_t gsi) {
 void configure_this_lapic() {
   wr(kRegTpr, 0);
   wr(kRegLvtTimer, kLvtMasked | kVectorApicTimer);
-  wr(kRegLvtLint0, kLvtMasked);  // ExtINT from the (masked) PIC: unused
-  wr(kRegLvtLint1, g_lint1_nmi && g_nmi_lint == 1 ? (4u << 8) : kLvtMasked);
+  // LINT pins are masked (LINT0 carried the PIC's ExtINT) unless the MADT
+  // routes an NMI to them for this CPU (ACPI 6.4 §5.2.12.7).
+  uint32_t lvt[2] = {kLvtMasked, kLvtMasked};
+  uint32_t my_apic = rd(kRegId) >> 24, my_uid = ~0u;
+  for (unsigned i = 0; i < g_uid_count; ++i)
+    if (g_uids[i].apic_id == my_apic) my_uid = g_uids[i].acpi_uid;
+  for (unsigned i = 0; i < g_nmi_pin_count; ++i) {
+    const NmiPin& p = g_nmi_pins[i];
+    if (p.lint > 1 || (p.acpi_uid != acpi::kAllProcessors && p.acpi_uid != my_uid)) continue;
+    uint32_t v = 4u << 8;                       // delivery mode NMI
+    if ((p.flags & 3) == 3) v |= 1u << 13;      // active low
+    if (((p.flags >> 2) & 3) == 3) v |= 1u << 15;  // level triggered
+    lvt[p.lint] = v;
+  }
+  wr(kRegLvtLint0, lvt[0]);
+  wr(kRegLvtLint1, lvt[1]);
   wr(kRegLvtError, kLvtMasked);
   wr(kRegEsr, 0);
   wr(kRegSvr, 0x100 | kVectorSpurious);  // software enable
@@ -91,13 +117,15 @@ void pic_disable() {
 ktl::Result<void> lapic_init_bsp(const acpi::AcpiInfo& acpi) {
   uint64_t base = acpi.madt.present ? acpi.madt.lapic_address : (rdmsr(kMsrApicBase) & ~0xfffull);
   // Global enable (IA32_APIC_BASE bit 11), xAPIC mode.
-  wrmsr(kMsrApicBase, (rdmsr(kMsrApicBase) & ~0xfffff000ull) | (base & 0xfffff000ull) | (1 << 11));
+  wrmsr(kMsrApicBase, (rdmsr(kMsrApicBase) & 0xfffull) | (base & ~0xfffull) | (1 << 11));
   void* v = const_cast<void*>(TRY(mm::map_mmio(base, 4096)));
   g_lapic = static_cast<volatile uint32_t*>(v);
-  for (unsigned i = 0; i < acpi.madt.nmi_count; ++i) {
-    g_nmi_lint = acpi.madt.nmis[i].lint;
-    g_lint1_nmi = true;
+  for (unsigned i = 0; i < acpi.madt.nmi_count && g_nmi_pin_count < 16; ++i) {
+    const auto& n = acpi.madt.nmis[i];
+    g_nmi_pins[g_nmi_pin_count++] = {n.acpi_uid, n.flags, n.lint};
   }
+  for (unsigned i = 0; i < acpi.madt.cpu_count && g_uid_count < acpi::kMaxCpus; ++i)
+    g_uids[g_uid_count++] = {acpi.madt.cpus[i].apic_id, acpi.madt.cpus[i].acpi_uid};
   configure_this_lapic();
   return ktl::ok();
 }

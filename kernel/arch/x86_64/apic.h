@@ -17,8 +17,8 @@ namespace x86 {
 void pic_disable();
 
 // Maps and enables this CPU's local APIC (software enable via the spurious
-// vector register, vector 0xff; TPR 0; LINT0 masked; LINT1 NMI when the MADT
-// says so). lapic_init_bsp maps the registers once; APs call lapic_init_ap.
+// vector register, vector 0xff; TPR 0; LINT0/LINT1 masked unless a MADT
+// Local APIC NMI entry for this CPU makes one of them an NMI input). lapic_init_bsp maps the registers once; APs call lapic_init_ap.
 ktl::Result<void> lapic_init_bsp(const acpi::AcpiInfo& acpi);
 void lapic_init_ap();
 

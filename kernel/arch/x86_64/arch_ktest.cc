@@ -39,8 +39,8 @@ KTEST(arch, legacy_pic_masked) {
 
 KTEST(arch, bsp_timer_ticks) {
   uint64_t before = x86::this_cpu()->timer_ticks;
-  // 100 Hz: 5 ticks take 50 ms; allow emulation slack.
-  KEXPECT(wait_for(2'000'000'000, [&] { return x86::this_cpu()->timer_ticks >= before + 5; }));
+  // 1 kHz: 20 ticks take 20 ms; allow emulation slack.
+  KEXPECT(wait_for(2'000'000'000, [&] { return x86::this_cpu()->timer_ticks >= before + 20; }));
 }
 
 KTEST(arch, every_cpu_timer_ticks) {
@@ -114,14 +114,16 @@ KTEST(clock, monotonic_never_goes_back) {
 
 KTEST(clock, delay_agrees_with_apic_timer) {
   // Two independent time bases: the calibrated clock and the APIC timer's
-  // tick count. 200 ms of delay should be ~20 ticks at 100 Hz.
+  // tick count. 200 ms of delay should be ~200 ticks at 1 kHz. Under emulation
+  // a starved virtual CPU loses ticks (QEMU coalesces a late periodic timer),
+  // so the bound only catches a miscalibration of 4x or worse.
   uint64_t t0 = x86::this_cpu()->timer_ticks;
   uint64_t c0 = x86::monotonic_ns();
   x86::delay_ns(200'000'000);
   uint64_t elapsed = x86::monotonic_ns() - c0;
   uint64_t ticks = x86::this_cpu()->timer_ticks - t0;
   KEXPECT(elapsed >= 200'000'000);
-  KEXPECT(ticks >= 14 && ticks <= 30);
+  KEXPECT(ticks >= 50 && ticks <= 400);
 }
 
 KTEST(clock, tsc_frequency_plausible) {

@@ -13,6 +13,7 @@ namespace {
 constexpr uint32_t kHpetCap = 0x000, kHpetConfig = 0x010, kHpetCounter = 0x0f0;
 
 volatile uint64_t* g_hpet = nullptr;
+bool g_hpet_64bit = false;        // COUNT_SIZE_CAP: a 32-bit main counter wraps every ~5 min
 uint64_t g_hpet_period_fs = 0;   // femtoseconds per HPET tick
 uint64_t g_tsc_hz = 0;
 uint64_t g_tsc_mult = 0;         // ns = (ticks * mult) >> 32
@@ -21,7 +22,9 @@ uint64_t g_hpet_offset_ns = 0;   // HPET time 0 expressed on the kernel clock
 ClockSource g_source = ClockSource::None;
 const char* g_calibrated_by = "none";
 
-uint64_t hpet_read() { return g_hpet[kHpetCounter / 8]; }
+uint64_t hpet_read() { return g_hpet_64bit ? g_hpet[kHpetCounter / 8] : uint32_t(g_hpet[kHpetCounter / 8]); }
+// Ticks from a to b, modulo the counter width.
+uint64_t hpet_delta(uint64_t a, uint64_t b) { return g_hpet_64bit ? b - a : uint32_t(b - a); }
 
 uint64_t scale(uint64_t ticks, uint64_t mult) {
   return uint64_t((static_cast<unsigned __int128>(ticks) * mult) >> 32);
@@ -37,7 +40,9 @@ ktl::Result<void> hpet_init(uint64_t phys) {
     g_hpet = nullptr;
     return ktl::Error::Unsupported;
   }
-  g_hpet[kHpetConfig / 8] = g_hpet[kHpetConfig / 8] | 1;  // ENABLE_CNF; legacy routing off
+  g_hpet_64bit = cap & (1u << 13);
+  // ENABLE_CNF on, LEG_RT_CNF off: the PIT and RTC keep their own IRQs.
+  g_hpet[kHpetConfig / 8] = (g_hpet[kHpetConfig / 8] & ~uint64_t(2)) | 1;
   return ktl::ok();
 }
 
@@ -47,11 +52,11 @@ uint64_t calibrate_with_hpet() {
   uint64_t h0 = hpet_read();
   uint64_t t0 = rdtsc();
   uint64_t h1;
-  while ((h1 = hpet_read()) - h0 < window) pause();
+  while (hpet_delta(h0, h1 = hpet_read()) < window) pause();
   uint64_t t1 = rdtsc();
   // 64-bit only (no 128-bit division in the kernel): ~1e7 ns elapsed and
   // ~1e8 TSC ticks keep ticks * 1e9 below 2^64.
-  uint64_t elapsed_ns = (h1 - h0) * g_hpet_period_fs / 1'000'000;
+  uint64_t elapsed_ns = hpet_delta(h0, h1) * g_hpet_period_fs / 1'000'000;
   return (t1 - t0) * 1'000'000'000ull / elapsed_ns;
 }
 
@@ -85,7 +90,7 @@ ktl::Result<void> clock_init(const acpi::AcpiInfo& acpi, bool allow_hpet) {
 
   bool invariant = false;
   if (cpuid(0x80000000).eax >= 0x80000007) invariant = cpuid(0x80000007).edx & (1 << 8);
-  if (!invariant && g_hpet) {
+  if (!invariant && g_hpet && g_hpet_64bit) {  // a wrapping 32-bit counter is no clock
     g_hpet_mult = (g_hpet_period_fs << 32) / 1'000'000;  // period <= 1e8 fs: fits
     uint64_t now_tsc_ns = scale(rdtsc() - g_boot_tsc, g_tsc_mult);
     g_hpet_offset_ns = now_tsc_ns - scale(hpet_read(), g_hpet_mult);

@@ -18,7 +18,6 @@ constexpr uint16_t kTssSelector = 0x30;
 constexpr unsigned kIstDoubleFault = 1;
 constexpr unsigned kIstNmi = 2;
 constexpr unsigned kIstMachineCheck = 3;
-constexpr unsigned kIstStackSize = 8192;
 
 struct [[gnu::packed]] Tss {
   uint32_t reserved0;

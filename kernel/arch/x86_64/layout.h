@@ -9,5 +9,5 @@
 #define MMIO_MAP_SIZE 0x10000000000
 #define KSTACK_MAP_BASE 0xffffe00000000000     /* kernel stacks, each below a guard page */
 #define KSTACK_MAP_SIZE 0x10000000000
-#define BOOT_STACK_SIZE 0x4000                 /* 16 KiB, used until the scheduler exists */
+#define BOOT_STACK_SIZE 0x4000                 /* 16 KiB, used until switch_to_kernel_stack */
 #define KSTACK_SIZE 0x4000                     /* 16 KiB per kernel stack */

@@ -3,12 +3,14 @@
 #include <arch/x86_64/apic.h>
 #include <arch/x86_64/clock.h>
 #include <arch/x86_64/cpu.h>
+#include <arch/x86_64/fpu.h>
 #include <arch/x86_64/interrupts.h>
 #include <arch/x86_64/layout.h>
 #include <arch/x86_64/smp.h>
 #include <lib/klog.h>
 #include <lib/panic.h>
 #include <mm/vm.h>
+#include <sched/scheduler.h>
 
 extern "C" char ap_trampoline_start[], ap_trampoline_end[], tr_gdt[], tr_long_mode[];
 extern "C" char tr_gdt_ptr[], tr_far_ptr[], tr_boot_cr3[], tr_final_cr3[], tr_stack[], tr_percpu[],
@@ -63,6 +65,7 @@ ktl::Result<void> cpu_local_init(PerCpu& c, uint32_t index, uint32_t apic_id) {
   }
   gdt_build(c.gdt, c.tss);
   gdt_load(c.gdt);
+  fpu_init_cpu();
   c.idt = &g_idts[index];
   idt_build(*c.idt);
   idt_load(*c.idt);
@@ -74,22 +77,13 @@ extern "C" [[noreturn]] void ap_main(PerCpu* c) {
   if (!cpu_local_init(*c, c->index, c->apic_id).ok()) halt_forever();  // the BSP times out and reports it
   write_cr4(read_cr4() | kCr4Pge);
   lapic_init_ap();
-  apic_timer_start_periodic(100);
+  char name[16];
+  ktl::format(name, sizeof name, "idle{}", c->index);
+  if (!sched::init_cpu(c->index, name).ok()) halt_forever();
+  apic_timer_start_periodic(sched::kTickHz);
   c->online.store(true, std::memory_order_release);
-  // Idle until the scheduler exists (issue 3), running posted work. The
-  // check and the halt are atomic: `sti; hlt` takes no interrupt in between,
-  // so a wake-up IPI after the check ends the halt.
-  for (;;) {
-    cli();
-    auto fn = c->work_fn.load(std::memory_order_acquire);
-    if (!fn) {
-      asm volatile("sti; hlt" ::: "memory");
-      continue;
-    }
-    sti();
-    fn(c->work_arg);
-    c->work_fn.store(nullptr, std::memory_order_release);
-  }
+  sti();
+  sched::idle_loop_forever();
 }
 
 ktl::Result<void> post_to_cpu(unsigned index, void (*fn)(void*), void* arg) {

@@ -11,6 +11,7 @@
 #include <lib/panic.h>
 #include <lib/symbolize.h>
 #include <mm/vm.h>
+#include <sched/scheduler.h>
 
 #include <atomic>
 
@@ -117,8 +118,13 @@ void enter_panic() {
           (f.error_code & 1) ? "protection violation" : "page not present",
           (f.error_code & 16) ? "on instruction fetch" : (f.error_code & 2) ? "on write" : "on read",
           (f.error_code & 4) ? "user" : "kernel", (f.error_code & 8) ? " (reserved bit set)" : "");
+  }
+  // An overflow into a guard page usually arrives as #DF (the #PF cannot be
+  // pushed on the broken stack): look at CR2 and the saved RSP either way.
+  if (f.vector == 14 || f.vector == 8) {
     uint64_t cr2 = read_cr2();
-    if (c && cr2 < c->stack_bottom && cr2 >= c->stack_bottom - 4096) emerg("(kernel stack overflow: guard page hit)");
+    if (mm::is_stack_guard_page(cr2) || mm::is_stack_guard_page(f.rsp))
+      emerg("kernel stack overflow: the guard page below a kernel stack was hit");
   }
   dump_registers(f);
   backtrace(f.rbp, f.rip);
@@ -154,6 +160,7 @@ extern "C" void interrupt_dispatch(x86::InterruptFrame* frame) {
   Handler h = g_handlers[v];
   if (h.fn) h.fn(*frame, h.ctx);
   lapic_eoi();
+  sched::preempt_if_needed();  // may switch threads; returns when this one runs again
 }
 
 [[noreturn]] void panic_str(std::string_view message) {

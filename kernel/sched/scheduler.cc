@@ -1,0 +1,409 @@
+// scheduler.cc — per-CPU run queues, context switches, park/unpark, ticks and balancing.
+#include <arch/x86_64/apic.h>
+#include <arch/x86_64/clock.h>
+#include <arch/x86_64/cpu.h>
+#include <arch/x86_64/interrupts.h>
+#include <arch/x86_64/percpu.h>
+#include <lib/klog.h>
+#include <lib/panic.h>
+#include <mm/heap.h>
+#include <sched/scheduler.h>
+
+#include <new>
+
+extern "C" void context_switch(uint64_t* save_sp, uint64_t load_sp);
+extern "C" void thread_start();
+extern "C" void sched_finish_switch();
+
+namespace sched {
+namespace {
+
+struct CpuSched {
+  klib::SpinLock lock;  // guards everything below
+  RunQueue rq;
+  TimerQueue tq;
+  Thread* current = nullptr;
+  Thread* idle = nullptr;
+  Thread* prev = nullptr;  // handed from the switching thread to sched_finish_switch
+  bool need_resched = false;
+  bool ready = false;
+  uint64_t switches = 0;
+  uint64_t steals = 0;
+  uint64_t idle_ticks = 0;
+};
+
+CpuSched g_cpus[x86::kMaxCpus];
+
+CpuSched& this_sched() { return g_cpus[x86::this_cpu()->index]; }
+
+// The Thread whose `sched` member is `e` (Thread is not standard-layout, so
+// no offsetof: the member offset is taken from a fake, never-dereferenced address).
+Thread* thread_of(SchedEntity* e) {
+  Thread* fake = reinterpret_cast<Thread*>(uintptr_t(0x10000));
+  uintptr_t off = reinterpret_cast<uintptr_t>(&fake->sched) - uintptr_t(0x10000);
+  return reinterpret_cast<Thread*>(reinterpret_cast<char*>(e) - off);
+}
+
+// Switches from c.current to the next runnable thread. Preconditions: c.lock
+// held with interrupts off; c.current already queued if it is still runnable.
+// Returns once the calling thread runs again, with c.lock released (by
+// sched_finish_switch) and interrupts still off.
+void switch_locked(CpuSched& c) {
+  Thread* prev = c.current;
+  SchedEntity* e = c.rq.pick_next();
+  Thread* next = e ? thread_of(e) : c.idle;
+  c.need_resched = false;
+  c.rq.set_current(next == c.idle ? nullptr : &next->sched);  // load() counts the running thread
+  if (next == prev) {
+    prev->state_.store(ThreadState::Running, std::memory_order_release);
+    c.lock.unlock(0);
+    return;
+  }
+  next->state_.store(ThreadState::Running, std::memory_order_release);
+  next->last_cpu = x86::this_cpu()->index;
+  c.current = next;
+  c.prev = prev;
+  ++c.switches;
+  x86::this_cpu()->kernel_stack_top = next->kstack.top;
+  context_switch(&prev->saved_sp, next->saved_sp);
+  sched_finish_switch();
+}
+
+// Moves up to one queued thread from the busiest other CPU to `c` (which has
+// nothing to run). Never waits for another CPU's lock (try_lock): the caller
+// holds its own, and CPU locks are otherwise taken in index order.
+void try_steal(CpuSched& c, unsigned self) {
+  unsigned busiest = self;
+  uint64_t most = 1;  // load counts the running thread: > 1 means one is waiting
+  for (unsigned i = 0; i < x86::cpu_count(); ++i) {
+    if (i == self || !g_cpus[i].ready) continue;
+    uint64_t load = g_cpus[i].rq.load();
+    if (load > most) {
+      most = load;
+      busiest = i;
+    }
+  }
+  if (busiest == self) return;
+  CpuSched& victim = g_cpus[busiest];
+  uint64_t f;
+  if (!victim.lock.try_lock(f)) return;
+  SchedEntity* e = victim.rq.steal_for(self);
+  victim.lock.unlock(0);
+  if (!e) return;
+  c.rq.enqueue(e);
+  ++c.steals;
+  c.need_resched = true;
+}
+
+}  // namespace
+
+[[noreturn]] void idle_loop_forever() {
+  for (;;) {
+    x86::PerCpu* cpu = x86::this_cpu();
+    x86::cli();
+    if (auto fn = cpu->work_fn.load(std::memory_order_acquire)) {  // posted by run_on_cpu (tests)
+      x86::sti();
+      fn(cpu->work_arg);
+      cpu->work_fn.store(nullptr, std::memory_order_release);
+      continue;
+    }
+    asm volatile("sti; hlt" ::: "memory");  // atomic: no interrupt between sti and hlt
+  }
+}
+
+namespace {
+void idle_loop(void*) { idle_loop_forever(); }
+
+void reschedule_ipi(x86::InterruptFrame&, void*) { this_sched().need_resched = true; }
+void timer_interrupt(x86::InterruptFrame&, void*) {
+  ++x86::this_cpu()->timer_ticks;
+  on_tick();
+}
+
+
+}  // namespace
+
+const char* thread_state_name(ThreadState s) {
+  switch (s) {
+    case ThreadState::New: return "new";
+    case ThreadState::Ready: return "ready";
+    case ThreadState::Running: return "running";
+    case ThreadState::Blocked: return "blocked";
+    case ThreadState::Dead: return "dead";
+  }
+  return "?";
+}
+
+Thread::~Thread() {
+  if (kstack.top) mm::free_kernel_stack(kstack);
+}
+
+ktl::Result<ktl::RefPtr<Thread>> Thread::create_bare() {
+  Thread* t = new (std::nothrow) Thread();
+  if (!t) return ktl::Error::NoMemory;
+  return ktl::adopt_ref(t);
+}
+
+ktl::Result<ktl::RefPtr<Thread>> Thread::create_kernel(const char* name, Entry entry, void* arg, uint8_t priority) {
+  if (priority >= kNumPriorities) return ktl::Error::InvalidArgument;
+  ktl::RefPtr<Thread> t = TRY(create_bare());
+  t->kstack = TRY(mm::alloc_kernel_stack());
+  size_t n = 0;
+  for (; name[n] && n + 1 < kNameSize; ++n) t->name_[n] = name[n];
+  t->sched.priority = t->sched.base_priority = priority;
+  t->sched.timeslice_ticks_left = kDefaultTimesliceTicks;
+  t->timer.ctx = t.get();
+  // Initial stack: the frame context_switch pops (r15, r14, r13 = arg,
+  // r12 = entry, rbx, rbp), then thread_start as the return address. The
+  // stack pointer at thread_start's first instruction is 16-byte aligned + 8,
+  // as after a call.
+  auto* sp = reinterpret_cast<uint64_t*>(t->kstack.top);
+  *--sp = 0;                                         // alignment pad
+  *--sp = reinterpret_cast<uint64_t>(&thread_start);  // ret target
+  *--sp = 0;                                         // rbp
+  *--sp = 0;                                         // rbx
+  *--sp = reinterpret_cast<uint64_t>(entry);          // r12
+  *--sp = reinterpret_cast<uint64_t>(arg);            // r13
+  *--sp = 0;                                         // r14
+  *--sp = 0;                                         // r15
+  t->saved_sp = reinterpret_cast<uint64_t>(sp);
+  return t;
+}
+
+ktl::Result<void> init_cpu(unsigned cpu, const char* boot_name) {
+  CpuSched& c = g_cpus[cpu];
+  c.rq.set_cpu(cpu);
+  // The running context becomes a Thread without a stack of its own (it keeps
+  // the one it runs on; the scheduler never frees it).
+  ktl::RefPtr<Thread> boot = TRY(Thread::create_bare());
+  for (size_t n = 0; boot_name[n] && n + 1 < Thread::kNameSize; ++n) boot->name_[n] = boot_name[n];
+  boot->sched.priority = boot->sched.base_priority = cpu == 0 ? kDefaultPriority : kIdlePriority;
+  boot->sched.timeslice_ticks_left = kDefaultTimesliceTicks;
+  boot->last_cpu = cpu;
+  boot->timer.ctx = boot.get();
+  boot->state_.store(ThreadState::Running);
+  Thread* idle;
+  if (cpu == 0) {
+    // The BSP's boot thread goes on with kernel_main; idle is a new thread.
+    ktl::RefPtr<Thread> t = TRY(Thread::create_kernel("idle0", &idle_loop, nullptr, kIdlePriority));
+    t->state_.store(ThreadState::Ready);
+    idle = t.leak_ref();
+  } else {
+    // An AP's boot context simply becomes its idle thread.
+    boot->sched.priority = boot->sched.base_priority = kIdlePriority;
+    idle = boot.get();
+  }
+  c.rq.set_current(cpu == 0 ? &boot->sched : nullptr);
+  c.current = boot.leak_ref();  // the scheduler's reference to a running thread
+  c.idle = idle;
+  c.ready = true;
+  x86::set_interrupt_handler(x86::kVectorReschedule, &reschedule_ipi, nullptr);
+  x86::set_interrupt_handler(x86::kVectorApicTimer, &timer_interrupt, nullptr);
+  return ktl::ok();
+}
+
+ktl::Result<void> start(Thread* t) {
+  uint64_t flags = t->lock.lock();
+  if (t->state() != ThreadState::New) {
+    t->lock.unlock(flags);
+    return ktl::Error::BadState;
+  }
+  t->ref();  // the scheduler's reference, dropped when the thread is reaped
+  t->state_.store(ThreadState::Blocked);
+  t->lock.unlock(flags);
+  unpark(t);  // New → runnable goes through the one wake-up path
+  return ktl::ok();
+}
+
+Thread* current() {
+  // With interrupts off the thread cannot migrate between the two reads.
+  uint64_t flags = x86::read_rflags();
+  x86::cli();
+  x86::PerCpu* cpu = x86::this_cpu();
+  Thread* t = cpu ? g_cpus[cpu->index].current : nullptr;
+  if (flags & (1 << 9)) x86::sti();
+  return t;
+}
+
+void yield() {
+  // Interrupts off before looking up this CPU: a preemption in between could
+  // move the thread to another CPU and leave it holding the wrong lock.
+  uint64_t flags = x86::read_rflags();
+  x86::cli();
+  CpuSched& c = this_sched();
+  c.lock.lock();
+  Thread* t = c.current;
+  if (t != c.idle) {
+    t->state_.store(ThreadState::Ready);
+    t->sched.timeslice_ticks_left = kDefaultTimesliceTicks;
+    c.rq.enqueue(&t->sched);
+  }
+  switch_locked(c);
+  if (flags & (1 << 9)) x86::sti();
+}
+
+ktl::Error park(uint64_t deadline_ns) {
+  Thread* t = current();
+  uint64_t flags = t->lock.lock();
+  if (t->wake_token) {
+    t->wake_token = false;
+    t->lock.unlock(flags);
+    return ktl::Error::None;
+  }
+  if (deadline_ns != UINT64_MAX && deadline_ns <= x86::monotonic_ns()) {
+    t->lock.unlock(flags);
+    return ktl::Error::TimedOut;
+  }
+  CpuSched& c = this_sched();
+  c.lock.lock();
+  t->state_.store(ThreadState::Blocked);
+  t->wake_reason = ktl::Error::None;
+  if (deadline_ns != UINT64_MAX) {
+    t->timer_cpu = x86::this_cpu()->index;
+    c.tq.arm(&t->timer, deadline_ns);
+  }
+  t->holds_own_lock_across_switch = true;
+  switch_locked(c);
+  ktl::Error reason = t->wake_reason;
+  if (flags & (1 << 9)) x86::sti();
+  return reason;
+}
+
+void pin_current(unsigned cpu) {
+  Thread* t = current();
+  t->sched.affinity_mask = uint64_t(1) << cpu;  // not queued while running: safe to change
+  while (x86::this_cpu()->index != cpu) {
+    // Switch out as if parked; once our registers are saved, the next thread
+    // re-places us through unpark(), which honours the affinity mask.
+    uint64_t flags = t->lock.lock();
+    CpuSched& c = this_sched();
+    c.lock.lock();
+    t->state_.store(ThreadState::Blocked);
+    t->holds_own_lock_across_switch = true;
+    t->requeue_after_switch = true;
+    switch_locked(c);
+    if (flags & (1 << 9)) x86::sti();
+  }
+}
+
+void unpin_current() { current()->sched.affinity_mask = 0; }
+
+void sleep_until(uint64_t deadline_ns) {
+  while (x86::monotonic_ns() < deadline_ns) {
+    if (park(deadline_ns) == ktl::Error::Interrupted) return;
+  }
+}
+
+void sleep_ns(uint64_t ns) { sleep_until(x86::monotonic_ns() + ns); }
+
+void unpark(Thread* t, ktl::Error reason) {
+  uint64_t flags = t->lock.lock();
+  if (t->state() != ThreadState::Blocked) {
+    if (t->state() != ThreadState::Dead && t->state() != ThreadState::New) t->wake_token = true;
+    t->lock.unlock(flags);
+    return;
+  }
+  if (t->timer.armed) {
+    CpuSched& tc = g_cpus[t->timer_cpu];
+    tc.lock.lock();
+    tc.tq.cancel(&t->timer);
+    tc.lock.unlock(0);
+  }
+  t->wake_reason = reason;
+  t->state_.store(ThreadState::Ready);
+  const RunQueue* queues[x86::kMaxCpus];
+  unsigned n = x86::cpu_count();
+  for (unsigned i = 0; i < n; ++i) queues[i] = g_cpus[i].ready ? &g_cpus[i].rq : nullptr;
+  unsigned self = x86::this_cpu()->index;
+  unsigned preferred = t->last_cpu == kNoCpu ? self : t->last_cpu;
+  unsigned target = pick_cpu_for(t->sched, queues, n, preferred);
+  CpuSched& tc = g_cpus[target];
+  tc.lock.lock();
+  t->sched.timeslice_ticks_left = kDefaultTimesliceTicks;
+  tc.rq.enqueue(&t->sched);
+  bool preempt = tc.current == tc.idle || t->sched.priority > tc.current->sched.priority;
+  if (preempt) tc.need_resched = true;
+  tc.lock.unlock(0);
+  t->lock.unlock(flags);
+  if (preempt && target != self) x86::lapic_send_ipi(x86::cpu(target).apic_id, x86::IpiMode::Fixed, x86::kVectorReschedule);
+}
+
+[[noreturn]] void exit_current() {
+  Thread* t = current();
+  t->lock.lock();
+  CpuSched& c = this_sched();
+  c.lock.lock();
+  t->state_.store(ThreadState::Dead);
+  t->holds_own_lock_across_switch = true;
+  switch_locked(c);
+  panic("a dead thread was scheduled");
+}
+
+void on_tick() {
+  CpuSched& c = this_sched();
+  if (!c.ready) return;
+  TimerEntry* expired[16];
+  size_t n;
+  {
+    c.lock.lock();
+    Thread* t = c.current;
+    ++t->ticks_;
+    if (t == c.idle) {
+      ++c.idle_ticks;
+      if (c.rq.size() == 0) try_steal(c, x86::this_cpu()->index);
+      if (c.rq.size() > 0) c.need_resched = true;
+    } else if (c.rq.tick(&t->sched)) {
+      c.need_resched = true;
+    }
+    n = c.tq.expire(x86::monotonic_ns(), expired, 16);
+    c.lock.unlock(0);
+  }
+  for (size_t i = 0; i < n; ++i) unpark(static_cast<Thread*>(expired[i]->ctx), ktl::Error::TimedOut);
+}
+
+void preempt_if_needed() {
+  x86::PerCpu* cpu = x86::this_cpu();
+  if (!cpu) return;
+  CpuSched& c = g_cpus[cpu->index];
+  if (!c.ready || !c.need_resched) return;
+  c.lock.lock();
+  Thread* t = c.current;
+  if (t != c.idle) {
+    t->state_.store(ThreadState::Ready);
+    c.rq.enqueue(&t->sched);
+  }
+  switch_locked(c);  // interrupts stay off: we return into the interrupt exit path
+}
+
+CpuStats cpu_stats(unsigned cpu) {
+  CpuSched& c = g_cpus[cpu];
+  uint64_t f = c.lock.lock();
+  CpuStats s{c.switches, c.steals, c.idle_ticks, c.rq.size()};
+  c.lock.unlock(f);
+  return s;
+}
+
+}  // namespace sched
+
+// Runs first on the thread switched to: releases what the switching thread
+// held (its CPU's lock, and its own lock if it parked or exited), and drops
+// the scheduler's reference to a thread that exited.
+extern "C" void sched_finish_switch() {
+  using namespace sched;
+  CpuSched& c = this_sched();
+  Thread* prev = c.prev;
+  c.prev = nullptr;
+  c.lock.unlock(0);
+  if (!prev) return;
+  bool dead = prev->state() == ThreadState::Dead;
+  bool requeue = prev->requeue_after_switch;
+  prev->requeue_after_switch = false;
+  if (prev->holds_own_lock_across_switch) {
+    prev->holds_own_lock_across_switch = false;
+    prev->lock.unlock(0);
+  }
+  if (requeue) unpark(prev);
+  if (dead) ktl::RefPtr<Thread> drop = ktl::adopt_ref(prev);  // the scheduler's reference
+}
+
+extern "C" [[noreturn]] void thread_exit_current() { sched::exit_current(); }

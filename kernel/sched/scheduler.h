@@ -1,0 +1,84 @@
+// sched/scheduler.h — preemptive fixed-priority SMP scheduling.
+//
+// Policy: 32 priorities, round robin within a priority, time slices counted in
+// scheduler ticks (the APIC timer, kTickHz). Each CPU has its own run queue
+// and timer queue behind its own lock (CpuSched::lock). A woken thread goes to
+// the CPU pick_cpu_for() chooses (its last CPU unless that one is busier); an
+// idle CPU steals from the busiest queue on each tick (load balancing).
+//
+// Blocking is park/unpark: park(deadline) blocks the current thread until
+// unpark(thread) or the deadline; an unpark that comes first leaves a token so
+// the next park returns at once (no lost wake-ups). Callers re-check their
+// condition in a loop: park may return early (spurious) but never late.
+//
+// Locks: Thread::lock, then CpuSched::lock (of one CPU, or of two in CPU index
+// order when moving a thread). A thread that parks keeps its own lock and its
+// CPU's lock across the context switch; the next thread releases them in
+// sched_finish_switch(), so no other CPU can run a thread whose registers are
+// not yet saved.
+#pragma once
+
+#include <ktl/ref_ptr.h>
+#include <ktl/result.h>
+#include <sched/thread.h>
+
+#include <cstdint>
+
+namespace sched {
+
+constexpr uint32_t kTickHz = 1000;  // scheduler ticks per second (APIC timer)
+constexpr uint8_t kIdlePriority = 0;
+constexpr uint8_t kDefaultPriority = 16;
+
+// Creates this CPU's idle thread and adopts the running boot context as this
+// CPU's first thread (it becomes a normal thread, named `boot_name`). Call
+// once per CPU with interrupts off, before its timer ticks.
+ktl::Result<void> init_cpu(unsigned cpu, const char* boot_name);
+
+// The idle loop (also runs work posted with x86::post_to_cpu). APs enter it
+// after init_cpu; their boot context is their idle thread.
+[[noreturn]] void idle_loop_forever();
+
+// Makes a New thread runnable. Error::BadState if it was started already.
+ktl::Result<void> start(Thread* t);
+
+Thread* current();
+
+// Gives up the CPU to another ready thread of the same or higher priority.
+void yield();
+
+// Blocks the current thread until unpark() or `deadline_ns` (monotonic ns;
+// UINT64_MAX = none). Returns Error::None (woken), TimedOut or Interrupted.
+ktl::Error park(uint64_t deadline_ns);
+
+// Sleeps until `deadline_ns` (unpark() may end it early: loop if that matters).
+void sleep_until(uint64_t deadline_ns);
+void sleep_ns(uint64_t ns);
+
+// Wakes `t` if parked (reason: None, Interrupted, ...), else leaves a token.
+void unpark(Thread* t, ktl::Error reason = ktl::Error::None);
+
+// Restricts the current thread to `cpu` and moves it there (tests that read
+// per-CPU state use it); unpin_current() lifts the restriction.
+void pin_current(unsigned cpu);
+void unpin_current();
+
+// Ends the current thread. Its object stays alive while references exist.
+[[noreturn]] void exit_current();
+
+// Called from the APIC timer interrupt: accounting, expired deadlines,
+// preemption and load balancing.
+void on_tick();
+// Called at the end of every interrupt: switches if a reschedule is due.
+void preempt_if_needed();
+
+// Statistics for tests and `ps`.
+struct CpuStats {
+  uint64_t switches;
+  uint64_t steals;
+  uint64_t idle_ticks;
+  size_t runnable;
+};
+CpuStats cpu_stats(unsigned cpu);
+
+}  // namespace sched

@@ -1,0 +1,75 @@
+// sched/thread.h — the Thread kernel object: a schedulable context with its own kernel stack.
+//
+// A thread runs either only in the kernel (kernel threads: idle, tests,
+// kernel workers) or, for user threads, mostly in user mode (issue 3, next
+// steps). Its scheduling state is guarded by `lock` (see sched/scheduler.h for
+// the protocol); fields without a lock comment are set at creation and then
+// read-only.
+#pragma once
+
+#include <ktl/ref_ptr.h>
+#include <ktl/result.h>
+#include <lib/spinlock.h>
+#include <mm/vm.h>
+#include <object/object.h>
+#include <sched/run_queue.h>
+#include <sched/timer_queue.h>
+
+#include <atomic>
+#include <cstdint>
+
+namespace sched {
+
+enum class ThreadState : uint8_t {
+  New,        // created, never run
+  Ready,      // in a run queue (or being moved to one)
+  Running,    // on a CPU
+  Blocked,    // parked: waiting for unpark() or its deadline
+  Dead,       // exited; waiting to be reaped
+};
+
+const char* thread_state_name(ThreadState s);
+
+class Thread final : public object::KernelObject {
+ public:
+  static constexpr object::ObjectType kType = object::ObjectType::Thread;
+  static constexpr size_t kNameSize = 32;
+
+  using Entry = void (*)(void* arg);
+
+  // A Thread without a stack or entry point: for adopting a running boot
+  // context (sched::init_cpu). Errors: NoMemory.
+  static ktl::Result<ktl::RefPtr<Thread>> create_bare();
+
+  // A kernel thread that will run entry(arg) at `priority` (0..31) once
+  // started with sched::start(). Errors: NoMemory (object or stack).
+  static ktl::Result<ktl::RefPtr<Thread>> create_kernel(const char* name, Entry entry, void* arg,
+                                                        uint8_t priority);
+
+  const char* name() const { return name_; }
+  ThreadState state() const { return state_.load(std::memory_order_acquire); }
+  uint64_t cpu_time_ticks() const { return ticks_; }
+
+  ~Thread() override;
+
+  // ---- Scheduler-private. Guarded by `lock` unless noted. ----
+  klib::SpinLock lock;
+  std::atomic<ThreadState> state_{ThreadState::New};
+  bool wake_token = false;                  // unpark() before park(): the next park returns at once
+  ktl::Error wake_reason = ktl::Error::None;  // why the last park ended (None, TimedOut, Interrupted)
+  SchedEntity sched{};                      // run-queue membership: guarded by the run queue's CPU lock
+  TimerEntry timer{};                       // deadline of a park: guarded by that CPU's lock
+  unsigned timer_cpu = 0;                   // whose timer queue `timer` is on
+  unsigned last_cpu = kNoCpu;               // where it last ran (wake-up placement)
+  uint64_t saved_sp = 0;                    // kernel stack pointer while switched out (owner CPU only)
+  uint64_t ticks_ = 0;                      // timer ticks spent running (its CPU only)
+  bool holds_own_lock_across_switch = false;  // park(): `lock` is released by the next thread
+  bool requeue_after_switch = false;          // pin_current(): the next thread unparks it
+  mm::KernelStack kstack{};
+  char name_[kNameSize] = {};
+
+ private:
+  Thread() : KernelObject(kType) {}
+};
+
+}  // namespace sched
