@@ -23,6 +23,7 @@
 #include <mm/heap.h>
 #include <mm/vm.h>
 #include <sched/scheduler.h>
+#include <loader/root_task.h>
 #include <test/crashtest.h>
 #include <test/ktest.h>
 
@@ -112,8 +113,17 @@ void parse_boot_info(uint32_t magic, uint32_t mbi_phys) {
   if (auto kind = g_cmdline.value("crashtest")) run_crash_test(*kind);
   if (g_cmdline.has("poweroff")) shut_down();
 
-  klog::notice("keel: no init program yet (issue 3); CPUs idle. In QEMU, Ctrl-A X quits.");
-  for (;;) x86::hlt();
+  // The root task: the boot module named by init= (default "init").
+  std::string_view init_name = g_cmdline.value("init").value_or("init");
+  auto init = loader::start_root_task(g_boot, init_name);
+  if (!init.ok()) {
+    klog::notice("keel: no init program ({}); CPUs idle. In QEMU, Ctrl-A X quits.", ktl::error_name(init.error()));
+    for (;;) sched::sleep_ns(1'000'000'000'000ull);
+  }
+  (*init)->wait_exit(UINT64_MAX);
+  klog::notice("keel: init exited with code {}", (*init)->exit_code());
+  if (g_cmdline.has("poweroff_after_init")) shut_down();
+  for (;;) sched::sleep_ns(1'000'000'000'000ull);
 }
 
 }  // namespace

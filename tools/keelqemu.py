@@ -45,23 +45,26 @@ def qemu_command(iso, firmware="bios", smp=2, mem="512M", cpu=None, extra=(), va
 _iso_lock = threading.Lock()
 
 
-def make_iso(build, cmdline, cache={}):
-    """Builds (once per command line) a boot image of build/keel.elf with `cmdline`."""
+def make_iso(build, cmdline, modules=(), cache={}):
+    """Builds (once per command line) a boot image of build/keel.elf with
+    `cmdline` and the given boot modules (paths)."""
     with _iso_lock:
-        return _make_iso(build, cmdline, cache)
+        return _make_iso(build, cmdline, tuple(modules), cache)
 
 
-def _make_iso(build, cmdline, cache):
-    if cmdline in cache:
-        return cache[cmdline]
+def _make_iso(build, cmdline, modules, cache):
+    key = (cmdline, modules)
+    if key in cache:
+        return cache[key]
     out_dir = os.path.join(build, "test-isos")
     os.makedirs(out_dir, exist_ok=True)
     name = "keel-" + ("".join(c if c.isalnum() else "_" for c in cmdline) or "default") + ".iso"
     iso = os.path.join(out_dir, name)
     elf = os.path.join(build, "keel.elf")
-    if not os.path.exists(iso) or os.path.getmtime(iso) < os.path.getmtime(elf):
-        subprocess.run([os.path.join(ROOT, "tools", "mkiso"), elf, iso, cmdline], check=True)
-    cache[cmdline] = iso
+    newest = max([os.path.getmtime(elf)] + [os.path.getmtime(m) for m in modules])
+    if not os.path.exists(iso) or os.path.getmtime(iso) < newest:
+        subprocess.run([os.path.join(ROOT, "tools", "mkiso"), elf, iso, cmdline, *modules], check=True)
+    cache[key] = iso
     return iso
 
 

@@ -289,10 +289,17 @@ Result<ElfImage> parse_elf(Bytes file, const ElfLimits& limits, ElfDiag* diag) {
         image.segments[image.segment_count++] = seg;
         break;
       }
-      case kPtInterp: e = check_interp(ph, file, image, reason); break;
-      case kPtTls: e = check_tls(ph, file, image, reason); break;
-      case kPtGnuStack: image.exec_stack = (ph.p_flags & kPfX) != 0; break;
-      default: break;  // PT_PHDR, PT_DYNAMIC, PT_NOTE, PT_GNU_RELRO, ...: not the loader's business
+      case kPtInterp:
+        e = check_interp(ph, file, image, reason);
+        break;
+      case kPtTls:
+        e = check_tls(ph, file, image, reason);
+        break;
+      case kPtGnuStack:
+        image.exec_stack = (ph.p_flags & kPfX) != 0;
+        break;
+      default:
+        break;  // PT_PHDR, PT_DYNAMIC, PT_NOTE, PT_GNU_RELRO, ...: not the loader's business
     }
     if (e != Error::None) return fail(diag, e, reason);
   }

@@ -43,24 +43,24 @@ struct ElfSegment {
 // the file's own (link-time) addresses; for a PIE (ET_DYN) the caller adds its
 // chosen load bias to every one of them.
 struct ElfImage {
-  uint64_t entry = 0;  // e_entry; inside a segment with kSegExec
-  bool pie = false;    // e_type == ET_DYN
+  uint64_t entry = 0;                      // e_entry; inside a segment with kSegExec
+  bool pie = false;                        // e_type == ET_DYN
   ElfSegment segments[kMaxSegments] = {};  // in program header order; page-disjoint
   size_t segment_count = 0;                // >= 1
-  uint64_t min_vaddr = 0;  // lowest segment vaddr rounded down to 4 KiB
-  uint64_t max_vaddr = 0;  // highest segment end (vaddr + memsz) rounded up to 4 KiB
-  uint64_t phdr_vaddr = 0;  // address of the program header table if a segment's
-                            // file bytes contain all of it (for AT_PHDR), else 0
-  uint16_t phnum = 0;       // e_phnum (for AT_PHNUM)
-  uint16_t phentsize = 0;   // e_phentsize, always 56 (for AT_PHENT)
-  bool has_interp = false;  // a PT_INTERP was present
-  uint64_t interp_offset = 0;  // file offset of the interpreter path
-  uint64_t interp_size = 0;    // its length in bytes, without the terminating NUL (>= 1)
-  bool exec_stack = false;     // PT_GNU_STACK with PF_X; false without PT_GNU_STACK
-  uint64_t tls_vaddr = 0;   // PT_TLS p_vaddr (TLS initialization image), 0 if none
-  uint64_t tls_filesz = 0;  // bytes of initialized TLS data (.tdata)
-  uint64_t tls_memsz = 0;   // total TLS block size (.tdata + .tbss)
-  uint64_t tls_align = 0;   // alignment of the TLS block (power of two), 0 if none
+  uint64_t min_vaddr = 0;                  // lowest segment vaddr rounded down to 4 KiB
+  uint64_t max_vaddr = 0;                  // highest segment end (vaddr + memsz) rounded up to 4 KiB
+  uint64_t phdr_vaddr = 0;                 // address of the program header table if a segment's
+                                           // file bytes contain all of it (for AT_PHDR), else 0
+  uint16_t phnum = 0;                      // e_phnum (for AT_PHNUM)
+  uint16_t phentsize = 0;                  // e_phentsize, always 56 (for AT_PHENT)
+  bool has_interp = false;                 // a PT_INTERP was present
+  uint64_t interp_offset = 0;              // file offset of the interpreter path
+  uint64_t interp_size = 0;                // its length in bytes, without the terminating NUL (>= 1)
+  bool exec_stack = false;                 // PT_GNU_STACK with PF_X; false without PT_GNU_STACK
+  uint64_t tls_vaddr = 0;                  // PT_TLS p_vaddr (TLS initialization image), 0 if none
+  uint64_t tls_filesz = 0;                 // bytes of initialized TLS data (.tdata)
+  uint64_t tls_memsz = 0;                  // total TLS block size (.tdata + .tbss)
+  uint64_t tls_align = 0;                  // alignment of the TLS block (power of two), 0 if none
 };
 
 // What parse_elf() accepts.

@@ -35,8 +35,8 @@ using ktl::Error;
 // Spec values, written out here rather than taken from the parser.
 constexpr uint16_t kEtRel = 1, kEtExec = 2, kEtDyn = 3, kEtCore = 4;
 constexpr uint16_t kEmX86_64 = 62, kEm386 = 3;
-constexpr uint32_t kPtNull = 0, kPtLoad = 1, kPtDynamic = 2, kPtInterp = 3, kPtNote = 4, kPtPhdr = 6, kPtTls = 7,
-                   kPtGnuStack = 0x6474e551, kPtGnuRelro = 0x6474e552;
+constexpr uint32_t kPtNull = 0, kPtLoad = 1, kPtDynamic = 2, kPtInterp = 3, kPtNote = 4, kPtPhdr = 6,
+                   kPtTls = 7, kPtGnuStack = 0x6474e551, kPtGnuRelro = 0x6474e552;
 constexpr uint32_t kPfX = 1, kPfW = 2, kPfR = 4;
 constexpr uint64_t kPage = 4096;
 constexpr uint64_t kUserTop = 0x0000'7fff'ffff'f000;
@@ -67,7 +67,8 @@ uint64_t get(const std::vector<uint8_t>& b, size_t off, size_t width) {
 // An ELF file description; build() lays it out. Bytes not written explicitly
 // are 0xab (never NUL, so no string is terminated by accident).
 struct ElfBuilder {
-  std::array<uint8_t, 16> ident = {0x7f, 'E', 'L', 'F', 2 /*ELFCLASS64*/, 1 /*ELFDATA2LSB*/, 1 /*EV_CURRENT*/};
+  std::array<uint8_t, 16> ident = {0x7f, 'E', 'L', 'F', 2 /*ELFCLASS64*/, 1 /*ELFDATA2LSB*/,
+                                   1 /*EV_CURRENT*/};
   uint16_t type = kEtExec;
   uint16_t machine = kEmX86_64;
   uint32_t version = 1;
@@ -241,7 +242,8 @@ TEST(Elf, PieWithEverything) {
   ASSERT_TRUE(im.has_interp);
   EXPECT_EQ(im.interp_offset, 0x300u);
   ASSERT_EQ(im.interp_size, kInterp.size());
-  EXPECT_EQ(std::string(reinterpret_cast<const char*>(bytes.data() + im.interp_offset), im.interp_size), kInterp);
+  EXPECT_EQ(std::string(reinterpret_cast<const char*>(bytes.data() + im.interp_offset), im.interp_size),
+            kInterp);
   EXPECT_FALSE(im.exec_stack);
   EXPECT_EQ(im.tls_vaddr, 0x202100u);
   EXPECT_EQ(im.tls_filesz, 0x10u);
@@ -278,8 +280,8 @@ TEST(Elf, ProtAlwaysReadable) {
     unsigned prot;
     const char* name;
   };
-  for (Case c : {Case{kPfW, kSegRead | kSegWrite, "rw-"}, Case{0, kSegRead, "r--"}, Case{kPfR, kSegRead, "r--"},
-                 Case{kPfR | kPfW, kSegRead | kSegWrite, "rw-"}}) {
+  for (Case c : {Case{kPfW, kSegRead | kSegWrite, "rw-"}, Case{0, kSegRead, "r--"},
+                 Case{kPfR, kSegRead, "r--"}, Case{kPfR | kPfW, kSegRead | kSegWrite, "rw-"}}) {
     ElfBuilder f = exec_file();
     f.phdrs[1].flags = c.flags;
     auto r = parse(f);
@@ -451,7 +453,8 @@ TEST(Elf, MaxSegments) {
   f.size = 17 * kPage;
   f.entry = 0x400000;
   for (uint64_t i = 0; i < 16; ++i) {
-    f.phdrs.push_back({kPtLoad, i == 0 ? kPfR | kPfX : kPfR, i * kPage, 0x400000 + i * kPage, kPage, kPage, kPage});
+    f.phdrs.push_back(
+        {kPtLoad, i == 0 ? kPfR | kPfX : kPfR, i * kPage, 0x400000 + i * kPage, kPage, kPage, kPage});
   }
   auto r = parse(f);
   ASSERT_TRUE(r.ok()) << r.error();
@@ -831,7 +834,8 @@ TEST(ElfMalformed, EveryTruncation) {
     std::vector<uint8_t> prefix(b.begin(), b.begin() + n);
     ktl::Result<ElfImage> r = parse_bytes(prefix);
     ASSERT_FALSE(r.ok()) << n;
-    ASSERT_TRUE(r.error() == Error::Truncated || r.error() == Error::InvalidArgument) << n << " " << r.error();
+    ASSERT_TRUE(r.error() == Error::Truncated || r.error() == Error::InvalidArgument)
+        << n << " " << r.error();
   }
 }
 
@@ -882,7 +886,8 @@ void check_invariants(const std::vector<uint8_t>& file, const ElfLimits& limits,
     bool found = false;
     for (size_t i = 0; i < im.segment_count; ++i) {
       const ElfSegment& s = im.segments[i];
-      if (phoff >= s.offset && phoff + table <= s.offset + s.filesz && im.phdr_vaddr == s.vaddr + (phoff - s.offset))
+      if (phoff >= s.offset && phoff + table <= s.offset + s.filesz &&
+          im.phdr_vaddr == s.vaddr + (phoff - s.offset))
         found = true;
     }
     EXPECT_TRUE(found);
@@ -907,9 +912,10 @@ TEST(ElfFuzz, RandomMutations) {
   const std::vector<uint8_t> bases[] = {exec_file().build(), pie_file().build()};
   const size_t pie_phnum = pie_file().phdrs.size();
   // Header fields worth hitting often: e_type, e_entry, e_phoff, e_phentsize, e_phnum.
-  const size_t hot_fields[] = {kOffType, kOffEntry, kOffEntry + 1, kOffEntry + 2, kOffPhoff, kOffPhoff + 1,
-                               kOffPhoff + 7, kOffPhentsize, kOffPhnum, kOffPhnum + 1};
-  const uint8_t special[] = {0x00, 0x01, 0x02, 0x03, 0x07, 0x0f, 0x10, 0x20, 0x38, 0x40, 0x7f, 0x80, 0xfe, 0xff};
+  const size_t hot_fields[] = {kOffType,      kOffEntry,     kOffEntry + 1, kOffEntry + 2, kOffPhoff,
+                               kOffPhoff + 1, kOffPhoff + 7, kOffPhentsize, kOffPhnum,     kOffPhnum + 1};
+  const uint8_t special[] = {0x00, 0x01, 0x02, 0x03, 0x07, 0x0f, 0x10,
+                             0x20, 0x38, 0x40, 0x7f, 0x80, 0xfe, 0xff};
   size_t accepted = 0;
   size_t by_error[32] = {};
   for (int iter = 0; iter < 50000; ++iter) {
@@ -920,10 +926,16 @@ TEST(ElfFuzz, RandomMutations) {
     for (int m = 0; m < mutations; ++m) {
       size_t pos;
       switch (rng() % 4) {
-        case 0: pos = hot_fields[rng() % std::size(hot_fields)]; break;
+        case 0:
+          pos = hot_fields[rng() % std::size(hot_fields)];
+          break;
         case 1:
-        case 2: pos = 64 + rng() % (table_end - 64); break;  // the program headers
-        default: pos = rng() % f.size(); break;
+        case 2:
+          pos = 64 + rng() % (table_end - 64);
+          break;  // the program headers
+        default:
+          pos = rng() % f.size();
+          break;
       }
       f[pos] = (rng() & 1) ? special[rng() % std::size(special)] : uint8_t(rng());
     }
@@ -947,8 +959,8 @@ TEST(ElfFuzz, RandomMutations) {
   // path, and reach the main refusals.
   EXPECT_GT(accepted, 5000u);
   // (Overflow needs two top bytes hit at once: the directed test covers it.)
-  for (Error e : {Error::Truncated, Error::BadMagic, Error::Unsupported, Error::InvalidArgument, Error::OutOfRange,
-                  Error::Misaligned, Error::NoSpace, Error::AccessDenied}) {
+  for (Error e : {Error::Truncated, Error::BadMagic, Error::Unsupported, Error::InvalidArgument,
+                  Error::OutOfRange, Error::Misaligned, Error::NoSpace, Error::AccessDenied}) {
     EXPECT_GT(by_error[size_t(e)], 0u) << e;
   }
 }

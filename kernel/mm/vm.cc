@@ -153,6 +153,7 @@ void paging_init(const boot::BootInfo& info) {
 }
 
 PhysAddr kernel_page_table_root() { return g_kernel_pt_ptr->root(); }
+const x86::PageTable* kernel_page_table() { return g_kernel_pt_ptr; }
 
 ktl::Result<volatile void*> map_mmio(PhysAddr phys, size_t size) {
   if (size == 0) return ktl::Error::InvalidArgument;

@@ -40,6 +40,8 @@ void pmm_init(const boot::BootInfo& info);
 
 // Physical address of the kernel PML4 (for CR3 on every CPU).
 PhysAddr kernel_page_table_root();
+// The kernel's page table, whose kernel half every address space shares.
+const x86::PageTable* kernel_page_table();
 
 // Maps device memory [phys, phys + size) uncached, read-write, NX into the
 // MMIO window; returns its virtual address (same offset within the page).

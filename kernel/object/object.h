@@ -86,6 +86,8 @@ constexpr const char* type_name(ObjectType type) {
 namespace internal {
 // The next koid. 0 is never used, so it can mean "no object" in debug output.
 inline std::atomic<uint64_t> g_next_koid{1};
+// Objects constructed and not yet destroyed.
+inline std::atomic<uint64_t> g_live_objects{0};
 }  // namespace internal
 
 class KernelObject {
@@ -97,6 +99,8 @@ class KernelObject {
   KernelObject& operator=(const KernelObject&) = delete;
 
   ObjectType type() const { return type_; }
+  // Kernel objects alive right now (all types), for leak checks and stats.
+  static uint64_t live_count() { return internal::g_live_objects.load(std::memory_order_relaxed); }
   // Unique among all objects since boot, increasing in creation order.
   uint64_t id() const { return koid_; }
   // False if the memory is not (or no longer) a live KernelObject. A debug
@@ -139,9 +143,12 @@ class KernelObject {
       : type_(type),
         koid_(internal::g_next_koid.fetch_add(1, std::memory_order_relaxed)),
         quota_(quota),
-        charged_bytes_(charged_bytes) {}
+        charged_bytes_(charged_bytes) {
+    internal::g_live_objects.fetch_add(1, std::memory_order_relaxed);
+  }
 
   virtual ~KernelObject() {
+    internal::g_live_objects.fetch_sub(1, std::memory_order_relaxed);
     if (quota_ != nullptr) quota_->uncharge(charged_bytes_);
     // volatile: the store must survive even though the object is about to die.
     *const_cast<volatile uint32_t*>(&canary_) = kDeadCanary;

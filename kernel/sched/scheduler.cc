@@ -2,6 +2,8 @@
 #include <arch/x86_64/apic.h>
 #include <arch/x86_64/clock.h>
 #include <arch/x86_64/cpu.h>
+#include <arch/x86_64/fpu.h>
+#include <arch/x86_64/gdt.h>
 #include <arch/x86_64/interrupts.h>
 #include <arch/x86_64/percpu.h>
 #include <lib/klog.h>
@@ -14,6 +16,7 @@
 extern "C" void context_switch(uint64_t* save_sp, uint64_t load_sp);
 extern "C" void thread_start();
 extern "C" void sched_finish_switch();
+extern "C" [[noreturn]] void return_to_user(x86::InterruptFrame* frame);
 
 namespace sched {
 namespace {
@@ -33,6 +36,7 @@ struct CpuSched {
 };
 
 CpuSched g_cpus[x86::kMaxCpus];
+void (*g_user_exit_hook)(Thread*) = nullptr;
 
 CpuSched& this_sched() { return g_cpus[x86::this_cpu()->index]; }
 
@@ -42,6 +46,32 @@ Thread* thread_of(SchedEntity* e) {
   Thread* fake = reinterpret_cast<Thread*>(uintptr_t(0x10000));
   uintptr_t off = reinterpret_cast<uintptr_t>(&fake->sched) - uintptr_t(0x10000);
   return reinterpret_cast<Thread*>(reinterpret_cast<char*>(e) - off);
+}
+
+// The per-thread CPU state beyond the callee-saved registers: the kernel stack
+// for entries from user mode (TSS.RSP0 and PerCpu.kernel_stack_top), the
+// address space (CR3; kernel threads run on whichever is loaded, since every
+// address space shares the kernel half), FS/GS bases and the FPU state.
+void switch_user_state(Thread* prev, Thread* next) {
+  x86::PerCpu* cpu = x86::this_cpu();
+  if (prev->is_user) {
+    prev->fs_base = x86::rdmsr(x86::kMsrFsBase);
+    prev->user_gs_base = x86::rdmsr(x86::kMsrKernelGsBase);
+    if (prev->fpu_area) x86::fpu_save(prev->fpu_area);
+  }
+  if (next->kstack.top) {
+    cpu->kernel_stack_top = next->kstack.top;
+    cpu->tss.rsp[0] = next->kstack.top;
+  }
+  // Kernel threads run on the kernel's page tables, so that no CPU keeps a
+  // user PML4 loaded after its process has freed it.
+  uint64_t want_cr3 = next->page_table_root ? next->page_table_root : mm::kernel_page_table_root();
+  if (x86::read_cr3() != want_cr3) x86::write_cr3(want_cr3);
+  if (next->is_user) {
+    x86::wrmsr(x86::kMsrFsBase, next->fs_base);
+    x86::wrmsr(x86::kMsrKernelGsBase, next->user_gs_base);
+    if (next->fpu_area) x86::fpu_restore(next->fpu_area);
+  }
 }
 
 // Switches from c.current to the next runnable thread. Preconditions: c.lock
@@ -64,7 +94,7 @@ void switch_locked(CpuSched& c) {
   c.current = next;
   c.prev = prev;
   ++c.switches;
-  x86::this_cpu()->kernel_stack_top = next->kstack.top;
+  switch_user_state(prev, next);
   context_switch(&prev->saved_sp, next->saved_sp);
   sched_finish_switch();
 }
@@ -136,12 +166,49 @@ const char* thread_state_name(ThreadState s) {
 
 Thread::~Thread() {
   if (kstack.top) mm::free_kernel_stack(kstack);
+  mm::kfree(fpu_area);
 }
 
 ktl::Result<ktl::RefPtr<Thread>> Thread::create_bare() {
   Thread* t = new (std::nothrow) Thread();
   if (!t) return ktl::Error::NoMemory;
   return ktl::adopt_ref(t);
+}
+
+namespace {
+// First code of a user thread: builds the user-mode InterruptFrame in the
+// space reserved at the top of its kernel stack and leaves through the common
+// return path (which also runs the kill and preemption checks).
+void enter_user(void*) {
+  Thread* t = current();
+  auto* f = reinterpret_cast<x86::InterruptFrame*>(t->kstack.top - sizeof(x86::InterruptFrame));
+  __builtin_memset(f, 0, sizeof *f);
+  f->rip = t->user_entry;
+  f->rsp = t->user_stack;
+  f->rdi = t->user_arg;
+  f->cs = x86::kUserCode;
+  f->ss = x86::kUserData;
+  f->rflags = 0x202;  // IF
+  x86::cli();
+  return_to_user(f);
+}
+}  // namespace
+
+ktl::Result<ktl::RefPtr<Thread>> Thread::create_user(const char* name, ktl::RefPtr<KernelObject> process,
+                                                     void* process_raw, uint64_t cr3, uint64_t entry,
+                                                     uint64_t stack, uint64_t arg, uint8_t priority) {
+  ktl::RefPtr<Thread> t = TRY(create_kernel(name, &enter_user, nullptr, priority));
+  t->fpu_area = mm::kmalloc(x86::fpu_state_size());
+  if (!t->fpu_area) return ktl::Error::NoMemory;
+  x86::fpu_init_state(t->fpu_area);
+  t->is_user = true;
+  t->page_table_root = cr3;
+  t->user_entry = entry;
+  t->user_stack = stack;
+  t->user_arg = arg;
+  t->process = process_raw;
+  t->process_ref = static_cast<ktl::RefPtr<KernelObject>&&>(process);
+  return t;
 }
 
 ktl::Result<ktl::RefPtr<Thread>> Thread::create_kernel(const char* name, Entry entry, void* arg, uint8_t priority) {
@@ -157,7 +224,9 @@ ktl::Result<ktl::RefPtr<Thread>> Thread::create_kernel(const char* name, Entry e
   // r12 = entry, rbx, rbp), then thread_start as the return address. The
   // stack pointer at thread_start's first instruction is 16-byte aligned + 8,
   // as after a call.
-  auto* sp = reinterpret_cast<uint64_t*>(t->kstack.top);
+  // The top of the stack is reserved for a user thread's InterruptFrame
+  // (syscalls and interrupts from user mode build theirs there too).
+  auto* sp = reinterpret_cast<uint64_t*>(t->kstack.top - sizeof(x86::InterruptFrame));
   *--sp = 0;                                         // alignment pad
   *--sp = reinterpret_cast<uint64_t>(&thread_start);  // ret target
   *--sp = 0;                                         // rbp
@@ -328,8 +397,14 @@ void unpark(Thread* t, ktl::Error reason) {
   if (preempt && target != self) x86::lapic_send_ipi(x86::cpu(target).apic_id, x86::IpiMode::Fixed, x86::kVectorReschedule);
 }
 
+void set_user_exit_hook(void (*hook)(Thread*)) { g_user_exit_hook = hook; }
+
 [[noreturn]] void exit_current() {
   Thread* t = current();
+  if (t->is_user && g_user_exit_hook) {
+    x86::sti();  // process teardown may take a while; it runs preemptible
+    g_user_exit_hook(t);
+  }
   t->lock.lock();
   CpuSched& c = this_sched();
   c.lock.lock();

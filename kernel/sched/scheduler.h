@@ -63,6 +63,10 @@ void unpark(Thread* t, ktl::Error reason = ktl::Error::None);
 void pin_current(unsigned cpu);
 void unpin_current();
 
+// Called (with interrupts on) when a user thread exits, before it is gone:
+// the process layer counts its threads with it.
+void set_user_exit_hook(void (*hook)(Thread*));
+
 // Ends the current thread. Its object stays alive while references exist.
 [[noreturn]] void exit_current();
 

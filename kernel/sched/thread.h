@@ -41,6 +41,13 @@ class Thread final : public object::KernelObject {
   // context (sched::init_cpu). Errors: NoMemory.
   static ktl::Result<ktl::RefPtr<Thread>> create_bare();
 
+  // A thread of `process` that starts in user mode at `entry` with stack
+  // pointer `stack` and RDI = `arg` once started. `cr3` is the process's page
+  // table root. Errors: NoMemory.
+  static ktl::Result<ktl::RefPtr<Thread>> create_user(const char* name, ktl::RefPtr<KernelObject> process,
+                                                      void* process_raw, uint64_t cr3, uint64_t entry,
+                                                      uint64_t stack, uint64_t arg, uint8_t priority);
+
   // A kernel thread that will run entry(arg) at `priority` (0..31) once
   // started with sched::start(). Errors: NoMemory (object or stack).
   static ktl::Result<ktl::RefPtr<Thread>> create_kernel(const char* name, Entry entry, void* arg,
@@ -67,6 +74,19 @@ class Thread final : public object::KernelObject {
   bool requeue_after_switch = false;          // pin_current(): the next thread unparks it
   mm::KernelStack kstack{};
   char name_[kNameSize] = {};
+
+  // ---- User threads (owner CPU only while running). ----
+  bool is_user = false;
+  void* fpu_area = nullptr;          // FPU/SSE/AVX state, fpu_state_size() bytes, 64-aligned
+  uint64_t fs_base = 0;              // user FS base (TLS)
+  uint64_t user_gs_base = 0;         // user GS base (KERNEL_GS_BASE while in the kernel)
+  uint64_t page_table_root = 0;      // CR3 for this thread; 0 = any (kernel threads)
+  uint64_t user_entry = 0, user_stack = 0, user_arg = 0;  // first entry to user mode
+  std::atomic<bool> kill_pending{false};  // checked on every return to user mode
+  ktl::ListNode wait_node;           // on a WaitQueue: guarded by that queue's lock
+  ktl::ListNode process_node;        // in its Process's thread list: guarded by the process lock
+  void* process = nullptr;           // owning Process (object/process.h), kept alive by a reference
+  ktl::RefPtr<KernelObject> process_ref;  // that reference
 
  private:
   Thread() : KernelObject(kType) {}

@@ -7,6 +7,8 @@
 #include <arch/x86_64/interrupts.h>
 #include <arch/x86_64/layout.h>
 #include <arch/x86_64/smp.h>
+#include <arch/x86_64/syscall.h>
+#include <arch/x86_64/usercopy.h>
 #include <lib/klog.h>
 #include <lib/panic.h>
 #include <mm/vm.h>
@@ -66,6 +68,8 @@ ktl::Result<void> cpu_local_init(PerCpu& c, uint32_t index, uint32_t apic_id) {
   gdt_build(c.gdt, c.tss);
   gdt_load(c.gdt);
   fpu_init_cpu();
+  syscall_init_cpu();
+  user_access_init_cpu();
   c.idt = &g_idts[index];
   idt_build(*c.idt);
   idt_load(*c.idt);

@@ -7,15 +7,19 @@
 #include <arch/x86_64/cpu.h>
 #include <arch/x86_64/interrupts.h>
 #include <arch/x86_64/percpu.h>
+#include <arch/x86_64/tlb.h>
 #include <lib/klog.h>
 #include <lib/panic.h>
 #include <lib/symbolize.h>
+#include <arch/x86_64/usercopy.h>
 #include <mm/vm.h>
+#include <object/process.h>
 #include <sched/scheduler.h>
 
 #include <atomic>
 
 extern "C" char __ksyms_start[], __rodata_end[];
+extern "C" void user_return_work(x86::InterruptFrame* frame);
 
 namespace x86 {
 namespace {
@@ -27,6 +31,8 @@ struct Handler {
 Handler g_handlers[256];
 std::atomic<int> g_panicking{0};
 bool g_debug_exit = false;
+
+void user_flush(void*, uint64_t virt, uint64_t size) { tlb_shootdown(virt, size); }
 
 const char* const kExceptionNames[32] = {
     "divide error", "debug", "NMI", "breakpoint", "overflow", "BOUND range exceeded",
@@ -131,6 +137,28 @@ void enter_panic() {
   finish_panic();
 }
 
+// A page fault on a user address: resolved through the current process's
+// address space (demand paging, copy-on-write). Returns true if resolved.
+bool resolve_user_fault(uint64_t addr, uint64_t error_code) {
+  sched::Thread* t = sched::current();
+  if (!t || !t->process || addr >= kUserTop) return false;
+  auto* proc = static_cast<object::Process*>(t->process);
+  auto r = proc->aspace().handle_fault(addr, error_code & 2, error_code & 16, true, {&user_flush, nullptr});
+  return r == vm::AddressSpace::FaultResult::Resolved;
+}
+
+// A fault in user mode that could not be resolved: the process dies (a pager
+// endpoint, when set, will get the chance first: issue 3, next step).
+void user_exception(InterruptFrame& f) {
+  sched::Thread* t = sched::current();
+  auto* proc = t ? static_cast<object::Process*>(t->process) : nullptr;
+  klog::warn("user fault: {} ({}) in thread '{}' of process '{}' at rip {:#x}{}{:#x}", f.vector,
+             exception_name(f.vector), t ? t->name() : "?", proc ? proc->name() : "?", f.rip,
+             f.vector == 14 ? ", address " : "", f.vector == 14 ? read_cr2() : 0);
+  if (proc) proc->kill(object::kExitCodeFaultBase - int64_t(f.vector));
+  if (t) t->kill_pending.store(true);
+}
+
 }  // namespace
 
 void set_interrupt_handler(uint8_t vector, InterruptHandler h, void* ctx) {
@@ -148,19 +176,37 @@ void set_debug_exit(bool on) { g_debug_exit = on; }
 extern "C" void interrupt_dispatch(x86::InterruptFrame* frame) {
   using namespace x86;
   const uint64_t v = frame->vector;
-  if (v == 2) {  // NMI: the stop signal of a panicking CPU, or a hardware NMI
+  if (v == 2) {  // NMI: a panic's stop signal, a TLB shootdown, or a hardware NMI
     if (g_panicking.load()) halt_forever();
+    if (tlb_handle_nmi()) return;  // no EOI for NMIs
     enter_panic();
     emerg("KERNEL PANIC: unexpected NMI on CPU {}", safe_this_cpu() ? safe_this_cpu()->index : 0);
     dump_registers(*frame);
     finish_panic();
   }
-  if (v < 32) kernel_exception(*frame);  // no user mode yet: every exception is a kernel bug
+  if (v < 32) {
+    if (frame->cs & 3) {  // from user mode
+      if (!(v == 14 && resolve_user_fault(read_cr2(), frame->error_code))) user_exception(*frame);
+      user_return_work(frame);
+      return;
+    }
+    if (v == 14) {  // kernel mode: a user copy may touch a page not yet mapped
+      if (resolve_user_fault(read_cr2(), frame->error_code)) return;
+      if (uint64_t fixup = user_access_fixup_for(frame->rip)) {
+        frame->rip = fixup;
+        return;
+      }
+    }
+    kernel_exception(*frame);
+  }
   if (v == kVectorSpurious) return;      // no EOI for spurious interrupts (SDM §10.9)
   Handler h = g_handlers[v];
   if (h.fn) h.fn(*frame, h.ctx);
   lapic_eoi();
-  sched::preempt_if_needed();  // may switch threads; returns when this one runs again
+  if (frame->cs & 3)
+    user_return_work(frame);  // kill and preemption checks before user code resumes
+  else
+    sched::preempt_if_needed();  // may switch threads; returns when this one runs again
 }
 
 [[noreturn]] void panic_str(std::string_view message) {

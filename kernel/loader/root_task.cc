@@ -1,0 +1,79 @@
+// root_task.cc — loads the first user program from a boot module and starts it.
+#include <boot/cmdline.h>
+#include <ktl/align.h>
+#include <lib/klog.h>
+#include <loader/elf.h>
+#include <loader/root_task.h>
+#include <mm/vm.h>
+#include <object/rights.h>
+#include <vm/memory_object.h>
+
+namespace loader {
+namespace {
+
+constexpr uint64_t kStackSize = 256 * 1024;
+
+// The module whose string (its GRUB command line) starts with `name`.
+const boot::Module* find_module(const boot::BootInfo& info, std::string_view name) {
+  for (size_t i = 0; i < info.module_count; ++i) {
+    std::string_view s(info.modules[i].name);
+    size_t sp = s.find(' ');
+    std::string_view first = sp == std::string_view::npos ? s : s.substr(0, sp);
+    size_t slash = first.rfind('/');
+    if (slash != std::string_view::npos) first = first.substr(slash + 1);
+    if (first == name) return &info.modules[i];
+  }
+  return nullptr;
+}
+
+// Copies the segment's file bytes into a new MemoryObject and maps it.
+ktl::Result<void> load_segment(object::Process& proc, ktl::Bytes file, const ElfSegment& seg) {
+  uint64_t page_off = seg.vaddr & (mm::kPageSize - 1);
+  uint64_t base = seg.vaddr - page_off;
+  uint64_t size = ktl::align_up(page_off + seg.memsz, mm::kPageSize);
+  auto vmo = TRY(vm::MemoryObject::create(mm::frame_allocator_unlocked(), size, &proc.quota()));
+  if (seg.filesz) TRY(vmo->write(page_off, file.data() + seg.offset, seg.filesz));
+  unsigned prot = x86::Prot::Read;
+  if (seg.prot & kSegWrite) prot |= x86::Prot::Write;
+  if (seg.prot & kSegExec) prot |= x86::Prot::Execute;
+  TRY(proc.aspace().map(vmo, 0, size, prot, base, {}, /*populate=*/true));
+  return ktl::ok();
+}
+
+}  // namespace
+
+ktl::Result<ktl::RefPtr<object::Process>> start_root_task(const boot::BootInfo& info, std::string_view name) {
+  const boot::Module* mod = find_module(info, name);
+  if (!mod) {
+    klog::warn("init: no boot module named '{}'", name);
+    return ktl::Error::NotFound;
+  }
+  ktl::Bytes file(mm::phys_to_ptr<const uint8_t>(mod->start), mod->size());
+  ElfDiag diag{};
+  auto image = parse_elf(file, ElfLimits{}, &diag);
+  if (!image.ok()) {
+    klog::error("init: '{}' is not a loadable ELF64 program: {} ({})", name, ktl::error_name(image.error()),
+                diag.reason ? diag.reason : "?");
+    return image.error();
+  }
+  if (image->pie || image->has_interp) {
+    klog::error("init: '{}' must be a static, non-PIE program", name);
+    return ktl::Error::Unsupported;
+  }
+  ktl::RefPtr<object::Process> proc = TRY(object::Process::create(name.data(), name.size()));
+  for (size_t i = 0; i < image->segment_count; ++i) TRY(load_segment(*proc, file, image->segments[i]));
+
+  // The stack: at an address the kernel picks (ASLR), with no guard below it
+  // other than whatever is unmapped there.
+  auto stack_vmo = TRY(vm::MemoryObject::create(mm::frame_allocator_unlocked(), kStackSize, &proc->quota()));
+  uint64_t stack = TRY(proc->aspace().map(stack_vmo, 0, kStackSize, x86::Prot::Read | x86::Prot::Write, 0, {}));
+
+  ktl::RefPtr<sched::Thread> t = TRY(proc->create_thread(name.data(), name.size(), image->entry,
+                                                          stack + kStackSize, 0));
+  TRY(proc->start_thread(t.get(), image->entry, stack + kStackSize, 0));
+  klog::info("init: started '{}' (process {}), entry {:#x}, {} segments", name, proc->id(), image->entry,
+             image->segment_count);
+  return proc;
+}
+
+}  // namespace loader

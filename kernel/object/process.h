@@ -1,0 +1,80 @@
+// object/process.h — a Process: an address space, a handle table, a quota and its threads.
+//
+// A process ends when its last thread exits or when it is killed (any thread
+// faulting, process_exit, process_kill). Then every thread is stopped, every
+// handle closed (peers see PeerClosed), the address space torn down, and
+// process_wait() returns its exit code. The object itself lives on while
+// handles to it exist.
+#pragma once
+
+#include <ktl/list.h>
+#include <ktl/ref_ptr.h>
+#include <ktl/result.h>
+#include <lib/spinlock.h>
+#include <object/handle_table.h>
+#include <object/object.h>
+#include <object/quota.h>
+#include <sched/thread.h>
+#include <sched/wait_queue.h>
+#include <vm/address_space.h>
+
+namespace object {
+
+// Exit code of a process killed by a CPU exception: kExitCodeFaultBase - vector
+// (e.g. -1014 for a page fault). process_kill uses kExitCodeKilled.
+constexpr int64_t kExitCodeFaultBase = -1000;
+constexpr int64_t kExitCodeKilled = -9;
+
+class Process final : public KernelObject {
+ public:
+  static constexpr ObjectType kType = ObjectType::Process;
+  static constexpr size_t kNameSize = 32;
+  // Defaults for every process (per-process limits come later with policy).
+  static constexpr uint64_t kDefaultQuotaBytes = 256ull << 20;
+  static constexpr uint32_t kDefaultQuotaObjects = 65536;
+  static constexpr uint32_t kMaxHandles = 4096;
+
+  // A new process with an empty address space. Errors: NoMemory.
+  static ktl::Result<ktl::RefPtr<Process>> create(const char* name, size_t name_len);
+
+  const char* name() const { return name_; }
+  HandleTable& handles() { return handles_; }
+  vm::AddressSpace& aspace() { return *aspace_; }
+  Quota& quota() { return quota_; }
+
+  // Creates a user thread (not started). Error::BadState if the process has exited.
+  ktl::Result<ktl::RefPtr<sched::Thread>> create_thread(const char* name, size_t name_len, uint64_t entry,
+                                                        uint64_t stack, uint64_t arg);
+  // Starts a thread created by create_thread with its entry point set now.
+  ktl::Result<void> start_thread(sched::Thread* t, uint64_t entry, uint64_t stack, uint64_t arg);
+
+  // Called by a user thread of this process as it exits (any reason).
+  void on_thread_exit(sched::Thread* t);
+  // Ends the process with `code`: marks every thread to be killed. Idempotent.
+  void kill(int64_t code);
+  bool exited() const { return exited_; }
+  int64_t exit_code() const { return exit_code_; }
+  // Waits until the process has exited (TimedOut, Interrupted).
+  ktl::Error wait_exit(uint64_t deadline_ns);
+  uint32_t live_threads() const { return live_threads_; }
+
+  ~Process() override;
+
+ private:
+  Process() : KernelObject(kType), handles_(kMaxHandles), quota_(kDefaultQuotaBytes, kDefaultQuotaObjects) {}
+  void finish_exit();  // last thread gone: release everything
+
+  char name_[kNameSize] = {};
+  HandleTable handles_;
+  Quota quota_;
+  ktl::RefPtr<vm::AddressSpace> aspace_;
+  klib::SpinLock lock_;  // guards threads_, live_threads_, killing_
+  ktl::List<sched::Thread, &sched::Thread::process_node> threads_;  // each holds a reference
+  uint32_t live_threads_ = 0;
+  bool killing_ = false;
+  bool exited_ = false;      // written under exit_waiters_.lock()
+  int64_t exit_code_ = 0;
+  sched::WaitQueue exit_waiters_;
+};
+
+}  // namespace object

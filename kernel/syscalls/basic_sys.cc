@@ -1,0 +1,80 @@
+// basic_sys.cc — debug output, the clock, handles and system statistics.
+#include <arch/x86_64/clock.h>
+#include <arch/x86_64/percpu.h>
+#include <lib/klog.h>
+#include <mm/vm.h>
+#include <syscalls/common.h>
+
+namespace syscalls {
+
+int64_t sys_debug_write(UserAddr buf, size_t len) {
+  if (len > kDebugWriteMax) return abi_error(ktl::Error::InvalidArgument);
+  char text[kDebugWriteMax];
+  if (auto r = x86::copy_from_user(text, buf, len); !r.ok()) return to_abi(r);
+  // One record per line; a trailing newline ends the record.
+  std::string_view s(text, len);
+  while (!s.empty()) {
+    size_t nl = s.find('\n');
+    std::string_view line = nl == std::string_view::npos ? s : s.substr(0, nl);
+    klib::kernel_log().write(klib::LogLevel::Info, line);
+    if (nl == std::string_view::npos) break;
+    s.remove_prefix(nl + 1);
+  }
+  return 0;
+}
+
+int64_t sys_clock_get(UserAddr out_ns) { return to_abi(x86::write_user(out_ns, x86::monotonic_ns())); }
+
+int64_t sys_handle_close(Handle h) {
+  auto e = current_process().handles().remove(h);
+  return e.ok() ? 0 : abi_error(e.error());  // the entry's object is dropped here, no lock held
+}
+
+int64_t sys_handle_duplicate(Handle h, Rights rights, UserAddr out) {
+  if (!x86::user_range_ok(out, sizeof(Handle))) return abi_error(ktl::Error::Fault);
+  auto& table = current_process().handles();
+  auto nh = table.duplicate(h, rights);
+  if (!nh.ok()) return abi_error(nh.error());
+  if (auto w = x86::write_user(out, *nh); !w.ok()) {
+    (void)table.remove(*nh);
+    return to_abi(w);
+  }
+  return 0;
+}
+
+int64_t sys_handle_replace(Handle h, Rights rights, UserAddr out) {
+  if (!x86::user_range_ok(out, sizeof(Handle))) return abi_error(ktl::Error::Fault);
+  auto nh = current_process().handles().replace(h, rights);
+  if (!nh.ok()) return abi_error(nh.error());
+  // The old handle is gone either way; report the new one (a fault here
+  // leaves it in the table, which the caller can find by no other means —
+  // but the range check above makes that a write to a mapped-out page only).
+  return to_abi(x86::write_user(out, *nh));
+}
+
+int64_t sys_handle_mint(Handle h, Rights rights, uint64_t badge, UserAddr out) {
+  if (!x86::user_range_ok(out, sizeof(Handle))) return abi_error(ktl::Error::Fault);
+  auto& table = current_process().handles();
+  auto nh = table.mint(h, rights, badge);
+  if (!nh.ok()) return abi_error(nh.error());
+  if (auto w = x86::write_user(out, *nh); !w.ok()) {
+    (void)table.remove(*nh);
+    return to_abi(w);
+  }
+  return 0;
+}
+
+int64_t sys_system_stats(UserAddr out, size_t size) {
+  if (size < sizeof(SystemStats)) return abi_error(ktl::Error::InvalidArgument);
+  SystemStats s{};
+  auto& fa = mm::frame_allocator_unlocked();
+  s.frames_total = fa.total_frames();
+  s.frames_free = fa.free_frames();
+  s.objects_live = object::KernelObject::live_count();
+  s.cpus = x86::cpu_count();
+  s.uptime_ns = x86::monotonic_ns();
+  for (unsigned i = 0; i < x86::cpu_count(); ++i) s.context_switches += sched::cpu_stats(i).switches;
+  return to_abi(x86::write_user(out, s));
+}
+
+}  // namespace syscalls

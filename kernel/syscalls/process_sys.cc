@@ -1,0 +1,96 @@
+// process_sys.cc — processes and threads.
+#include <arch/x86_64/clock.h>
+#include <syscalls/common.h>
+
+namespace syscalls {
+namespace {
+// Copies a name argument (at most kNameMax bytes; longer → InvalidArgument).
+ktl::Result<size_t> copy_name(UserAddr name, size_t len, char (&buf)[kNameMax]) {
+  if (len > kNameMax) return ktl::Error::InvalidArgument;
+  TRY(x86::copy_from_user(buf, name, len));
+  return len;
+}
+}  // namespace
+
+int64_t sys_process_create(UserAddr name, size_t name_len, UserAddr out_process) {
+  char buf[kNameMax];
+  auto n = copy_name(name, name_len, buf);
+  if (!n.ok()) return abi_error(n.error());
+  auto p = object::Process::create(buf, *n);
+  if (!p.ok()) return abi_error(p.error());
+  return to_abi(give_handle(p.release_value(), kProcessDefaultRights, out_process));
+}
+
+int64_t sys_process_exit(int64_t code) {
+  current_process().kill(code);
+  sched::exit_current();
+}
+
+int64_t sys_process_kill(Handle process) {
+  auto p = lookup<object::Process>(process, kRightManage);
+  if (!p.ok()) return abi_error(p.error());
+  (*p)->kill(object::kExitCodeKilled);
+  return 0;
+}
+
+int64_t sys_process_wait(Handle process, Deadline deadline, UserAddr out_code) {
+  auto p = lookup<object::Process>(process, kRightWait);
+  if (!p.ok()) return abi_error(p.error());
+  if (!x86::user_range_ok(out_code, sizeof(int64_t))) return abi_error(ktl::Error::Fault);
+  ktl::Error e = (*p)->wait_exit(deadline);
+  if (e != ktl::Error::None) return abi_error(e);
+  return to_abi(x86::write_user(out_code, (*p)->exit_code()));
+}
+
+int64_t sys_thread_create(Handle process, UserAddr name, size_t name_len, UserAddr out_thread) {
+  auto p = lookup<object::Process>(process, kRightManage);
+  if (!p.ok()) return abi_error(p.error());
+  char buf[kNameMax];
+  auto n = copy_name(name, name_len, buf);
+  if (!n.ok()) return abi_error(n.error());
+  auto t = (*p)->create_thread(buf, *n, 0, 0, 0);
+  if (!t.ok()) return abi_error(t.error());
+  return to_abi(give_handle(t.release_value(), kThreadDefaultRights, out_thread));
+}
+
+int64_t sys_thread_start(Handle thread, UserAddr entry, UserAddr stack, uint64_t arg) {
+  auto t = lookup<sched::Thread>(thread, kRightManage);
+  if (!t.ok()) return abi_error(t.error());
+  if (!(*t)->is_user) return abi_error(ktl::Error::WrongType);
+  if (entry >= x86::kUserTop || stack > x86::kUserTop) return abi_error(ktl::Error::InvalidArgument);
+  auto* proc = static_cast<object::Process*>((*t)->process);
+  return to_abi(proc->start_thread(t->get(), entry, stack, arg));
+}
+
+int64_t sys_thread_exit() { sched::exit_current(); }
+
+int64_t sys_thread_kill(Handle thread) {
+  auto t = lookup<sched::Thread>(thread, kRightManage);
+  if (!t.ok()) return abi_error(t.error());
+  (*t)->kill_pending.store(true);
+  sched::unpark(t->get(), ktl::Error::Interrupted);
+  return 0;
+}
+
+int64_t sys_thread_suspend(Handle) { return abi_error(ktl::Error::Unsupported); }  // TODO(issue 3)
+int64_t sys_thread_resume(Handle) { return abi_error(ktl::Error::Unsupported); }   // TODO(issue 3)
+
+int64_t sys_thread_sleep(Deadline deadline) {
+  while (x86::monotonic_ns() < deadline) {
+    if (sched::park(deadline) == ktl::Error::Interrupted || sched::current()->kill_pending.load())
+      return abi_error(ktl::Error::Interrupted);
+  }
+  return 0;
+}
+
+int64_t sys_thread_set_priority(Handle thread, uint32_t priority) {
+  auto t = lookup<sched::Thread>(thread, kRightManage);
+  if (!t.ok()) return abi_error(t.error());
+  if (priority > kPriorityMax || priority > sched::current()->sched.base_priority)
+    return abi_error(ktl::Error::InvalidArgument);
+  if ((*t)->state() != sched::ThreadState::New) return abi_error(ktl::Error::BadState);  // TODO(issue 3): live changes
+  (*t)->sched.priority = (*t)->sched.base_priority = uint8_t(priority);
+  return 0;
+}
+
+}  // namespace syscalls

@@ -1,0 +1,125 @@
+// vm_sys.cc — memory objects and address-space mappings.
+#include <ktl/align.h>
+#include <mm/vm.h>
+#include <syscalls/common.h>
+#include <vm/memory_object.h>
+
+namespace syscalls {
+namespace {
+
+constexpr size_t kCopyChunk = 512;  // vmo_read/write copy through a kernel buffer this big
+
+unsigned prot_from_abi(uint32_t p) {
+  unsigned prot = 0;
+  if (p & kVmRead) prot |= x86::Prot::Read;
+  if (p & kVmWrite) prot |= x86::Prot::Write;
+  if (p & kVmExecute) prot |= x86::Prot::Execute;
+  return prot;
+}
+
+}  // namespace
+
+int64_t sys_vmo_create(size_t size, uint32_t flags, UserAddr out) {
+  if (flags != 0 || size == 0) return abi_error(ktl::Error::InvalidArgument);
+  auto vmo = vm::MemoryObject::create(mm::frame_allocator_unlocked(), size, &current_process().quota());
+  if (!vmo.ok()) return abi_error(vmo.error());
+  return to_abi(give_handle(vmo.release_value(), kMemoryObjectDefaultRights, out));
+}
+
+int64_t sys_vmo_read(Handle h, uint64_t offset, UserAddr buf, size_t len) {
+  auto vmo = lookup<vm::MemoryObject>(h, kRightRead);
+  if (!vmo.ok()) return abi_error(vmo.error());
+  if (!x86::user_range_ok(buf, len)) return abi_error(ktl::Error::Fault);
+  uint64_t end;
+  if (!ktl::checked_add(offset, len, end) || end > (*vmo)->size()) return abi_error(ktl::Error::OutOfRange);
+  uint8_t chunk[kCopyChunk];
+  for (size_t done = 0; done < len;) {
+    size_t n = len - done < kCopyChunk ? len - done : kCopyChunk;
+    if (auto r = (*vmo)->read(offset + done, chunk, n); !r.ok()) return to_abi(r);
+    if (auto r = x86::copy_to_user(buf + done, chunk, n); !r.ok()) return to_abi(r);
+    done += n;
+  }
+  return 0;
+}
+
+int64_t sys_vmo_write(Handle h, uint64_t offset, UserAddr buf, size_t len) {
+  auto vmo = lookup<vm::MemoryObject>(h, kRightWrite);
+  if (!vmo.ok()) return abi_error(vmo.error());
+  if (!x86::user_range_ok(buf, len)) return abi_error(ktl::Error::Fault);
+  uint64_t end;
+  if (!ktl::checked_add(offset, len, end) || end > (*vmo)->size()) return abi_error(ktl::Error::OutOfRange);
+  uint8_t chunk[kCopyChunk];
+  for (size_t done = 0; done < len;) {
+    size_t n = len - done < kCopyChunk ? len - done : kCopyChunk;
+    if (auto r = x86::copy_from_user(chunk, buf + done, n); !r.ok()) return to_abi(r);
+    if (auto r = (*vmo)->write(offset + done, chunk, n); !r.ok()) return to_abi(r);
+    done += n;
+  }
+  return 0;
+}
+
+int64_t sys_vmo_get_size(Handle h, UserAddr out) {
+  auto vmo = lookup<vm::MemoryObject>(h, 0);
+  if (!vmo.ok()) return abi_error(vmo.error());
+  return to_abi(x86::write_user(out, uint64_t((*vmo)->size())));
+}
+
+int64_t sys_vmo_clone(Handle h, uint64_t offset, size_t size, UserAddr out) {
+  auto vmo = lookup<vm::MemoryObject>(h, kRightRead | kRightDuplicate);
+  if (!vmo.ok()) return abi_error(vmo.error());
+  auto clone = (*vmo)->clone_cow(offset, size, &current_process().quota());
+  if (!clone.ok()) return abi_error(clone.error());
+  return to_abi(give_handle(clone.release_value(), kMemoryObjectDefaultRights, out));
+}
+
+int64_t sys_vm_map(Handle process, Handle vmo_h, uint64_t offset, size_t len, uint32_t prot_and_flags,
+                   UserAddr addr_inout) {
+  if (prot_and_flags & ~(kVmRead | kVmWrite | kVmExecute | kVmFixed)) return abi_error(ktl::Error::InvalidArgument);
+  auto proc = lookup<object::Process>(process, kRightMap);
+  if (!proc.ok()) return abi_error(proc.error());
+  Rights need = kRightMap;
+  if (prot_and_flags & kVmWrite) need |= kRightWrite;
+  if (prot_and_flags & kVmExecute) need |= kRightExecute;
+  Rights have = 0;
+  auto entry = current_process().handles().get_entry(vmo_h);
+  if (!entry.ok()) return abi_error(entry.error());
+  have = entry->rights;
+  auto vmo = lookup<vm::MemoryObject>(vmo_h, need);
+  if (!vmo.ok()) return abi_error(vmo.error());
+  uint64_t fixed = 0;
+  if (prot_and_flags & kVmFixed) {
+    auto a = x86::read_user<uint64_t>(addr_inout);
+    if (!a.ok()) return abi_error(a.error());
+    if (*a == 0) return abi_error(ktl::Error::InvalidArgument);
+    fixed = *a;
+  } else if (!x86::user_range_ok(addr_inout, sizeof(uint64_t))) {
+    return abi_error(ktl::Error::Fault);
+  }
+  vm::AddressSpace::MapOptions opts;
+  opts.fixed_addr = fixed;
+  // What the handle allows bounds later vm_protect calls too.
+  opts.max_prot = x86::Prot::Read | ((have & kRightWrite) ? x86::Prot::Write : 0) |
+                  ((have & kRightExecute) ? x86::Prot::Execute : 0);
+  auto addr = (*proc)->aspace().map(*vmo, offset, len, prot_from_abi(prot_and_flags), opts, {});
+  if (!addr.ok()) return abi_error(addr.error());
+  if (auto w = x86::write_user(addr_inout, *addr); !w.ok()) {
+    (void)(*proc)->aspace().unmap(*addr, len, {});
+    return to_abi(w);
+  }
+  return 0;
+}
+
+int64_t sys_vm_unmap(Handle process, UserAddr addr, size_t len) {
+  auto proc = lookup<object::Process>(process, kRightMap);
+  if (!proc.ok()) return abi_error(proc.error());
+  return to_abi((*proc)->aspace().unmap(addr, len, {}));
+}
+
+int64_t sys_vm_protect(Handle process, UserAddr addr, size_t len, uint32_t prot) {
+  if (prot & ~(kVmRead | kVmWrite | kVmExecute)) return abi_error(ktl::Error::InvalidArgument);
+  auto proc = lookup<object::Process>(process, kRightMap);
+  if (!proc.ok()) return abi_error(proc.error());
+  return to_abi((*proc)->aspace().protect(addr, len, prot_from_abi(prot), {}));
+}
+
+}  // namespace syscalls

@@ -1,0 +1,39 @@
+// keel/keel.h — the native user library: program start-up, printing, exit.
+//
+// Programs define `int main(uint64_t arg)`; libkeel runs C++ constructors,
+// calls it, and exits the process with its return value.
+#pragma once
+
+#include <keel_syscalls.h>
+#include <ktl/format.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+namespace keel {
+
+// Writes text to the kernel log (the debug_write syscall).
+void write(std::string_view text);
+
+// Formatted output to the kernel log: keel::print("x = {}\n", x).
+template <typename... A>
+void print(std::string_view fmt, const A&... args) {
+  char buf[512];
+  size_t n = ktl::format(buf, sizeof buf, fmt, args...);
+  write({buf, n});
+}
+
+[[noreturn]] void exit(int64_t code);
+
+// Monotonic time in ns.
+uint64_t now_ns();
+
+}  // namespace keel
+
+int main(uint64_t arg);
+
+namespace keel {
+// The value a syscall returns for status `s` (0 for Ok-like success).
+constexpr int64_t err(Status s) { return -static_cast<int64_t>(s); }
+}  // namespace keel

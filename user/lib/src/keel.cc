@@ -1,0 +1,85 @@
+// keel.cc — libkeel's start-up and basic services.
+#include <keel/keel.h>
+
+#include <bits/functexcept.h>
+
+extern "C" void (*const __init_array_start[])(), (*const __init_array_end[])();
+
+namespace keel {
+
+void write(std::string_view text) {
+  while (!text.empty()) {
+    size_t n = text.size() < 1024 ? text.size() : 1024;
+    keel::sys::debug_write(text.data(), n);
+    text.remove_prefix(n);
+  }
+}
+
+[[noreturn]] void exit(int64_t code) {
+  keel::sys::process_exit(code);
+  __builtin_trap();
+}
+
+uint64_t now_ns() {
+  uint64_t ns = 0;
+  keel::sys::clock_get(&ns);
+  return ns;
+}
+
+}  // namespace keel
+
+extern "C" [[noreturn]] void keel_start(uint64_t arg) {
+  for (auto* ctor = __init_array_start; ctor != __init_array_end; ++ctor) (*ctor)();
+  keel::exit(main(arg));
+}
+
+// The compiler may emit calls to these.
+extern "C" {
+void* memcpy(void* d, const void* s, size_t n) {
+  auto* dp = static_cast<volatile unsigned char*>(d);
+  auto* sp = static_cast<const unsigned char*>(s);
+  for (size_t i = 0; i < n; ++i) dp[i] = sp[i];
+  return d;
+}
+void* memset(void* d, int c, size_t n) {
+  auto* dp = static_cast<volatile unsigned char*>(d);
+  for (size_t i = 0; i < n; ++i) dp[i] = static_cast<unsigned char>(c);
+  return d;
+}
+void* memmove(void* d, const void* s, size_t n) {
+  auto* dp = static_cast<volatile unsigned char*>(d);
+  auto* sp = static_cast<const unsigned char*>(s);
+  if (dp < sp) {
+    for (size_t i = 0; i < n; ++i) dp[i] = sp[i];
+  } else {
+    for (size_t i = n; i-- > 0;) dp[i] = sp[i];
+  }
+  return d;
+}
+int memcmp(const void* a, const void* b, size_t n) {
+  auto* x = static_cast<const unsigned char*>(a);
+  auto* y = static_cast<const unsigned char*>(b);
+  for (size_t i = 0; i < n; ++i)
+    if (x[i] != y[i]) return x[i] < y[i] ? -1 : 1;
+  return 0;
+}
+void* memchr(const void* s, int c, size_t n) {
+  auto* p = static_cast<const unsigned char*>(s);
+  for (size_t i = 0; i < n; ++i)
+    if (p[i] == static_cast<unsigned char>(c)) return const_cast<unsigned char*>(p + i);
+  return nullptr;
+}
+size_t strlen(const char* s) {
+  size_t n = 0;
+  while (s[n]) ++n;
+  return n;
+}
+void __cxa_pure_virtual() { __builtin_trap(); }
+void* __dso_handle = nullptr;
+}
+namespace std {
+void __throw_out_of_range_fmt(const char*, ...) { __builtin_trap(); }
+void __throw_out_of_range(const char*) { __builtin_trap(); }
+void __throw_length_error(const char*) { __builtin_trap(); }
+void __throw_bad_alloc() { __builtin_trap(); }
+}  // namespace std
