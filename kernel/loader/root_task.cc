@@ -6,6 +6,7 @@
 #include <loader/root_task.h>
 #include <mm/vm.h>
 #include <object/rights.h>
+#include <syscall_abi.h>
 #include <vm/memory_object.h>
 
 namespace loader {
@@ -40,6 +41,44 @@ ktl::Result<void> load_segment(object::Process& proc, ktl::Bytes file, const Elf
   return ktl::ok();
 }
 
+// First word of a module string without directories (the module's name).
+std::string_view module_name(const boot::Module& m) {
+  std::string_view s(m.name);
+  size_t sp = s.find(' ');
+  if (sp != std::string_view::npos) s = s.substr(0, sp);
+  size_t slash = s.rfind('/');
+  return slash == std::string_view::npos ? s : s.substr(slash + 1);
+}
+
+// Builds the StartInfo (syscall_abi.h): the root task's own process handle
+// and a MemoryObject handle per other boot module. Returns its user address.
+ktl::Result<uint64_t> build_start_info(object::Process& proc, const boot::BootInfo& info) {
+  using namespace syscalls;
+  static StartInfo si;  // large for a kernel stack; boot runs this once
+  si = StartInfo{};
+  si.magic = kStartInfoMagic;
+  si.version = kAbiVersion;
+  si.self_process = TRY(proc.handles().add(ktl::RefPtr<object::KernelObject>(&proc), kProcessDefaultRights));
+  for (size_t i = 0; i < info.module_count && si.module_count < kStartMaxModules; ++i) {
+    const boot::Module& m = info.modules[i];
+    if (m.size() == 0) continue;  // (the root task's own image is included: it may spawn itself)
+    auto vmo = TRY(vm::MemoryObject::create(mm::frame_allocator_unlocked(), m.size(), &proc.quota()));
+    TRY(vmo->write(0, mm::phys_to_ptr<const uint8_t>(m.start), m.size()));
+    uint32_t k = si.module_count++;
+    si.module_vmo[k] = TRY(proc.handles().add(static_cast<ktl::RefPtr<object::KernelObject>&&>(vmo),
+                                               kRightRead | kRightExecute | kRightMap | kRightDuplicate |
+                                                   kRightTransfer));
+    si.module_size[k] = m.size();
+    std::string_view name = module_name(m);
+    char* dst = reinterpret_cast<char*>(&si.module_name[4 * k]);
+    for (size_t c = 0; c < name.size() && c + 1 < 32; ++c) dst[c] = name[c];
+  }
+  auto page = TRY(vm::MemoryObject::create(mm::frame_allocator_unlocked(), sizeof(StartInfo), &proc.quota()));
+  TRY(page->write(0, &si, sizeof si));
+  return proc.aspace().map(page, 0, ktl::align_up(sizeof(StartInfo), mm::kPageSize), x86::Prot::Read, 0, {},
+                           /*populate=*/true);
+}
+
 }  // namespace
 
 ktl::Result<ktl::RefPtr<object::Process>> start_root_task(const boot::BootInfo& info, std::string_view name) {
@@ -68,9 +107,10 @@ ktl::Result<ktl::RefPtr<object::Process>> start_root_task(const boot::BootInfo& 
   auto stack_vmo = TRY(vm::MemoryObject::create(mm::frame_allocator_unlocked(), kStackSize, &proc->quota()));
   uint64_t stack = TRY(proc->aspace().map(stack_vmo, 0, kStackSize, x86::Prot::Read | x86::Prot::Write, 0, {}));
 
+  uint64_t start_info = TRY(build_start_info(*proc, info));
   ktl::RefPtr<sched::Thread> t = TRY(proc->create_thread(name.data(), name.size(), image->entry,
-                                                          stack + kStackSize, 0));
-  TRY(proc->start_thread(t.get(), image->entry, stack + kStackSize, 0));
+                                                          stack + kStackSize, start_info));
+  TRY(proc->start_thread(t.get(), image->entry, stack + kStackSize, start_info));
   klog::info("init: started '{}' (process {}), entry {:#x}, {} segments", name, proc->id(), image->entry,
              image->segment_count);
   return proc;
