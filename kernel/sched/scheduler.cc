@@ -401,6 +401,7 @@ void set_user_exit_hook(void (*hook)(Thread*)) { g_user_exit_hook = hook; }
 
 [[noreturn]] void exit_current() {
   Thread* t = current();
+  ipc::thread_exiting(t);  // a caller owed a reply gets PeerClosed
   if (t->is_user && g_user_exit_hook) {
     x86::sti();  // process teardown may take a while; it runs preemptible
     g_user_exit_hook(t);

@@ -38,15 +38,9 @@ int64_t sys_notification_poll(Handle h, UserAddr out_bits) {
   return to_abi(x86::write_user(out_bits, bits));
 }
 
-// TODO(issue 3): synchronous IPC (endpoints, fast path), device authority
-// (interrupts, I/O ports, device memory) and pagers are the next steps. Until
-// then these syscalls exist in the ABI and answer Unsupported.
-int64_t sys_endpoint_create(UserAddr) { return abi_error(ktl::Error::Unsupported); }
-int64_t sys_ipc_call(Handle, UserAddr, Deadline) { return abi_error(ktl::Error::Unsupported); }
-int64_t sys_ipc_recv(Handle, UserAddr, Deadline) { return abi_error(ktl::Error::Unsupported); }
-int64_t sys_ipc_reply(UserAddr) { return abi_error(ktl::Error::Unsupported); }
-int64_t sys_ipc_reply_recv(Handle, UserAddr, Deadline) { return abi_error(ktl::Error::Unsupported); }
-int64_t sys_ipc_send(Handle, UserAddr, Deadline) { return abi_error(ktl::Error::Unsupported); }
+// TODO(issue 3): device authority (interrupts, I/O ports, device memory) and
+// pagers are the next steps. Until then these syscalls exist in the ABI and
+// answer Unsupported.
 int64_t sys_interrupt_create(Handle, uint32_t, Handle, uint64_t, UserAddr) { return abi_error(ktl::Error::Unsupported); }
 int64_t sys_interrupt_ack(Handle) { return abi_error(ktl::Error::Unsupported); }
 int64_t sys_ioports_create(Handle, uint32_t, uint32_t, UserAddr) { return abi_error(ktl::Error::Unsupported); }

@@ -1,5 +1,6 @@
 // keel.cc — libkeel's start-up and basic services.
 #include <keel/keel.h>
+#include <keel/start.h>
 
 #include <bits/functexcept.h>
 
@@ -29,6 +30,7 @@ uint64_t now_ns() {
 }  // namespace keel
 
 extern "C" [[noreturn]] void keel_start(uint64_t arg) {
+  keel::record_start_arg(arg);
   for (auto* ctor = __init_array_start; ctor != __init_array_end; ++ctor) (*ctor)();
   keel::exit(main(arg));
 }

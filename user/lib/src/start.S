@@ -10,3 +10,15 @@ _start:
   andq $-16, %rsp
   call keel_start          // keel_start(arg): constructors, main, exit
   ud2
+
+// keel_thread_entry — first code of threads made by keel::start_thread: RSP
+// points at {fn, arg}; keep them, align the stack, call keel_thread_main.
+.text
+.global keel_thread_entry
+keel_thread_entry:
+  xorl %ebp, %ebp
+  movq %rsp, %rdi
+  subq $16, %rsp
+  andq $-16, %rsp
+  call keel_thread_main
+  ud2

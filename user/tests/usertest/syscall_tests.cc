@@ -212,8 +212,3 @@ UTEST(stats, reports_memory_and_cpus) {
   UEXPECT(s.cpus >= 1);
   UEXPECT_EQ(sys::system_stats((&s), 8), err(Status::InvalidArgument));
 }
-
-UTEST(ipc, not_yet_implemented_answers_unsupported) {
-  uint32_t e = 0;
-  UEXPECT_EQ(sys::endpoint_create((&e)), err(Status::Unsupported));
-}

@@ -1,0 +1,233 @@
+// endpoint.cc — endpoint queues, message delivery, replies.
+#include <ipc/endpoint.h>
+#include <sched/scheduler.h>
+#include <sched/thread.h>
+
+#include <new>
+
+namespace ipc {
+namespace {
+
+using syscalls::IpcTag;
+
+// Moves the message and its handles from `src` to `dst` (both threads are
+// blocked or are the caller, so nobody else touches these buffers).
+void deliver(ThreadIpc& src, ThreadIpc& dst, uint64_t badge, bool is_call) {
+  uint32_t words = IpcTag::words(src.msg.tag);
+  dst.msg.tag = src.msg.tag;
+  if (is_call) dst.msg.tag |= syscalls::kIpcFlagCall;
+  for (uint32_t i = 0; i < words; ++i) dst.msg.words[i] = src.msg.words[i];
+  for (uint32_t i = 0; i < src.handle_count; ++i) dst.handles[i] = static_cast<object::HandleEntry&&>(src.handles[i]);
+  dst.handle_count = src.handle_count;
+  src.handle_count = 0;
+  dst.badge = badge;
+}
+
+// Closes handles that were taken for a message that will not be delivered.
+void drop_handles(ThreadIpc& me) {
+  object::HandleTable::discard_transferred({me.handles, me.handle_count});
+  me.handle_count = 0;
+}
+
+void finish(ThreadIpc& t, ktl::Error why) {
+  uint64_t f = t.lock.lock();
+  t.done = true;
+  t.result = why;
+  t.lock.unlock(f);
+}
+
+}  // namespace
+
+ktl::Result<ktl::RefPtr<Endpoint>> Endpoint::create(object::Quota* quota) {
+  if (quota) TRY(quota->charge(sizeof(Endpoint)));
+  auto* e = new (std::nothrow) Endpoint(quota);
+  if (!e) {
+    if (quota) quota->uncharge(sizeof(Endpoint));
+    return ktl::Error::NoMemory;
+  }
+  return ktl::adopt_ref(e);
+}
+
+Endpoint::Endpoint(object::Quota* quota) : KernelObject(kType, quota, quota ? sizeof(Endpoint) : 0) {}
+
+Endpoint::~Endpoint() = default;
+
+void Endpoint::fail_all_locked(ktl::Error why) {
+  for (auto* list : {&senders_, &receivers_}) {
+    while (ThreadIpc* t = list->pop_front()) {
+      t->queued_on = nullptr;
+      finish(*t, why);
+      sched::unpark(t->owner);
+    }
+  }
+}
+
+void Endpoint::on_zero_handles() {
+  uint64_t f = lock_.lock();
+  closed_ = true;
+  fail_all_locked(ktl::Error::PeerClosed);
+  lock_.unlock(f);
+}
+
+// Waits until `me.done` (delivery or reply) or the deadline / a kill. On
+// timeout, a message still queued on `ep` is withdrawn; a call already taken
+// by a server is abandoned (its reply will be dropped).
+static ktl::Error wait_done(ThreadIpc& me, klib::SpinLock* ep_lock, ktl::List<ThreadIpc, &ThreadIpc::queue_node>* queue,
+                            void* ep, uint64_t deadline_ns) {
+  sched::Thread* self = sched::current();
+  for (;;) {
+    uint64_t f = me.lock.lock();
+    if (me.done) {
+      ktl::Error e = me.result;
+      me.lock.unlock(f);
+      return e;
+    }
+    me.lock.unlock(f);
+    ktl::Error e = sched::park(deadline_ns);
+    bool killed = self->kill_pending.load();
+    if (e != ktl::Error::TimedOut && !killed) continue;
+    // Give up: withdraw from the queue if still there.
+    if (ep_lock) {
+      uint64_t g = ep_lock->lock();
+      if (me.queued_on == ep) {
+        queue->remove(&me);
+        me.queued_on = nullptr;
+        ep_lock->unlock(g);
+        drop_handles(me);
+        return killed ? ktl::Error::Interrupted : ktl::Error::TimedOut;
+      }
+      ep_lock->unlock(g);
+    }
+    f = me.lock.lock();
+    if (me.done) {  // it completed meanwhile
+      ktl::Error r = me.result;
+      me.lock.unlock(f);
+      return r;
+    }
+    me.done = true;  // abandoned: a late reply finds done set and is dropped
+    me.result = killed ? ktl::Error::Interrupted : ktl::Error::TimedOut;
+    me.lock.unlock(f);
+    return me.result;
+  }
+}
+
+ktl::Error Endpoint::send(uint64_t badge, bool is_call, uint64_t deadline_ns) {
+  sched::Thread* self = sched::current();
+  ThreadIpc& me = self->ipc;
+  me.owner = self;
+  me.badge = badge;
+  me.is_call = is_call;
+  me.done = false;
+  me.result = ktl::Error::None;
+  uint64_t f = lock_.lock();
+  if (closed_) {
+    lock_.unlock(f);
+    drop_handles(me);
+    return ktl::Error::PeerClosed;
+  }
+  if (ThreadIpc* r = receivers_.pop_front()) {
+    r->queued_on = nullptr;
+    deliver(me, *r, badge, is_call);
+    if (is_call) {
+      self->ref();  // the receiver holds the caller until it replies
+      r->reply_to = self;
+    }
+    finish(*r, ktl::Error::None);
+    lock_.unlock(f);
+    sched::unpark(r->owner);
+    if (!is_call) return ktl::Error::None;
+    return wait_done(me, nullptr, nullptr, nullptr, deadline_ns);
+  }
+  if (deadline_ns == 0) {  // poll: nobody is receiving
+    lock_.unlock(f);
+    drop_handles(me);
+    return ktl::Error::TimedOut;
+  }
+  senders_.push_back(&me);
+  me.queued_on = this;
+  lock_.unlock(f);
+  return wait_done(me, &lock_, &senders_, this, deadline_ns);
+}
+
+ktl::Error Endpoint::receive(uint64_t deadline_ns) {
+  sched::Thread* self = sched::current();
+  ThreadIpc& me = self->ipc;
+  me.owner = self;
+  me.done = false;
+  me.result = ktl::Error::None;
+  me.handle_count = 0;
+  uint64_t f = lock_.lock();
+  if (closed_) {
+    lock_.unlock(f);
+    return ktl::Error::PeerClosed;
+  }
+  if (ThreadIpc* s = senders_.pop_front()) {
+    s->queued_on = nullptr;
+    deliver(*s, me, s->badge, s->is_call);
+    auto* sender = s->owner;
+    if (s->is_call) {
+      sender->ref();
+      me.reply_to = sender;
+      lock_.unlock(f);
+    } else {
+      finish(*s, ktl::Error::None);
+      lock_.unlock(f);
+      sched::unpark(sender);
+    }
+    return ktl::Error::None;
+  }
+  if (deadline_ns == 0) {
+    lock_.unlock(f);
+    return ktl::Error::TimedOut;
+  }
+  receivers_.push_back(&me);
+  me.queued_on = this;
+  lock_.unlock(f);
+  return wait_done(me, &lock_, &receivers_, this, deadline_ns);
+}
+
+ktl::Error reply() {
+  sched::Thread* self = sched::current();
+  ThreadIpc& me = self->ipc;
+  sched::Thread* caller = me.reply_to;
+  if (!caller) {
+    drop_handles(me);
+    return ktl::Error::BadState;
+  }
+  me.reply_to = nullptr;
+  ThreadIpc& c = caller->ipc;
+  uint64_t f = c.lock.lock();
+  bool delivered = !c.done;
+  if (delivered) {
+    deliver(me, c, 0, false);
+    c.done = true;
+    c.result = ktl::Error::None;
+  }
+  c.lock.unlock(f);
+  if (delivered)
+    sched::unpark(caller);
+  else
+    drop_handles(me);  // the caller gave up
+  ktl::RefPtr<sched::Thread> drop = ktl::adopt_ref(caller);
+  return ktl::Error::None;
+}
+
+void thread_exiting(sched::Thread* t) {
+  ThreadIpc& me = t->ipc;
+  drop_handles(me);
+  if (sched::Thread* caller = me.reply_to) {
+    me.reply_to = nullptr;
+    ThreadIpc& c = caller->ipc;
+    uint64_t f = c.lock.lock();
+    bool waiting = !c.done;
+    if (waiting) {
+      c.done = true;
+      c.result = ktl::Error::PeerClosed;  // the server died mid-call
+    }
+    c.lock.unlock(f);
+    if (waiting) sched::unpark(caller);
+    ktl::RefPtr<sched::Thread> drop = ktl::adopt_ref(caller);
+  }
+}
+
+}  // namespace ipc

@@ -1,0 +1,87 @@
+// ipc/endpoint.h — synchronous IPC: call, send, receive, reply (seL4-style endpoints).
+//
+// An Endpoint is a rendezvous point with two FIFO queues: threads waiting to
+// send (callers and one-way senders) and threads waiting to receive. A message
+// is copied user → kernel (the sender's ThreadIpc) → user; handles move from
+// the sender's table to the receiver's, all or nothing. A receiver that took a
+// call holds the caller until it replies (one outstanding call per server
+// thread). The badge of the sender's handle is delivered with the message.
+//
+// Failure visible to callers: PeerClosed when the server thread holding the
+// call exits without replying, or when the last handle to the endpoint closes
+// while they wait; TimedOut at their deadline.
+//
+// Locks: Endpoint::lock_ → ThreadIpc::lock (of one thread at a time) →
+// scheduler locks (unpark). Never the other way round.
+#pragma once
+
+#include <ktl/list.h>
+#include <ktl/ref_ptr.h>
+#include <ktl/result.h>
+#include <lib/spinlock.h>
+#include <object/handle_table.h>
+#include <object/object.h>
+#include <syscall_abi.h>
+
+namespace sched {
+class Thread;
+}
+
+namespace ipc {
+
+// Per-thread IPC state (embedded in sched::Thread).
+struct ThreadIpc {
+  klib::SpinLock lock;                 // guards done, result, and the buffers while another thread fills them
+  syscalls::IpcMessage msg{};          // the message being sent, or the one delivered to this thread
+  object::HandleEntry handles[syscalls::kIpcMaxHandles];  // in flight with msg
+  uint32_t handle_count = 0;
+  uint64_t badge = 0;                  // delivered with a received message
+  bool is_call = false;                // the queued message expects a reply
+  bool done = false;                   // delivery (sender/receiver) or reply (caller) has happened
+  ktl::Error result = ktl::Error::None;
+  ktl::ListNode queue_node;            // in an Endpoint queue: guarded by that endpoint's lock
+  void* queued_on = nullptr;           // Endpoint* while queued
+  sched::Thread* reply_to = nullptr;   // server side: the caller owed a reply (holds a reference)
+  sched::Thread* owner = nullptr;      // the thread this state belongs to
+};
+
+class Endpoint final : public object::KernelObject {
+ public:
+  static constexpr object::ObjectType kType = object::ObjectType::Endpoint;
+
+  static ktl::Result<ktl::RefPtr<Endpoint>> create(object::Quota* quota);
+
+  // The current thread sends ipc.msg (already copied in, handles taken) and,
+  // for a call, waits for the reply, which lands in ipc.msg. Returns None,
+  // TimedOut, PeerClosed or Interrupted. Handles of an undelivered message are
+  // closed (the sender gave them up).
+  ktl::Error send(uint64_t badge, bool is_call, uint64_t deadline_ns);
+  // The current thread waits for a message (delivered into its ipc.msg,
+  // ipc.handles, ipc.badge; ipc.reply_to set for a call).
+  ktl::Error receive(uint64_t deadline_ns);
+
+  ~Endpoint() override;
+
+ protected:
+  void on_zero_handles() override;
+
+ private:
+  explicit Endpoint(object::Quota* quota);
+  void fail_all_locked(ktl::Error why);
+
+  klib::SpinLock lock_;
+  ktl::List<ThreadIpc, &ThreadIpc::queue_node> senders_;    // guarded by lock_
+  ktl::List<ThreadIpc, &ThreadIpc::queue_node> receivers_;  // guarded by lock_
+  bool closed_ = false;                                     // guarded by lock_
+};
+
+// Replies to the current thread's outstanding caller with ipc.msg (handles
+// taken). BadState if there is none. A caller that gave up meanwhile loses
+// the reply (its handles are closed).
+ktl::Error reply();
+
+// Called when a thread exits: a caller it owed a reply gets PeerClosed; if it
+// was queued on an endpoint it is removed.
+void thread_exiting(sched::Thread* t);
+
+}  // namespace ipc

@@ -1,0 +1,110 @@
+// ipc_sys.cc — endpoints: create, call, send, receive, reply.
+#include <ipc/endpoint.h>
+#include <syscalls/common.h>
+
+namespace syscalls {
+namespace {
+
+using ipc::ThreadIpc;
+
+// Copies the message at `msg` into the thread's kernel buffer and takes its
+// handles out of the caller's table (all need `transfer`; all or nothing).
+ktl::Result<void> copy_in(UserAddr msg) {
+  ThreadIpc& me = sched::current()->ipc;
+  uint64_t tag = TRY(x86::read_user<uint64_t>(msg));
+  uint32_t words = IpcTag::words(tag), handles = IpcTag::handles(tag);
+  if (words > kIpcMaxWords || handles > kIpcMaxHandles) return ktl::Error::InvalidArgument;
+  me.msg.tag = tag & ~uint64_t(kIpcFlagCall);  // flags are the kernel's to set
+  TRY(x86::copy_from_user(me.msg.words, msg + offsetof(IpcMessage, words), words * sizeof(uint64_t)));
+  Handle hs[kIpcMaxHandles];
+  TRY(x86::copy_from_user(hs, msg + offsetof(IpcMessage, handles), handles * sizeof(Handle)));
+  me.handle_count = 0;
+  if (handles) {
+    TRY(current_process().handles().take_many_for_transfer({hs, handles}, {me.handles, handles}));
+    me.handle_count = handles;
+  }
+  return ktl::ok();
+}
+
+// Installs the delivered handles in the caller's table and copies the message
+// out. If the table cannot take the handles they are closed and NoSpace is
+// returned (the words are still delivered).
+ktl::Result<void> copy_out(UserAddr msg) {
+  ThreadIpc& me = sched::current()->ipc;
+  uint32_t words = IpcTag::words(me.msg.tag);
+  Handle hs[kIpcMaxHandles] = {};
+  ktl::Error install = ktl::Error::None;
+  if (me.handle_count) {
+    auto r = current_process().handles().add_many({me.handles, me.handle_count}, {hs, me.handle_count});
+    if (!r.ok()) {
+      object::HandleTable::discard_transferred({me.handles, me.handle_count});
+      install = r.error();
+    }
+  }
+  uint32_t nh = install == ktl::Error::None ? me.handle_count : 0;
+  me.handle_count = 0;
+  uint64_t tag = (me.msg.tag & ~(uint64_t(0xff) << 16)) | (uint64_t(nh) << 16);
+  TRY(x86::write_user(msg, tag));
+  TRY(x86::copy_to_user(msg + offsetof(IpcMessage, words), me.msg.words, words * sizeof(uint64_t)));
+  TRY(x86::copy_to_user(msg + offsetof(IpcMessage, handles), hs, sizeof hs));
+  TRY(x86::write_user(msg + offsetof(IpcMessage, badge), me.badge));
+  if (install != ktl::Error::None) return install;
+  return ktl::ok();
+}
+
+int64_t send_common(Handle ep_h, UserAddr msg, Deadline deadline, bool is_call) {
+  if (!x86::user_range_ok(msg, sizeof(IpcMessage))) return abi_error(ktl::Error::Fault);
+  uint64_t badge = 0;
+  auto ep = lookup<ipc::Endpoint>(ep_h, kRightWrite, &badge);
+  if (!ep.ok()) return abi_error(ep.error());
+  if (auto r = copy_in(msg); !r.ok()) return abi_error(r.error());
+  ktl::Error e = (*ep)->send(badge, is_call, deadline);
+  if (e != ktl::Error::None) return abi_error(e);
+  if (!is_call) return 0;
+  return to_abi(copy_out(msg));
+}
+
+int64_t receive_common(ipc::Endpoint& ep, UserAddr msg, Deadline deadline) {
+  ktl::Error e = ep.receive(deadline);
+  if (e != ktl::Error::None) return abi_error(e);
+  return to_abi(copy_out(msg));
+}
+
+}  // namespace
+
+int64_t sys_endpoint_create(UserAddr out) {
+  auto ep = ipc::Endpoint::create(&current_process().quota());
+  if (!ep.ok()) return abi_error(ep.error());
+  return to_abi(give_handle(ep.release_value(), kEndpointDefaultRights, out));
+}
+
+int64_t sys_ipc_call(Handle ep, UserAddr msg, Deadline deadline) { return send_common(ep, msg, deadline, true); }
+int64_t sys_ipc_send(Handle ep, UserAddr msg, Deadline deadline) { return send_common(ep, msg, deadline, false); }
+
+int64_t sys_ipc_recv(Handle ep_h, UserAddr msg, Deadline deadline) {
+  if (!x86::user_range_ok(msg, sizeof(IpcMessage))) return abi_error(ktl::Error::Fault);
+  auto ep = lookup<ipc::Endpoint>(ep_h, kRightRead);
+  if (!ep.ok()) return abi_error(ep.error());
+  if (sched::current()->ipc.reply_to) return abi_error(ktl::Error::BadState);  // reply first
+  return receive_common(**ep, msg, deadline);
+}
+
+int64_t sys_ipc_reply(UserAddr msg) {
+  if (!x86::user_range_ok(msg, sizeof(IpcMessage))) return abi_error(ktl::Error::Fault);
+  if (!sched::current()->ipc.reply_to) return abi_error(ktl::Error::BadState);
+  if (auto r = copy_in(msg); !r.ok()) return abi_error(r.error());
+  return to_abi(ipc::reply());
+}
+
+int64_t sys_ipc_reply_recv(Handle ep_h, UserAddr msg, Deadline deadline) {
+  if (!x86::user_range_ok(msg, sizeof(IpcMessage))) return abi_error(ktl::Error::Fault);
+  auto ep = lookup<ipc::Endpoint>(ep_h, kRightRead);
+  if (!ep.ok()) return abi_error(ep.error());
+  if (sched::current()->ipc.reply_to) {
+    if (auto r = copy_in(msg); !r.ok()) return abi_error(r.error());
+    (void)ipc::reply();  // a caller that is gone just loses the reply
+  }
+  return receive_common(**ep, msg, deadline);
+}
+
+}  // namespace syscalls
