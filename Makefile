@@ -3,7 +3,7 @@
 #   make run [FIRMWARE=bios|uefi] [SMP=2] [MEM=512M]   boot Keel in QEMU, console on this terminal
 #   make test                                         every test suite; ends with "N passed, N failed"
 #   make build                                        kernel, boot images and host tests
-#   make bench                                        instruction-count benchmarks (issue 3)
+#   make bench                                        instruction-count benchmarks (guest instructions/op)
 #   make clean
 BUILD ?= build
 FIRMWARE ?= bios
@@ -31,7 +31,7 @@ test: build
 	@tools/keel-test --build $(BUILD)
 
 bench: build
-	@echo "make bench: the benchmarks arrive with the microkernel core (issue 3)." >&2; exit 1
+	@tools/keel-bench --build $(BUILD)
 
 clean:
 	rm -rf $(BUILD)

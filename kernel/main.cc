@@ -25,6 +25,7 @@
 #include <sched/scheduler.h>
 #include <loader/root_task.h>
 #include <test/crashtest.h>
+#include <test/kbench.h>
 #include <test/ktest.h>
 
 namespace x86 {
@@ -111,6 +112,7 @@ void parse_boot_info(uint32_t magic, uint32_t mbi_phys) {
     shut_down();
   }
   if (auto kind = g_cmdline.value("crashtest")) run_crash_test(*kind);
+  if (g_cmdline.has("kbench")) run_kernel_benchmarks();
   if (g_cmdline.has("poweroff")) shut_down();
 
   // The root task: the boot module named by init= (default "init").

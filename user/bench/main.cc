@@ -1,0 +1,136 @@
+// bench — Keel's microbenchmarks, run as the root task by tools/keel-bench.
+//
+// Under QEMU with -icount shift=0 the guest TSC advances by one per executed
+// instruction, so rdtsc deltas are instruction counts. Each figure is printed
+// as "bench NAME VALUE instructions/op": the minimum over several batches of
+// the per-operation average (the minimum filters out timer interrupts).
+#include <keel/keel.h>
+#include <keel/start.h>
+
+namespace sys = keel::sys;
+
+namespace {
+
+inline uint64_t rdtsc() {
+  uint32_t lo, hi;
+  asm volatile("rdtsc" : "=a"(lo), "=d"(hi));
+  return (uint64_t(hi) << 32) | lo;
+}
+
+constexpr int kBatches = 5;
+
+template <typename Fn>
+uint64_t measure(int ops, Fn fn) {
+  uint64_t best = ~0ull;
+  for (int b = 0; b < kBatches; ++b) {
+    uint64_t t0 = rdtsc();
+    fn(ops);
+    uint64_t per = (rdtsc() - t0) / uint64_t(ops);
+    if (per < best) best = per;
+  }
+  return best;
+}
+
+void report(const char* name, uint64_t value) { keel::print("bench {} {} instructions/op\n", name, value); }
+
+uint64_t tag(uint32_t words) { return uint64_t(words) << 24; }
+
+// IPC server: replies to every call with the same words.
+void ipc_server(uint64_t ep) {
+  keel::IpcMessage m{};
+  if (sys::ipc_recv(uint32_t(ep), &m, keel::kDeadlineForever) != 0) return;
+  for (;;) {
+    m.tag = tag(1);
+    if (sys::ipc_reply_recv(uint32_t(ep), &m, keel::kDeadlineForever) != 0) return;
+  }
+}
+
+// Notification partner: waits on n1, signals n2, forever.
+struct PingPong {
+  uint32_t n1, n2;
+};
+void notify_partner(uint64_t p) {
+  auto* pp = reinterpret_cast<PingPong*>(p);
+  uint64_t bits;
+  for (;;) {
+    if (sys::notification_wait(pp->n1, keel::kDeadlineForever, &bits) != 0) return;
+    sys::notification_signal(pp->n2, 1);
+  }
+}
+
+}  // namespace
+
+int main(uint64_t) {
+  const keel::StartInfo* si = keel::start_info();
+  if (!si) {
+    keel::print("bench: no StartInfo\n");
+    return 1;
+  }
+  uint32_t self = si->self_process;
+
+  report("null_syscall", measure(2000, [](int n) {
+           for (int i = 0; i < n; ++i) sys::debug_write(nullptr, 0);
+         }));
+
+  uint32_t ep = 0;
+  sys::endpoint_create(&ep);
+  keel::start_thread(&ipc_server, ep);
+  keel::IpcMessage m{};
+  report("ipc_call_reply", measure(1000, [&](int n) {
+           for (int i = 0; i < n; ++i) {
+             m.tag = tag(1);
+             sys::ipc_call(ep, &m, keel::kDeadlineForever);
+           }
+         }));
+
+  static PingPong pp;
+  sys::notification_create(&pp.n1);
+  sys::notification_create(&pp.n2);
+  keel::start_thread(&notify_partner, reinterpret_cast<uint64_t>(&pp));
+  uint64_t bits;
+  // One round trip is two signal→wake-ups.
+  report("notification_signal_wait", measure(1000, [&](int n) {
+                                       for (int i = 0; i < n; ++i) {
+                                         sys::notification_signal(pp.n1, 1);
+                                         sys::notification_wait(pp.n2, keel::kDeadlineForever, &bits);
+                                       }
+                                     }) / 2);
+
+  uint32_t vmo = 0;
+  sys::vmo_create(4096, 0, &vmo);
+  uint64_t scratch = 0;
+  sys::vm_map(self, vmo, 0, 4096, keel::kVmRead | keel::kVmWrite, &scratch);
+  sys::vm_unmap(self, scratch, 4096);  // a known-free address for fixed mappings
+  report("map_unmap_4k", measure(1000, [&](int n) {
+           for (int i = 0; i < n; ++i) {
+             uint64_t a = scratch;
+             sys::vm_map(self, vmo, 0, 4096, keel::kVmRead | keel::kVmWrite | keel::kVmFixed, &a);
+             sys::vm_unmap(self, a, 4096);
+           }
+         }));
+
+  // COW faults: a committed object, cloned; every write to the clone copies a page.
+  constexpr uint64_t kPages = 256;
+  uint32_t big = 0;
+  sys::vmo_create(kPages * 4096, 0, &big);
+  uint64_t one = 1;
+  for (uint64_t p = 0; p < kPages; ++p) sys::vmo_write(big, p * 4096, &one, sizeof one);
+  uint64_t best = ~0ull;
+  for (int b = 0; b < kBatches; ++b) {
+    uint32_t clone = 0;
+    sys::vmo_clone(big, 0, kPages * 4096, &clone);
+    uint64_t addr = 0;
+    sys::vm_map(self, clone, 0, kPages * 4096, keel::kVmRead | keel::kVmWrite, &addr);
+    auto* words = reinterpret_cast<volatile uint64_t*>(addr);
+    for (uint64_t p = 0; p < kPages; ++p) (void)words[p * 512];  // read faults first: map the shared frames
+    uint64_t t0 = rdtsc();
+    for (uint64_t p = 0; p < kPages; ++p) words[p * 512] = p;  // each write: one COW fault
+    uint64_t per = (rdtsc() - t0) / kPages;
+    if (per < best) best = per;
+    sys::vm_unmap(self, addr, kPages * 4096);
+    sys::handle_close(clone);
+  }
+  report("memory_object_cow_fault", best);
+  keel::print("bench done\n");
+  return 0;
+}
