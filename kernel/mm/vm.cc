@@ -3,6 +3,7 @@
 #include <arch/x86_64/cpu.h>
 #include <arch/x86_64/layout.h>
 #include <arch/x86_64/page_table.h>
+#include <arch/x86_64/tlb.h>
 #include <ktl/align.h>
 #include <lib/klog.h>
 #include <lib/panic.h>
@@ -25,6 +26,11 @@ PhysAddr sym_phys(const void* s) { return sym(s) - KERNEL_VIRT_BASE; }
 uint64_t g_direct_map_top = 0;  // end of the direct map (bytes of physical address space)
 
 FrameAllocator g_frames;  // locks itself
+
+// The RAM regions of the boot memory map (see is_ram), recorded by pmm_init
+// and read-only afterwards.
+PhysRange g_ram[boot::BootInfo::kMaxRegions];
+size_t g_ram_count = 0;
 
 // The kernel page table lives in static storage, constructed by paging_init.
 alignas(x86::PageTable) unsigned char g_kernel_pt_storage[sizeof(x86::PageTable)];
@@ -64,7 +70,21 @@ void free_frames(PhysAddr addr, unsigned order) { g_frames.free(addr, order); }
 
 FrameAllocator& frame_allocator_unlocked() { return g_frames; }
 
+bool is_ram(PhysAddr phys, uint64_t size) {
+  uint64_t end;
+  if (!ktl::checked_add(phys, size, end)) return true;
+  for (size_t i = 0; i < g_ram_count; ++i)
+    if (phys < g_ram[i].base + g_ram[i].length && g_ram[i].base < end) return true;
+  return false;
+}
+
 void pmm_init(const boot::BootInfo& info) {
+  for (size_t i = 0; i < info.region_count; ++i) {
+    const auto& r = info.regions[i];
+    if (r.type == boot::MemoryType::Usable || r.type == boot::MemoryType::BootloaderReclaimable ||
+        r.type == boot::MemoryType::AcpiReclaimable)
+      g_ram[g_ram_count++] = {r.base, r.length};
+  }
   PhysRange usable[boot::BootInfo::kMaxRegions];
   size_t nusable = 0;
   for (size_t i = 0; i < info.region_count; ++i) {
@@ -179,6 +199,35 @@ void free_kernel_stack(const KernelStack& s) {
   klib::SpinLockGuard guard(g_kernel_pt_lock);
   *reinterpret_cast<uintptr_t*>(s.bottom) = g_free_stacks;
   g_free_stacks = s.bottom;
+}
+
+uint64_t trim_kernel_stacks() {
+  uint64_t freed = 0;
+  for (;;) {
+    uintptr_t bottom;
+    {
+      klib::SpinLockGuard guard(g_kernel_pt_lock);
+      bottom = g_free_stacks;
+      if (!bottom) break;
+      g_free_stacks = *reinterpret_cast<uintptr_t*>(bottom);
+    }
+    PhysAddr frames[KSTACK_SIZE / kPageSize];
+    {
+      klib::SpinLockGuard guard(g_kernel_pt_lock);
+      for (uint64_t i = 0; i < KSTACK_SIZE / kPageSize; ++i) {
+        auto t = g_kernel_pt_ptr->translate(bottom + i * kPageSize);
+        frames[i] = t.ok() ? t->phys : 0;
+      }
+      (void)g_kernel_pt_ptr->unmap(bottom, KSTACK_SIZE);
+    }
+    x86::tlb_shootdown(bottom, KSTACK_SIZE);  // before the frames can be reused
+    for (PhysAddr f : frames)
+      if (f) {
+        free_frames(f, 0);
+        ++freed;
+      }
+  }
+  return freed;
 }
 
 ktl::Result<KernelStack> alloc_kernel_stack() {

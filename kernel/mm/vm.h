@@ -38,6 +38,14 @@ void paging_init(const boot::BootInfo& info);
 // modules. Panics if no memory is usable.
 void pmm_init(const boot::BootInfo& info);
 
+// True if any byte of [phys, phys + size) is RAM that the kernel manages or
+// may manage: a Usable, BootloaderReclaimable or AcpiReclaimable region of the
+// boot memory map, free or in use (the kernel image and boot modules too).
+// devmem_create refuses such ranges: device memory must never alias frames
+// the allocator hands out. A range that wraps past 2^64 counts as RAM.
+// Valid after pmm_init; the answer never changes afterwards.
+bool is_ram(PhysAddr phys, uint64_t size);
+
 // Physical address of the kernel PML4 (for CR3 on every CPU).
 PhysAddr kernel_page_table_root();
 // The kernel's page table, whose kernel half every address space shares.
@@ -58,6 +66,9 @@ ktl::Result<KernelStack> alloc_kernel_stack();
 // Returns a stack to a free list that alloc_kernel_stack reuses (the pages
 // stay mapped, so no TLB shootdown is needed). The stack must not be in use.
 void free_kernel_stack(const KernelStack& s);
+// Returns every pooled (freed) kernel stack's frames to the frame allocator:
+// unmaps them, shoots down the TLBs, frees the frames. Returns frames freed.
+uint64_t trim_kernel_stacks();
 
 // True if `virt` is mapped in the kernel page tables (used to walk stack
 // frames safely during a panic).

@@ -63,6 +63,7 @@ enum class ObjectType : uint8_t {
   Interrupt,
   IoPorts,
   DeviceMemory,
+  Resource,
   Test,  // for tests only
 };
 
@@ -78,6 +79,7 @@ constexpr const char* type_name(ObjectType type) {
     case ObjectType::Interrupt: return "Interrupt";
     case ObjectType::IoPorts: return "IoPorts";
     case ObjectType::DeviceMemory: return "DeviceMemory";
+    case ObjectType::Resource: return "Resource";
     case ObjectType::Test: return "Test";
   }
   return "Unknown";

@@ -60,7 +60,7 @@ ktl::Result<ktl::RefPtr<sched::Thread>> Process::create_thread(const char* name,
                                                                 aspace_->root(), entry, stack, arg,
                                                                 sched::kDefaultPriority));
   uint64_t flags = lock_.lock();
-  if (killing_) {
+  if (killing_ || finished_) {
     lock_.unlock(flags);
     return ktl::Error::BadState;
   }
@@ -73,11 +73,11 @@ ktl::Result<ktl::RefPtr<sched::Thread>> Process::create_thread(const char* name,
 ktl::Result<void> Process::start_thread(sched::Thread* t, uint64_t entry, uint64_t stack, uint64_t arg) {
   if (t->process != this) return ktl::Error::InvalidArgument;
   uint64_t flags = lock_.lock();
-  if (killing_) {
+  if (killing_ || finished_) {
     lock_.unlock(flags);
     return ktl::Error::BadState;
   }
-  if (t->state() != sched::ThreadState::New) {
+  if (t->state() != sched::ThreadState::New || !t->process_node.linked()) {
     lock_.unlock(flags);
     return ktl::Error::BadState;
   }
@@ -95,11 +95,23 @@ ktl::Result<void> Process::start_thread(sched::Thread* t, uint64_t entry, uint64
   return r;
 }
 
+void Process::discard_unstarted(sched::Thread* t) {
+  uint64_t flags = lock_.lock();
+  bool listed = t->state() == sched::ThreadState::New && t->process_node.linked();
+  if (listed) {
+    threads_.remove(t);
+    t->state_.store(sched::ThreadState::Dead);  // can never be started now
+  }
+  lock_.unlock(flags);
+  if (listed) (void)t->unref();  // the caller still holds a reference
+}
+
 void Process::on_thread_exit(sched::Thread* t) {
   uint64_t flags = lock_.lock();
   bool listed = t->process_node.linked();
   if (listed) threads_.remove(t);
   bool last = --live_threads_ == 0;
+  if (last) finished_ = true;  // no thread may start after this
   lock_.unlock(flags);
   if (listed) (void)t->unref();  // the scheduler still holds one: t lives on until reaped
   if (last) finish_exit();
@@ -107,7 +119,7 @@ void Process::on_thread_exit(sched::Thread* t) {
 
 void Process::kill(int64_t code) {
   uint64_t flags = lock_.lock();
-  if (killing_) {
+  if (killing_ || finished_) {  // already dying or gone: the exit code stays
     lock_.unlock(flags);
     return;
   }
@@ -118,6 +130,7 @@ void Process::kill(int64_t code) {
     sched::unpark(t, ktl::Error::Interrupted);  // a parked thread returns and notices
   }
   bool none_running = live_threads_ == 0;
+  if (none_running) finished_ = true;
   lock_.unlock(flags);
   // Threads running in user mode on other CPUs enter the kernel on the next
   // interrupt; make that now.

@@ -48,6 +48,9 @@ class Process final : public KernelObject {
   // Starts a thread created by create_thread with its entry point set now.
   ktl::Result<void> start_thread(sched::Thread* t, uint64_t entry, uint64_t stack, uint64_t arg);
 
+  // Forgets a thread that was created but never started (thread_kill on it):
+  // it leaves the thread list and can no longer be started.
+  void discard_unstarted(sched::Thread* t);
   // Called by a user thread of this process as it exits (any reason).
   void on_thread_exit(sched::Thread* t);
   // Ends the process with `code`: marks every thread to be killed. Idempotent.
@@ -72,6 +75,7 @@ class Process final : public KernelObject {
   ktl::List<sched::Thread, &sched::Thread::process_node> threads_;  // each holds a reference
   uint32_t live_threads_ = 0;
   bool killing_ = false;
+  bool finished_ = false;  // the last thread is gone (or none ever ran): no new threads
   bool exited_ = false;      // written under exit_waiters_.lock()
   int64_t exit_code_ = 0;
   sched::WaitQueue exit_waiters_;

@@ -1,4 +1,4 @@
-// notify_sys.cc — notifications, and the syscalls not implemented yet.
+// notify_sys.cc — notifications, and the syscall not implemented yet.
 #include <object/notification.h>
 #include <syscalls/common.h>
 
@@ -38,15 +38,8 @@ int64_t sys_notification_poll(Handle h, UserAddr out_bits) {
   return to_abi(x86::write_user(out_bits, bits));
 }
 
-// TODO(issue 3): device authority (interrupts, I/O ports, device memory) and
-// pagers are the next steps. Until then these syscalls exist in the ABI and
-// answer Unsupported.
-int64_t sys_interrupt_create(Handle, uint32_t, Handle, uint64_t, UserAddr) { return abi_error(ktl::Error::Unsupported); }
-int64_t sys_interrupt_ack(Handle) { return abi_error(ktl::Error::Unsupported); }
-int64_t sys_ioports_create(Handle, uint32_t, uint32_t, UserAddr) { return abi_error(ktl::Error::Unsupported); }
-int64_t sys_ioport_read(Handle, uint32_t, uint32_t, UserAddr) { return abi_error(ktl::Error::Unsupported); }
-int64_t sys_ioport_write(Handle, uint32_t, uint32_t, uint32_t) { return abi_error(ktl::Error::Unsupported); }
-int64_t sys_devmem_create(Handle, uint64_t, size_t, UserAddr) { return abi_error(ktl::Error::Unsupported); }
+// TODO(issue 3): pagers are the next step. Until then this syscall exists in
+// the ABI and answers Unsupported. (The device syscalls are in device_sys.cc.)
 int64_t sys_process_set_pager(Handle, Handle) { return abi_error(ktl::Error::Unsupported); }
 
 }  // namespace syscalls

@@ -1,5 +1,7 @@
 // process_sys.cc — processes and threads.
+#include <arch/x86_64/apic.h>
 #include <arch/x86_64/clock.h>
+#include <arch/x86_64/interrupts.h>
 #include <syscalls/common.h>
 
 namespace syscalls {
@@ -67,8 +69,14 @@ int64_t sys_thread_exit() { sched::exit_current(); }
 int64_t sys_thread_kill(Handle thread) {
   auto t = lookup<sched::Thread>(thread, kRightManage);
   if (!t.ok()) return abi_error(t.error());
+  if ((*t)->is_user && (*t)->state() == sched::ThreadState::New) {
+    static_cast<object::Process*>((*t)->process)->discard_unstarted(t->get());
+    return 0;
+  }
   (*t)->kill_pending.store(true);
   sched::unpark(t->get(), ktl::Error::Interrupted);
+  // A thread running user code on another CPU notices at its next kernel entry.
+  x86::lapic_send_ipi_others(x86::IpiMode::Fixed, x86::kVectorReschedule);
   return 0;
 }
 

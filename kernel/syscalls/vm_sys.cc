@@ -26,8 +26,13 @@ int64_t sys_vmo_create(size_t size, uint32_t flags, UserAddr out) {
   return to_abi(give_handle(vmo.release_value(), kMemoryObjectDefaultRights, out));
 }
 
-int64_t sys_vmo_read(Handle h, uint64_t offset, UserAddr buf, size_t len) {
-  auto vmo = lookup<vm::MemoryObject>(h, kRightRead);
+namespace {
+
+// Checks a vmo_read/vmo_write request and moves the bytes in kCopyChunk
+// pieces through a kernel buffer (the object's pages and the user's buffer
+// are never touched under one lock). `to_user`: object → user memory.
+int64_t vmo_copy(Handle h, uint64_t offset, UserAddr buf, size_t len, bool to_user) {
+  auto vmo = lookup<vm::MemoryObject>(h, to_user ? kRightRead : kRightWrite);
   if (!vmo.ok()) return abi_error(vmo.error());
   if (!x86::user_range_ok(buf, len)) return abi_error(ktl::Error::Fault);
   uint64_t end;
@@ -35,27 +40,20 @@ int64_t sys_vmo_read(Handle h, uint64_t offset, UserAddr buf, size_t len) {
   uint8_t chunk[kCopyChunk];
   for (size_t done = 0; done < len;) {
     size_t n = len - done < kCopyChunk ? len - done : kCopyChunk;
-    if (auto r = (*vmo)->read(offset + done, chunk, n); !r.ok()) return to_abi(r);
-    if (auto r = x86::copy_to_user(buf + done, chunk, n); !r.ok()) return to_abi(r);
+    ktl::Result<void> r = to_user ? (*vmo)->read(offset + done, chunk, n) : x86::copy_from_user(chunk, buf + done, n);
+    if (r.ok()) r = to_user ? x86::copy_to_user(buf + done, chunk, n) : (*vmo)->write(offset + done, chunk, n);
+    if (!r.ok()) return to_abi(r);
     done += n;
   }
   return 0;
 }
 
+}  // namespace
+
+int64_t sys_vmo_read(Handle h, uint64_t offset, UserAddr buf, size_t len) { return vmo_copy(h, offset, buf, len, true); }
+
 int64_t sys_vmo_write(Handle h, uint64_t offset, UserAddr buf, size_t len) {
-  auto vmo = lookup<vm::MemoryObject>(h, kRightWrite);
-  if (!vmo.ok()) return abi_error(vmo.error());
-  if (!x86::user_range_ok(buf, len)) return abi_error(ktl::Error::Fault);
-  uint64_t end;
-  if (!ktl::checked_add(offset, len, end) || end > (*vmo)->size()) return abi_error(ktl::Error::OutOfRange);
-  uint8_t chunk[kCopyChunk];
-  for (size_t done = 0; done < len;) {
-    size_t n = len - done < kCopyChunk ? len - done : kCopyChunk;
-    if (auto r = x86::copy_from_user(chunk, buf + done, n); !r.ok()) return to_abi(r);
-    if (auto r = (*vmo)->write(offset + done, chunk, n); !r.ok()) return to_abi(r);
-    done += n;
-  }
-  return 0;
+  return vmo_copy(h, offset, buf, len, false);
 }
 
 int64_t sys_vmo_get_size(Handle h, UserAddr out) {

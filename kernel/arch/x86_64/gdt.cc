@@ -55,6 +55,10 @@ void idt_build(Idt& idt) {
     g.offset_high = uint32_t(addr >> 32);
     g.reserved = 0;
   }
+  // INT3 and INTO may be executed by user code (debuggers, checked
+  // arithmetic): DPL 3, so they raise #BP/#OF instead of #GP.
+  idt.gates[3].type_attr = 0xee;
+  idt.gates[4].type_attr = 0xee;
   idt.gates[8].ist = kIstDoubleFault;
   idt.gates[2].ist = kIstNmi;
   idt.gates[18].ist = kIstMachineCheck;

@@ -9,6 +9,8 @@
 #define HAS_ERROR_CODE(v) ((v) == 8 || (v) == 10 || (v) == 11 || (v) == 12 || (v) == 13 || \
                            (v) == 14 || (v) == 17 || (v) == 21 || (v) == 29 || (v) == 30)
 
+#include "frame.inc"
+
 .text
 .balign 16
 .global isr_stubs
@@ -29,39 +31,11 @@ isr_common:
   jz 1f
   swapgs
 1:
-  pushq %rax
-  pushq %rbx
-  pushq %rcx
-  pushq %rdx
-  pushq %rsi
-  pushq %rdi
-  pushq %rbp
-  pushq %r8
-  pushq %r9
-  pushq %r10
-  pushq %r11
-  pushq %r12
-  pushq %r13
-  pushq %r14
-  pushq %r15
+  PUSH_GPRS
   cld
   movq %rsp, %rdi
   call interrupt_dispatch
-  popq %r15
-  popq %r14
-  popq %r13
-  popq %r12
-  popq %r11
-  popq %r10
-  popq %r9
-  popq %r8
-  popq %rbp
-  popq %rdi
-  popq %rsi
-  popq %rdx
-  popq %rcx
-  popq %rbx
-  popq %rax
+  POP_GPRS
   testb $3, 24(%rsp)
   jz 2f
   swapgs

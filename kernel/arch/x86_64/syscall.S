@@ -16,6 +16,8 @@
 #define USER_CS (0x28 | 3)
 #define SYSCALL_VECTOR 0x100
 
+#include "frame.inc"
+
 .text
 .global syscall_entry
 syscall_entry:
@@ -29,21 +31,7 @@ syscall_entry:
   pushq %rcx                     // rip
   pushq $0                       // error code
   pushq $SYSCALL_VECTOR          // vector
-  pushq %rax
-  pushq %rbx
-  pushq %rcx
-  pushq %rdx
-  pushq %rsi
-  pushq %rdi
-  pushq %rbp
-  pushq %r8
-  pushq %r9
-  pushq %r10
-  pushq %r11
-  pushq %r12
-  pushq %r13
-  pushq %r14
-  pushq %r15
+  PUSH_GPRS
   xorl %ebp, %ebp                // backtraces stop at the user boundary
   movq %rsp, %rdi
   sti
@@ -71,42 +59,14 @@ return_to_user:
   jne 1f
   testq $((1 << 16) | (1 << 8)), 19*8(%rsp)
   jnz 1f
-  popq %r15
-  popq %r14
-  popq %r13
-  popq %r12
-  popq %r11                      // replaced by rflags below
-  popq %r10
-  popq %r9
-  popq %r8
-  popq %rbp
-  popq %rdi
-  popq %rsi
-  popq %rdx
-  popq %rcx                      // replaced by rip below
-  popq %rbx
-  popq %rax
+  POP_GPRS                       // (rcx and r11 are replaced by rip and rflags below)
   movq 2*8(%rsp), %rcx           // rip (after vector and error code)
   movq 4*8(%rsp), %r11           // rflags
   movq 5*8(%rsp), %rsp           // user rsp: from here nothing may touch the stack
   swapgs
   sysretq
 1:
-  popq %r15
-  popq %r14
-  popq %r13
-  popq %r12
-  popq %r11
-  popq %r10
-  popq %r9
-  popq %r8
-  popq %rbp
-  popq %rdi
-  popq %rsi
-  popq %rdx
-  popq %rcx
-  popq %rbx
-  popq %rax
+  POP_GPRS
   addq $16, %rsp
   swapgs
   iretq

@@ -152,9 +152,12 @@ bool resolve_user_fault(uint64_t addr, uint64_t error_code) {
 void user_exception(InterruptFrame& f) {
   sched::Thread* t = sched::current();
   auto* proc = t ? static_cast<object::Process*>(t->process) : nullptr;
-  klog::warn("user fault: {} ({}) in thread '{}' of process '{}' at rip {:#x}{}{:#x}", f.vector,
-             exception_name(f.vector), t ? t->name() : "?", proc ? proc->name() : "?", f.rip,
-             f.vector == 14 ? ", address " : "", f.vector == 14 ? read_cr2() : 0);
+  if (f.vector == 14)
+    klog::warn("user fault: 14 (page fault) in thread '{}' of process '{}' at rip {:#x}, address {:#x}",
+               t ? t->name() : "?", proc ? proc->name() : "?", f.rip, read_cr2());
+  else
+    klog::warn("user fault: {} ({}) in thread '{}' of process '{}' at rip {:#x}", f.vector,
+               exception_name(f.vector), t ? t->name() : "?", proc ? proc->name() : "?", f.rip);
   if (proc) proc->kill(object::kExitCodeFaultBase - int64_t(f.vector));
   if (t) t->kill_pending.store(true);
 }

@@ -20,7 +20,18 @@ void record_start_arg(uint64_t arg) {
 
 const StartInfo* start_info() { return g_start_info; }
 
-Handle start_thread(void (*fn)(uint64_t), uint64_t arg, size_t stack_size) {
+[[gnu::naked, noreturn]] void signal_and_exit(Handle, uint64_t) {
+  asm volatile(
+      "movl %0, %%eax\n"
+      "syscall\n"
+      "movl %1, %%eax\n"
+      "syscall\n"
+      "ud2\n"
+      :
+      : "i"(uint32_t(sys::Syscall::NotificationSignal)), "i"(uint32_t(sys::Syscall::ThreadExit)));
+}
+
+Handle start_thread(void (*fn)(uint64_t), uint64_t arg, size_t stack_size, uint64_t* stack_out) {
   const StartInfo* si = start_info();
   if (!si) return 0;
   Handle self = si->self_process;
@@ -31,7 +42,10 @@ Handle start_thread(void (*fn)(uint64_t), uint64_t arg, size_t stack_size) {
   sys::handle_close(vmo);
   if (r != 0) return 0;
   const char name[] = "worker";
-  if (sys::thread_create(self, name, sizeof name - 1, &t) != 0) return 0;
+  if (sys::thread_create(self, name, sizeof name - 1, &t) != 0) {
+    sys::vm_unmap(self, addr, stack_size);
+    return 0;
+  }
   // The new thread starts in keel_thread_entry with rdi = arg; we pass a
   // pointer to {fn, arg} placed at the top of its stack.
   uint64_t* top = reinterpret_cast<uint64_t*>(addr + stack_size) - 2;
@@ -40,8 +54,10 @@ Handle start_thread(void (*fn)(uint64_t), uint64_t arg, size_t stack_size) {
   if (sys::thread_start(t, reinterpret_cast<uintptr_t>(&keel_thread_entry), reinterpret_cast<uintptr_t>(top),
                         reinterpret_cast<uint64_t>(top)) != 0) {
     sys::handle_close(t);
+    sys::vm_unmap(self, addr, stack_size);
     return 0;
   }
+  if (stack_out) *stack_out = addr;
   return t;
 }
 

@@ -16,6 +16,15 @@ void record_start_arg(uint64_t arg);
 
 // A thread in this process (needs start_info()->self_process): maps a stack of
 // `stack_size` bytes and starts fn(arg) on it. Returns the thread handle or 0.
-Handle start_thread(void (*fn)(uint64_t), uint64_t arg, size_t stack_size = 64 * 1024);
+// The stack stays mapped after the thread ends (there is no join yet): a
+// caller that wants it back passes `stack_out`, has the thread end with
+// signal_and_exit(), and unmaps the stack once it has seen the signal.
+Handle start_thread(void (*fn)(uint64_t), uint64_t arg, size_t stack_size = 64 * 1024,
+                    uint64_t* stack_out = nullptr);
+
+// notification_signal(notification, bits), then thread_exit, touching no
+// memory in between: once the signal has been seen, the thread's stack may be
+// unmapped.
+[[noreturn]] void signal_and_exit(Handle notification, uint64_t bits);
 
 }  // namespace keel

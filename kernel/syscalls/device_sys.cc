@@ -1,0 +1,115 @@
+// device_sys.cc — device authority: interrupts, I/O ports and device memory,
+// all made from the Resource (object/resource.h).
+#include <acpi/system.h>
+#include <arch/x86_64/cpu.h>
+#include <ktl/align.h>
+#include <mm/vm.h>
+#include <object/interrupt.h>
+#include <object/ioports.h>
+#include <object/notification.h>
+#include <object/resource.h>
+#include <syscalls/common.h>
+#include <vm/memory_object.h>
+
+namespace syscalls {
+namespace {
+
+// The CPU's physical address width (CPUID 0x80000008 EAX[7:0]; 36 bits on a
+// CPU too old to report it).
+unsigned physical_address_bits() {
+  if (x86::cpuid(0x80000000).eax < 0x80000008) return 36;
+  return x86::cpuid(0x80000008).eax & 0xff;
+}
+
+bool overlaps(uint64_t a, uint64_t a_size, uint64_t b, uint64_t b_size) {
+  return a < b + b_size && b < a + a_size;
+}
+
+// Whether [phys, phys + size) (not wrapping) touches a device the kernel
+// drives through memory: a local APIC, an IOAPIC, the HPET. One page each.
+bool overlaps_kernel_devices(uint64_t phys, uint64_t size) {
+  const uint64_t page = mm::kPageSize;
+  if (overlaps(phys, size, x86::rdmsr(x86::kMsrApicBase) & ~(page - 1), page)) return true;
+  const acpi::AcpiInfo& acpi = acpi::info();
+  if (acpi.madt.present && overlaps(phys, size, ktl::align_down(acpi.madt.lapic_address, page), page)) return true;
+  for (size_t i = 0; i < acpi.madt.ioapic_count; ++i)
+    if (overlaps(phys, size, ktl::align_down(acpi.madt.ioapics[i].address, page), page)) return true;
+  if (acpi.hpet.present && overlaps(phys, size, ktl::align_down(acpi.hpet.address, page), page)) return true;
+  return false;
+}
+
+bool valid_port_width(uint32_t width) { return width == 1 || width == 2 || width == 4; }
+
+}  // namespace
+
+int64_t sys_interrupt_create(Handle resource, uint32_t irq, Handle notification, uint64_t bits, UserAddr out) {
+  auto res = lookup<object::Resource>(resource, kRightManage);
+  if (!res.ok()) return abi_error(res.error());
+  auto n = lookup<object::Notification>(notification, kRightSignal);
+  if (!n.ok()) return abi_error(n.error());
+  if (bits == 0) return abi_error(ktl::Error::InvalidArgument);
+  if (!x86::user_range_ok(out, sizeof(Handle))) return abi_error(ktl::Error::Fault);
+  auto irq_obj = object::Interrupt::create(irq, n.release_value(), bits, &current_process().quota());
+  if (!irq_obj.ok()) return abi_error(irq_obj.error());
+  ktl::RefPtr<object::Interrupt> interrupt = irq_obj.release_value();
+  // The line stays masked until the handle is out, so a failure here (the
+  // object dies unbound) has had no effect.
+  if (auto r = give_handle(interrupt, kInterruptDefaultRights, out); !r.ok()) return to_abi(r);
+  interrupt->enable();
+  return 0;
+}
+
+int64_t sys_interrupt_ack(Handle h) {
+  auto interrupt = lookup<object::Interrupt>(h, kRightWrite);
+  if (!interrupt.ok()) return abi_error(interrupt.error());
+  (*interrupt)->ack();
+  return 0;
+}
+
+int64_t sys_ioports_create(Handle resource, uint32_t base, uint32_t count, UserAddr out) {
+  auto res = lookup<object::Resource>(resource, kRightManage);
+  if (!res.ok()) return abi_error(res.error());
+  auto ports = object::IoPorts::create(base, count, &current_process().quota());
+  if (!ports.ok()) return abi_error(ports.error());
+  return to_abi(give_handle(ports.release_value(), kIoPortsDefaultRights, out));
+}
+
+int64_t sys_ioport_read(Handle h, uint32_t port, uint32_t width, UserAddr out) {
+  auto ports = lookup<object::IoPorts>(h, kRightRead);
+  if (!ports.ok()) return abi_error(ports.error());
+  if (!valid_port_width(width)) return abi_error(ktl::Error::InvalidArgument);
+  if (!(*ports)->contains(port, width)) return abi_error(ktl::Error::OutOfRange);
+  // Checked before the access: reading a port can have side effects (it
+  // acknowledges or consumes data in many devices).
+  if (!x86::user_range_ok(out, sizeof(uint32_t))) return abi_error(ktl::Error::Fault);
+  return to_abi(x86::write_user(out, (*ports)->read(port, width)));
+}
+
+int64_t sys_ioport_write(Handle h, uint32_t port, uint32_t width, uint32_t value) {
+  auto ports = lookup<object::IoPorts>(h, kRightWrite);
+  if (!ports.ok()) return abi_error(ports.error());
+  if (!valid_port_width(width)) return abi_error(ktl::Error::InvalidArgument);
+  if (width < 4 && (value >> (8 * width)) != 0) return abi_error(ktl::Error::InvalidArgument);
+  if (!(*ports)->contains(port, width)) return abi_error(ktl::Error::OutOfRange);
+  (*ports)->write(port, width, value);
+  return 0;
+}
+
+int64_t sys_devmem_create(Handle resource, uint64_t phys, size_t size, UserAddr out) {
+  auto res = lookup<object::Resource>(resource, kRightManage);
+  if (!res.ok()) return abi_error(res.error());
+  if (size == 0 || size > vm::MemoryObject::kMaxSize) return abi_error(ktl::Error::InvalidArgument);
+  if (!ktl::is_aligned(phys, mm::kPageSize) || !ktl::is_aligned(size, mm::kPageSize))
+    return abi_error(ktl::Error::Misaligned);
+  uint64_t end;
+  if (!ktl::checked_add(phys, size, end) || end > (uint64_t(1) << physical_address_bits()))
+    return abi_error(ktl::Error::OutOfRange);
+  if (mm::is_ram(phys, size) || overlaps_kernel_devices(phys, size)) return abi_error(ktl::Error::AccessDenied);
+  // Device memory is a MemoryObject over the fixed range, mapped uncached;
+  // vm_map takes it like any MemoryObject.
+  auto vmo = vm::MemoryObject::create_physical(phys, size, /*uncached=*/true, &current_process().quota());
+  if (!vmo.ok()) return abi_error(vmo.error());
+  return to_abi(give_handle(vmo.release_value(), kDeviceMemoryDefaultRights, out));
+}
+
+}  // namespace syscalls

@@ -1,0 +1,210 @@
+// spawn.cc — loading static ELF64 programs into new processes (keel/spawn.h).
+//
+// The image is mapped read-only into the caller for the kernel's validator,
+// loader::parse_elf, which needs the whole file as bytes. Each PT_LOAD then
+// gets its own MemoryObject, filled with vmo_write from that mapping and
+// mapped into the target at its link address — what the kernel does for the
+// root task (kernel/loader/root_task.cc), with syscalls.
+#include <keel/spawn.h>
+#include <keel/start.h>
+
+#include <ktl/align.h>
+#include <ktl/bytes.h>
+#include <loader/elf.h>
+
+namespace keel {
+namespace {
+
+Handle g_self_process = kInvalidHandle;
+
+constexpr uint64_t kPageMask = kPageSize - 1;
+
+// The ABI code of a validator error (ktl::Error values are not ABI: only
+// their names match keel::Status's).
+Status status_from(ktl::Error e) {
+  switch (e) {
+    case ktl::Error::None: return Status::Ok;
+    case ktl::Error::NoMemory: return Status::NoMemory;
+    case ktl::Error::InvalidArgument: return Status::InvalidArgument;
+    case ktl::Error::OutOfRange: return Status::OutOfRange;
+    case ktl::Error::Truncated: return Status::Truncated;
+    case ktl::Error::BadChecksum: return Status::BadChecksum;
+    case ktl::Error::BadMagic: return Status::BadMagic;
+    case ktl::Error::Unsupported: return Status::Unsupported;
+    case ktl::Error::NotFound: return Status::NotFound;
+    case ktl::Error::AlreadyExists: return Status::AlreadyExists;
+    case ktl::Error::Busy: return Status::Busy;
+    case ktl::Error::TimedOut: return Status::TimedOut;
+    case ktl::Error::Overflow: return Status::Overflow;
+    case ktl::Error::Misaligned: return Status::Misaligned;
+    case ktl::Error::NoSpace: return Status::NoSpace;
+    case ktl::Error::BadHandle: return Status::BadHandle;
+    case ktl::Error::WrongType: return Status::WrongType;
+    case ktl::Error::AccessDenied: return Status::AccessDenied;
+    case ktl::Error::PeerClosed: return Status::PeerClosed;
+    case ktl::Error::WouldBlock: return Status::WouldBlock;
+    case ktl::Error::QuotaExceeded: return Status::QuotaExceeded;
+    case ktl::Error::Fault: return Status::Fault;
+    case ktl::Error::BadState: return Status::BadState;
+    case ktl::Error::Interrupted: return Status::Interrupted;
+  }
+  return Status::InvalidArgument;
+}
+
+// A read-only mapping of an image in the calling process, removed when it
+// goes out of scope.
+class ImageMapping {
+ public:
+  ImageMapping() = default;
+  ImageMapping(const ImageMapping&) = delete;
+  ImageMapping& operator=(const ImageMapping&) = delete;
+  ~ImageMapping() {
+    if (len_ != 0) (void)sys::vm_unmap(process_, addr_, len_);
+  }
+
+  Status map(Handle vmo, uint64_t size) {
+    if (size == 0) return Status::Truncated;
+    uint64_t vmo_size = 0;
+    if (int64_t r = sys::vmo_get_size(vmo, &vmo_size); r != 0) return status_of(r);
+    if (size > vmo_size) return Status::OutOfRange;
+    const uint64_t len = ktl::align_up(size, uint64_t(kPageSize));
+    const Handle self = self_process();
+    uint64_t addr = 0;
+    if (int64_t r = sys::vm_map(self, vmo, 0, len, kVmRead, &addr); r != 0) return status_of(r);
+    process_ = self;
+    addr_ = addr;
+    len_ = len;
+    size_ = size;
+    return Status::Ok;
+  }
+
+  ktl::Bytes bytes() const { return {reinterpret_cast<const uint8_t*>(addr_), size_}; }
+
+ private:
+  Handle process_ = kInvalidHandle;  // where it is mapped
+  uint64_t addr_ = 0;
+  uint64_t len_ = 0;   // mapped bytes (0: nothing mapped)
+  uint64_t size_ = 0;  // the image's bytes
+};
+
+// Maps `vmo` and validates it as a static, non-PIE executable.
+Status map_and_parse(Handle vmo, uint64_t size, ImageMapping& mapping, loader::ElfImage& image) {
+  if (Status s = mapping.map(vmo, size); s != Status::Ok) return s;
+  loader::ElfLimits limits;
+  limits.allow_pie = false;
+  auto parsed = loader::parse_elf(mapping.bytes(), limits);
+  if (!parsed.ok()) return status_from(parsed.error());
+  if (parsed->has_interp) return Status::Unsupported;  // needs a dynamic linker
+  image = *parsed;
+  return Status::Ok;
+}
+
+// Copies one segment's file bytes into a new MemoryObject and maps it into
+// `process` at the segment's page. The mapping keeps the object alive.
+Status load_segment(Handle process, ktl::Bytes file, const loader::ElfSegment& seg) {
+  const uint64_t page_off = seg.vaddr & kPageMask;
+  const uint64_t base = seg.vaddr - page_off;
+  const uint64_t size = ktl::align_up(page_off + seg.memsz, uint64_t(kPageSize));  // checked by parse_elf
+  Handle vmo = kInvalidHandle;
+  if (int64_t r = sys::vmo_create(size, 0, &vmo); r != 0) return status_of(r);
+  int64_t r = 0;
+  if (seg.filesz != 0) r = sys::vmo_write(vmo, page_off, file.data() + seg.offset, seg.filesz);
+  if (r == 0) {
+    uint32_t prot = kVmRead | kVmFixed;
+    if (seg.prot & loader::kSegWrite) prot |= kVmWrite;
+    if (seg.prot & loader::kSegExec) prot |= kVmExecute;
+    uint64_t addr = base;
+    r = sys::vm_map(process, vmo, 0, size, prot, &addr);
+  }
+  (void)sys::handle_close(vmo);
+  return status_of(r);
+}
+
+Status load_segments(Handle process, ktl::Bytes file, const loader::ElfImage& image) {
+  for (size_t i = 0; i < image.segment_count; ++i) {
+    if (Status s = load_segment(process, file, image.segments[i]); s != Status::Ok) return s;
+  }
+  return Status::Ok;
+}
+
+size_t name_length(const char* name) {
+  size_t n = 0;
+  while (name != nullptr && name[n] != 0) ++n;
+  return n;
+}
+
+}  // namespace
+
+void set_self_process(Handle self) { g_self_process = self; }
+Handle self_process() {
+  if (g_self_process != kInvalidHandle) return g_self_process;
+  const StartInfo* si = start_info();
+  return si != nullptr ? si->self_process : kInvalidHandle;
+}
+
+Status load_elf(Handle process, Handle image_vmo, uint64_t image_size, uint64_t* entry) {
+  ImageMapping mapping;
+  loader::ElfImage image;
+  if (Status s = map_and_parse(image_vmo, image_size, mapping, image); s != Status::Ok) return s;
+  if (Status s = load_segments(process, mapping.bytes(), image); s != Status::Ok) return s;
+  *entry = image.entry;
+  return Status::Ok;
+}
+
+Status map_stack(Handle process, size_t size, uint64_t* top) {
+  Handle vmo = kInvalidHandle;
+  if (int64_t r = sys::vmo_create(size, 0, &vmo); r != 0) return status_of(r);
+  uint64_t addr = 0;
+  int64_t r = sys::vm_map(process, vmo, 0, size, kVmRead | kVmWrite, &addr);
+  (void)sys::handle_close(vmo);
+  if (r != 0) return status_of(r);
+  *top = addr + size;
+  return Status::Ok;
+}
+
+Status start_thread_in(Handle process, const char* name, uintptr_t entry, uint64_t stack_top, uint64_t arg,
+                       Handle* out_thread) {
+  Handle thread = kInvalidHandle;
+  if (int64_t r = sys::thread_create(process, name, name_length(name), &thread); r != 0) return status_of(r);
+  if (int64_t r = sys::thread_start(thread, entry, stack_top, arg); r != 0) {
+    // Never started: make sure it never runs. (The kernel keeps a created
+    // thread in its process's list until the process exits.)
+    (void)sys::thread_kill(thread);
+    (void)sys::handle_close(thread);
+    return status_of(r);
+  }
+  if (out_thread != nullptr) {
+    *out_thread = thread;
+  } else {
+    (void)sys::handle_close(thread);
+  }
+  return Status::Ok;
+}
+
+Status spawn(Handle image_vmo, uint64_t image_size, const char* name, uint64_t arg, Handle* out_process,
+             Handle* out_thread) {
+  // Validate first: a malformed image never becomes a process.
+  ImageMapping mapping;
+  loader::ElfImage image;
+  if (Status s = map_and_parse(image_vmo, image_size, mapping, image); s != Status::Ok) return s;
+
+  Handle process = kInvalidHandle;
+  if (int64_t r = sys::process_create(name, name_length(name), &process); r != 0) return status_of(r);
+  uint64_t stack_top = 0;
+  Status s = load_segments(process, mapping.bytes(), image);
+  if (s == Status::Ok) s = map_stack(process, kSpawnStackSize, &stack_top);
+  if (s == Status::Ok) s = start_thread_in(process, name, image.entry, stack_top, arg, out_thread);
+  if (s != Status::Ok) {
+    (void)sys::process_kill(process);
+    (void)sys::handle_close(process);
+    return s;
+  }
+  *out_process = process;
+  return Status::Ok;
+}
+
+Status wait(Handle process, int64_t* code, Deadline deadline) {
+  return status_of(sys::process_wait(process, deadline, code));
+}
+
+}  // namespace keel

@@ -1,0 +1,146 @@
+// stress_tests.cc — many threads on every CPU calling, signalling, mapping,
+// creating threads and exiting, then a leak check: after a warm-up run, a
+// second identical run must leave exactly as many free frames and live kernel
+// objects as before it.
+#include <keel/start.h>
+#include <keel/utest.h>
+
+namespace sys = keel::sys;
+
+namespace {
+
+constexpr int kWorkers = 8;
+constexpr int kIterations = 150;
+
+struct Shared {
+  uint32_t ep;          // echo servers receive here
+  uint32_t done;        // notification: bit i when worker i finishes, bits 8/9 for the servers
+  uint32_t self;        // this process
+  uint32_t errors[kWorkers];
+};
+constexpr uint64_t kServerBit = 1ull << kWorkers;
+Shared g;
+
+// Every thread here ends with signal_and_exit, so that its stack can be
+// unmapped once its bit is seen (the leak check counts them).
+void echo(uint64_t which) {
+  keel::IpcMessage m{};
+  if (sys::ipc_recv(g.ep, &m, keel::kDeadlineForever) == 0) {
+    for (;;) {
+      if ((m.tag >> 32) == 0xdead) {
+        m.tag = 0;
+        sys::ipc_reply(&m);
+        break;
+      }
+      m.words[0] += 1;
+      if (sys::ipc_reply_recv(g.ep, &m, keel::kDeadlineForever) != 0) break;
+    }
+  }
+  keel::signal_and_exit(g.done, kServerBit << which);
+}
+
+// Short-lived threads report on their own notification (arg).
+void short_lived(uint64_t n) { keel::signal_and_exit(uint32_t(n), 1); }
+
+void worker(uint64_t i) {
+  uint32_t& errors = g.errors[i];
+  for (int it = 0; it < kIterations; ++it) {
+    // IPC round trip.
+    keel::IpcMessage m{};
+    m.tag = uint64_t(1) << 24;
+    m.words[0] = uint64_t(it);
+    if (sys::ipc_call(g.ep, &m, keel::kDeadlineForever) != 0 || m.words[0] != uint64_t(it) + 1) ++errors;
+    // A notification, signalled and polled.
+    uint32_t n = 0;
+    uint64_t bits = 0;
+    if (sys::notification_create(&n) != 0) ++errors;
+    sys::notification_signal(n, 1ull << (it % 64));
+    if (sys::notification_poll(n, &bits) != 0 || bits != (1ull << (it % 64))) ++errors;
+    sys::handle_close(n);
+    // Memory: create, map, touch, unmap.
+    uint32_t vmo = 0;
+    uint64_t addr = 0;
+    if (sys::vmo_create(3 * 4096, 0, &vmo) != 0) ++errors;
+    if (sys::vm_map(g.self, vmo, 0, 3 * 4096, keel::kVmRead | keel::kVmWrite, &addr) != 0) {
+      ++errors;
+    } else {
+      auto* w = reinterpret_cast<volatile uint64_t*>(addr);
+      w[0] = i;
+      w[1024] = it;
+      if (w[0] != i || w[1024] != uint64_t(it)) ++errors;
+      sys::vm_unmap(g.self, addr, 3 * 4096);
+    }
+    sys::handle_close(vmo);
+    // Now and then a thread that exits at once; its stack is returned.
+    if (it % 25 == 0) {
+      uint32_t fin = 0;
+      uint64_t stack = 0, got = 0;
+      sys::notification_create(&fin);
+      uint32_t t = keel::start_thread(&short_lived, fin, 16 * 1024, &stack);
+      if (!t || sys::notification_wait(fin, keel::kDeadlineForever, &got) != 0) ++errors;
+      if (stack) sys::vm_unmap(g.self, stack, 16 * 1024);
+      sys::handle_close(t);
+      sys::handle_close(fin);
+    }
+  }
+  keel::signal_and_exit(g.done, 1ull << i);
+}
+
+// One full run; returns the number of errors seen.
+unsigned run_once() {
+  sys::endpoint_create(&g.ep);
+  sys::notification_create(&g.done);
+  g.self = keel::start_info()->self_process;
+  for (auto& e : g.errors) e = 0;
+  uint32_t servers[2], workers[kWorkers];
+  uint64_t stacks[2 + kWorkers] = {};
+  for (int s = 0; s < 2; ++s) servers[s] = keel::start_thread(&echo, uint64_t(s), 64 * 1024, &stacks[s]);
+  for (int i = 0; i < kWorkers; ++i)
+    workers[i] = keel::start_thread(&worker, uint64_t(i), 64 * 1024, &stacks[2 + i]);
+  uint64_t all = (1ull << kWorkers) - 1, got = 0, bits = 0;
+  unsigned errors = 0;
+  while ((got & all) != all) {
+    if (sys::notification_wait(g.done, keel::now_ns() + 60'000'000'000ull, &bits) != 0) {
+      ++errors;  // a worker hung
+      break;
+    }
+    got |= bits;
+  }
+  for (int s = 0; s < 2; ++s) {  // stop the servers
+    keel::IpcMessage m{};
+    m.tag = uint64_t(0xdead) << 32;
+    sys::ipc_call(g.ep, &m, keel::now_ns() + 5'000'000'000ull);
+  }
+  uint64_t everyone = all | (kServerBit * 3);
+  while ((got & everyone) != everyone) {
+    if (sys::notification_wait(g.done, keel::now_ns() + 10'000'000'000ull, &bits) != 0) {
+      ++errors;
+      break;
+    }
+    got |= bits;
+  }
+  for (uint64_t st : stacks)
+    if (st) sys::vm_unmap(g.self, st, 64 * 1024);
+  sys::thread_sleep(keel::now_ns() + 20'000'000);  // let exiting threads be reaped
+  for (uint32_t h : servers) sys::handle_close(h);
+  for (uint32_t h : workers) sys::handle_close(h);
+  sys::handle_close(g.ep);
+  sys::handle_close(g.done);
+  for (uint32_t e : g.errors) errors += e;
+  return errors;
+}
+
+}  // namespace
+
+UTEST(stress, threads_ipc_notifications_memory_no_leaks) {
+  UASSERT(keel::start_info() != nullptr);
+  UEXPECT_EQ(run_once(), 0u);  // warm-up: fills caches and the kernel-stack pool
+  keel::SystemStats before{}, after{};
+  UASSERT(sys::system_stats(&before, sizeof before) == 0);
+  UEXPECT_EQ(run_once(), 0u);
+  sys::thread_sleep(keel::now_ns() + 20'000'000);
+  UASSERT(sys::system_stats(&after, sizeof after) == 0);
+  UEXPECT_EQ(after.objects_live, before.objects_live);
+  UEXPECT_EQ(after.frames_free, before.frames_free);
+  UEXPECT(after.context_switches > before.context_switches);
+}

@@ -1,0 +1,27 @@
+// usertest.h — what the usertest suites share with main.cc: the boot modules
+// and the child side of the process tests.
+//
+// usertest is both the root task and, spawned from its own boot module, the
+// children of the process tests. main(arg) tells them apart by the argument:
+// the root gets the address of its StartInfo (>= kChildArgLimit: the first
+// 64 KiB are never mapped), a child gets a scenario number below it.
+#pragma once
+
+#include <keel/keel.h>
+
+#include <string_view>
+
+namespace usertest {
+
+// Arguments below this are child scenarios, not StartInfo addresses.
+inline constexpr uint64_t kChildArgLimit = 0x10000;
+
+// The boot module named `name` (from the root task's StartInfo): its
+// MemoryObject and size. False if there is none (or in a child).
+bool find_module(std::string_view name, keel::Handle* vmo, uint64_t* size);
+
+// Runs child scenario `arg` (process_tests.cc) and returns its exit code;
+// some scenarios never return (faults, process_exit, thread_exit).
+int64_t child_main(uint64_t arg);
+
+}  // namespace usertest
