@@ -84,6 +84,7 @@ class Thread final : public object::KernelObject {
   uint64_t page_table_root = 0;      // CR3 for this thread; 0 = any (kernel threads)
   uint64_t user_entry = 0, user_stack = 0, user_arg = 0;  // first entry to user mode
   std::atomic<bool> kill_pending{false};  // checked on every return to user mode
+  std::atomic<bool> suspended{false};     // parks at its next return to user mode until resumed
   ipc::ThreadIpc ipc;                // synchronous IPC state (ipc/endpoint.h)
   ktl::ListNode wait_node;           // on a WaitQueue: guarded by that queue's lock
   ktl::ListNode process_node;        // in its Process's thread list: guarded by the process lock

@@ -80,8 +80,26 @@ int64_t sys_thread_kill(Handle thread) {
   return 0;
 }
 
-int64_t sys_thread_suspend(Handle) { return abi_error(ktl::Error::Unsupported); }  // TODO(issue 3)
-int64_t sys_thread_resume(Handle) { return abi_error(ktl::Error::Unsupported); }   // TODO(issue 3)
+// Suspension takes effect when the thread next returns to user mode (a
+// thread blocked in a syscall finishes or times out that call first).
+int64_t sys_thread_suspend(Handle thread) {
+  auto t = lookup<sched::Thread>(thread, kRightManage);
+  if (!t.ok()) return abi_error(t.error());
+  if (!(*t)->is_user) return abi_error(ktl::Error::WrongType);
+  (*t)->suspended.store(true, std::memory_order_release);
+  // Running user code on another CPU: make it enter the kernel now.
+  x86::lapic_send_ipi_others(x86::IpiMode::Fixed, x86::kVectorReschedule);
+  return 0;
+}
+
+int64_t sys_thread_resume(Handle thread) {
+  auto t = lookup<sched::Thread>(thread, kRightManage);
+  if (!t.ok()) return abi_error(t.error());
+  if (!(*t)->is_user) return abi_error(ktl::Error::WrongType);
+  (*t)->suspended.store(false, std::memory_order_release);
+  sched::unpark(t->get());
+  return 0;
+}
 
 int64_t sys_thread_sleep(Deadline deadline) {
   while (x86::monotonic_ns() < deadline) {

@@ -31,6 +31,12 @@ extern "C" void syscall_handler(x86::InterruptFrame* f) {
 extern "C" void user_return_work(x86::InterruptFrame*) {
   sched::Thread* t = sched::current();
   if (t->kill_pending.load(std::memory_order_acquire)) sched::exit_current();
+  // A suspended thread stays in the kernel, parked, until resumed or killed.
+  while (t->suspended.load(std::memory_order_acquire) && !t->kill_pending.load(std::memory_order_acquire)) {
+    x86::sti();
+    (void)sched::park(UINT64_MAX);
+    x86::cli();
+  }
   sched::preempt_if_needed();
   if (t->kill_pending.load(std::memory_order_acquire)) sched::exit_current();
 }

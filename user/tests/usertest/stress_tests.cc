@@ -5,6 +5,8 @@
 #include <keel/start.h>
 #include <keel/utest.h>
 
+#include <atomic>
+
 namespace sys = keel::sys;
 
 namespace {
@@ -143,4 +145,42 @@ UTEST(stress, threads_ipc_notifications_memory_no_leaks) {
   UEXPECT_EQ(after.objects_live, before.objects_live);
   UEXPECT_EQ(after.frames_free, before.frames_free);
   UEXPECT(after.context_switches > before.context_switches);
+}
+
+namespace {
+std::atomic<uint64_t> g_counter{0};
+std::atomic<bool> g_stop{false};
+void counting(uint64_t n) {
+  while (!g_stop.load()) g_counter.fetch_add(1);
+  keel::signal_and_exit(uint32_t(n), 1);
+}
+}  // namespace
+
+UTEST(thread, suspend_resume_kill) {
+  UASSERT(keel::start_info() != nullptr);
+  uint32_t fin = 0;
+  UASSERT(sys::notification_create(&fin) == 0);
+  uint64_t stack = 0;
+  g_stop = false;
+  uint32_t t = keel::start_thread(&counting, fin, 64 * 1024, &stack);
+  UASSERT(t != 0);
+  sys::thread_sleep(keel::now_ns() + 10'000'000);
+  UEXPECT(g_counter.load() > 0);
+  UEXPECT_EQ(sys::thread_suspend(t), 0);
+  sys::thread_sleep(keel::now_ns() + 10'000'000);  // it parks at its next kernel entry (a tick at the latest)
+  uint64_t frozen = g_counter.load();
+  sys::thread_sleep(keel::now_ns() + 30'000'000);
+  UEXPECT_EQ(g_counter.load(), frozen);  // no progress while suspended
+  UEXPECT_EQ(sys::thread_resume(t), 0);
+  sys::thread_sleep(keel::now_ns() + 20'000'000);
+  UEXPECT(g_counter.load() > frozen);  // running again
+  g_stop = true;
+  uint64_t bits = 0;
+  UEXPECT_EQ(sys::notification_wait(fin, keel::now_ns() + 5'000'000'000ull, &bits), 0);
+  sys::vm_unmap(keel::start_info()->self_process, stack, 64 * 1024);
+  uint32_t vmo = 0;
+  UASSERT(sys::vmo_create(4096, 0, &vmo) == 0);
+  UEXPECT_EQ(sys::thread_suspend(vmo), err(keel::Status::WrongType));
+  UEXPECT_EQ(sys::thread_resume(0), err(keel::Status::BadHandle));
+  for (uint32_t h : {t, fin, vmo}) UEXPECT_EQ(sys::handle_close(h), 0);
 }
