@@ -5,6 +5,7 @@
 #include <loader/elf.h>
 #include <loader/root_task.h>
 #include <mm/vm.h>
+#include <object/resource.h>
 #include <object/rights.h>
 #include <syscall_abi.h>
 #include <vm/memory_object.h>
@@ -50,8 +51,9 @@ std::string_view module_name(const boot::Module& m) {
   return slash == std::string_view::npos ? s : s.substr(slash + 1);
 }
 
-// Builds the StartInfo (syscall_abi.h): the root task's own process handle
-// and a MemoryObject handle per other boot module. Returns its user address.
+// Builds the StartInfo (syscall_abi.h): the root task's own process handle,
+// the boot's one Resource (device authority) and a MemoryObject handle per
+// boot module. Returns its user address.
 ktl::Result<uint64_t> build_start_info(object::Process& proc, const boot::BootInfo& info) {
   using namespace syscalls;
   static StartInfo si;  // large for a kernel stack; boot runs this once
@@ -59,6 +61,7 @@ ktl::Result<uint64_t> build_start_info(object::Process& proc, const boot::BootIn
   si.magic = kStartInfoMagic;
   si.version = kAbiVersion;
   si.self_process = TRY(proc.handles().add(ktl::RefPtr<object::KernelObject>(&proc), kProcessDefaultRights));
+  si.resource = TRY(proc.handles().add(TRY(object::Resource::create()), kResourceDefaultRights));
   for (size_t i = 0; i < info.module_count && si.module_count < kStartMaxModules; ++i) {
     const boot::Module& m = info.modules[i];
     if (m.size() == 0) continue;  // (the root task's own image is included: it may spawn itself)
