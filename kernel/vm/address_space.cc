@@ -227,6 +227,21 @@ bool AddressSpace::range_free_locked(uint64_t base, uint64_t len) const {
   return true;
 }
 
+Mapping* AddressSpace::split_tail_locked(Mapping* m, uint64_t at, Mapping* tail) {
+  tail->base = at;
+  tail->size = m->end() - at;
+  tail->vmo = m->vmo;
+  tail->vmo_offset = m->vmo_offset + (at - m->base);
+  tail->prot = m->prot;
+  tail->max_prot = m->max_prot;
+  tail->shared = m->shared;
+  tail->aspace = this;
+  m->size = at - m->base;
+  m->vmo->add_mapping_locked(tail);
+  insert_sorted_locked(tail);
+  return tail;
+}
+
 void AddressSpace::insert_sorted_locked(Mapping* m) {
   // ktl::List cannot insert in the middle: set the lower mappings aside, push
   // m in front, and put them back. O(n), like the search.
@@ -411,18 +426,8 @@ ktl::Result<void> AddressSpace::unmap(uint64_t addr, uint64_t len, x86::TlbFlush
           } else if (hi == m->end()) {
             m->size = lo - m->base;
           } else {  // the middle: [base, lo) stays, [hi, end) is a new mapping
-            Mapping* tail = spares.take();
-            tail->base = hi;
-            tail->size = m->end() - hi;
-            tail->vmo = m->vmo;
-            tail->vmo_offset = m->vmo_offset + (hi - m->base);
-            tail->prot = m->prot;
-            tail->max_prot = m->max_prot;
-            tail->shared = m->shared;
-            tail->aspace = this;
+            split_tail_locked(m, hi, spares.take());
             m->size = lo - m->base;
-            object->add_mapping_locked(tail);
-            insert_sorted_locked(tail);
           }
           mapped_bytes_ -= hi - lo;
           m = next;
@@ -477,20 +482,7 @@ ktl::Result<void> AddressSpace::protect(uint64_t addr, uint64_t len, unsigned pr
           // Split off the parts outside [addr, end): m keeps [lo, hi).
           const uint64_t lo = m->base > addr ? m->base : addr;
           const uint64_t hi = m->end() < end ? m->end() : end;
-          if (hi < m->end()) {
-            Mapping* tail = spares.take();
-            tail->base = hi;
-            tail->size = m->end() - hi;
-            tail->vmo = m->vmo;
-            tail->vmo_offset = m->vmo_offset + (hi - m->base);
-            tail->prot = m->prot;
-            tail->max_prot = m->max_prot;
-            tail->shared = m->shared;
-            tail->aspace = this;
-            m->size = hi - m->base;
-            object->add_mapping_locked(tail);
-            insert_sorted_locked(tail);
-          }
+          if (hi < m->end()) split_tail_locked(m, hi, spares.take());
           if (lo > m->base) {
             Mapping* head = spares.take();
             head->base = m->base;

@@ -219,6 +219,9 @@ class AddressSpace final : public object::KernelObject {
   bool range_free_locked(uint64_t base, uint64_t len) const;
   Mapping* find_locked(uint64_t addr) const;
   void insert_sorted_locked(Mapping* m);
+  // Makes `tail` (a spare record) the part [at, end) of `m`, which keeps
+  // [base, at), and registers it. Needs lock_ and m's object lock.
+  Mapping* split_tail_locked(Mapping* m, uint64_t at, Mapping* tail);
   uint64_t next_random_locked();
 
   // Maps every page of `m` now (physical objects; populate). Requires lock_
