@@ -95,6 +95,27 @@ ktl::Result<void> Process::start_thread(sched::Thread* t, uint64_t entry, uint64
   return r;
 }
 
+ktl::Result<void> Process::set_pager(ktl::RefPtr<ipc::Endpoint> endpoint, uint64_t badge) {
+  uint64_t flags = lock_.lock();
+  if (finished_ || killing_) {
+    lock_.unlock(flags);
+    return ktl::Error::BadState;
+  }
+  ktl::RefPtr<ipc::Endpoint> old = static_cast<ktl::RefPtr<ipc::Endpoint>&&>(pager_);
+  pager_ = static_cast<ktl::RefPtr<ipc::Endpoint>&&>(endpoint);
+  pager_badge_ = badge;
+  lock_.unlock(flags);
+  return ktl::ok();  // `old` is dropped here, outside the lock
+}
+
+ktl::RefPtr<ipc::Endpoint> Process::pager(uint64_t* badge) {
+  uint64_t flags = lock_.lock();
+  ktl::RefPtr<ipc::Endpoint> p = pager_;
+  *badge = pager_badge_;
+  lock_.unlock(flags);
+  return p;
+}
+
 void Process::discard_unstarted(sched::Thread* t) {
   uint64_t flags = lock_.lock();
   bool listed = t->state() == sched::ThreadState::New && t->process_node.linked();
@@ -156,6 +177,11 @@ void Process::finish_exit() {
     lock_.unlock(flags);
     if (!t) break;
     ktl::RefPtr<sched::Thread> drop = ktl::adopt_ref(t);
+  }
+  {
+    uint64_t flags = lock_.lock();
+    ktl::RefPtr<ipc::Endpoint> old = static_cast<ktl::RefPtr<ipc::Endpoint>&&>(pager_);
+    lock_.unlock(flags);
   }
   handles_.clear();
   aspace_->destroy();

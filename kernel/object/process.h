@@ -7,6 +7,7 @@
 // handles to it exist.
 #pragma once
 
+#include <ipc/endpoint.h>
 #include <ktl/list.h>
 #include <ktl/ref_ptr.h>
 #include <ktl/result.h>
@@ -61,6 +62,11 @@ class Process final : public KernelObject {
   ktl::Error wait_exit(uint64_t deadline_ns);
   uint32_t live_threads() const { return live_threads_; }
 
+  // The endpoint that receives the page faults the kernel cannot resolve
+  // (null: none; such faults kill the process). BadState after exit.
+  ktl::Result<void> set_pager(ktl::RefPtr<ipc::Endpoint> endpoint, uint64_t badge);
+  ktl::RefPtr<ipc::Endpoint> pager(uint64_t* badge);
+
   ~Process() override;
 
  private:
@@ -76,6 +82,8 @@ class Process final : public KernelObject {
   uint32_t live_threads_ = 0;
   bool killing_ = false;
   bool finished_ = false;  // the last thread is gone (or none ever ran): no new threads
+  ktl::RefPtr<ipc::Endpoint> pager_;  // guarded by lock_
+  uint64_t pager_badge_ = 0;          // guarded by lock_
   bool exited_ = false;      // written under exit_waiters_.lock()
   int64_t exit_code_ = 0;
   sched::WaitQueue exit_waiters_;

@@ -108,3 +108,20 @@ int64_t sys_ipc_reply_recv(Handle ep_h, UserAddr msg, Deadline deadline) {
 }
 
 }  // namespace syscalls
+
+namespace syscalls {
+
+int64_t sys_process_set_pager(Handle process, Handle endpoint) {
+  auto p = lookup<object::Process>(process, kRightManage);
+  if (!p.ok()) return abi_error(p.error());
+  ktl::RefPtr<ipc::Endpoint> ep;
+  uint64_t badge = 0;
+  if (endpoint != kInvalidHandle) {
+    auto e = lookup<ipc::Endpoint>(endpoint, kRightWrite, &badge);
+    if (!e.ok()) return abi_error(e.error());
+    ep = e.release_value();
+  }
+  return to_abi((*p)->set_pager(static_cast<ktl::RefPtr<ipc::Endpoint>&&>(ep), badge));
+}
+
+}  // namespace syscalls

@@ -38,8 +38,4 @@ int64_t sys_notification_poll(Handle h, UserAddr out_bits) {
   return to_abi(x86::write_user(out_bits, bits));
 }
 
-// TODO(issue 3): pagers are the next step. Until then this syscall exists in
-// the ABI and answers Unsupported. (The device syscalls are in device_sys.cc.)
-int64_t sys_process_set_pager(Handle, Handle) { return abi_error(ktl::Error::Unsupported); }
-
 }  // namespace syscalls

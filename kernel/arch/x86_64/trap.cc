@@ -14,6 +14,7 @@
 #include <arch/x86_64/usercopy.h>
 #include <mm/vm.h>
 #include <object/process.h>
+#include <syscall_abi.h>
 #include <sched/scheduler.h>
 
 #include <atomic>
@@ -147,11 +148,33 @@ bool resolve_user_fault(uint64_t addr, uint64_t error_code) {
   return r == vm::AddressSpace::FaultResult::Resolved;
 }
 
-// A fault in user mode that could not be resolved: the process dies (a pager
-// endpoint, when set, will get the chance first: issue 3, next step).
+// A page fault the kernel could not resolve goes to the process's pager, if
+// it has one: the faulting thread makes a kernel-built call (label
+// kPagerLabelFault, words: address and access) and waits for the reply.
+// Returns true if the pager answered "retry" (label 0).
+bool ask_pager(object::Process& proc, sched::Thread& t, uint64_t addr, uint64_t error_code) {
+  uint64_t badge = 0;
+  ktl::RefPtr<ipc::Endpoint> pager = proc.pager(&badge);
+  if (!pager) return false;
+  ipc::ThreadIpc& me = t.ipc;
+  me.msg.tag = (uint64_t(syscalls::kPagerLabelFault) << 32) | (uint64_t(2) << 24);
+  me.msg.words[0] = addr;
+  me.msg.words[1] = (error_code & 16) ? syscalls::kVmExecute : (error_code & 2) ? syscalls::kVmWrite : syscalls::kVmRead;
+  me.handle_count = 0;
+  sti();  // from user mode: no kernel lock is held
+  ktl::Error e = pager->send(badge, /*is_call=*/true, UINT64_MAX);
+  cli();
+  if (me.handle_count) object::HandleTable::discard_transferred({me.handles, me.handle_count});
+  me.handle_count = 0;
+  return e == ktl::Error::None && (me.msg.tag >> 32) == 0;
+}
+
+// A fault in user mode that could not be resolved (and that no pager
+// resolved): the process dies with kExitCodeFaultBase - vector.
 void user_exception(InterruptFrame& f) {
   sched::Thread* t = sched::current();
   auto* proc = t ? static_cast<object::Process*>(t->process) : nullptr;
+  if (proc && f.vector == 14 && ask_pager(*proc, *t, read_cr2(), f.error_code)) return;  // retry
   if (f.vector == 14)
     klog::warn("user fault: 14 (page fault) in thread '{}' of process '{}' at rip {:#x}, address {:#x}",
                t ? t->name() : "?", proc ? proc->name() : "?", f.rip, read_cr2());

@@ -37,6 +37,7 @@ enum class Scenario : uint64_t {
   kCli,            // IOPL 0: #GP
   kWriteCr3,       // privileged: #GP
   kThreadsMain,    // main thread of the multi-threaded child: thread_exit first
+  kPagerTouch,     // reads usertest::kPagerAddr (unmapped: its pager maps it) and returns the value
 };
 
 constexpr uint64_t child_arg(Scenario s, uint64_t param = 0) { return uint64_t(s) << 8 | (param & 0xff); }
@@ -181,6 +182,8 @@ int64_t usertest::child_main(uint64_t arg) {
     case Scenario::kThreadsMain:
       store(shared_in_child()->main_exited, 1);
       sys::thread_exit();
+    case Scenario::kPagerTouch:
+      return int64_t(*reinterpret_cast<volatile uint64_t*>(usertest::kPagerAddr) & 0x7f);
   }
   return kSurvived;
 }
@@ -571,3 +574,5 @@ UTEST(thread, threads_in_own_process) {
   UEXPECT_EQ(sys::handle_close(g_self.notification), 0);
   expect_no_leak(utest_ctx, before, 64);
 }
+
+uint64_t usertest::pager_touch_arg() { return child_arg(Scenario::kPagerTouch); }

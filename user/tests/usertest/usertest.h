@@ -15,6 +15,10 @@ namespace usertest {
 
 // Arguments below this are child scenarios, not StartInfo addresses.
 inline constexpr uint64_t kChildArgLimit = 0x10000;
+// The address the kPagerTouch child reads; nothing is mapped there until its pager does it.
+inline constexpr uint64_t kPagerAddr = 0x30000000;
+// The start argument of that scenario (process_tests.cc: Scenario::kPagerTouch).
+uint64_t pager_touch_arg();
 
 // The boot module named `name` (from the root task's StartInfo): its
 // MemoryObject and size. False if there is none (or in a child).
