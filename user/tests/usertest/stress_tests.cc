@@ -184,3 +184,39 @@ UTEST(thread, suspend_resume_kill) {
   UEXPECT_EQ(sys::thread_resume(0), err(keel::Status::BadHandle));
   for (uint32_t h : {t, fin, vmo}) UEXPECT_EQ(sys::handle_close(h), 0);
 }
+
+// Every kernel object a process causes to be allocated is charged to its
+// quota (65,536 objects by default): mapping one page over and over charges a
+// Mapping record each time, until the kernel refuses with QuotaExceeded — an
+// error, not an out-of-memory kernel. Unmapping gives the quota back.
+UTEST(quota, exhaustion_is_an_error_and_recovers) {
+  UASSERT(keel::start_info() != nullptr);
+  uint32_t self = keel::start_info()->self_process;
+  uint32_t vmo = 0;
+  UASSERT(sys::vmo_create(4096, 0, &vmo) == 0);
+  keel::SystemStats before{};
+  UASSERT(sys::system_stats(&before, sizeof before) == 0);
+  // Consecutive mappings downwards from a fixed top, far from everything
+  // else (each new one goes to the front of the sorted mapping list: O(1)).
+  constexpr uint64_t kTop = 0x100000000000ull;
+  constexpr uint64_t kMax = 70'000;
+  uint64_t mapped = 0;
+  int64_t last = 0;
+  for (; mapped < kMax; ++mapped) {
+    uint64_t addr = kTop - (mapped + 1) * 4096;
+    last = sys::vm_map(self, vmo, 0, 4096, keel::kVmRead | keel::kVmFixed, &addr);
+    if (last != 0) break;
+  }
+  UEXPECT_EQ(last, err(keel::Status::QuotaExceeded));
+  UEXPECT(mapped > 1000 && mapped < 65536);
+  // Still alive and well: other calls work; a fresh object is refused too.
+  uint32_t n = 0;
+  UEXPECT_EQ(sys::notification_create(&n), err(keel::Status::QuotaExceeded));
+  UEXPECT_EQ(sys::vm_unmap(self, kTop - mapped * 4096, mapped * 4096), 0);
+  UEXPECT_EQ(sys::notification_create(&n), 0);  // the quota came back
+  UEXPECT_EQ(sys::handle_close(n), 0);
+  UEXPECT_EQ(sys::handle_close(vmo), 0);
+  keel::SystemStats after{};
+  UASSERT(sys::system_stats(&after, sizeof after) == 0);
+  UEXPECT_EQ(after.objects_live, before.objects_live - 1);  // the vmo is gone
+}
