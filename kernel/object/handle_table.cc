@@ -164,30 +164,16 @@ ktl::Result<HandleEntry> HandleTable::remove(Handle h) {
   return entry;
 }
 
-ktl::Result<Handle> HandleTable::duplicate(Handle h, Rights rights) {
-  Handle out = kInvalidHandle;
-  const Slot* source = nullptr;
-  TRY(with_free_slots(
-      1,
-      [&]() -> ktl::Result<void> {
-        source = find_locked(h);
-        if (source == nullptr) return ktl::Error::BadHandle;
-        if (!(source->rights & kRightDuplicate) || !rights_subset(rights, source->rights)) {
-          return ktl::Error::AccessDenied;
-        }
-        return ktl::ok();
-      },
-      [&] {
-        KernelObject* obj = source->object;
-        obj->ref();
-        obj->on_handle_added();
-        out = install_locked(obj, rights, source->badge);
-      }));
-  return out;
-}
+ktl::Result<Handle> HandleTable::duplicate(Handle h, Rights rights) { return copy(h, rights, 0); }
 
 ktl::Result<Handle> HandleTable::mint(Handle h, Rights rights, uint64_t badge) {
   if (badge == 0) return ktl::Error::InvalidArgument;
+  return copy(h, rights, badge);
+}
+
+// duplicate (badge 0: keep the source's) and mint (a badge for an unbadged
+// source): needs kRightDuplicate; `rights` must be a subset of the source's.
+ktl::Result<Handle> HandleTable::copy(Handle h, Rights rights, uint64_t badge) {
   Handle out = kInvalidHandle;
   const Slot* source = nullptr;
   TRY(with_free_slots(
@@ -196,7 +182,7 @@ ktl::Result<Handle> HandleTable::mint(Handle h, Rights rights, uint64_t badge) {
         source = find_locked(h);
         if (source == nullptr) return ktl::Error::BadHandle;
         if (!(source->rights & kRightDuplicate) || !rights_subset(rights, source->rights) ||
-            source->badge != 0) {
+            (badge != 0 && source->badge != 0)) {
           return ktl::Error::AccessDenied;
         }
         return ktl::ok();
@@ -205,7 +191,7 @@ ktl::Result<Handle> HandleTable::mint(Handle h, Rights rights, uint64_t badge) {
         KernelObject* obj = source->object;
         obj->ref();
         obj->on_handle_added();
-        out = install_locked(obj, rights, badge);
+        out = install_locked(obj, rights, badge != 0 ? badge : source->badge);
       }));
   return out;
 }

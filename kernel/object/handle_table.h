@@ -152,6 +152,7 @@ class HandleTable {
   size_t max_slots() const { return max_slots_; }
 
  private:
+  ktl::Result<Handle> copy(Handle h, Rights rights, uint64_t badge);  // duplicate and mint
   struct Slot {
     KernelObject* object;  // one reference, owned by the slot; null when free
     uint64_t badge;

@@ -112,6 +112,18 @@ bool MemoryObject::frame_shared(mm::PhysAddr frame) const {
   return __atomic_load_n(refcount_of(*frames_, frame), __ATOMIC_ACQUIRE) > 1;
 }
 
+// A zeroed frame charged to the quota (charge refunded if none is free).
+ktl::Result<mm::PhysAddr> MemoryObject::alloc_charged_zeroed_page() {
+  TRY(charge_page());
+  auto frame = frames_->alloc_page();
+  if (!frame.ok()) {
+    uncharge_page();
+    return Error::NoMemory;
+  }
+  zero_page(*frame);
+  return *frame;
+}
+
 uint64_t* MemoryObject::find_slot_locked(uint64_t page) const {
   uint64_t* leaf = dir_[page / kSlotsPerLeaf];
   return leaf == nullptr ? nullptr : &leaf[page % kSlotsPerLeaf];
@@ -120,14 +132,8 @@ uint64_t* MemoryObject::find_slot_locked(uint64_t page) const {
 ktl::Result<uint64_t*> MemoryObject::slot_locked(uint64_t page) {
   uint64_t*& leaf = dir_[page / kSlotsPerLeaf];
   if (leaf == nullptr) {
-    TRY(charge_page());
-    auto frame = frames_->alloc_page();
-    if (!frame.ok()) {
-      uncharge_page();
-      return Error::NoMemory;
-    }
-    zero_page(*frame);
-    leaf = mm::phys_to_ptr<uint64_t>(*frame);
+    mm::PhysAddr frame = TRY(alloc_charged_zeroed_page());
+    leaf = mm::phys_to_ptr<uint64_t>(frame);
     ++leaves_;
   }
   return &leaf[page % kSlotsPerLeaf];
@@ -149,17 +155,11 @@ ktl::Result<mm::PhysAddr> MemoryObject::commit_locked(uint64_t page) {
   if (is_physical()) return phys_base_ + page * mm::kPageSize;
   uint64_t* slot = TRY(slot_locked(page));
   if (*slot & kSlotCommitted) return *slot & ~kSlotCommitted;
-  TRY(charge_page());
-  auto frame = frames_->alloc_page();
-  if (!frame.ok()) {
-    uncharge_page();
-    return Error::NoMemory;
-  }
-  zero_page(*frame);
-  __atomic_store_n(refcount_of(*frames_, *frame), 1, __ATOMIC_RELEASE);
-  *slot = *frame | kSlotCommitted;
+  mm::PhysAddr frame = TRY(alloc_charged_zeroed_page());
+  __atomic_store_n(refcount_of(*frames_, frame), 1, __ATOMIC_RELEASE);
+  *slot = frame | kSlotCommitted;
   ++committed_;
-  return *frame;
+  return frame;
 }
 
 ktl::Result<mm::PhysAddr> MemoryObject::commit_for_write_locked(uint64_t page, const AddressSpace* caller,

@@ -202,6 +202,7 @@ class MemoryObject final : public object::KernelObject {
   uint64_t* find_slot_locked(uint64_t page) const;
   // The slot of page `page`, creating (and charging) its leaf if needed.
   // Errors: QuotaExceeded, NoMemory. Requires lock_.
+  ktl::Result<mm::PhysAddr> alloc_charged_zeroed_page();
   ktl::Result<uint64_t*> slot_locked(uint64_t page);
   // The frame page `page` holds, or false. Physical objects: always true.
   bool peek_locked(uint64_t page, mm::PhysAddr& frame) const;
