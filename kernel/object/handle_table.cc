@@ -79,6 +79,7 @@ ktl::Result<void> HandleTable::with_free_slots(size_t n, Validate&& validate, Co
     size_t new_capacity;
     {
       klib::SpinLockGuard guard(lock_);
+      if (closed_) return ktl::Error::BadState;
       TRY(validate());
       if (free_count_ >= n) {
         commit();
@@ -265,6 +266,10 @@ void HandleTable::clear() {
   // Batches bound the time spent with the lock held and the stack used.
   constexpr size_t kBatch = 32;
   size_t next = 0;  // slots below `next` have been emptied already
+  {
+    klib::SpinLockGuard guard(lock_);
+    closed_ = true;
+  }
   for (;;) {
     KernelObject* batch[kBatch];
     size_t n = 0;

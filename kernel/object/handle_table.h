@@ -142,7 +142,9 @@ class HandleTable {
   static void discard_transferred(std::span<HandleEntry> entries);
 
   // Closes every handle (process teardown), releasing objects in batches with
-  // the lock dropped in between. Handles added concurrently may survive.
+  // the lock dropped in between, and closes the table: every later add
+  // (add, add_many, duplicate, mint, replace) fails with BadState, so nothing
+  // given to a dead process (handle_give) can outlive it in its table.
   void clear();
 
   // Live handles.
@@ -184,6 +186,7 @@ class HandleTable {
   size_t free_count_ = 0;         // capacity_ - count_
   uint32_t free_head_ = kNoSlot;  // FIFO free list: take from head,
   uint32_t free_tail_ = kNoSlot;  // append freed slots at tail
+  bool closed_ = false;           // clear() ran: no more handles
 };
 
 }  // namespace object

@@ -532,12 +532,17 @@ TEST(HandleTable, ClearDropsEverything) {
   EXPECT_EQ(load(counters.zero_handles), 101);
   EXPECT_EQ(kept->handle_count(), 0u);
   EXPECT_EQ(kept->ref_count(), 1u);
-  // The table is usable afterwards and old handles stay dead.
-  Handle fresh = add_new(table, &counters);
+  // Old handles stay dead, and the table takes nothing new: a process being
+  // torn down must not collect handles that would then live as long as it.
   for (Handle h : handles) EXPECT_EQ(table.get<KernelObject>(h, 0).error(), ktl::Error::BadHandle);
   EXPECT_EQ(table.get<KernelObject>(k1, 0).error(), ktl::Error::BadHandle);
   EXPECT_EQ(table.get<KernelObject>(k2, 0).error(), ktl::Error::BadHandle);
-  EXPECT_TRUE(table.get<KernelObject>(fresh, 0).ok());
+  EXPECT_EQ(table.add(kept, kRightAll).error(), ktl::Error::BadState);
+  HandleEntry entry{kept, kRightAll, 0};
+  Handle out = kInvalidHandle;
+  EXPECT_EQ(table.add_many({&entry, 1}, {&out, 1}).error(), ktl::Error::BadState);
+  EXPECT_EQ(kept->handle_count(), 0u);
+  EXPECT_EQ(table.count(), 0u);
 }
 
 TEST(HandleTable, DestructorClosesEverything) {

@@ -120,3 +120,33 @@ int64_t sys_thread_set_priority(Handle thread, uint32_t priority) {
 }
 
 }  // namespace syscalls
+
+namespace syscalls {
+
+int64_t sys_handle_give(Handle process, Handle h, UserAddr out) {
+  if (!x86::user_range_ok(out, sizeof(Handle))) return abi_error(ktl::Error::Fault);
+  auto p = lookup<object::Process>(process, kRightManage);
+  if (!p.ok()) return abi_error(p.error());
+  auto& mine = current_process().handles();
+  auto entry = mine.get_entry(h);
+  if (!entry.ok()) return abi_error(entry.error());
+  if (!object::rights_subset(kRightTransfer, entry->rights)) return abi_error(ktl::Error::AccessDenied);
+  // Copy into `process`, then close `h`. Should `h` have been closed or
+  // replaced by another thread in between, the copy is withdrawn: a handle
+  // is never in two places unless someone holding `duplicate` made it so.
+  Handle given = 0;
+  if (auto a = (*p)->handles().add(entry->object, entry->rights, entry->badge); a.ok()) {
+    given = *a;
+  } else {
+    return abi_error(a.error());
+  }
+  if (auto gone = mine.remove(h); !gone.ok()) {
+    (void)(*p)->handles().remove(given);
+    return abi_error(gone.error());
+  }
+  // A failed write leaves the handle in `process`: the range check above makes
+  // that only an unmapped page.
+  return to_abi(x86::write_user(out, given));
+}
+
+}  // namespace syscalls

@@ -31,6 +31,18 @@ uint64_t measure(int ops, Fn fn) {
   return best;
 }
 
+// One operation each, out of line, so that tools/keel-trace can stop on them.
+[[gnu::noinline]] void op_null_syscall() { sys::debug_write(nullptr, 0); }
+[[gnu::noinline]] void op_ipc_call(uint32_t ep, keel::IpcMessage* m) {
+  m->tag = uint64_t(1) << 24;
+  sys::ipc_call(ep, m, keel::kDeadlineForever);
+}
+[[gnu::noinline]] void op_notify_round_trip(uint32_t signal, uint32_t wait) {
+  uint64_t bits;
+  sys::notification_signal(signal, 1);
+  sys::notification_wait(wait, keel::kDeadlineForever, &bits);
+}
+
 void report(const char* name, uint64_t value) { keel::print("bench {} {} instructions/op\n", name, value); }
 
 uint64_t tag(uint32_t words) { return uint64_t(words) << 24; }
@@ -69,7 +81,7 @@ int main(uint64_t) {
   uint32_t self = si->self_process;
 
   report("null_syscall", measure(2000, [](int n) {
-           for (int i = 0; i < n; ++i) sys::debug_write(nullptr, 0);
+           for (int i = 0; i < n; ++i) op_null_syscall();
          }));
 
   uint32_t ep = 0;
@@ -77,23 +89,16 @@ int main(uint64_t) {
   keel::start_thread(&ipc_server, ep);
   keel::IpcMessage m{};
   report("ipc_call_reply", measure(1000, [&](int n) {
-           for (int i = 0; i < n; ++i) {
-             m.tag = tag(1);
-             sys::ipc_call(ep, &m, keel::kDeadlineForever);
-           }
+           for (int i = 0; i < n; ++i) op_ipc_call(ep, &m);
          }));
 
   static PingPong pp;
   sys::notification_create(&pp.n1);
   sys::notification_create(&pp.n2);
   keel::start_thread(&notify_partner, reinterpret_cast<uint64_t>(&pp));
-  uint64_t bits;
   // One round trip is two signal→wake-ups.
   report("notification_signal_wait", measure(1000, [&](int n) {
-                                       for (int i = 0; i < n; ++i) {
-                                         sys::notification_signal(pp.n1, 1);
-                                         sys::notification_wait(pp.n2, keel::kDeadlineForever, &bits);
-                                       }
+                                       for (int i = 0; i < n; ++i) op_notify_round_trip(pp.n1, pp.n2);
                                      }) / 2);
 
   uint32_t vmo = 0;

@@ -181,8 +181,7 @@ Status start_thread_in(Handle process, const char* name, uintptr_t entry, uint64
   return Status::Ok;
 }
 
-Status spawn(Handle image_vmo, uint64_t image_size, const char* name, uint64_t arg, Handle* out_process,
-             Handle* out_thread) {
+Status spawn_prepare(Handle image_vmo, uint64_t image_size, const char* name, Prepared* out) {
   // Validate first: a malformed image never becomes a process.
   ImageMapping mapping;
   loader::ElfImage image;
@@ -193,13 +192,30 @@ Status spawn(Handle image_vmo, uint64_t image_size, const char* name, uint64_t a
   uint64_t stack_top = 0;
   Status s = load_segments(process, mapping.bytes(), image);
   if (s == Status::Ok) s = map_stack(process, kSpawnStackSize, &stack_top);
-  if (s == Status::Ok) s = start_thread_in(process, name, image.entry, stack_top, arg, out_thread);
   if (s != Status::Ok) {
     (void)sys::process_kill(process);
     (void)sys::handle_close(process);
     return s;
   }
-  *out_process = process;
+  *out = Prepared{process, image.entry, stack_top};
+  return Status::Ok;
+}
+
+Status spawn_start(const Prepared& prepared, const char* name, uint64_t arg, Handle* out_thread) {
+  Status s = start_thread_in(prepared.process, name, prepared.entry, prepared.stack_top, arg, out_thread);
+  if (s != Status::Ok) {
+    (void)sys::process_kill(prepared.process);
+    (void)sys::handle_close(prepared.process);
+  }
+  return s;
+}
+
+Status spawn(Handle image_vmo, uint64_t image_size, const char* name, uint64_t arg, Handle* out_process,
+             Handle* out_thread) {
+  Prepared prepared;
+  if (Status s = spawn_prepare(image_vmo, image_size, name, &prepared); s != Status::Ok) return s;
+  if (Status s = spawn_start(prepared, name, arg, out_thread); s != Status::Ok) return s;
+  *out_process = prepared.process;
   return Status::Ok;
 }
 

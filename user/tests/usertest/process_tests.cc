@@ -38,6 +38,7 @@ enum class Scenario : uint64_t {
   kWriteCr3,       // privileged: #GP
   kThreadsMain,    // main thread of the multi-threaded child: thread_exit first
   kPagerTouch,     // reads usertest::kPagerAddr (unmapped: its pager maps it) and returns the value
+  kCallGiven,      // ipc_call on handle `param` (given by the parent) with 41; returns the reply word
 };
 
 constexpr uint64_t child_arg(Scenario s, uint64_t param = 0) { return uint64_t(s) << 8 | (param & 0xff); }
@@ -184,6 +185,13 @@ int64_t usertest::child_main(uint64_t arg) {
       sys::thread_exit();
     case Scenario::kPagerTouch:
       return int64_t(*reinterpret_cast<volatile uint64_t*>(usertest::kPagerAddr) & 0x7f);
+    case Scenario::kCallGiven: {
+      keel::IpcMessage m{};
+      m.tag = uint64_t(1) << 24;
+      m.words[0] = 41;
+      if (sys::ipc_call(Handle(param), &m, keel::now_ns() + kSoon) != 0) return kSurvived + 2;
+      return int64_t(m.words[0]);
+    }
   }
   return kSurvived;
 }
@@ -313,6 +321,70 @@ UTEST(spawn, handles_and_thread_handle) {
   UEXPECT_EQ(sys::handle_close(thread), 0);
   UEXPECT_EQ(sys::handle_close(proc), 0);
   UEXPECT_EQ(keel::wait(proc, &code), Status::BadHandle);
+}
+
+// A parent gives a child a badged endpoint before its first thread runs; the
+// child calls through it.
+UTEST(handle_give, child_calls_through_a_given_endpoint) {
+  Image img = usertest_image();
+  UASSERT(img.vmo != keel::kInvalidHandle);
+  Handle ep = keel::kInvalidHandle, client = keel::kInvalidHandle;
+  UASSERT(sys::endpoint_create(&ep) == 0);
+  UASSERT(sys::handle_mint(ep, keel::kRightWrite | keel::kRightTransfer, 7, &client) == 0);
+  keel::Prepared p;
+  UASSERT(keel::spawn_prepare(img.vmo, img.size, "child", &p) == Status::Ok);
+  Handle in_child = keel::kInvalidHandle;
+  UEXPECT_EQ(sys::handle_give(p.process, client, &in_child), 0);
+  UEXPECT(in_child != keel::kInvalidHandle);
+  UEXPECT_EQ(sys::handle_close(client), keel::err(Status::BadHandle));  // moved, not copied
+  UASSERT(in_child < 0x100);  // fits the scenario parameter (a fresh table's first slot)
+  UASSERT(keel::spawn_start(p, "child", child_arg(Scenario::kCallGiven, in_child)) == Status::Ok);
+  keel::IpcMessage m{};
+  UEXPECT_EQ(sys::ipc_recv(ep, &m, keel::now_ns() + kSoon), 0);
+  UEXPECT_EQ(m.badge, 7u);
+  UEXPECT_EQ(m.words[0], 41u);
+  m.tag = uint64_t(1) << 24;
+  m.words[0] = 42;
+  UEXPECT_EQ(sys::ipc_reply(&m), 0);
+  int64_t code = 0;
+  UEXPECT_EQ(keel::wait(p.process, &code, keel::now_ns() + kSoon), Status::Ok);
+  UEXPECT_EQ(code, 42);
+  UEXPECT_EQ(sys::handle_close(p.process), 0);
+  UEXPECT_EQ(sys::handle_close(ep), 0);
+}
+
+UTEST(handle_give, refusals_leave_the_handle_with_the_caller) {
+  Image img = usertest_image();
+  UASSERT(img.vmo != keel::kInvalidHandle);
+  keel::Prepared p;
+  UASSERT(keel::spawn_prepare(img.vmo, img.size, "child", &p) == Status::Ok);
+  Handle n = keel::kInvalidHandle, out = keel::kInvalidHandle;
+  UASSERT(sys::notification_create(&n) == 0);
+  // No `transfer` on the handle.
+  Handle no_transfer = keel::kInvalidHandle;
+  UASSERT(sys::handle_duplicate(n, keel::kRightSignal | keel::kRightWait | keel::kRightDuplicate, &no_transfer) == 0);
+  UEXPECT_EQ(sys::handle_give(p.process, no_transfer, &out), keel::err(Status::AccessDenied));
+  UEXPECT_EQ(sys::notification_signal(no_transfer, 1), 0);  // still the caller's
+  // No `manage` on the process.
+  Handle weak_proc = keel::kInvalidHandle;
+  UASSERT(sys::handle_duplicate(p.process, keel::kRightWait, &weak_proc) == 0);
+  UEXPECT_EQ(sys::handle_give(weak_proc, n, &out), keel::err(Status::AccessDenied));
+  UEXPECT_EQ(sys::handle_give(n, n, &out), keel::err(Status::WrongType));
+  UEXPECT_EQ(sys::handle_give(p.process, 0xdead0001u, &out), keel::err(Status::BadHandle));
+  // `out` in the kernel half: checked before anything moves.
+  UEXPECT_EQ(sys::handle_give(p.process, n, reinterpret_cast<Handle*>(0xffff800000001000ull)),
+             keel::err(Status::Fault));
+  UEXPECT_EQ(sys::notification_signal(n, 1), 0);
+  // An exited process takes nothing.
+  UEXPECT_EQ(sys::process_kill(p.process), 0);
+  int64_t code = 0;
+  UEXPECT_EQ(keel::wait(p.process, &code, keel::now_ns() + kSoon), Status::Ok);
+  UEXPECT_EQ(sys::handle_give(p.process, n, &out), keel::err(Status::BadState));
+  UEXPECT_EQ(sys::notification_signal(n, 1), 0);
+  UEXPECT_EQ(sys::handle_close(n), 0);
+  UEXPECT_EQ(sys::handle_close(no_transfer), 0);
+  UEXPECT_EQ(sys::handle_close(weak_proc), 0);
+  UEXPECT_EQ(sys::handle_close(p.process), 0);
 }
 
 // ---------------------------------------------------------------- CPU faults

@@ -77,6 +77,27 @@ Status start_thread_in(Handle process, const char* name, uintptr_t entry, uint64
 Status spawn(Handle image_vmo, uint64_t image_size, const char* name, uint64_t arg, Handle* out_process,
              Handle* out_thread = nullptr);
 
+// spawn() in two steps, for a parent that gives the child handles
+// (sys::handle_give) before its first thread runs:
+//
+//   keel::Prepared p;
+//   keel::spawn_prepare(vmo, size, "server", &p);
+//   keel::Handle in_child;
+//   keel::sys::handle_give(p.process, endpoint, &in_child);
+//   keel::spawn_start(p, "server", in_child);   // the child's main gets arg = in_child
+struct Prepared {
+  Handle process = kInvalidHandle;  // the new process (kProcessDefaultRights), no thread yet
+  uint64_t entry = 0;               // its ELF entry point
+  uint64_t stack_top = 0;           // the top of its kSpawnStackSize stack
+};
+// Validates and loads the image into a new process named `name` and maps its
+// stack. Errors: those of spawn(); on failure nothing is left behind.
+Status spawn_prepare(Handle image_vmo, uint64_t image_size, const char* name, Prepared* out);
+// Starts the first thread of a prepared process at its entry with rdi = `arg`.
+// On failure the process is killed and `prepared.process` closed.
+// Errors: those of start_thread_in.
+Status spawn_start(const Prepared& prepared, const char* name, uint64_t arg, Handle* out_thread = nullptr);
+
 // Waits until `process` has exited, until `deadline` at the latest, and
 // writes its exit code to `*code` (0 after a normal exit of its last thread,
 // kExitKilled, kExitFaultBase - vector, or what it passed to process_exit).
