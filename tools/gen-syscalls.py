@@ -763,9 +763,10 @@ def gen_syscall_dispatch(model):
     out += ["// Decodes the syscall registers (rax = nr; rdi, rsi, rdx, r10, r8, r9 = a0..a5) and calls",
             "// the handler. Returns its result; -Unsupported for a number no syscall has;",
             "// -InvalidArgument, without calling the handler, if a 32-bit argument (handle, u32,",
-            "// rights) has any of bits 32..63 set.",
+            "// rights) has any of bits 32..63 set. Always inlined: in the kernel's syscall entry",
+            "// each case becomes a tail jump to its handler.",
             ]
-    out += pack("inline int64_t syscall_dispatch(",
+    out += pack("[[gnu::always_inline]] inline int64_t syscall_dispatch(",
                 ["uint64_t nr"] + [f"[[maybe_unused]] uint64_t a{i}" for i in range(MAX_ARGS)], ") {")
     out += ["  switch (nr) {"]
     for s in model["syscalls"]:

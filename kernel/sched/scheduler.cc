@@ -28,7 +28,7 @@ struct CpuSched {
   Thread* current = nullptr;
   Thread* idle = nullptr;
   Thread* prev = nullptr;  // handed from the switching thread to sched_finish_switch
-  bool need_resched = false;
+  x86::PerCpu* percpu = nullptr;  // this CPU's; its need_resched and current_thread mirror the scheduler
   bool ready = false;
   uint64_t switches = 0;
   uint64_t steals = 0;
@@ -82,7 +82,7 @@ void switch_locked(CpuSched& c) {
   Thread* prev = c.current;
   SchedEntity* e = c.rq.pick_next();
   Thread* next = e ? thread_of(e) : c.idle;
-  c.need_resched = false;
+  c.percpu->need_resched.store(false, std::memory_order_relaxed);
   c.rq.set_current(next == c.idle ? nullptr : &next->sched);  // load() counts the running thread
   if (next == prev) {
     prev->state_.store(ThreadState::Running, std::memory_order_release);
@@ -92,6 +92,8 @@ void switch_locked(CpuSched& c) {
   next->state_.store(ThreadState::Running, std::memory_order_release);
   next->last_cpu = x86::this_cpu()->index;
   c.current = next;
+  c.percpu->current_thread = next;
+  c.percpu->current_work = &next->kill_pending;
   c.prev = prev;
   ++c.switches;
   switch_user_state(prev, next);
@@ -122,7 +124,7 @@ void try_steal(CpuSched& c, unsigned self) {
   if (!e) return;
   c.rq.enqueue(e);
   ++c.steals;
-  c.need_resched = true;
+  c.percpu->need_resched.store(true, std::memory_order_relaxed);
 }
 
 }  // namespace
@@ -144,7 +146,7 @@ void try_steal(CpuSched& c, unsigned self) {
 namespace {
 void idle_loop(void*) { idle_loop_forever(); }
 
-void reschedule_ipi(x86::InterruptFrame&, void*) { this_sched().need_resched = true; }
+void reschedule_ipi(x86::InterruptFrame&, void*) { this_sched().percpu->need_resched.store(true, std::memory_order_relaxed); }
 void timer_interrupt(x86::InterruptFrame&, void*) {
   ++x86::this_cpu()->timer_ticks;
   on_tick();
@@ -264,6 +266,9 @@ ktl::Result<void> init_cpu(unsigned cpu, const char* boot_name) {
   }
   c.rq.set_current(cpu == 0 ? &boot->sched : nullptr);
   c.current = boot.leak_ref();  // the scheduler's reference to a running thread
+  c.percpu = &x86::cpu(cpu);
+  c.percpu->current_thread = c.current;
+  c.percpu->current_work = &c.current->kill_pending;
   c.idle = idle;
   c.ready = true;
   x86::set_interrupt_handler(x86::kVectorReschedule, &reschedule_ipi, nullptr);
@@ -285,12 +290,10 @@ ktl::Result<void> start(Thread* t) {
 }
 
 Thread* current() {
-  // With interrupts off the thread cannot migrate between the two reads.
-  uint64_t flags = x86::read_rflags();
-  x86::cli();
-  x86::PerCpu* cpu = x86::this_cpu();
-  Thread* t = cpu ? g_cpus[cpu->index].current : nullptr;
-  if (flags & (1 << 9)) x86::sti();
+  // One load through GS: atomic with respect to preemption and migration
+  // (whichever CPU runs it, the running thread is the same).
+  Thread* t;
+  asm volatile("mov %%gs:24, %0" : "=r"(t));
   return t;
 }
 
@@ -391,7 +394,7 @@ void unpark(Thread* t, ktl::Error reason) {
   t->sched.timeslice_ticks_left = kDefaultTimesliceTicks;
   tc.rq.enqueue(&t->sched);
   bool preempt = tc.current == tc.idle || t->sched.priority > tc.current->sched.priority;
-  if (preempt) tc.need_resched = true;
+  if (preempt) tc.percpu->need_resched.store(true, std::memory_order_relaxed);
   tc.lock.unlock(0);
   t->lock.unlock(flags);
   if (preempt && target != self) x86::lapic_send_ipi(x86::cpu(target).apic_id, x86::IpiMode::Fixed, x86::kVectorReschedule);
@@ -427,9 +430,9 @@ void on_tick() {
     if (t == c.idle) {
       ++c.idle_ticks;
       if (c.rq.size() == 0) try_steal(c, x86::this_cpu()->index);
-      if (c.rq.size() > 0) c.need_resched = true;
+      if (c.rq.size() > 0) c.percpu->need_resched.store(true, std::memory_order_relaxed);
     } else if (c.rq.tick(&t->sched)) {
-      c.need_resched = true;
+      c.percpu->need_resched.store(true, std::memory_order_relaxed);
     }
     n = c.tq.expire(x86::monotonic_ns(), expired, 16);
     c.lock.unlock(0);
@@ -441,7 +444,7 @@ void preempt_if_needed() {
   x86::PerCpu* cpu = x86::this_cpu();
   if (!cpu) return;
   CpuSched& c = g_cpus[cpu->index];
-  if (!c.ready || !c.need_resched) return;
+  if (!c.ready || !cpu->need_resched.load(std::memory_order_relaxed)) return;
   c.lock.lock();
   Thread* t = c.current;
   if (t != c.idle) {

@@ -17,6 +17,7 @@
 #include <sched/timer_queue.h>
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 
 namespace sched {
@@ -83,7 +84,9 @@ class Thread final : public object::KernelObject {
   uint64_t user_gs_base = 0;         // user GS base (KERNEL_GS_BASE while in the kernel)
   uint64_t page_table_root = 0;      // CR3 for this thread; 0 = any (kernel threads)
   uint64_t user_entry = 0, user_stack = 0, user_arg = 0;  // first entry to user mode
-  std::atomic<bool> kill_pending{false};  // checked on every return to user mode
+  // Checked on every return to user mode. The two must stay adjacent, in this
+  // order: syscall.S tests them as one 16-bit word (PerCpu::current_work).
+  std::atomic<bool> kill_pending{false};  // exits at its next return to user mode
   std::atomic<bool> suspended{false};     // parks at its next return to user mode until resumed
   ipc::ThreadIpc ipc;                // synchronous IPC state (ipc/endpoint.h)
   ktl::ListNode wait_node;           // on a WaitQueue: guarded by that queue's lock
@@ -94,5 +97,12 @@ class Thread final : public object::KernelObject {
  private:
   Thread() : KernelObject(kType) {}
 };
+
+// syscall.S reads kill_pending and suspended as one 16-bit word.
+#pragma clang diagnostic push
+#pragma clang diagnostic ignored "-Winvalid-offsetof"
+static_assert(offsetof(Thread, suspended) == offsetof(Thread, kill_pending) + 1);
+static_assert(sizeof(std::atomic<bool>) == 1);
+#pragma clang diagnostic pop
 
 }  // namespace sched

@@ -18,6 +18,13 @@ struct PerCpu {
   PerCpu* self;               // offset 0: for this_cpu()
   uint64_t syscall_scratch;   // offset 8: reserved for the syscall entry (issue 3)
   uint64_t kernel_stack_top;  // offset 16: top of this CPU's current kernel stack
+  void* current_thread;       // offset 24: the sched::Thread running here (sched::current())
+  // offset 32: the running thread's two return-to-user flags (kill_pending,
+  // then suspended, adjacent bytes): syscall.S tests both with one compare.
+  const void* current_work;
+  // offset 40: a reschedule is due at the next preemption point (set by this
+  // CPU, or by another CPU that queued a thread here and then sends an IPI).
+  std::atomic<bool> need_resched;
   uint32_t index;             // 0 = the bootstrap processor
   uint32_t apic_id;
   std::atomic<bool> online;   // set by the CPU itself once it idles
@@ -31,6 +38,12 @@ struct PerCpu {
   Tss tss;
   Idt* idt;
 };
+
+static_assert(__builtin_offsetof(PerCpu, syscall_scratch) == 8, "syscall.S uses PerCpu offsets");
+static_assert(__builtin_offsetof(PerCpu, kernel_stack_top) == 16, "syscall.S uses PerCpu offsets");
+static_assert(__builtin_offsetof(PerCpu, current_thread) == 24, "sched::current() uses PerCpu offsets");
+static_assert(__builtin_offsetof(PerCpu, current_work) == 32, "syscall.S uses PerCpu offsets");
+static_assert(__builtin_offsetof(PerCpu, need_resched) == 40, "syscall.S uses PerCpu offsets");
 
 PerCpu& cpu(unsigned index);
 unsigned cpu_count();           // CPUs brought online so far

@@ -12,11 +12,53 @@
 // fault in ring 0 on Intel CPUs, on the user's stack — never allow it.
 #define PERCPU_SCRATCH 8
 #define PERCPU_KSTACK 16
+#define PERCPU_WORK 32               // &current->kill_pending (suspended follows)
+#define PERCPU_RESCHED 40
 #define USER_DS (0x20 | 3)
 #define USER_CS (0x28 | 3)
 #define SYSCALL_VECTOR 0x100
+#define FRAME_RAX (14 * 8)          // InterruptFrame.rax
 
 #include "frame.inc"
+
+// Leaves through SYSRET or IRETQ; the frame is at %rsp, interrupts are off,
+// user_return_work has run (or found nothing to do).
+// SYSRET is allowed if RIP is canonical (bits 63..47 equal), CS/SS are the
+// default user selectors and RFLAGS has neither RF (16) nor TF (8) set.
+.macro RESTORE_AND_RETURN
+  movq 17*8(%rsp), %rcx          // rip
+  movq %rcx, %r11
+  sarq $47, %r11
+  jnz 91f                        // (0 and -1 both leave ZF: -1 is a kernel RIP)
+  cmpq $USER_CS, 18*8(%rsp)
+  jne 91f
+  cmpq $USER_DS, 21*8(%rsp)
+  jne 91f
+  testq $((1 << 16) | (1 << 8)), 19*8(%rsp)
+  jnz 91f
+  POP_GPRS                       // (rcx and r11 are replaced by rip and rflags below)
+  movq 2*8(%rsp), %rcx           // rip (after vector and error code)
+  movq 4*8(%rsp), %r11           // rflags
+  movq 5*8(%rsp), %rsp           // user rsp: from here nothing may touch the stack
+  swapgs
+  sysretq
+91:
+  POP_GPRS
+  addq $16, %rsp
+  swapgs
+  iretq
+.endm
+
+// The common case of user_return_work in three instructions: no kill, no
+// suspension (two adjacent bytes of the current thread), no reschedule due.
+// Jumps to `slow` if there is work.
+.macro CHECK_USER_WORK slow
+  movq %gs:PERCPU_WORK, %rax
+  cmpw $0, (%rax)
+  jne \slow
+  cmpb $0, %gs:PERCPU_RESCHED
+  jne \slow
+.endm
 
 .text
 .global syscall_entry
@@ -33,40 +75,28 @@ syscall_entry:
   pushq $SYSCALL_VECTOR          // vector
   PUSH_GPRS
   xorl %ebp, %ebp                // backtraces stop at the user boundary
-  movq %rsp, %rdi
   sti
-  call syscall_handler           // syscall_handler(InterruptFrame*)
+  // The arguments are still in their registers: rdi, rsi, rdx, r10 (→ rcx,
+  // the C convention's fourth), r8, r9; the number (rax) goes on the stack as
+  // the seventh, over a pad that keeps the call 16-byte aligned.
+  movq %r10, %rcx
+  subq $8, %rsp
+  pushq %rax
+  call syscall_entry_dispatch    // (a0, a1, a2, a3, a4, a5, number) → rax
+  addq $16, %rsp
   cli
+  movq %rax, FRAME_RAX(%rsp)
+  CHECK_USER_WORK 1f
+  RESTORE_AND_RETURN
+1:
   movq %rsp, %rdi
-  jmp return_to_user
+  call user_return_work          // kill/suspend checks; may switch threads
+  RESTORE_AND_RETURN
 
 // return_to_user(InterruptFrame* frame) with interrupts off: restores the
 // frame (which must be at the current stack pointer) and returns to CPL 3.
 .global return_to_user
 return_to_user:
   movq %rdi, %rsp
-  call user_return_work          // signals, kill/suspend checks; may switch threads
-  // SYSRET is allowed if RIP is canonical (bits 63..47 equal), CS/SS are the
-  // default user selectors and RFLAGS has neither RF (16) nor TF (8) set.
-  movq 17*8(%rsp), %rcx          // rip
-  movq %rcx, %r11
-  sarq $47, %r11
-  cmpq $0, %r11
-  jne 1f
-  cmpq $USER_CS, 18*8(%rsp)
-  jne 1f
-  cmpq $USER_DS, 21*8(%rsp)
-  jne 1f
-  testq $((1 << 16) | (1 << 8)), 19*8(%rsp)
-  jnz 1f
-  POP_GPRS                       // (rcx and r11 are replaced by rip and rflags below)
-  movq 2*8(%rsp), %rcx           // rip (after vector and error code)
-  movq 4*8(%rsp), %r11           // rflags
-  movq 5*8(%rsp), %rsp           // user rsp: from here nothing may touch the stack
-  swapgs
-  sysretq
-1:
-  POP_GPRS
-  addq $16, %rsp
-  swapgs
-  iretq
+  call user_return_work
+  RESTORE_AND_RETURN

@@ -3,6 +3,7 @@
 #include <arch/x86_64/cpu.h>
 #include <arch/x86_64/gdt.h>
 #include <arch/x86_64/interrupts.h>
+#include <arch/x86_64/percpu.h>
 #include <arch/x86_64/syscall.h>
 #include <sched/scheduler.h>
 #include <syscall_dispatch.h>
@@ -21,15 +22,16 @@ void syscall_init_cpu() {
 
 }  // namespace x86
 
-extern "C" void syscall_handler(x86::InterruptFrame* f) {
-  f->rax = uint64_t(syscalls::syscall_dispatch(f->rax, f->rdi, f->rsi, f->rdx, f->r10, f->r8, f->r9));
+// Called by syscall_entry with the argument registers as they were (the
+// number last, on the stack): the generated dispatch checks and decodes them.
+extern "C" int64_t syscall_entry_dispatch(uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4,
+                                          uint64_t a5, uint64_t number) {
+  return syscalls::syscall_dispatch(number, a0, a1, a2, a3, a4, a5);
 }
 
-// Runs with interrupts off just before any return to user mode (syscalls and
-// interrupts or exceptions taken in user mode): a thread being killed exits
-// here, and a pending reschedule happens here.
-extern "C" void user_return_work(x86::InterruptFrame*) {
-  sched::Thread* t = sched::current();
+namespace {
+
+[[gnu::noinline]] void user_return_slow(sched::Thread* t) {
   if (t->kill_pending.load(std::memory_order_acquire)) sched::exit_current();
   // A suspended thread stays in the kernel, parked, until resumed or killed.
   while (t->suspended.load(std::memory_order_acquire) && !t->kill_pending.load(std::memory_order_acquire)) {
@@ -39,4 +41,19 @@ extern "C" void user_return_work(x86::InterruptFrame*) {
   }
   sched::preempt_if_needed();
   if (t->kill_pending.load(std::memory_order_acquire)) sched::exit_current();
+}
+
+}  // namespace
+
+// Runs with interrupts off just before any return to user mode (syscalls and
+// interrupts or exceptions taken in user mode): a thread being killed exits
+// here, a suspended one stops here, and a pending reschedule happens here.
+// The common case — none of these — is three loads and a return.
+extern "C" void user_return_work(x86::InterruptFrame*) {
+  x86::PerCpu* cpu = x86::this_cpu();
+  auto* t = static_cast<sched::Thread*>(cpu->current_thread);
+  if (!t->kill_pending.load(std::memory_order_relaxed) && !t->suspended.load(std::memory_order_relaxed) &&
+      !cpu->need_resched.load(std::memory_order_relaxed)) [[likely]]
+    return;
+  user_return_slow(t);
 }
