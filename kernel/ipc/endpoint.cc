@@ -72,18 +72,27 @@ void Endpoint::on_zero_handles() {
 // Waits until `me.done` (delivery or reply) or the deadline / a kill. On
 // timeout, a message still queued on `ep` is withdrawn; a call already taken
 // by a server is abandoned (its reply will be dropped).
+// `wake`, if not null, is a thread to wake first: the CPU is handed to it
+// directly when it can run here (sched::park_and_switch_to).
 static ktl::Error wait_done(ThreadIpc& me, klib::SpinLock* ep_lock, ktl::List<ThreadIpc, &ThreadIpc::queue_node>* queue,
-                            void* ep, uint64_t deadline_ns) {
+                            void* ep, uint64_t deadline_ns, ktl::RefPtr<sched::Thread> wake = nullptr) {
   sched::Thread* self = sched::current();
   for (;;) {
-    uint64_t f = me.lock.lock();
-    if (me.done) {
-      ktl::Error e = me.result;
+    ktl::Error e;
+    if (wake) {
+      // Nothing can have completed `me` yet that the loop would miss: a
+      // completion leaves a wake token, and park_and_switch_to returns at once.
+      e = sched::park_and_switch_to(static_cast<ktl::RefPtr<sched::Thread>&&>(wake), deadline_ns);
+    } else {
+      uint64_t f = me.lock.lock();
+      if (me.done) {
+        ktl::Error r = me.result;
+        me.lock.unlock(f);
+        return r;
+      }
       me.lock.unlock(f);
-      return e;
+      e = sched::park(deadline_ns);
     }
-    me.lock.unlock(f);
-    ktl::Error e = sched::park(deadline_ns);
     bool killed = self->kill_pending.load();
     if (e != ktl::Error::TimedOut && !killed) continue;
     // Give up: withdraw from the queue if still there.
@@ -98,7 +107,7 @@ static ktl::Error wait_done(ThreadIpc& me, klib::SpinLock* ep_lock, ktl::List<Th
       }
       ep_lock->unlock(g);
     }
-    f = me.lock.lock();
+    uint64_t f = me.lock.lock();
     if (me.done) {  // it completed meanwhile
       ktl::Error r = me.result;
       me.lock.unlock(f);
@@ -132,11 +141,16 @@ ktl::Error Endpoint::send(uint64_t badge, bool is_call, uint64_t deadline_ns) {
       self->ref();  // the receiver holds the caller until it replies
       r->reply_to = self;
     }
+    // Our own reference: once finished, the receiver may run (a timeout or a
+    // kill wakes it elsewhere) and exit before we wake it.
+    ktl::RefPtr<sched::Thread> receiver(r->owner);
     finish(*r, ktl::Error::None);
     lock_.unlock(f);
-    sched::unpark(r->owner);
-    if (!is_call) return ktl::Error::None;
-    return wait_done(me, nullptr, nullptr, nullptr, deadline_ns);
+    if (!is_call) {
+      sched::unpark(receiver.get());
+      return ktl::Error::None;
+    }
+    return wait_done(me, nullptr, nullptr, nullptr, deadline_ns, static_cast<ktl::RefPtr<sched::Thread>&&>(receiver));
   }
   if (deadline_ns == 0) {  // poll: nobody is receiving
     lock_.unlock(f);
@@ -149,7 +163,7 @@ ktl::Error Endpoint::send(uint64_t badge, bool is_call, uint64_t deadline_ns) {
   return wait_done(me, &lock_, &senders_, this, deadline_ns);
 }
 
-ktl::Error Endpoint::receive(uint64_t deadline_ns) {
+ktl::Error Endpoint::receive(uint64_t deadline_ns, ktl::RefPtr<sched::Thread> wake) {
   sched::Thread* self = sched::current();
   ThreadIpc& me = self->ipc;
   me.owner = self;
@@ -159,6 +173,7 @@ ktl::Error Endpoint::receive(uint64_t deadline_ns) {
   uint64_t f = lock_.lock();
   if (closed_) {
     lock_.unlock(f);
+    if (wake) sched::unpark(wake.get());
     return ktl::Error::PeerClosed;
   }
   if (ThreadIpc* s = senders_.pop_front()) {
@@ -170,23 +185,26 @@ ktl::Error Endpoint::receive(uint64_t deadline_ns) {
       me.reply_to = sender;
       lock_.unlock(f);
     } else {
+      ktl::RefPtr<sched::Thread> keep(sender);  // it may run and exit once finished
       finish(*s, ktl::Error::None);
       lock_.unlock(f);
       sched::unpark(sender);
     }
+    if (wake) sched::unpark(wake.get());
     return ktl::Error::None;
   }
   if (deadline_ns == 0) {
     lock_.unlock(f);
+    if (wake) sched::unpark(wake.get());
     return ktl::Error::TimedOut;
   }
   receivers_.push_back(&me);
   me.queued_on = this;
   lock_.unlock(f);
-  return wait_done(me, &lock_, &receivers_, this, deadline_ns);
+  return wait_done(me, &lock_, &receivers_, this, deadline_ns, static_cast<ktl::RefPtr<sched::Thread>&&>(wake));
 }
 
-ktl::Error reply() {
+ktl::Result<ktl::RefPtr<sched::Thread>> reply_deferred() {
   sched::Thread* self = sched::current();
   ThreadIpc& me = self->ipc;
   sched::Thread* caller = me.reply_to;
@@ -195,6 +213,7 @@ ktl::Error reply() {
     return ktl::Error::BadState;
   }
   me.reply_to = nullptr;
+  ktl::RefPtr<sched::Thread> ref = ktl::adopt_ref(caller);  // the one taken at delivery
   ThreadIpc& c = caller->ipc;
   uint64_t f = c.lock.lock();
   bool delivered = !c.done;
@@ -204,11 +223,17 @@ ktl::Error reply() {
     c.result = ktl::Error::None;
   }
   c.lock.unlock(f);
-  if (delivered)
-    sched::unpark(caller);
-  else
+  if (!delivered) {
     drop_handles(me);  // the caller gave up
-  ktl::RefPtr<sched::Thread> drop = ktl::adopt_ref(caller);
+    return ktl::RefPtr<sched::Thread>();
+  }
+  return ref;
+}
+
+ktl::Error reply() {
+  auto caller = reply_deferred();
+  if (!caller.ok()) return caller.error();
+  if (*caller) sched::unpark(caller->get());
   return ktl::Error::None;
 }
 

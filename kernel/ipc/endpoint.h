@@ -57,8 +57,10 @@ class Endpoint final : public object::KernelObject {
   // closed (the sender gave them up).
   ktl::Error send(uint64_t badge, bool is_call, uint64_t deadline_ns);
   // The current thread waits for a message (delivered into its ipc.msg,
-  // ipc.handles, ipc.badge; ipc.reply_to set for a call).
-  ktl::Error receive(uint64_t deadline_ns);
+  // ipc.handles, ipc.badge; ipc.reply_to set for a call). `wake`, if not
+  // null, is woken first (a caller just replied to: reply_deferred); if the
+  // current thread has to wait, the CPU goes to it directly when it can.
+  ktl::Error receive(uint64_t deadline_ns, ktl::RefPtr<sched::Thread> wake = nullptr);
 
   ~Endpoint() override;
 
@@ -79,6 +81,11 @@ class Endpoint final : public object::KernelObject {
 // taken). BadState if there is none. A caller that gave up meanwhile loses
 // the reply (its handles are closed).
 ktl::Error reply();
+
+// reply() without the wake-up: returns the caller to wake (null if it had
+// given up), for reply-and-receive to hand the CPU to. BadState if there is
+// no caller.
+ktl::Result<ktl::RefPtr<sched::Thread>> reply_deferred();
 
 // Called when a thread exits: a caller it owed a reply gets PeerClosed; if it
 // was queued on an endpoint it is removed.

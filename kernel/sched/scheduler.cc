@@ -289,14 +289,6 @@ ktl::Result<void> start(Thread* t) {
   return ktl::ok();
 }
 
-Thread* current() {
-  // One load through GS: atomic with respect to preemption and migration
-  // (whichever CPU runs it, the running thread is the same).
-  Thread* t;
-  asm volatile("mov %%gs:24, %0" : "=r"(t));
-  return t;
-}
-
 void yield() {
   // Interrupts off before looking up this CPU: a preemption in between could
   // move the thread to another CPU and leave it holding the wrong lock.
@@ -336,6 +328,65 @@ ktl::Error park(uint64_t deadline_ns) {
   }
   t->holds_own_lock_across_switch = true;
   switch_locked(c);
+  ktl::Error reason = t->wake_reason;
+  if (flags & (1 << 9)) x86::sti();
+  return reason;
+}
+
+ktl::Error park_and_switch_to(ktl::RefPtr<Thread> next, uint64_t deadline_ns) {
+  uint64_t flags = x86::read_rflags();
+  x86::cli();
+  Thread* t = current();
+  x86::PerCpu* cpu = x86::this_cpu();
+  t->lock.lock();
+  uint64_t ignored;
+  // try_lock: two thread locks, no order between them; contention means
+  // something else is happening to `next` anyway.
+  bool direct = !t->wake_token && (deadline_ns == UINT64_MAX || deadline_ns > x86::monotonic_ns()) &&
+                next->lock.try_lock(ignored);
+  if (direct) {
+    if (next->state() != ThreadState::Blocked || !next->sched.may_run_on(cpu->index) ||
+        next->sched.priority < t->sched.priority || cpu->need_resched.load(std::memory_order_relaxed) ||
+        next->timer.armed) {
+      next->lock.unlock(0);
+      direct = false;
+    }
+  }
+  if (!direct) {
+    t->lock.unlock(0);
+    unpark(next.get());
+    next.reset();
+    ktl::Error e = park(deadline_ns);
+    if (flags & (1 << 9)) x86::sti();
+    return e;
+  }
+  // Committed. `next` stays alive: the scheduler holds a reference to every
+  // started thread until it is reaped, and it is not dead.
+  Thread* n = next.get();
+  next.reset();
+  CpuSched& c = g_cpus[cpu->index];
+  c.lock.lock();
+  t->state_.store(ThreadState::Blocked);
+  t->wake_reason = ktl::Error::None;
+  if (deadline_ns != UINT64_MAX) {
+    t->timer_cpu = cpu->index;
+    c.tq.arm(&t->timer, deadline_ns);
+  }
+  t->holds_own_lock_across_switch = true;
+  n->wake_reason = ktl::Error::None;
+  n->sched.timeslice_ticks_left = kDefaultTimesliceTicks;
+  n->state_.store(ThreadState::Running, std::memory_order_release);
+  n->last_cpu = cpu->index;
+  n->lock.unlock(0);
+  c.rq.set_current(&n->sched);
+  c.current = n;
+  cpu->current_thread = n;
+  cpu->current_work = &n->kill_pending;
+  c.prev = t;
+  ++c.switches;
+  switch_user_state(t, n);
+  context_switch(&t->saved_sp, n->saved_sp);
+  sched_finish_switch();
   ktl::Error reason = t->wake_reason;
   if (flags & (1 << 9)) x86::sti();
   return reason;

@@ -42,7 +42,13 @@ ktl::Result<void> init_cpu(unsigned cpu, const char* boot_name);
 // Makes a New thread runnable. Error::BadState if it was started already.
 ktl::Result<void> start(Thread* t);
 
-Thread* current();
+// The running thread: one load through GS (atomic with respect to preemption
+// and migration: on whichever CPU it runs, the running thread is the same).
+inline Thread* current() {
+  Thread* t;
+  asm volatile("mov %%gs:24, %0" : "=r"(t));  // x86::PerCpu::current_thread
+  return t;
+}
 
 // Gives up the CPU to another ready thread of the same or higher priority.
 void yield();
@@ -50,6 +56,14 @@ void yield();
 // Blocks the current thread until unpark() or `deadline_ns` (monotonic ns;
 // UINT64_MAX = none). Returns Error::None (woken), TimedOut or Interrupted.
 ktl::Error park(uint64_t deadline_ns);
+
+// unpark(next) then park(deadline_ns), fused: when `next` is parked, may run
+// on this CPU and has at least the current thread's priority (and nothing of
+// higher priority is due here), the CPU switches straight to it, skipping the
+// run queue — the IPC handoff (a caller to the server it woke, a server to
+// the caller it replied to). Otherwise it is exactly the two calls. `next` is
+// a reference the caller gives up. Returns what park() returns.
+ktl::Error park_and_switch_to(ktl::RefPtr<Thread> next, uint64_t deadline_ns);
 
 // Sleeps until `deadline_ns` (unpark() may end it early: loop if that matters).
 void sleep_until(uint64_t deadline_ns);

@@ -32,10 +32,16 @@ ktl::Result<void> copy_in(UserAddr msg) {
 ktl::Result<void> copy_out(UserAddr msg) {
   ThreadIpc& me = sched::current()->ipc;
   uint32_t words = IpcTag::words(me.msg.tag);
-  Handle hs[kIpcMaxHandles] = {};
+  // The handles and the badge end the message: written together.
+  struct {
+    Handle handles[kIpcMaxHandles];
+    uint64_t badge;
+  } tail = {{}, me.badge};
+  static_assert(offsetof(IpcMessage, badge) == offsetof(IpcMessage, handles) + sizeof tail.handles);
+  static_assert(sizeof tail == sizeof tail.handles + sizeof tail.badge);
   ktl::Error install = ktl::Error::None;
   if (me.handle_count) {
-    auto r = current_process().handles().add_many({me.handles, me.handle_count}, {hs, me.handle_count});
+    auto r = current_process().handles().add_many({me.handles, me.handle_count}, {tail.handles, me.handle_count});
     if (!r.ok()) {
       object::HandleTable::discard_transferred({me.handles, me.handle_count});
       install = r.error();
@@ -46,8 +52,7 @@ ktl::Result<void> copy_out(UserAddr msg) {
   uint64_t tag = (me.msg.tag & ~(uint64_t(0xff) << 16)) | (uint64_t(nh) << 16);
   TRY(x86::write_user(msg, tag));
   TRY(x86::copy_to_user(msg + offsetof(IpcMessage, words), me.msg.words, words * sizeof(uint64_t)));
-  TRY(x86::copy_to_user(msg + offsetof(IpcMessage, handles), hs, sizeof hs));
-  TRY(x86::write_user(msg + offsetof(IpcMessage, badge), me.badge));
+  TRY(x86::copy_to_user(msg + offsetof(IpcMessage, handles), &tail, sizeof tail));
   if (install != ktl::Error::None) return install;
   return ktl::ok();
 }
@@ -64,8 +69,9 @@ int64_t send_common(Handle ep_h, UserAddr msg, Deadline deadline, bool is_call) 
   return to_abi(copy_out(msg));
 }
 
-int64_t receive_common(ipc::Endpoint& ep, UserAddr msg, Deadline deadline) {
-  ktl::Error e = ep.receive(deadline);
+int64_t receive_common(ipc::Endpoint& ep, UserAddr msg, Deadline deadline,
+                       ktl::RefPtr<sched::Thread> wake = nullptr) {
+  ktl::Error e = ep.receive(deadline, static_cast<ktl::RefPtr<sched::Thread>&&>(wake));
   if (e != ktl::Error::None) return abi_error(e);
   return to_abi(copy_out(msg));
 }
@@ -100,11 +106,13 @@ int64_t sys_ipc_reply_recv(Handle ep_h, UserAddr msg, Deadline deadline) {
   if (!x86::user_range_ok(msg, sizeof(IpcMessage))) return abi_error(ktl::Error::Fault);
   auto ep = lookup<ipc::Endpoint>(ep_h, kRightRead);
   if (!ep.ok()) return abi_error(ep.error());
+  ktl::RefPtr<sched::Thread> caller;
   if (sched::current()->ipc.reply_to) {
     if (auto r = copy_in(msg); !r.ok()) return abi_error(r.error());
-    (void)ipc::reply();  // a caller that is gone just loses the reply
+    auto c = ipc::reply_deferred();  // a caller that is gone just loses the reply
+    if (c.ok()) caller = c.release_value();
   }
-  return receive_common(**ep, msg, deadline);
+  return receive_common(**ep, msg, deadline, static_cast<ktl::RefPtr<sched::Thread>&&>(caller));
 }
 
 }  // namespace syscalls

@@ -10,13 +10,18 @@
 
 // int64_t user_copy_raw(void* dst, const void* src, size_t n): 0, or -1 on an
 // unresolvable fault. Callers check the user range first (usercopy.cc).
+// Whole quadwords first (rep movsq), then the 0–7 bytes left (rep movsb).
 user_copy_raw:
   movq %rdx, %rcx
+  shrq $3, %rcx
+  andl $7, %edx
   cmpb $0, g_smap_enabled(%rip)
   je 1f
   stac
 1:
 user_access_begin:
+  rep movsq
+  movl %edx, %ecx
   rep movsb
 user_access_end:
   cmpb $0, g_smap_enabled(%rip)

@@ -2,26 +2,11 @@
 #include <arch/x86_64/cpu.h>
 #include <arch/x86_64/usercopy.h>
 
-extern "C" int64_t user_copy_raw(void* dst, const void* src, size_t n);
 extern "C" char user_access_begin[], user_access_end[], user_access_fixup[];
 extern "C" bool g_smap_enabled;
 bool g_smap_enabled = false;  // read by usercopy.S
 
 namespace x86 {
-
-ktl::Result<void> copy_from_user(void* dst, uint64_t user_src, size_t len) {
-  if (!user_range_ok(user_src, len)) return ktl::Error::Fault;
-  if (len == 0) return ktl::ok();
-  if (user_copy_raw(dst, reinterpret_cast<const void*>(user_src), len) != 0) return ktl::Error::Fault;
-  return ktl::ok();
-}
-
-ktl::Result<void> copy_to_user(uint64_t user_dst, const void* src, size_t len) {
-  if (!user_range_ok(user_dst, len)) return ktl::Error::Fault;
-  if (len == 0) return ktl::ok();
-  if (user_copy_raw(reinterpret_cast<void*>(user_dst), src, len) != 0) return ktl::Error::Fault;
-  return ktl::ok();
-}
 
 void user_access_init_cpu() {
   CpuidResult leaf7 = cpuid(0).eax >= 7 ? cpuid(7, 0) : CpuidResult{};

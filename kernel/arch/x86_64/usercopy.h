@@ -21,8 +21,27 @@ constexpr bool user_range_ok(uint64_t addr, uint64_t len) {
   return len == 0 || (addr < kUserTop && len <= kUserTop - addr);
 }
 
-ktl::Result<void> copy_from_user(void* dst, uint64_t user_src, size_t len);
-ktl::Result<void> copy_to_user(uint64_t user_dst, const void* src, size_t len);
+}  // namespace x86
+
+// usercopy.S: copies `n` bytes with fault recovery; 0, or -1 on a fault it
+// could not resolve. Callers check the user range first.
+extern "C" int64_t user_copy_raw(void* dst, const void* src, size_t n);
+
+namespace x86 {
+
+inline ktl::Result<void> copy_from_user(void* dst, uint64_t user_src, size_t len) {
+  if (!user_range_ok(user_src, len)) return ktl::Error::Fault;
+  if (len == 0) return ktl::ok();
+  if (user_copy_raw(dst, reinterpret_cast<const void*>(user_src), len) != 0) return ktl::Error::Fault;
+  return ktl::ok();
+}
+
+inline ktl::Result<void> copy_to_user(uint64_t user_dst, const void* src, size_t len) {
+  if (!user_range_ok(user_dst, len)) return ktl::Error::Fault;
+  if (len == 0) return ktl::ok();
+  if (user_copy_raw(reinterpret_cast<void*>(user_dst), src, len) != 0) return ktl::Error::Fault;
+  return ktl::ok();
+}
 
 template <typename T>
 ktl::Result<T> read_user(uint64_t user_src) {
