@@ -54,11 +54,7 @@ Thread* thread_of(SchedEntity* e) {
 // address space shares the kernel half), FS/GS bases and the FPU state.
 void switch_user_state(Thread* prev, Thread* next) {
   x86::PerCpu* cpu = x86::this_cpu();
-  if (prev->is_user) {
-    prev->fs_base = x86::rdmsr(x86::kMsrFsBase);
-    prev->user_gs_base = x86::rdmsr(x86::kMsrKernelGsBase);
-    if (prev->fpu_area) x86::fpu_save(prev->fpu_area);
-  }
+  if (prev->is_user && prev->fpu_area) x86::fpu_save(prev->fpu_area);
   if (next->kstack.top) {
     cpu->kernel_stack_top = next->kstack.top;
     cpu->tss.rsp[0] = next->kstack.top;
@@ -68,8 +64,16 @@ void switch_user_state(Thread* prev, Thread* next) {
   uint64_t want_cr3 = next->page_table_root ? next->page_table_root : mm::kernel_page_table_root();
   if (x86::read_cr3() != want_cr3) x86::write_cr3(want_cr3);
   if (next->is_user) {
-    x86::wrmsr(x86::kMsrFsBase, next->fs_base);
-    x86::wrmsr(x86::kMsrKernelGsBase, next->user_gs_base);
+    // Only the kernel changes these (thread.h), so the saved copies are
+    // current: no MSR reads on the way out, writes only when they differ.
+    if (cpu->loaded_fs_base != next->fs_base) {
+      x86::wrmsr(x86::kMsrFsBase, next->fs_base);
+      cpu->loaded_fs_base = next->fs_base;
+    }
+    if (cpu->loaded_user_gs_base != next->user_gs_base) {
+      x86::wrmsr(x86::kMsrKernelGsBase, next->user_gs_base);
+      cpu->loaded_user_gs_base = next->user_gs_base;
+    }
     if (next->fpu_area) x86::fpu_restore(next->fpu_area);
   }
 }

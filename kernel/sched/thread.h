@@ -80,8 +80,11 @@ class Thread final : public object::KernelObject {
   // ---- User threads (owner CPU only while running). ----
   bool is_user = false;
   void* fpu_area = nullptr;          // FPU/SSE/AVX state, fpu_state_size() bytes, 64-aligned
-  uint64_t fs_base = 0;              // user FS base (TLS)
-  uint64_t user_gs_base = 0;         // user GS base (KERNEL_GS_BASE while in the kernel)
+  // User FS base (TLS) and GS base (KERNEL_GS_BASE while in the kernel).
+  // Only the kernel changes them (CR4.FSGSBASE is off): whoever does must
+  // also update the MSR and x86::PerCpu::loaded_* if the thread is running.
+  uint64_t fs_base = 0;
+  uint64_t user_gs_base = 0;
   uint64_t page_table_root = 0;      // CR3 for this thread; 0 = any (kernel threads)
   uint64_t user_entry = 0, user_stack = 0, user_arg = 0;  // first entry to user mode
   // Checked on every return to user mode. The two must stay adjacent, in this

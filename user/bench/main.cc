@@ -5,6 +5,7 @@
 // as "bench NAME VALUE instructions/op": the minimum over several batches of
 // the per-operation average (the minimum filters out timer interrupts).
 #include <keel/keel.h>
+#include <keel/spawn.h>
 #include <keel/start.h>
 
 namespace sys = keel::sys;
@@ -70,9 +71,29 @@ void notify_partner(uint64_t p) {
   }
 }
 
+// Starts a second bench process that serves `ep` (moved into it) with
+// ipc_server. Returns its process handle, or kInvalidHandle.
+keel::Handle start_server_process(uint32_t ep) {
+  keel::Handle image = keel::kInvalidHandle;
+  uint64_t size = 0;
+  if (!keel::find_module("bench", &image, &size)) return keel::kInvalidHandle;
+  keel::Prepared p;
+  if (keel::spawn_prepare(image, size, "bench-server", &p) != keel::Status::Ok) return keel::kInvalidHandle;
+  keel::Handle in_child = keel::kInvalidHandle;
+  if (sys::handle_give(p.process, ep, &in_child) != 0 ||
+      keel::spawn_start(p, "bench-server", in_child) != keel::Status::Ok)
+    return keel::kInvalidHandle;
+  return p.process;
+}
+
 }  // namespace
 
-int main(uint64_t) {
+int main(uint64_t arg) {
+  // A child started by start_server_process: arg is its endpoint handle.
+  if (arg < 0x10000) {
+    ipc_server(arg);
+    return 0;
+  }
   const keel::StartInfo* si = keel::start_info();
   if (!si) {
     keel::print("bench: no StartInfo\n");
@@ -84,12 +105,23 @@ int main(uint64_t) {
            for (int i = 0; i < n; ++i) op_null_syscall();
          }));
 
-  uint32_t ep = 0;
+  // Call/reply between two processes (the figure), then between two
+  // threads of one process (no address-space switch).
+  uint32_t ep = 0, client = 0;
   sys::endpoint_create(&ep);
-  keel::start_thread(&ipc_server, ep);
+  sys::handle_duplicate(ep, keel::kRightWrite, &client);
+  keel::Handle server = start_server_process(ep);
+  if (server == keel::kInvalidHandle) keel::print("bench: could not start the server process\n");
   keel::IpcMessage m{};
   report("ipc_call_reply", measure(1000, [&](int n) {
-           for (int i = 0; i < n; ++i) op_ipc_call(ep, &m);
+           for (int i = 0; i < n; ++i) op_ipc_call(client, &m);
+         }));
+  sys::process_kill(server);
+  uint32_t ep2 = 0;
+  sys::endpoint_create(&ep2);
+  keel::start_thread(&ipc_server, ep2);
+  report("ipc_call_reply_same_process", measure(1000, [&](int n) {
+           for (int i = 0; i < n; ++i) op_ipc_call(ep2, &m);
          }));
 
   static PingPong pp;

@@ -34,6 +34,11 @@ struct PerCpu {
   // exists). work_fn is written by the poster and cleared by this CPU.
   std::atomic<void (*)(void*)> work_fn;
   void* work_arg;
+  // The user FS and GS bases loaded in this CPU's MSRs (FS_BASE and, while
+  // in the kernel, KERNEL_GS_BASE). User code cannot change them (CR4.FSGSBASE
+  // is off), so a context switch writes the MSRs only when they differ.
+  uint64_t loaded_fs_base;
+  uint64_t loaded_user_gs_base;
   Gdt gdt;
   Tss tss;
   Idt* idt;

@@ -45,6 +45,8 @@ void install_percpu(PerCpu& c) {
   c.self = &c;
   wrmsr(kMsrGsBase, reinterpret_cast<uint64_t>(&c));
   wrmsr(kMsrKernelGsBase, 0);
+  wrmsr(kMsrFsBase, 0);
+  c.loaded_fs_base = c.loaded_user_gs_base = 0;
 }
 
 void early_trap_init() {

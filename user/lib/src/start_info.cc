@@ -20,6 +20,22 @@ void record_start_arg(uint64_t arg) {
 
 const StartInfo* start_info() { return g_start_info; }
 
+bool find_module(std::string_view name, Handle* vmo, uint64_t* size) {
+  const StartInfo* si = start_info();
+  if (si == nullptr) return false;
+  for (uint32_t i = 0; i < si->module_count && i < kStartMaxModules; ++i) {
+    const char* s = reinterpret_cast<const char*>(&si->module_name[4 * i]);
+    size_t len = 0;
+    while (len < 32 && s[len] != 0) ++len;
+    if (std::string_view(s, len) == name) {
+      *vmo = si->module_vmo[i];
+      *size = si->module_size[i];
+      return true;
+    }
+  }
+  return false;
+}
+
 [[gnu::naked, noreturn]] void signal_and_exit(Handle, uint64_t) {
   asm volatile(
       "movl %0, %%eax\n"

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <keel/keel.h>
+#include <keel/start.h>
 
 #include <string_view>
 
@@ -22,7 +23,9 @@ uint64_t pager_touch_arg();
 
 // The boot module named `name` (from the root task's StartInfo): its
 // MemoryObject and size. False if there is none (or in a child).
-bool find_module(std::string_view name, keel::Handle* vmo, uint64_t* size);
+inline bool find_module(std::string_view name, keel::Handle* vmo, uint64_t* size) {
+  return keel::find_module(name, vmo, size);
+}
 
 // Runs child scenario `arg` (process_tests.cc) and returns its exit code;
 // some scenarios never return (faults, process_exit, thread_exit).

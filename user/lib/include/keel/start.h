@@ -4,12 +4,19 @@
 
 #include <keel_syscalls.h>
 
+#include <string_view>
+
 namespace keel {
 
 // The StartInfo the kernel passed to the first thread, or nullptr when this
 // process was started by another process (its start argument is not a
 // StartInfo address).
 const StartInfo* start_info();
+
+// The boot module named `name` (its multiboot2 command line, at most 32
+// bytes): writes its MemoryObject handle and size (bytes) and returns true;
+// false if there is no such module or this is not the root task.
+bool find_module(std::string_view name, Handle* vmo, uint64_t* size);
 
 // Records the start argument (called by keel_start before main).
 void record_start_arg(uint64_t arg);
