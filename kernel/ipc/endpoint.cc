@@ -1,4 +1,5 @@
 // endpoint.cc — endpoint queues, message delivery, replies.
+#include <arch/x86_64/cpu.h>
 #include <ipc/endpoint.h>
 #include <sched/scheduler.h>
 #include <sched/thread.h>
@@ -74,12 +75,18 @@ void Endpoint::on_zero_handles() {
 // by a server is abandoned (its reply will be dropped).
 // `wake`, if not null, is a thread to wake first: the CPU is handed to it
 // directly when it can run here (sched::park_and_switch_to).
+// `first`, if not null, is the result of a park that already happened (the
+// fast path switched away and was woken): it is handled before any new wait.
 static ktl::Error wait_done(ThreadIpc& me, klib::SpinLock* ep_lock, ktl::List<ThreadIpc, &ThreadIpc::queue_node>* queue,
-                            void* ep, uint64_t deadline_ns, ktl::RefPtr<sched::Thread> wake = nullptr) {
+                            void* ep, uint64_t deadline_ns, ktl::RefPtr<sched::Thread> wake = nullptr,
+                            const ktl::Error* first = nullptr) {
   sched::Thread* self = sched::current();
   for (;;) {
     ktl::Error e;
-    if (wake) {
+    if (first) {
+      e = *first;
+      first = nullptr;
+    } else if (wake) {
       // Nothing can have completed `me` yet that the loop would miss: a
       // completion leaves a wake token, and park_and_switch_to returns at once.
       e = sched::park_and_switch_to(static_cast<ktl::RefPtr<sched::Thread>&&>(wake), deadline_ns);
@@ -161,6 +168,82 @@ ktl::Error Endpoint::send(uint64_t badge, bool is_call, uint64_t deadline_ns) {
   me.queued_on = this;
   lock_.unlock(f);
   return wait_done(me, &lock_, &senders_, this, deadline_ns);
+}
+
+// The fast paths run with interrupts off from the endpoint lock to the
+// switch. A claimed thread (sched::claim_for_switch) is parked and its lock
+// is held, so nothing else reads or writes its ThreadIpc until it runs again:
+// its IPC fields are written without its ThreadIpc lock.
+bool Endpoint::fast_call(uint64_t badge, ktl::Error* result) {
+  sched::Thread* self = sched::current();
+  ThreadIpc& me = self->ipc;
+  uint64_t f = lock_.lock();
+  ThreadIpc* r = receivers_.front();
+  if (closed_ || r == nullptr || !sched::claim_for_switch(r->owner)) {
+    lock_.unlock(f);
+    return false;
+  }
+  receivers_.pop_front();
+  r->queued_on = nullptr;
+  uint32_t words = IpcTag::words(me.msg.tag);
+  r->msg.tag = me.msg.tag | syscalls::kIpcFlagCall;
+  for (uint32_t i = 0; i < words; ++i) r->msg.words[i] = me.msg.words[i];
+  r->handle_count = 0;
+  r->badge = badge;
+  self->ref();  // the receiver holds the caller until it replies
+  r->reply_to = self;
+  r->done = true;
+  r->result = ktl::Error::None;
+  me.owner = self;
+  me.is_call = true;
+  me.done = false;
+  me.result = ktl::Error::None;
+  lock_.unlock(0);
+  ktl::Error e = sched::switch_to_claimed(r->owner, UINT64_MAX);
+  if (f & (1 << 9)) x86::sti();
+  // Woken by the reply (the usual case: its writer finished before waking
+  // us), or by something else: then the general wait takes over.
+  *result = e == ktl::Error::None && me.done ? me.result
+                                             : wait_done(me, nullptr, nullptr, nullptr, UINT64_MAX, nullptr, &e);
+  return true;
+}
+
+bool Endpoint::fast_reply_recv(ktl::Error* result) {
+  sched::Thread* self = sched::current();
+  ThreadIpc& me = self->ipc;
+  sched::Thread* caller = me.reply_to;
+  uint64_t f = lock_.lock();
+  if (closed_ || !senders_.empty() || !sched::claim_for_switch(caller)) {
+    lock_.unlock(f);
+    return false;
+  }
+  ThreadIpc& c = caller->ipc;
+  if (c.done) {  // it gave up waiting: the general path drops the reply
+    sched::release_claim(caller);
+    lock_.unlock(f);
+    return false;
+  }
+  uint32_t words = IpcTag::words(me.msg.tag);
+  c.msg.tag = me.msg.tag;
+  for (uint32_t i = 0; i < words; ++i) c.msg.words[i] = me.msg.words[i];
+  c.handle_count = 0;
+  c.badge = 0;
+  c.done = true;
+  c.result = ktl::Error::None;
+  me.reply_to = nullptr;
+  ktl::adopt_ref(caller).reset();  // the reference taken at delivery (not the last: the scheduler holds one)
+  me.owner = self;
+  me.done = false;
+  me.result = ktl::Error::None;
+  me.handle_count = 0;
+  receivers_.push_back(&me);
+  me.queued_on = this;
+  lock_.unlock(0);
+  ktl::Error e = sched::switch_to_claimed(caller, UINT64_MAX);
+  if (f & (1 << 9)) x86::sti();
+  *result = e == ktl::Error::None && me.done ? me.result
+                                             : wait_done(me, &lock_, &receivers_, this, UINT64_MAX, nullptr, &e);
+  return true;
 }
 
 ktl::Error Endpoint::receive(uint64_t deadline_ns, ktl::RefPtr<sched::Thread> wake) {

@@ -62,6 +62,18 @@ class Endpoint final : public object::KernelObject {
   // current thread has to wait, the CPU goes to it directly when it can.
   ktl::Error receive(uint64_t deadline_ns, ktl::RefPtr<sched::Thread> wake = nullptr);
 
+  // The fast paths: a call of at most kIpcFastpathWords words and no handles
+  // (already in the current thread's ipc.msg), with no deadline, to a server
+  // thread waiting on this endpoint that can run on this CPU right away —
+  // handed the message and the CPU directly. Return false, having changed
+  // nothing, when the conditions do not hold (take send()/receive() then);
+  // true with the outcome in *result otherwise (the reply is in ipc.msg).
+  bool fast_call(uint64_t badge, ktl::Error* result);
+  // Reply-and-receive: the reply (same limits) goes straight to the waiting
+  // caller, which gets the CPU, and the current thread waits on this
+  // endpoint. Needs a caller owed a reply (ipc.reply_to) and no sender queued.
+  bool fast_reply_recv(ktl::Error* result);
+
   ~Endpoint() override;
 
  protected:

@@ -337,37 +337,41 @@ ktl::Error park(uint64_t deadline_ns) {
   return reason;
 }
 
-ktl::Error park_and_switch_to(ktl::RefPtr<Thread> next, uint64_t deadline_ns) {
-  uint64_t flags = x86::read_rflags();
-  x86::cli();
+bool claim_for_switch(Thread* next) {
+  Thread* t = current();
+  x86::PerCpu* cpu = x86::this_cpu();
+  uint64_t ignored;
+  // try_lock: there is no order between two thread locks; contention means
+  // something else is happening to `next` anyway.
+  if (!next->lock.try_lock(ignored)) return false;
+  if (next->state() != ThreadState::Blocked || !next->sched.may_run_on(cpu->index) ||
+      next->sched.priority < t->sched.priority || cpu->need_resched.load(std::memory_order_relaxed) ||
+      next->timer.armed) {
+    next->lock.unlock(0);
+    return false;
+  }
+  return true;
+}
+
+void release_claim(Thread* next) { next->lock.unlock(0); }
+
+ktl::Error switch_to_claimed(Thread* n, uint64_t deadline_ns) {
   Thread* t = current();
   x86::PerCpu* cpu = x86::this_cpu();
   t->lock.lock();
-  uint64_t ignored;
-  // try_lock: two thread locks, no order between them; contention means
-  // something else is happening to `next` anyway.
-  bool direct = !t->wake_token && (deadline_ns == UINT64_MAX || deadline_ns > x86::monotonic_ns()) &&
-                next->lock.try_lock(ignored);
-  if (direct) {
-    if (next->state() != ThreadState::Blocked || !next->sched.may_run_on(cpu->index) ||
-        next->sched.priority < t->sched.priority || cpu->need_resched.load(std::memory_order_relaxed) ||
-        next->timer.armed) {
-      next->lock.unlock(0);
-      direct = false;
-    }
-  }
-  if (!direct) {
+  bool expired = deadline_ns != UINT64_MAX && deadline_ns <= x86::monotonic_ns();
+  if (t->wake_token || expired) {
+    // A wake-up came first (or the deadline is past): stay, and let `n` run
+    // the ordinary way.
+    ktl::Error e = t->wake_token ? ktl::Error::None : ktl::Error::TimedOut;
+    t->wake_token = false;
     t->lock.unlock(0);
-    unpark(next.get());
-    next.reset();
-    ktl::Error e = park(deadline_ns);
-    if (flags & (1 << 9)) x86::sti();
+    n->lock.unlock(0);
+    unpark(n);
     return e;
   }
-  // Committed. `next` stays alive: the scheduler holds a reference to every
-  // started thread until it is reaped, and it is not dead.
-  Thread* n = next.get();
-  next.reset();
+  // `n` stays alive: the scheduler holds a reference to every started thread
+  // until it is reaped, and a parked thread is not dead.
   CpuSched& c = g_cpus[cpu->index];
   c.lock.lock();
   t->state_.store(ThreadState::Blocked);
@@ -391,9 +395,24 @@ ktl::Error park_and_switch_to(ktl::RefPtr<Thread> next, uint64_t deadline_ns) {
   switch_user_state(t, n);
   context_switch(&t->saved_sp, n->saved_sp);
   sched_finish_switch();
-  ktl::Error reason = t->wake_reason;
+  return t->wake_reason;
+}
+
+ktl::Error park_and_switch_to(ktl::RefPtr<Thread> next, uint64_t deadline_ns) {
+  uint64_t flags = x86::read_rflags();
+  x86::cli();
+  ktl::Error e;
+  if (claim_for_switch(next.get())) {
+    Thread* n = next.get();
+    next.reset();  // not the last reference: see switch_to_claimed
+    e = switch_to_claimed(n, deadline_ns);
+  } else {
+    unpark(next.get());
+    next.reset();
+    e = park(deadline_ns);
+  }
   if (flags & (1 << 9)) x86::sti();
-  return reason;
+  return e;
 }
 
 void pin_current(unsigned cpu) {

@@ -65,6 +65,18 @@ ktl::Error park(uint64_t deadline_ns);
 // a reference the caller gives up. Returns what park() returns.
 ktl::Error park_and_switch_to(ktl::RefPtr<Thread> next, uint64_t deadline_ns);
 
+// The two halves of park_and_switch_to, for callers that must know the
+// switch will happen before they commit to it (the IPC fast path). With
+// interrupts off: claim_for_switch(next) returns true, holding `next`'s lock,
+// if `next` qualifies for a direct switch; then either release_claim(next)
+// or switch_to_claimed(next, deadline), which parks the current thread and
+// runs `next` (if a wake-up token or an expired deadline stops the park, it
+// releases the claim and unparks `next` instead). The caller must keep
+// `next` alive until it has released it or switched.
+bool claim_for_switch(Thread* next);
+void release_claim(Thread* next);
+ktl::Error switch_to_claimed(Thread* next, uint64_t deadline_ns);
+
 // Sleeps until `deadline_ns` (unpark() may end it early: loop if that matters).
 void sleep_until(uint64_t deadline_ns);
 void sleep_ns(uint64_t ns);

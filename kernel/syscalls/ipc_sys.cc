@@ -9,13 +9,22 @@ using ipc::ThreadIpc;
 
 // Copies the message at `msg` into the thread's kernel buffer and takes its
 // handles out of the caller's table (all need `transfer`; all or nothing).
+// The tag and the first kIpcFastpathWords words: read with one copy (the
+// whole IpcMessage is the caller's, checked by user_range_ok beforehand).
+constexpr size_t kHeadBytes = offsetof(IpcMessage, words) + kIpcFastpathWords * sizeof(uint64_t);
+
 ktl::Result<void> copy_in(UserAddr msg) {
   ThreadIpc& me = sched::current()->ipc;
-  uint64_t tag = TRY(x86::read_user<uint64_t>(msg));
+  static_assert(offsetof(IpcMessage, tag) == 0);
+  TRY(x86::copy_from_user(&me.msg, msg, kHeadBytes));
+  uint64_t tag = me.msg.tag;
   uint32_t words = IpcTag::words(tag), handles = IpcTag::handles(tag);
   if (words > kIpcMaxWords || handles > kIpcMaxHandles) return ktl::Error::InvalidArgument;
   me.msg.tag = tag & ~uint64_t(kIpcFlagCall);  // flags are the kernel's to set
-  TRY(x86::copy_from_user(me.msg.words, msg + offsetof(IpcMessage, words), words * sizeof(uint64_t)));
+  if (words > kIpcFastpathWords) {
+    TRY(x86::copy_from_user(&me.msg.words[kIpcFastpathWords], msg + kHeadBytes,
+                            (words - kIpcFastpathWords) * sizeof(uint64_t)));
+  }
   Handle hs[kIpcMaxHandles];
   TRY(x86::copy_from_user(hs, msg + offsetof(IpcMessage, handles), handles * sizeof(Handle)));
   me.handle_count = 0;
@@ -49,12 +58,19 @@ ktl::Result<void> copy_out(UserAddr msg) {
   }
   uint32_t nh = install == ktl::Error::None ? me.handle_count : 0;
   me.handle_count = 0;
-  uint64_t tag = (me.msg.tag & ~(uint64_t(0xff) << 16)) | (uint64_t(nh) << 16);
-  TRY(x86::write_user(msg, tag));
-  TRY(x86::copy_to_user(msg + offsetof(IpcMessage, words), me.msg.words, words * sizeof(uint64_t)));
+  me.msg.tag = (me.msg.tag & ~(uint64_t(0xff) << 16)) | (uint64_t(nh) << 16);
+  // The tag and the words are contiguous in the kernel buffer as in the user's.
+  TRY(x86::copy_to_user(msg, &me.msg, offsetof(IpcMessage, words) + words * sizeof(uint64_t)));
   TRY(x86::copy_to_user(msg + offsetof(IpcMessage, handles), &tail, sizeof tail));
   if (install != ktl::Error::None) return install;
   return ktl::ok();
+}
+
+// True if the message just copied in qualifies for the IPC fast path: few
+// words, no handles, no deadline.
+bool fast_path_ok(Deadline deadline) {
+  const ThreadIpc& me = sched::current()->ipc;
+  return deadline == kDeadlineForever && me.handle_count == 0 && IpcTag::words(me.msg.tag) <= kIpcFastpathWords;
 }
 
 int64_t send_common(Handle ep_h, UserAddr msg, Deadline deadline, bool is_call) {
@@ -63,6 +79,10 @@ int64_t send_common(Handle ep_h, UserAddr msg, Deadline deadline, bool is_call) 
   auto ep = lookup<ipc::Endpoint>(ep_h, kRightWrite, &badge);
   if (!ep.ok()) return abi_error(ep.error());
   if (auto r = copy_in(msg); !r.ok()) return abi_error(r.error());
+  if (is_call && fast_path_ok(deadline)) {
+    ktl::Error e;
+    if ((*ep)->fast_call(badge, &e)) return e == ktl::Error::None ? to_abi(copy_out(msg)) : abi_error(e);
+  }
   ktl::Error e = (*ep)->send(badge, is_call, deadline);
   if (e != ktl::Error::None) return abi_error(e);
   if (!is_call) return 0;
@@ -109,6 +129,10 @@ int64_t sys_ipc_reply_recv(Handle ep_h, UserAddr msg, Deadline deadline) {
   ktl::RefPtr<sched::Thread> caller;
   if (sched::current()->ipc.reply_to) {
     if (auto r = copy_in(msg); !r.ok()) return abi_error(r.error());
+    if (fast_path_ok(deadline)) {
+      ktl::Error e;
+      if ((*ep)->fast_reply_recv(&e)) return e == ktl::Error::None ? to_abi(copy_out(msg)) : abi_error(e);
+    }
     auto c = ipc::reply_deferred();  // a caller that is gone just loses the reply
     if (c.ok()) caller = c.release_value();
   }
