@@ -126,6 +126,11 @@ bool RunQueue::check_invariants() const {
 unsigned pick_cpu_for(const SchedEntity& e, const RunQueue* const* queues, unsigned ncpus,
                       unsigned preferred) {
   if (ncpus > kMaxCpus) ncpus = kMaxCpus;
+  // The preferred CPU with at most its running thread wins whatever the
+  // others carry (no load is below 0), so the survey is skipped.
+  if (preferred < ncpus && queues[preferred] != nullptr && e.may_run_on(preferred) &&
+      queues[preferred]->load() <= 1)
+    return preferred;
   unsigned best = kNoCpu;
   uint64_t best_load = 0;
   bool preferred_ok = false;  // preferred is online and allowed

@@ -352,6 +352,19 @@ TEST_F(PickCpu, PreferredWhenWithinOneOfMinimum) {
   EXPECT_EQ(pick_cpu_for(e, ptrs_, 4, 0), 1u);  // 3 > 1 + 1: least loaded, lowest index
 }
 
+TEST_F(PickCpu, LightlyLoadedPreferredNeedsNoSurvey) {
+  SchedEntity e;
+  set_loads({0, 1, 0, 0});
+  EXPECT_EQ(pick_cpu_for(e, ptrs_, 4, 1), 1u);  // 1 <= 0 + 1 whatever the others carry
+  e.affinity_mask = 0b1101;                      // ... but never against the affinity mask
+  EXPECT_EQ(pick_cpu_for(e, ptrs_, 4, 1), 0u);
+  e.affinity_mask = 0;
+  const RunQueue* offline[4] = {ptrs_[0], nullptr, ptrs_[2], ptrs_[3]};
+  EXPECT_EQ(pick_cpu_for(e, offline, 4, 1), 0u);  // nor to an offline CPU
+  set_loads({0, 2, 0, 0});
+  EXPECT_EQ(pick_cpu_for(e, ptrs_, 4, 1), 0u);  // 2 > 0 + 1: the survey decides
+}
+
 TEST_F(PickCpu, LeastLoadedTiesToLowestIndex) {
   SchedEntity e;
   set_loads({2, 0, 0, 0});
