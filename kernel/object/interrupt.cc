@@ -53,10 +53,11 @@ bool kernel_owned(uint32_t gsi) {
 
 }  // namespace
 
-Interrupt::Interrupt(uint32_t gsi, bool level, bool active_low, ktl::RefPtr<Notification> notification,
+Interrupt::Interrupt(uint32_t gsi, bool msi, bool level, bool active_low, ktl::RefPtr<Notification> notification,
                      uint64_t bits, Quota* quota)
     : KernelObject(kType, quota, quota ? sizeof(Interrupt) : 0),
       gsi_(gsi),
+      msi_(msi),
       level_(level),
       active_low_(active_low),
       notification_(std::move(notification)),
@@ -67,8 +68,26 @@ ktl::Result<ktl::RefPtr<Interrupt>> Interrupt::create(uint32_t gsi, ktl::RefPtr<
   if (!notification || bits == 0) return ktl::Error::InvalidArgument;
   if (kernel_owned(gsi)) return ktl::Error::Busy;
   const LineMode mode = line_mode(gsi);
+  return make(gsi, false, mode.level, mode.active_low, std::move(notification), bits, quota);
+}
+
+ktl::Result<ktl::RefPtr<Interrupt>> Interrupt::create_msi(ktl::RefPtr<Notification> notification, uint64_t bits,
+                                                          Quota* quota, uint64_t* address, uint32_t* data) {
+  if (!notification || bits == 0) return ktl::Error::InvalidArgument;
+  ktl::RefPtr<Interrupt> irq = TRY(make(0, true, false, false, std::move(notification), bits, quota));
+  // Intel SDM Vol. 3A §11.11.1: 0xFEE in bits 31..20, the destination APIC ID
+  // in bits 19..12, RH = 0 and DM = 0 (physical destination). §11.11.2: the
+  // vector in bits 7..0, delivery mode 000 (fixed), trigger mode 0 (edge).
+  *address = 0xfee00000u | (uint64_t(x86::cpu(0).apic_id & 0xff) << 12);
+  *data = irq->vector_;
+  return irq;
+}
+
+ktl::Result<ktl::RefPtr<Interrupt>> Interrupt::make(uint32_t gsi, bool msi, bool level, bool active_low,
+                                                    ktl::RefPtr<Notification> notification, uint64_t bits,
+                                                    Quota* quota) {
   if (quota) TRY(quota->charge(sizeof(Interrupt)));
-  auto* irq = new (std::nothrow) Interrupt(gsi, mode.level, mode.active_low, std::move(notification), bits, quota);
+  auto* irq = new (std::nothrow) Interrupt(gsi, msi, level, active_low, std::move(notification), bits, quota);
   if (!irq) {
     if (quota) quota->uncharge(sizeof(Interrupt));
     return ktl::Error::NoMemory;
@@ -82,11 +101,13 @@ Interrupt::~Interrupt() { unbind(); }
 
 ktl::Result<void> Interrupt::bind() {
   klib::SpinLockGuard guard(g_lock);
-  for (const Interrupt* other : g_owner)
-    if (other && other->gsi_ == gsi_) return ktl::Error::Busy;
-  // Masking an unbound line changes nothing (they are all masked) and tells
-  // whether an IOAPIC has the GSI.
-  if (!x86::ioapic_mask(gsi_, true).ok()) return ktl::Error::OutOfRange;
+  if (!msi_) {
+    for (const Interrupt* other : g_owner)
+      if (other && !other->msi_ && other->gsi_ == gsi_) return ktl::Error::Busy;
+    // Masking an unbound line changes nothing (they are all masked) and tells
+    // whether an IOAPIC has the GSI.
+    if (!x86::ioapic_mask(gsi_, true).ok()) return ktl::Error::OutOfRange;
+  }
   unsigned i = 0;
   while (i < kVectorCount && g_owner[i]) ++i;
   if (i == kVectorCount) return ktl::Error::NoSpace;
@@ -94,6 +115,12 @@ ktl::Result<void> Interrupt::bind() {
   // The same handler and context for a vector every time: rewriting them is
   // harmless even if that vector is being dispatched on another CPU.
   x86::set_interrupt_handler(vector, &Interrupt::on_vector, reinterpret_cast<void*>(uintptr_t(i)));
+  if (msi_) {
+    g_owner[i] = this;
+    vector_ = vector;
+    bound_ = true;
+    return ktl::ok();
+  }
   if (!x86::ioapic_route(gsi_, vector, x86::cpu(0).apic_id, active_low_, level_).ok())
     return ktl::Error::OutOfRange;  // not reached: the mask above found the GSI
   // ioapic_route leaves the line unmasked; keep it masked until enable(). An
@@ -110,7 +137,7 @@ ktl::Result<void> Interrupt::bind() {
 void Interrupt::unbind() {
   klib::SpinLockGuard guard(g_lock);
   if (!bound_) return;
-  (void)x86::ioapic_mask(gsi_, true);
+  if (!msi_) (void)x86::ioapic_mask(gsi_, true);
   g_owner[vector_ - kFirstVector] = nullptr;
   bound_ = enabled_ = masked_ = false;
 }
@@ -120,7 +147,7 @@ void Interrupt::enable() {
   if (!bound_ || enabled_) return;
   enabled_ = true;
   masked_ = false;
-  (void)x86::ioapic_mask(gsi_, false);
+  if (!msi_) (void)x86::ioapic_mask(gsi_, false);
 }
 
 void Interrupt::ack() {

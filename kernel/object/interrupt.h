@@ -22,6 +22,11 @@
 //    notification's bits; ack() does nothing.
 // So one driver loop works for both: wait, service the device, ack.
 //
+// Message-signalled interrupts (create_msi) have no line: the kernel only
+// reserves a vector on the BSP and reports the MSI address/data pair that
+// makes a device raise it (Intel SDM Vol. 3A §11.11). A message is an edge:
+// never masked, ack() does nothing.
+//
 // Lifetime. The line is unbound (masked, its vector freed) when the last
 // handle is closed, or at the latest when the object is destroyed. A vector
 // may be reused at once; an interrupt already pending in the BSP's local APIC
@@ -65,6 +70,13 @@ class Interrupt final : public KernelObject {
   static ktl::Result<ktl::RefPtr<Interrupt>> create(uint32_t gsi, ktl::RefPtr<Notification> notification,
                                                     uint64_t bits, Quota* quota);
 
+  // A message-signalled interrupt bound to `notification` and `bits`; the
+  // MSI address and data a device must write go to *address and *data. No
+  // delivery until enable(). Errors: InvalidArgument, NoSpace, QuotaExceeded,
+  // NoMemory (as create()).
+  static ktl::Result<ktl::RefPtr<Interrupt>> create_msi(ktl::RefPtr<Notification> notification, uint64_t bits,
+                                                        Quota* quota, uint64_t* address, uint32_t* data);
+
   ~Interrupt() override;
 
   // Unmasks the line: the first delivery can happen from here on.
@@ -73,17 +85,22 @@ class Interrupt final : public KernelObject {
   // fired. Does nothing otherwise (edge-triggered, or not fired since).
   void ack();
 
-  uint32_t gsi() const { return gsi_; }
+  bool is_msi() const { return msi_; }
+  uint32_t gsi() const { return gsi_; }  // meaningless for an MSI
   uint8_t vector() const { return vector_; }  // read without the lock: for logs and tests
   bool level_triggered() const { return level_; }
   bool active_low() const { return active_low_; }
 
  private:
-  Interrupt(uint32_t gsi, bool level, bool active_low, ktl::RefPtr<Notification> notification, uint64_t bits,
-            Quota* quota);
+  Interrupt(uint32_t gsi, bool msi, bool level, bool active_low, ktl::RefPtr<Notification> notification,
+            uint64_t bits, Quota* quota);
+  static ktl::Result<ktl::RefPtr<Interrupt>> make(uint32_t gsi, bool msi, bool level, bool active_low,
+                                                  ktl::RefPtr<Notification> notification, uint64_t bits,
+                                                  Quota* quota);
 
   void on_zero_handles() override { unbind(); }
-  // Takes a vector and routes the GSI to it, masked. Errors: as create().
+  // Takes a vector and (for a line) routes the GSI to it, masked. Errors:
+  // as create().
   ktl::Result<void> bind();
   // Masks the line and frees its vector; idempotent.
   void unbind();
@@ -94,6 +111,7 @@ class Interrupt final : public KernelObject {
   static void on_vector(x86::InterruptFrame& frame, void* ctx);
 
   const uint32_t gsi_;
+  const bool msi_;  // message-signalled: no GSI, no IOAPIC route
   const bool level_;
   const bool active_low_;
   const ktl::RefPtr<Notification> notification_;

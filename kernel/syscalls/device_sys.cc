@@ -59,6 +59,28 @@ int64_t sys_interrupt_create(Handle resource, uint32_t irq, Handle notification,
   return 0;
 }
 
+int64_t sys_interrupt_create_msi(Handle resource, Handle notification, uint64_t bits, UserAddr out,
+                                 UserAddr msi) {
+  auto res = lookup<object::Resource>(resource, kRightManage);
+  if (!res.ok()) return abi_error(res.error());
+  auto n = lookup<object::Notification>(notification, kRightSignal);
+  if (!n.ok()) return abi_error(n.error());
+  if (bits == 0) return abi_error(ktl::Error::InvalidArgument);
+  if (!x86::user_range_ok(out, sizeof(Handle)) || !x86::user_range_ok(msi, sizeof(MsiMessage)))
+    return abi_error(ktl::Error::Fault);
+  MsiMessage message{};
+  auto irq_obj =
+      object::Interrupt::create_msi(n.release_value(), bits, &current_process().quota(), &message.address, &message.data);
+  if (!irq_obj.ok()) return abi_error(irq_obj.error());
+  ktl::RefPtr<object::Interrupt> interrupt = irq_obj.release_value();
+  // The pair first: if it cannot be written, the object dies unbound and no
+  // handle was ever visible.
+  if (auto w = x86::write_user(msi, message); !w.ok()) return to_abi(w);
+  if (auto r = give_handle(interrupt, kInterruptDefaultRights, out); !r.ok()) return to_abi(r);
+  interrupt->enable();
+  return 0;
+}
+
 int64_t sys_interrupt_ack(Handle h) {
   auto interrupt = lookup<object::Interrupt>(h, kRightWrite);
   if (!interrupt.ok()) return abi_error(interrupt.error());
