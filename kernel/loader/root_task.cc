@@ -102,7 +102,8 @@ ktl::Result<ktl::RefPtr<object::Process>> start_root_task(const boot::BootInfo& 
     klog::error("init: '{}' must be a static, non-PIE program", name);
     return ktl::Error::Unsupported;
   }
-  ktl::RefPtr<object::Process> proc = TRY(object::Process::create(name.data(), name.size()));
+  // The root of the quota tree: no creator, no parent quota.
+  ktl::RefPtr<object::Process> proc = TRY(object::Process::create(name.data(), name.size(), nullptr));
   for (size_t i = 0; i < image->segment_count; ++i) TRY(load_segment(*proc, file, image->segments[i]));
 
   // The stack: at an address the kernel picks (ASLR), with no guard below it

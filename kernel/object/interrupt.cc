@@ -23,8 +23,8 @@ klib::SpinLock g_lock;
 Interrupt* g_owner[kVectorCount];
 
 // ISA IRQs of devices the kernel keeps (their I/O ports are refused too): the
-// PIT, and COM1, the kernel's serial console.
-constexpr uint8_t kKernelIsaIrqs[] = {0, 4};
+// PIT. (COM1's IRQ 4 goes to the userspace serial driver: ioports.h.)
+constexpr uint8_t kKernelIsaIrqs[] = {0};
 
 struct LineMode {
   bool level;

@@ -63,8 +63,8 @@ class Interrupt final : public KernelObject {
   // null). The line is routed but stays masked until enable(), so that a
   // caller can still fail (and drop the object) without any effect.
   // Errors: InvalidArgument (`bits` 0 or no notification); Busy (`gsi` is
-  // bound already, or is the GSI of ISA IRQ 0 (the PIT) or 4 (COM1, the
-  // kernel's serial console), devices whose ports the kernel keeps);
+  // bound already, or is the GSI of ISA IRQ 0, the PIT, whose ports the
+  // kernel keeps);
   // OutOfRange (no IOAPIC has `gsi`); NoSpace (every vector is in use);
   // QuotaExceeded; NoMemory.
   static ktl::Result<ktl::RefPtr<Interrupt>> create(uint32_t gsi, ktl::RefPtr<Notification> notification,

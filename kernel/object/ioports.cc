@@ -16,7 +16,6 @@ constexpr PortRange kKernelPorts[] = {
     {0x20, 0x21},    // master 8259 PIC
     {0x40, 0x43},    // PIT
     {0xa0, 0xa1},    // slave 8259 PIC
-    {0x3f8, 0x3ff},  // COM1: the serial console
     {0xcf8, 0xcff},  // PCI configuration address/data
 };
 

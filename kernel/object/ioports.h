@@ -13,11 +13,15 @@
 // driver can disturb them:
 //   0x20-0x21, 0xa0-0xa1  the 8259 PICs (remapped and masked at boot);
 //   0x40-0x43             the PIT (the kernel's timer calibration);
-//   0x3f8-0x3ff           COM1, the kernel's serial console;
 //   0xcf8-0xcff           PCI configuration mechanism #1: an address/data
 //                         pair that two owners cannot share (PCI
 //                         configuration is for a future device manager,
 //                         through ECAM device memory).
+// COM1 (0x3f8-0x3ff) is shared: the kernel writes its log and panics to it
+// with polled output and never reads it; the userspace serial driver takes
+// its receive side and interrupt (ISA IRQ 4) and writes too. The driver must
+// not change the line settings (LCR, the divisor latch): the kernel set
+// 115200 8N1 and writes assuming them.
 // Everything else is allowed, including ports the kernel touched only while
 // booting or touches only at power-off (0x61, 0x80, the ACPI PM1 and SMI
 // command ports) and QEMU's isa-debug-exit port.

@@ -12,7 +12,8 @@
 //  - a type tag (no RTTI) and downcast<T>() that checks it;
 //  - a koid: a unique id for debugging and `ps`;
 //  - a debug canary;
-//  - an optional charge against a Quota, returned in the destructor.
+//  - an optional charge against a Quota, returned in the destructor (the
+//    object holds a reference to the Quota until then).
 //
 // Objects are created by a static factory with a private constructor:
 //
@@ -90,6 +91,8 @@ namespace internal {
 inline std::atomic<uint64_t> g_next_koid{1};
 // Objects constructed and not yet destroyed.
 inline std::atomic<uint64_t> g_live_objects{0};
+inline constexpr size_t kObjectTypeCount = size_t(ObjectType::Test) + 1;
+inline std::atomic<uint64_t> g_live_by_type[kObjectTypeCount] = {};
 }  // namespace internal
 
 class KernelObject {
@@ -103,6 +106,10 @@ class KernelObject {
   ObjectType type() const { return type_; }
   // Kernel objects alive right now (all types), for leak checks and stats.
   static uint64_t live_count() { return internal::g_live_objects.load(std::memory_order_relaxed); }
+  // Objects of one type alive now (Process and Thread for `ps`-style counts).
+  static uint64_t live_count(ObjectType type) {
+    return internal::g_live_by_type[size_t(type)].load(std::memory_order_relaxed);
+  }
   // Unique among all objects since boot, increasing in creation order.
   uint64_t id() const { return koid_; }
   // False if the memory is not (or no longer) a live KernelObject. A debug
@@ -129,8 +136,25 @@ class KernelObject {
   uint32_t handle_count() const { return handle_count_.load(std::memory_order_relaxed); }
 
   // The Quota this object is charged to (null if none) and for how much.
-  Quota* quota() const { return quota_; }
+  Quota* quota() const { return quota_.get(); }
   uint64_t charged_bytes() const { return charged_bytes_; }
+
+  // Hands this object a charge its creator made: one object of `bytes` bytes
+  // on `quota`, returned when the object is destroyed, like a charge passed to
+  // the constructor. For objects whose create() knows no quota (threads, made
+  // by the scheduler and charged by Process::create_thread). Call it once, on
+  // an object not charged yet, before anyone else can see it (the fields are
+  // not synchronized). Should the object be charged already, the new charge
+  // is returned at once instead (a kernel bug, but no leak).
+  void take_charge(Quota* quota, uint64_t bytes) {
+    if (quota == nullptr) return;
+    if (quota_ != nullptr) {
+      quota->uncharge(bytes);
+      return;
+    }
+    quota_ = ktl::RefPtr<Quota>(quota);
+    charged_bytes_ = bytes;
+  }
 
   // Allocation: see the file comment.
   static void* operator new(size_t size, const std::nothrow_t&) noexcept { return mm::kmalloc(size); }
@@ -139,18 +163,21 @@ class KernelObject {
 
  protected:
   // `quota`, if not null, has already been charged one object of
-  // `charged_bytes` bytes by the caller; the object takes that charge over and
-  // returns it when it is destroyed.
+  // `charged_bytes` bytes by the caller; the object takes that charge over,
+  // holds a reference to `quota` and returns the charge when it is destroyed.
   explicit KernelObject(ObjectType type, Quota* quota = nullptr, uint64_t charged_bytes = 0)
       : type_(type),
         koid_(internal::g_next_koid.fetch_add(1, std::memory_order_relaxed)),
         quota_(quota),
         charged_bytes_(charged_bytes) {
     internal::g_live_objects.fetch_add(1, std::memory_order_relaxed);
+    internal::g_live_by_type[size_t(type)].fetch_add(1, std::memory_order_relaxed);
   }
 
   virtual ~KernelObject() {
     internal::g_live_objects.fetch_sub(1, std::memory_order_relaxed);
+    internal::g_live_by_type[size_t(type_)].fetch_sub(1, std::memory_order_relaxed);
+    // The reference in quota_ goes after this body, with the other members.
     if (quota_ != nullptr) quota_->uncharge(charged_bytes_);
     // volatile: the store must survive even though the object is about to die.
     *const_cast<volatile uint32_t*>(&canary_) = kDeadCanary;
@@ -169,8 +196,10 @@ class KernelObject {
   std::atomic<uint32_t> ref_count_{1};     // references; 1 = the creator's, for adopt_ref
   std::atomic<uint32_t> handle_count_{0};  // handles in tables or in flight in messages
   const uint64_t koid_;
-  Quota* const quota_;  // charged by create(), uncharged by the destructor
-  const uint64_t charged_bytes_;
+  // Charged by create() (or take_charge()), uncharged by the destructor; a
+  // reference, so the Quota outlives the charge. Not changed once shared.
+  ktl::RefPtr<Quota> quota_;
+  uint64_t charged_bytes_;
 };
 
 // Returns `obj` as a T if it is one (type() == T::kType), else null (and

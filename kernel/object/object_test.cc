@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <cstring>
+#include <memory>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -394,6 +395,241 @@ TEST(Quota, ConcurrentChargesNeverPassTheLimit) {
   EXPECT_EQ(granted, kLimitObjects);
   EXPECT_EQ(quota.used_objects(), kLimitObjects);
   EXPECT_EQ(quota.used_bytes(), kLimitObjects * 8u);
+}
+
+// ---- Hierarchical quotas ----
+
+TEST(Quota, ChargeCountsAtEveryLevel) {
+  Quota root(10000, 100);
+  Quota child(5000, 50, &root);
+  Quota grandchild(2000, 20, &child);
+  EXPECT_EQ(grandchild.parent(), &child);
+  EXPECT_EQ(root.parent(), nullptr);
+  ASSERT_TRUE(grandchild.charge(300).ok());
+  ASSERT_TRUE(child.charge(200).ok());
+  for (const Quota* q : {&root, &child}) EXPECT_EQ(q->used_bytes(), 500u);
+  EXPECT_EQ(root.used_objects(), 2u);
+  EXPECT_EQ(child.used_objects(), 2u);
+  EXPECT_EQ(grandchild.used_bytes(), 300u);
+  EXPECT_EQ(grandchild.used_objects(), 1u);
+  grandchild.uncharge(300);
+  child.uncharge(200);
+  for (const Quota* q : {&root, &child, &grandchild}) {
+    EXPECT_EQ(q->used_bytes(), 0u);
+    EXPECT_EQ(q->used_objects(), 0u);
+  }
+}
+
+// A charge that does not fit at one level leaves no trace at any level,
+// whichever level refuses and whichever limit (bytes or objects) it is.
+TEST(Quota, RefusedAtAnyLevelChargesNoLevel) {
+  Quota root(1000, 10);
+  Quota middle(600, 6, &root);
+  Quota leaf(400, 4, &middle);
+  auto expect_used = [&](uint64_t r, uint64_t m, uint64_t l) {
+    EXPECT_EQ(root.used_bytes(), r);
+    EXPECT_EQ(middle.used_bytes(), m);
+    EXPECT_EQ(leaf.used_bytes(), l);
+  };
+  // The leaf's byte limit.
+  EXPECT_EQ(leaf.charge(401).error(), ktl::Error::QuotaExceeded);
+  expect_used(0, 0, 0);
+  // The middle's byte limit: the leaf had room, and gives it back.
+  ASSERT_TRUE(middle.charge(300).ok());
+  EXPECT_EQ(leaf.charge(301).error(), ktl::Error::QuotaExceeded);
+  expect_used(300, 300, 0);
+  EXPECT_EQ(leaf.used_objects(), 0u);
+  // The root's byte limit: two levels give it back.
+  ASSERT_TRUE(root.charge(600).ok());
+  EXPECT_EQ(leaf.charge(101).error(), ktl::Error::QuotaExceeded);
+  expect_used(900, 300, 0);
+  ASSERT_TRUE(leaf.charge(100).ok());  // exactly to the root's limit
+  expect_used(1000, 400, 100);
+  EXPECT_EQ(leaf.charge(1).error(), ktl::Error::QuotaExceeded);  // the root is full
+  expect_used(1000, 400, 100);
+  leaf.uncharge(100);
+  root.uncharge(600);
+  middle.uncharge(300);
+  expect_used(0, 0, 0);
+
+  // Object limits at each level.
+  Quota objects_root(1 << 20, 3);
+  Quota objects_leaf(1 << 20, 2, &objects_root);
+  ASSERT_TRUE(objects_leaf.charge(1).ok());
+  ASSERT_TRUE(objects_leaf.charge(1).ok());
+  EXPECT_EQ(objects_leaf.charge(1).error(), ktl::Error::QuotaExceeded);  // the leaf's
+  EXPECT_EQ(objects_root.used_objects(), 2u);
+  objects_leaf.uncharge(1);
+  ASSERT_TRUE(objects_root.charge(1).ok());
+  ASSERT_TRUE(objects_root.charge(1).ok());
+  EXPECT_EQ(objects_leaf.charge(1).error(), ktl::Error::QuotaExceeded);  // the root's
+  EXPECT_EQ(objects_leaf.used_objects(), 1u);
+  EXPECT_EQ(objects_root.used_objects(), 3u);
+  objects_root.uncharge(1);
+  objects_root.uncharge(1);
+  objects_leaf.uncharge(1);
+  EXPECT_EQ(objects_root.used_objects(), 0u);
+  EXPECT_EQ(objects_leaf.used_objects(), 0u);
+}
+
+TEST(Quota, LimitsOnlyShrink) {
+  Quota root(1000, 10);
+  Quota child(800, 8, &root);
+  EXPECT_TRUE(child.lower_limits(800, 8).ok());  // equal: kept
+  EXPECT_EQ(child.lower_limits(801, 8).error(), ktl::Error::InvalidArgument);
+  EXPECT_EQ(child.lower_limits(800, 9).error(), ktl::Error::InvalidArgument);
+  EXPECT_EQ(child.lower_limits(100, 9).error(), ktl::Error::InvalidArgument);  // neither changes
+  EXPECT_EQ(child.limit_bytes(), 800u);
+  EXPECT_EQ(child.limit_objects(), 8u);
+  EXPECT_TRUE(child.lower_limits(500, 5).ok());
+  EXPECT_EQ(child.limit_bytes(), 500u);
+  EXPECT_EQ(child.limit_objects(), 5u);
+  EXPECT_EQ(root.limit_bytes(), 1000u);  // ancestors keep theirs
+  EXPECT_EQ(child.lower_limits(800, 8).error(), ktl::Error::InvalidArgument);  // no way back up
+
+  // Below the usage: accepted, and nothing more fits until enough is returned.
+  ASSERT_TRUE(child.charge(200).ok());
+  ASSERT_TRUE(child.charge(200).ok());
+  EXPECT_TRUE(child.lower_limits(300, 5).ok());
+  EXPECT_EQ(child.used_bytes(), 400u);
+  EXPECT_EQ(child.charge(0).error(), ktl::Error::QuotaExceeded);
+  EXPECT_EQ(child.charge(UINT64_MAX).error(), ktl::Error::QuotaExceeded);  // no wrap below the usage
+  EXPECT_EQ(root.used_bytes(), 400u);
+  child.uncharge(200);
+  EXPECT_TRUE(child.charge(100).ok());  // 300: exactly the limit
+  EXPECT_EQ(child.charge(1).error(), ktl::Error::QuotaExceeded);
+  EXPECT_TRUE(child.lower_limits(300, 0).ok());
+  child.uncharge(200);
+  EXPECT_EQ(child.charge(1).error(), ktl::Error::QuotaExceeded);  // no objects at all now
+  child.uncharge(100);
+  EXPECT_EQ(root.used_bytes(), 0u);
+  EXPECT_EQ(root.used_objects(), 0u);
+}
+
+// Threads charging through four children of one parent: the parent's limit
+// holds exactly, each child's too, and every level agrees at the end.
+TEST(Quota, ConcurrentChildrenNeverPassTheSharedParent) {
+  constexpr uint32_t kParentObjects = 1000, kChildObjects = 400;
+  constexpr int kChildren = 4, kThreadsPerChild = 2, kAttempts = 300;
+  Quota parent(kParentObjects * 16, kParentObjects);
+  std::vector<std::unique_ptr<Quota>> children;
+  for (int c = 0; c < kChildren; ++c) children.push_back(std::make_unique<Quota>(1 << 20, kChildObjects, &parent));
+  std::atomic<uint32_t> granted{0};
+  std::vector<std::thread> threads;
+  for (int c = 0; c < kChildren; ++c) {
+    for (int t = 0; t < kThreadsPerChild; ++t) {
+      threads.emplace_back([&, c] {
+        for (int i = 0; i < kAttempts; ++i) {
+          if (children[c]->charge(16).ok()) granted++;
+        }
+      });
+    }
+  }
+  for (auto& t : threads) t.join();
+  threads.clear();
+  // 2,400 attempts for 1,000 places: a charge is undone only when the parent
+  // is full, so the parent ends exactly full (and no child above its limit).
+  EXPECT_EQ(granted, kParentObjects);
+  EXPECT_EQ(parent.used_objects(), kParentObjects);
+  EXPECT_EQ(parent.used_bytes(), kParentObjects * 16u);
+  uint32_t sum = 0;
+  for (auto& child : children) {
+    EXPECT_LE(child->used_objects(), kChildObjects);
+    EXPECT_EQ(child->used_bytes(), child->used_objects() * 16u);
+    sum += child->used_objects();
+  }
+  EXPECT_EQ(sum, kParentObjects);
+  for (auto& child : children) {
+    for (uint32_t n = child->used_objects(); n > 0; --n) child->uncharge(16);
+  }
+  EXPECT_EQ(parent.used_objects(), 0u);
+
+  // Charging and returning at once, with a watcher: no level is ever seen
+  // above its limit, and everything comes back.
+  std::atomic<bool> stop{false};
+  std::atomic<int> over{0};
+  std::thread watcher([&] {
+    while (!stop.load()) {
+      if (parent.used_objects() > kParentObjects) over++;
+      for (auto& child : children) {
+        if (child->used_objects() > kChildObjects) over++;
+      }
+    }
+  });
+  for (int c = 0; c < kChildren; ++c) {
+    for (int t = 0; t < kThreadsPerChild; ++t) {
+      threads.emplace_back([&, c] {
+        int held = 0;
+        for (int i = 0; i < 20 * kAttempts; ++i) {
+          if (i % 3 != 2) {
+            if (children[c]->charge(16).ok()) ++held;
+          } else if (held > 0) {
+            children[c]->uncharge(16);
+            --held;
+          }
+        }
+        for (; held > 0; --held) children[c]->uncharge(16);
+      });
+    }
+  }
+  for (auto& t : threads) t.join();
+  stop = true;
+  watcher.join();
+  EXPECT_EQ(over, 0);
+  EXPECT_EQ(parent.used_objects(), 0u);
+  EXPECT_EQ(parent.used_bytes(), 0u);
+  for (auto& child : children) EXPECT_EQ(child->used_objects(), 0u);
+}
+
+// An object keeps its quota alive (a process's quota, after the process is
+// gone), and a child quota its parent.
+TEST(Quota, ReferencesKeepQuotasAlive) {
+  Counters counters;
+  ktl::RefPtr<Quota> parent = Quota::create(1024, 10, nullptr).release_value();
+  ktl::RefPtr<Quota> child = Quota::create(512, 5, parent.get()).release_value();
+  ktl::RefPtr<TestObject> obj = TestObject::create(&counters, child.get()).release_value();
+  Quota* raw_parent = parent.get();
+  parent.reset();
+  child.reset();
+  // ASan would report these reads if either quota had been freed.
+  EXPECT_EQ(obj->quota()->used_objects(), 1u);
+  EXPECT_EQ(obj->quota()->parent(), raw_parent);
+  EXPECT_EQ(raw_parent->used_bytes(), sizeof(TestObject));
+  obj.reset();  // uncharges both levels, then frees both quotas (LeakSanitizer checks)
+  EXPECT_EQ(counters.destroyed, 1);
+
+  mm::g_kmalloc_fail_next = true;
+  EXPECT_EQ(Quota::create(1, 1, nullptr).error(), ktl::Error::NoMemory);
+}
+
+// Freeing a long chain of quotas must not recurse once per level (a kernel
+// stack is 16 KiB).
+TEST(Quota, LongChainIsFreedInALoop) {
+  constexpr int kDepth = 200'000;
+  ktl::RefPtr<Quota> leaf = Quota::create(1 << 20, 100, nullptr).release_value();
+  for (int i = 1; i < kDepth; ++i) leaf = Quota::create(1 << 20, 100, leaf.get()).release_value();
+  EXPECT_TRUE(leaf->charge(8).ok());
+  leaf->uncharge(8);
+  leaf.reset();
+}
+
+TEST(KernelObject, TakeCharge) {
+  Counters counters;
+  Quota quota(1024, 10);
+  ktl::RefPtr<TestObject> obj = TestObject::create(&counters).release_value();
+  EXPECT_EQ(obj->quota(), nullptr);
+  ASSERT_TRUE(quota.charge(100).ok());
+  obj->take_charge(&quota, 100);
+  EXPECT_EQ(obj->quota(), &quota);
+  EXPECT_EQ(obj->charged_bytes(), 100u);
+  // A second charge is not taken over: it is returned at once.
+  ASSERT_TRUE(quota.charge(50).ok());
+  obj->take_charge(&quota, 50);
+  EXPECT_EQ(quota.used_bytes(), 100u);
+  EXPECT_EQ(quota.used_objects(), 1u);
+  obj.reset();
+  EXPECT_EQ(quota.used_bytes(), 0u);
+  EXPECT_EQ(quota.used_objects(), 0u);
 }
 
 // ---- Rights ----

@@ -1,7 +1,9 @@
 // process.cc — process creation, its threads, exit and teardown.
 #include <arch/x86_64/apic.h>
 #include <arch/x86_64/cpu.h>
+#include <arch/x86_64/fpu.h>
 #include <arch/x86_64/interrupts.h>
+#include <arch/x86_64/layout.h>
 #include <arch/x86_64/percpu.h>
 #include <arch/x86_64/tlb.h>
 #include <lib/klog.h>
@@ -36,14 +38,28 @@ void user_thread_exit_hook(sched::Thread* t) {
 
 }  // namespace
 
-ktl::Result<ktl::RefPtr<Process>> Process::create(const char* name, size_t name_len) {
+ktl::Result<ktl::RefPtr<Process>> Process::create(const char* name, size_t name_len, Process* creator) {
   sched::set_user_exit_hook(&user_thread_exit_hook);
-  Process* raw = new (std::nothrow) Process();
-  if (!raw) return ktl::Error::NoMemory;
+  Quota* parent = creator != nullptr ? creator->quota_.get() : nullptr;
+  if (parent != nullptr) TRY(parent->charge(charge_bytes()));
+  // From here the Process takes the charge over once it exists; until then a
+  // failure returns it.
+  // The root task's quota holds the whole system (every process descends
+  // from it): as much kernel memory as there is RAM. Others start with the
+  // default and may be lowered (process_set_limits).
+  const uint64_t limit_bytes =
+      parent != nullptr ? kDefaultQuotaBytes : mm::frame_allocator_unlocked().total_frames() * mm::kPageSize;
+  const uint32_t limit_objects = parent != nullptr ? kDefaultQuotaObjects : kRootQuotaObjects;
+  auto quota = Quota::create(limit_bytes, limit_objects, parent);
+  Process* raw = quota.ok() ? new (std::nothrow) Process(quota->get(), parent) : nullptr;
+  if (!raw) {
+    if (parent != nullptr) parent->uncharge(charge_bytes());
+    return ktl::Error::NoMemory;
+  }
   ktl::RefPtr<Process> p = ktl::adopt_ref(raw);
   for (size_t i = 0; i < name_len && i + 1 < kNameSize && name[i]; ++i) p->name_[i] = name[i];
   p->aspace_ = TRY(vm::AddressSpace::create(mm::frame_allocator_unlocked(), mm::kernel_page_table(), aslr_seed(),
-                                            &p->quota_));
+                                            p->quota_.get()));
   p->aspace_->set_tlb_flush(kUserFlush);
   return p;
 }
@@ -52,13 +68,25 @@ Process::~Process() {
   if (aspace_) aspace_->destroy();
 }
 
+uint64_t Process::thread_charge_bytes() { return sizeof(sched::Thread) + KSTACK_SIZE + x86::fpu_state_size(); }
+
 ktl::Result<ktl::RefPtr<sched::Thread>> Process::create_thread(const char* name, size_t name_len, uint64_t entry,
                                                                uint64_t stack, uint64_t arg) {
   char buf[sched::Thread::kNameSize] = {};
   for (size_t i = 0; i < name_len && i + 1 < sizeof buf && name[i]; ++i) buf[i] = name[i];
-  ktl::RefPtr<sched::Thread> t = TRY(sched::Thread::create_user(buf, ktl::RefPtr<KernelObject>(this), this,
-                                                                aspace_->root(), entry, stack, arg,
-                                                                sched::kDefaultPriority));
+  // The scheduler makes threads without a quota: charge first, then hand the
+  // charge to the new Thread, which returns it when it is destroyed (and
+  // keeps the quota alive until then, even after this process is gone).
+  const uint64_t charge = thread_charge_bytes();
+  TRY(quota_->charge(charge));
+  auto created = sched::Thread::create_user(buf, ktl::RefPtr<KernelObject>(this), this, aspace_->root(), entry, stack,
+                                            arg, sched::kDefaultPriority);
+  if (!created.ok()) {
+    quota_->uncharge(charge);
+    return created.error();
+  }
+  ktl::RefPtr<sched::Thread> t = created.release_value();
+  t->take_charge(quota_.get(), charge);
   uint64_t flags = lock_.lock();
   if (killing_ || finished_) {
     lock_.unlock(flags);

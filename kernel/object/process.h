@@ -1,5 +1,10 @@
 // object/process.h — a Process: an address space, a handle table, a quota and its threads.
 //
+// The quota is a child of the creating process's (object/quota.h): what this
+// process and everything it creates cause to be allocated counts against its
+// creator's limits too. The Process object itself is charged to its creator,
+// each of its threads to itself.
+//
 // A process ends when its last thread exits or when it is killed (any thread
 // faulting, process_exit, process_kill). Then every thread is stopped, every
 // handle closed (peers see PeerClosed), the address space torn down, and
@@ -30,20 +35,34 @@ class Process final : public KernelObject {
  public:
   static constexpr ObjectType kType = ObjectType::Process;
   static constexpr size_t kNameSize = 32;
-  // Defaults for every process (per-process limits come later with policy).
+  // The limits a new process's quota starts with (the ABI's kQuotaDefaultBytes
+  // and kQuotaDefaultObjects); process_set_limits lowers them.
   static constexpr uint64_t kDefaultQuotaBytes = 256ull << 20;
   static constexpr uint32_t kDefaultQuotaObjects = 65536;
+  // The root task's object limit (its byte limit is the machine's RAM).
+  static constexpr uint32_t kRootQuotaObjects = 1u << 24;
+  // What creating a process charges its creator: the Process and its Quota.
+  static constexpr uint64_t charge_bytes();
   static constexpr uint32_t kMaxHandles = 4096;
 
-  // A new process with an empty address space. Errors: NoMemory.
-  static ktl::Result<ktl::RefPtr<Process>> create(const char* name, size_t name_len);
+  // A new process with an empty address space, created by `creator`: the
+  // Process is charged to `creator`'s quota (charge_bytes()) and the new quota
+  // is a child of it. `creator` null: the root task, whose quota has no parent
+  // and which is charged to nobody. Errors: QuotaExceeded (`creator`'s quota,
+  // or the new one for the address space), NoMemory.
+  static ktl::Result<ktl::RefPtr<Process>> create(const char* name, size_t name_len, Process* creator);
 
   const char* name() const { return name_; }
   HandleTable& handles() { return handles_; }
   vm::AddressSpace& aspace() { return *aspace_; }
-  Quota& quota() { return quota_; }
+  // This process's quota (its own charges and its descendants').
+  Quota& quota() { return *quota_; }
 
-  // Creates a user thread (not started). Error::BadState if the process has exited.
+  // What a user thread charges its process's quota until the Thread object is
+  // destroyed: the Thread, its kernel stack and its FPU state area.
+  static uint64_t thread_charge_bytes();
+  // Creates a user thread (not started), charged to this process's quota.
+  // Errors: QuotaExceeded, NoMemory, BadState if the process has exited.
   ktl::Result<ktl::RefPtr<sched::Thread>> create_thread(const char* name, size_t name_len, uint64_t entry,
                                                         uint64_t stack, uint64_t arg);
   // Starts a thread created by create_thread with its entry point set now.
@@ -70,12 +89,17 @@ class Process final : public KernelObject {
   ~Process() override;
 
  private:
-  Process() : KernelObject(kType), handles_(kMaxHandles), quota_(kDefaultQuotaBytes, kDefaultQuotaObjects) {}
+  // `quota` is this process's own (a reference is taken); `charged_to`, if
+  // not null, has been charged charge_bytes() for this Process.
+  Process(Quota* quota, Quota* charged_to)
+      : KernelObject(kType, charged_to, charged_to != nullptr ? charge_bytes() : 0),
+        handles_(kMaxHandles),
+        quota_(quota) {}
   void finish_exit();  // last thread gone: release everything
 
   char name_[kNameSize] = {};
   HandleTable handles_;
-  Quota quota_;
+  const ktl::RefPtr<Quota> quota_;  // never null
   ktl::RefPtr<vm::AddressSpace> aspace_;
   klib::SpinLock lock_;  // guards threads_, live_threads_, killing_
   ktl::List<sched::Thread, &sched::Thread::process_node> threads_;  // each holds a reference
@@ -88,5 +112,7 @@ class Process final : public KernelObject {
   int64_t exit_code_ = 0;
   sched::WaitQueue exit_waiters_;
 };
+
+constexpr uint64_t Process::charge_bytes() { return sizeof(Process) + sizeof(Quota); }
 
 }  // namespace object

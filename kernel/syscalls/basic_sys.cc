@@ -6,6 +6,8 @@
 #include <mm/vm.h>
 #include <syscalls/common.h>
 
+#include <cstddef>
+
 namespace syscalls {
 
 namespace {
@@ -74,8 +76,12 @@ int64_t sys_handle_mint(Handle h, Rights rights, uint64_t badge, UserAddr out) {
   return 0;
 }
 
+static_assert(kSystemStatsMinSize == offsetof(SystemStats, quota_bytes_used), "the first SystemStats ends there");
+
 int64_t sys_system_stats(UserAddr out, size_t size) {
-  if (size < sizeof(SystemStats)) return abi_error(ktl::Error::InvalidArgument);
+  if (size < kSystemStatsMinSize) return abi_error(ktl::Error::InvalidArgument);
+  if (size > sizeof(SystemStats)) size = sizeof(SystemStats);
+  if (!x86::user_range_ok(out, size)) return abi_error(ktl::Error::Fault);
   SystemStats s{};
   // Caches back first, so that leak checks can compare frames_free exactly:
   // empty slab pages, and pooled kernel stacks of threads that have exited.
@@ -85,10 +91,17 @@ int64_t sys_system_stats(UserAddr out, size_t size) {
   s.frames_total = fa.total_frames();
   s.frames_free = fa.free_frames();
   s.objects_live = object::KernelObject::live_count();
+  s.processes_live = object::KernelObject::live_count(object::ObjectType::Process);
+  s.threads_live = object::KernelObject::live_count(object::ObjectType::Thread);
   s.cpus = x86::cpu_count();
   s.uptime_ns = x86::monotonic_ns();
   for (unsigned i = 0; i < x86::cpu_count(); ++i) s.context_switches += sched::cpu_stats(i).switches;
-  return to_abi(x86::write_user(out, s));
+  object::Quota& quota = current_process().quota();
+  s.quota_bytes_used = quota.used_bytes();
+  s.quota_bytes_limit = quota.limit_bytes();
+  s.quota_objects_used = quota.used_objects();
+  s.quota_objects_limit = quota.limit_objects();
+  return to_abi(x86::copy_to_user(out, &s, size));
 }
 
 }  // namespace syscalls

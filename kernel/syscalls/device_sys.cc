@@ -1,6 +1,7 @@
 // device_sys.cc — device authority: interrupts, I/O ports and device memory,
 // all made from the Resource (object/resource.h).
 #include <acpi/system.h>
+#include <lib/klog.h>
 #include <arch/x86_64/cpu.h>
 #include <ktl/align.h>
 #include <mm/vm.h>
@@ -132,6 +133,24 @@ int64_t sys_devmem_create(Handle resource, uint64_t phys, size_t size, UserAddr 
   auto vmo = vm::MemoryObject::create_physical(phys, size, /*uncached=*/true, &current_process().quota());
   if (!vmo.ok()) return abi_error(vmo.error());
   return to_abi(give_handle(vmo.release_value(), kDeviceMemoryDefaultRights, out));
+}
+
+}  // namespace syscalls
+
+namespace syscalls {
+
+int64_t sys_system_poweroff(Handle resource, uint32_t reboot) {
+  auto res = lookup<object::Resource>(resource, kRightManage);
+  if (!res.ok()) return abi_error(res.error());
+  if (reboot > 1) return abi_error(ktl::Error::InvalidArgument);
+  if (reboot) {
+    klog::notice("keel: rebooting (requested by process {})", current_process().id());
+    acpi::reboot();
+  }
+  klog::notice("keel: powering off (ACPI S5, requested by process {})", current_process().id());
+  ktl::Error e = acpi::poweroff();
+  klog::warn("keel: power-off failed: {}", ktl::error_name(e));
+  return abi_error(ktl::Error::Unsupported);
 }
 
 }  // namespace syscalls

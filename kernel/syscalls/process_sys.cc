@@ -18,9 +18,18 @@ int64_t sys_process_create(UserAddr name, size_t name_len, UserAddr out_process)
   char buf[kNameMax];
   auto n = copy_name(name, name_len, buf);
   if (!n.ok()) return abi_error(n.error());
-  auto p = object::Process::create(buf, *n);
+  auto p = object::Process::create(buf, *n, &current_process());
   if (!p.ok()) return abi_error(p.error());
   return to_abi(give_handle(p.release_value(), kProcessDefaultRights, out_process));
+}
+
+static_assert(object::Process::kDefaultQuotaBytes == kQuotaDefaultBytes);
+static_assert(object::Process::kDefaultQuotaObjects == kQuotaDefaultObjects);
+
+int64_t sys_process_set_limits(Handle process, uint64_t max_bytes, uint32_t max_objects) {
+  auto p = lookup<object::Process>(process, kRightManage);
+  if (!p.ok()) return abi_error(p.error());
+  return to_abi((*p)->quota().lower_limits(max_bytes, max_objects));
 }
 
 int64_t sys_process_exit(int64_t code) {
@@ -147,6 +156,15 @@ int64_t sys_handle_give(Handle process, Handle h, UserAddr out) {
   // A failed write leaves the handle in `process`: the range check above makes
   // that only an unmapped page.
   return to_abi(x86::write_user(out, given));
+}
+
+}  // namespace syscalls
+
+namespace syscalls {
+
+int64_t sys_thread_yield() {
+  sched::yield();
+  return 0;
 }
 
 }  // namespace syscalls

@@ -166,7 +166,13 @@ TEST(AbiTable, NumbersAreStable) {
   EXPECT_EQ(static_cast<uint64_t>(syscalls::Syscall::IpcCall), 27u);
   EXPECT_EQ(static_cast<uint64_t>(syscalls::Syscall::IpcReplyRecv), 30u);
   EXPECT_EQ(static_cast<uint64_t>(syscalls::Syscall::SystemStats), 43u);
-  EXPECT_EQ(kSyscallCount, 44u);
+  EXPECT_EQ(static_cast<uint64_t>(syscalls::Syscall::HandleGive), 44u);
+  EXPECT_EQ(static_cast<uint64_t>(syscalls::Syscall::ProcessSetLimits), 45u);
+  EXPECT_EQ(static_cast<uint64_t>(syscalls::Syscall::InterruptCreateMsi), 46u);
+  EXPECT_EQ(static_cast<uint64_t>(syscalls::Syscall::ThreadYield), 47u);
+  EXPECT_EQ(static_cast<uint64_t>(syscalls::Syscall::SystemPoweroff), 48u);
+  EXPECT_EQ(static_cast<uint64_t>(syscalls::Syscall::ProcessGetInfo), 49u);
+  EXPECT_EQ(kSyscallCount, 50u);
 }
 
 TEST(AbiTable, FlagsAreRecorded) {

@@ -79,19 +79,22 @@ keel::Handle start_server_process(uint32_t ep) {
   if (!keel::find_module("bench", &image, &size)) return keel::kInvalidHandle;
   keel::Prepared p;
   if (keel::spawn_prepare(image, size, "bench-server", &p) != keel::Status::Ok) return keel::kInvalidHandle;
-  keel::Handle in_child = keel::kInvalidHandle;
-  if (sys::handle_give(p.process, ep, &in_child) != 0 ||
-      keel::spawn_start(p, "bench-server", in_child) != keel::Status::Ok)
+  if (keel::spawn_give(p, "endpoint", ep) != keel::Status::Ok) {
+    keel::spawn_cancel(p);
     return keel::kInvalidHandle;
+  }
+  if (keel::spawn_start(p, "bench-server", 1) != keel::Status::Ok) return keel::kInvalidHandle;
   return p.process;
 }
 
 }  // namespace
 
 int main(uint64_t arg) {
-  // A child started by start_server_process: arg is its endpoint handle.
-  if (arg < 0x10000) {
-    ipc_server(arg);
+  // A child started by start_server_process (arg 1): serves the endpoint it was given.
+  if (arg != 0) {
+    keel::Handle ep = keel::kInvalidHandle;
+    uint64_t size = 0;
+    if (keel::find_module("endpoint", &ep, &size)) ipc_server(ep);
     return 0;
   }
   const keel::StartInfo* si = keel::start_info();

@@ -115,15 +115,17 @@ KTEST(clock, monotonic_never_goes_back) {
 KTEST(clock, delay_agrees_with_apic_timer) {
   // Two independent time bases: the calibrated clock and the APIC timer's
   // tick count. 200 ms of delay should be ~200 ticks at 1 kHz. Under emulation
-  // a starved virtual CPU loses ticks (QEMU coalesces a late periodic timer),
-  // so the bound only catches a miscalibration of 4x or worse.
+  // a starved virtual CPU loses ticks (QEMU coalesces a late periodic timer;
+  // on a loaded 2-core host running four guests, a quarter of them), so the
+  // lower bound only catches a stopped or grossly miscalibrated timer, the
+  // upper one a miscalibration of 2x or worse (ticks are never invented).
   uint64_t t0 = x86::this_cpu()->timer_ticks;
   uint64_t c0 = x86::monotonic_ns();
   x86::delay_ns(200'000'000);
   uint64_t elapsed = x86::monotonic_ns() - c0;
   uint64_t ticks = x86::this_cpu()->timer_ticks - t0;
   KEXPECT(elapsed >= 200'000'000);
-  KEXPECT(ticks >= 50 && ticks <= 400);
+  KEXPECT(ticks >= 10 && ticks <= 400);
 }
 
 KTEST(clock, tsc_frequency_plausible) {

@@ -29,6 +29,13 @@ struct PerCpu {
   uint32_t apic_id;
   std::atomic<bool> online;   // set by the CPU itself once it idles
   uint64_t timer_ticks;       // APIC timer interrupts taken
+  // NMIs this CPU handled and returned from (shootdowns and test NMIs; not
+  // the panic stop). Written only by this CPU's NMI handler, through GS.
+  uint64_t nmi_count;
+  // Set by an in-kernel test (isr_ktest.cc) that raises an NMI on purpose:
+  // the next NMI that is not a shootdown clears it and returns instead of
+  // panicking as "unexpected". This CPU only, with interrupts off.
+  volatile bool nmi_test_armed;
   uint64_t stack_bottom, stack_top;  // bounds of the main kernel stack (backtraces)
   // Work posted by run_on_cpu() for this CPU's idle loop (until the scheduler
   // exists). work_fn is written by the poster and cleared by this CPU.
@@ -37,6 +44,10 @@ struct PerCpu {
   // The user FS and GS bases loaded in this CPU's MSRs (FS_BASE and, while
   // in the kernel, KERNEL_GS_BASE). User code cannot change them (CR4.FSGSBASE
   // is off), so a context switch writes the MSRs only when they differ.
+  // Invariant for isr.S (the NMI/#DF/#MC entry): a user GS base is always a
+  // user-half address (bit 63 clear), the kernel's (this PerCpu) never is.
+  // Whoever lets a thread set its GS base must reject kernel-half values, and
+  // enabling CR4.FSGSBASE (WRGSBASE from user mode) breaks the invariant.
   uint64_t loaded_fs_base;
   uint64_t loaded_user_gs_base;
   Gdt gdt;

@@ -32,8 +32,9 @@ void flush_local(uint64_t virt, uint64_t size) {
   for (uint64_t a = virt & ~(kPageBytes - 1); a < virt + size; a += kPageBytes) invlpg(a);
 }
 
-// This CPU's index without GS (an NMI can arrive before the syscall entry's
-// SWAPGS): match the local APIC ID.
+// This CPU's index without PerCpu: match the local APIC ID. (The NMI handler
+// could use GS too: isr.S makes the kernel's GS base live even for an NMI that
+// hits the syscall entry before its SWAPGS.)
 int index_by_apic_id() {
   uint32_t id = lapic_id();
   for (unsigned i = 0; i < cpu_count(); ++i)

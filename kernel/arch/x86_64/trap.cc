@@ -204,9 +204,21 @@ extern "C" void interrupt_dispatch(x86::InterruptFrame* frame) {
   const uint64_t v = frame->vector;
   if (v == 2) {  // NMI: a panic's stop signal, a TLB shootdown, or a hardware NMI
     if (g_panicking.load()) halt_forever();
-    if (tlb_handle_nmi()) return;  // no EOI for NMIs
+    // GS is the kernel's even if the NMI hit a SYSCALL entry or exit before
+    // its SWAPGS (isr.S decides by the GS base, not CS). Null only before
+    // install_percpu().
+    PerCpu* c = safe_this_cpu();
+    if (tlb_handle_nmi()) {  // no EOI for NMIs
+      if (c) ++c->nmi_count;
+      return;
+    }
+    if (c && c->nmi_test_armed) {  // raised on purpose by an in-kernel test
+      c->nmi_test_armed = false;
+      ++c->nmi_count;
+      return;
+    }
     enter_panic();
-    emerg("KERNEL PANIC: unexpected NMI on CPU {}", safe_this_cpu() ? safe_this_cpu()->index : 0);
+    emerg("KERNEL PANIC: unexpected NMI on CPU {}", c ? c->index : 0);
     dump_registers(*frame);
     finish_panic();
   }

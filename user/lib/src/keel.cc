@@ -32,7 +32,9 @@ uint64_t now_ns() {
 extern "C" [[noreturn]] void keel_start(uint64_t arg) {
   keel::record_start_arg(arg);
   for (auto* ctor = __init_array_start; ctor != __init_array_end; ++ctor) (*ctor)();
-  keel::exit(main(arg));
+  // A program started with a StartInfo gets its `arg`; the root task's is 0.
+  const keel::StartInfo* si = keel::start_info();
+  keel::exit(main(si != nullptr ? si->arg : arg));
 }
 
 // The compiler may emit calls to these.

@@ -151,15 +151,29 @@ Status load_elf(Handle process, Handle image_vmo, uint64_t image_size, uint64_t*
   return Status::Ok;
 }
 
-Status map_stack(Handle process, size_t size, uint64_t* top) {
-  Handle vmo = kInvalidHandle;
-  if (int64_t r = sys::vmo_create(size, 0, &vmo); r != 0) return status_of(r);
+namespace {
+
+// map_stack keeping the MemoryObject: `*vmo` receives its handle.
+Status map_stack_vmo(Handle process, size_t size, uint64_t* top, Handle* vmo) {
+  *vmo = kInvalidHandle;
+  if (int64_t r = sys::vmo_create(size, 0, vmo); r != 0) return status_of(r);
   uint64_t addr = 0;
-  int64_t r = sys::vm_map(process, vmo, 0, size, kVmRead | kVmWrite, &addr);
-  (void)sys::handle_close(vmo);
-  if (r != 0) return status_of(r);
+  if (int64_t r = sys::vm_map(process, *vmo, 0, size, kVmRead | kVmWrite, &addr); r != 0) {
+    (void)sys::handle_close(*vmo);
+    *vmo = kInvalidHandle;
+    return status_of(r);
+  }
   *top = addr + size;
   return Status::Ok;
+}
+
+}  // namespace
+
+Status map_stack(Handle process, size_t size, uint64_t* top) {
+  Handle vmo = kInvalidHandle;
+  Status s = map_stack_vmo(process, size, top, &vmo);
+  if (s == Status::Ok) (void)sys::handle_close(vmo);
+  return s;
 }
 
 Status start_thread_in(Handle process, const char* name, uintptr_t entry, uint64_t stack_top, uint64_t arg,
@@ -187,27 +201,70 @@ Status spawn_prepare(Handle image_vmo, uint64_t image_size, const char* name, Pr
   loader::ElfImage image;
   if (Status s = map_and_parse(image_vmo, image_size, mapping, image); s != Status::Ok) return s;
 
-  Handle process = kInvalidHandle;
-  if (int64_t r = sys::process_create(name, name_length(name), &process); r != 0) return status_of(r);
-  uint64_t stack_top = 0;
-  Status s = load_segments(process, mapping.bytes(), image);
-  if (s == Status::Ok) s = map_stack(process, kSpawnStackSize, &stack_top);
+  Prepared p;
+  if (int64_t r = sys::process_create(name, name_length(name), &p.process); r != 0) return status_of(r);
+  p.entry = image.entry;
+  p.info.magic = kStartInfoMagic;
+  p.info.version = kAbiVersion;
+  p.info.resource = kInvalidHandle;
+  Status s = load_segments(p.process, mapping.bytes(), image);
+  if (s == Status::Ok) s = map_stack_vmo(p.process, kSpawnStackSize, &p.stack_top, &p.stack_vmo);
+  // The child's handle to itself (what the root task's StartInfo.self_process is).
+  Handle self = kInvalidHandle;
+  if (s == Status::Ok) s = status_of(sys::handle_duplicate(p.process, kProcessDefaultRights, &self));
+  if (s == Status::Ok) {
+    s = status_of(sys::handle_give(p.process, self, &p.info.self_process));
+    if (s != Status::Ok) (void)sys::handle_close(self);
+  }
   if (s != Status::Ok) {
-    (void)sys::process_kill(process);
-    (void)sys::handle_close(process);
+    spawn_cancel(p);
     return s;
   }
-  *out = Prepared{process, image.entry, stack_top};
+  *out = p;
   return Status::Ok;
 }
 
-Status spawn_start(const Prepared& prepared, const char* name, uint64_t arg, Handle* out_thread) {
-  Status s = start_thread_in(prepared.process, name, prepared.entry, prepared.stack_top, arg, out_thread);
+Status spawn_give(Prepared& prepared, std::string_view name, Handle h) {
+  if (name.empty() || name.size() > 32) return Status::InvalidArgument;
+  StartInfo& si = prepared.info;
+  if (si.module_count >= kStartMaxModules) return Status::NoSpace;
+  uint64_t size = 0;
+  if (sys::vmo_get_size(h, &size) != 0) size = 0;  // not a MemoryObject (or not readable): no size
+  Handle given = kInvalidHandle;
+  if (int64_t r = sys::handle_give(prepared.process, h, &given); r != 0) return status_of(r);
+  const uint32_t k = si.module_count++;
+  si.module_vmo[k] = given;
+  si.module_size[k] = size;
+  char* dst = reinterpret_cast<char*>(&si.module_name[4 * k]);
+  for (size_t i = 0; i < 32; ++i) dst[i] = i < name.size() ? name[i] : 0;
+  return Status::Ok;
+}
+
+Status spawn_start(Prepared& prepared, const char* name, uint64_t arg, Handle* out_thread) {
+  // The StartInfo goes at the top of the stack; the thread starts just below
+  // it with rdi pointing at it (16-byte aligned, like any initial stack).
+  prepared.info.arg = arg;
+  constexpr uint64_t kInfoBytes = (sizeof(StartInfo) + 15) & ~uint64_t(15);
+  const uint64_t info_addr = prepared.stack_top - kInfoBytes;
+  Status s = status_of(sys::vmo_write(prepared.stack_vmo, kSpawnStackSize - kInfoBytes, &prepared.info,
+                                      sizeof(StartInfo)));
+  if (s == Status::Ok) s = start_thread_in(prepared.process, name, prepared.entry, info_addr, info_addr, out_thread);
   if (s != Status::Ok) {
+    spawn_cancel(prepared);
+    return s;
+  }
+  (void)sys::handle_close(prepared.stack_vmo);
+  prepared.stack_vmo = kInvalidHandle;
+  return Status::Ok;
+}
+
+void spawn_cancel(Prepared& prepared) {
+  if (prepared.stack_vmo != kInvalidHandle) (void)sys::handle_close(prepared.stack_vmo);
+  if (prepared.process != kInvalidHandle) {
     (void)sys::process_kill(prepared.process);
     (void)sys::handle_close(prepared.process);
   }
-  return s;
+  prepared.stack_vmo = prepared.process = kInvalidHandle;
 }
 
 Status spawn(Handle image_vmo, uint64_t image_size, const char* name, uint64_t arg, Handle* out_process,

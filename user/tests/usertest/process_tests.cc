@@ -9,6 +9,7 @@
 // can start threads in a child at its own functions' addresses.
 #include "usertest.h"
 
+#include <keel/alloc.h>
 #include <keel/spawn.h>
 #include <keel/start.h>
 #include <keel/utest.h>
@@ -38,7 +39,8 @@ enum class Scenario : uint64_t {
   kWriteCr3,       // privileged: #GP
   kThreadsMain,    // main thread of the multi-threaded child: thread_exit first
   kPagerTouch,     // reads usertest::kPagerAddr (unmapped: its pager maps it) and returns the value
-  kCallGiven,      // ipc_call on handle `param` (given by the parent) with 41; returns the reply word
+  kCallGiven,      // ipc_call with 41 on the handle its parent gave as "endpoint"; returns the reply word
+  kDoubleFree,     // frees one allocation twice: libkeel's allocator must stop the process (#UD)
 };
 
 constexpr uint64_t child_arg(Scenario s, uint64_t param = 0) { return uint64_t(s) << 8 | (param & 0xff); }
@@ -185,11 +187,20 @@ int64_t usertest::child_main(uint64_t arg) {
       sys::thread_exit();
     case Scenario::kPagerTouch:
       return int64_t(*reinterpret_cast<volatile uint64_t*>(usertest::kPagerAddr) & 0x7f);
+    case Scenario::kDoubleFree: {
+      void* p = keel::alloc(100);
+      keel::free(p);
+      keel::free(p);
+      return kSurvived;
+    }
     case Scenario::kCallGiven: {
+      Handle ep = keel::kInvalidHandle;
+      uint64_t size = 1;
+      if (!keel::find_module("endpoint", &ep, &size) || size != 0) return kSurvived + 3;
       keel::IpcMessage m{};
       m.tag = uint64_t(1) << 24;
       m.words[0] = 41;
-      if (sys::ipc_call(Handle(param), &m, keel::now_ns() + kSoon) != 0) return kSurvived + 2;
+      if (sys::ipc_call(ep, &m, keel::now_ns() + kSoon) != 0) return kSurvived + 2;
       return int64_t(m.words[0]);
     }
   }
@@ -333,12 +344,11 @@ UTEST(handle_give, child_calls_through_a_given_endpoint) {
   UASSERT(sys::handle_mint(ep, keel::kRightWrite | keel::kRightTransfer, 7, &client) == 0);
   keel::Prepared p;
   UASSERT(keel::spawn_prepare(img.vmo, img.size, "child", &p) == Status::Ok);
-  Handle in_child = keel::kInvalidHandle;
-  UEXPECT_EQ(sys::handle_give(p.process, client, &in_child), 0);
-  UEXPECT(in_child != keel::kInvalidHandle);
+  UEXPECT_EQ(keel::spawn_give(p, "endpoint", client), Status::Ok);
+  UEXPECT_EQ(p.info.module_count, 1u);
+  UEXPECT(p.info.module_vmo[0] != keel::kInvalidHandle && p.info.self_process != keel::kInvalidHandle);
   UEXPECT_EQ(sys::handle_close(client), keel::err(Status::BadHandle));  // moved, not copied
-  UASSERT(in_child < 0x100);  // fits the scenario parameter (a fresh table's first slot)
-  UASSERT(keel::spawn_start(p, "child", child_arg(Scenario::kCallGiven, in_child)) == Status::Ok);
+  UASSERT(keel::spawn_start(p, "child", child_arg(Scenario::kCallGiven)) == Status::Ok);
   keel::IpcMessage m{};
   UEXPECT_EQ(sys::ipc_recv(ep, &m, keel::now_ns() + kSoon), 0);
   UEXPECT_EQ(m.badge, 7u);
@@ -648,3 +658,4 @@ UTEST(thread, threads_in_own_process) {
 }
 
 uint64_t usertest::pager_touch_arg() { return child_arg(Scenario::kPagerTouch); }
+uint64_t usertest::double_free_arg() { return child_arg(Scenario::kDoubleFree); }

@@ -3,8 +3,8 @@
 //
 // usertest is both the root task and, spawned from its own boot module, the
 // children of the process tests. main(arg) tells them apart by the argument:
-// the root gets the address of its StartInfo (>= kChildArgLimit: the first
-// 64 KiB are never mapped), a child gets a scenario number below it.
+// the root task gets 0, a child a scenario number (never 0, always below
+// kChildArgLimit).
 #pragma once
 
 #include <keel/keel.h>
@@ -14,12 +14,14 @@
 
 namespace usertest {
 
-// Arguments below this are child scenarios, not StartInfo addresses.
+// Child scenario arguments are below this.
 inline constexpr uint64_t kChildArgLimit = 0x10000;
 // The address the kPagerTouch child reads; nothing is mapped there until its pager does it.
 inline constexpr uint64_t kPagerAddr = 0x30000000;
 // The start argument of that scenario (process_tests.cc: Scenario::kPagerTouch).
 uint64_t pager_touch_arg();
+// The start argument of the child that frees one block twice (alloc_tests.cc).
+uint64_t double_free_arg();
 
 // The boot module named `name` (from the root task's StartInfo): its
 // MemoryObject and size. False if there is none (or in a child).

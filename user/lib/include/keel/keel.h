@@ -1,7 +1,9 @@
 // keel/keel.h — the native user library: program start-up, printing, exit.
 //
 // Programs define `int main(uint64_t arg)`; libkeel runs C++ constructors,
-// calls it, and exits the process with its return value.
+// calls it with the StartInfo's `arg` (0 for the root task, the parent's
+// argument for a spawned program; keel/start.h), and exits the process with
+// its return value.
 #pragma once
 
 #include <keel_syscalls.h>

@@ -18,6 +18,8 @@
 
 #include <keel_syscalls.h>
 
+#include <string_view>
+
 #include <cstddef>
 #include <cstdint>
 
@@ -77,26 +79,39 @@ Status start_thread_in(Handle process, const char* name, uintptr_t entry, uint64
 Status spawn(Handle image_vmo, uint64_t image_size, const char* name, uint64_t arg, Handle* out_process,
              Handle* out_thread = nullptr);
 
-// spawn() in two steps, for a parent that gives the child handles
-// (sys::handle_give) before its first thread runs:
+// spawn() in steps, for a parent that gives the child handles before its
+// first thread runs:
 //
 //   keel::Prepared p;
 //   keel::spawn_prepare(vmo, size, "server", &p);
-//   keel::Handle in_child;
-//   keel::sys::handle_give(p.process, endpoint, &in_child);
-//   keel::spawn_start(p, "server", in_child);   // the child's main gets arg = in_child
+//   keel::spawn_give(p, "endpoint", endpoint);   // the child: keel::find_module("endpoint", ...)
+//   keel::spawn_start(p, "server", 0);
+//
+// The child starts with a StartInfo (keel/start.h, start_info()) at the top of
+// its stack: a handle to itself (self_process), the handles given, by name,
+// and `arg`, which its main() receives.
 struct Prepared {
-  Handle process = kInvalidHandle;  // the new process (kProcessDefaultRights), no thread yet
-  uint64_t entry = 0;               // its ELF entry point
-  uint64_t stack_top = 0;           // the top of its kSpawnStackSize stack
+  Handle process = kInvalidHandle;    // the new process (kProcessDefaultRights), no thread yet
+  uint64_t entry = 0;                 // its ELF entry point
+  uint64_t stack_top = 0;             // the top of its kSpawnStackSize stack
+  Handle stack_vmo = kInvalidHandle;  // that stack, until spawn_start writes the StartInfo
+  StartInfo info{};                   // what the child will get
 };
-// Validates and loads the image into a new process named `name` and maps its
-// stack. Errors: those of spawn(); on failure nothing is left behind.
+// Validates and loads the image into a new process named `name`, maps its
+// stack and gives the process a handle to itself. Errors: those of spawn();
+// on failure nothing is left behind.
 Status spawn_prepare(Handle image_vmo, uint64_t image_size, const char* name, Prepared* out);
-// Starts the first thread of a prepared process at its entry with rdi = `arg`.
-// On failure the process is killed and `prepared.process` closed.
-// Errors: those of start_thread_in.
-Status spawn_start(const Prepared& prepared, const char* name, uint64_t arg, Handle* out_thread = nullptr);
+// Moves `h` into the prepared process (sys::handle_give: it needs `transfer`)
+// under `name` (1..32 bytes), as the next StartInfo module entry.
+// Errors: InvalidArgument (name), NoSpace (kStartMaxModules given already),
+// those of handle_give (h stays with the caller then).
+Status spawn_give(Prepared& prepared, std::string_view name, Handle h);
+// Writes the StartInfo (with `arg`) and starts the first thread. On failure
+// the process is killed and its handles closed (spawn_cancel).
+// Errors: those of vmo_write and start_thread_in.
+Status spawn_start(Prepared& prepared, const char* name, uint64_t arg, Handle* out_thread = nullptr);
+// Abandons a prepared process: kills it, closes its handle and the stack's.
+void spawn_cancel(Prepared& prepared);
 
 // Waits until `process` has exited, until `deadline` at the latest, and
 // writes its exit code to `*code` (0 after a normal exit of its last thread,

@@ -1,5 +1,5 @@
-// keel/start.h — what the kernel handed the root task (StartInfo), if this
-// process is the root task.
+// keel/start.h — what this program was started with (StartInfo): from the
+// kernel for the root task, from its parent (keel::spawn) otherwise.
 #pragma once
 
 #include <keel_syscalls.h>
@@ -8,14 +8,15 @@
 
 namespace keel {
 
-// The StartInfo the kernel passed to the first thread, or nullptr when this
-// process was started by another process (its start argument is not a
+// The StartInfo the first thread was started with, or nullptr when it was
+// started some other way (a raw thread_start whose argument is not a
 // StartInfo address).
 const StartInfo* start_info();
 
-// The boot module named `name` (its multiboot2 command line, at most 32
-// bytes): writes its MemoryObject handle and size (bytes) and returns true;
-// false if there is no such module or this is not the root task.
+// The StartInfo module named `name` (at most 32 bytes): for the root task a
+// boot module (its MemoryObject and size in bytes), for a spawned program a
+// handle its parent gave (keel::spawn_give; size 0 unless a MemoryObject).
+// False if there is none.
 bool find_module(std::string_view name, Handle* vmo, uint64_t* size);
 
 // Records the start argument (called by keel_start before main).

@@ -1,0 +1,198 @@
+// serial — the 16550 UART driver (COM1), interrupt-driven, as a separate
+// process with only its ports and its interrupt (keel/proto/serial.h has the
+// protocol).
+//
+// The kernel programmed the line (115200 8N1, FIFOs on) and still writes its
+// log to the same UART with polled output, so this driver never touches the
+// line control or divisor registers (kernel/object/ioports.h). It enables the
+// received-data interrupt and OUT2 (which gates the UART's interrupt line on
+// PCs), moves received bytes into the client's receive ring and bytes from
+// the transmit ring to the transmitter, 16 at a time (the FIFO's depth).
+// PC16550D datasheet: registers RBR/THR 0, IER 1, IIR/FCR 2, LCR 3, MCR 4, LSR 5.
+//
+// Threads: the main thread serves the endpoint (attach, heartbeats); the
+// device thread waits on the interrupt notification, which the client also
+// signals (kTxBit) when it has bytes to send. g_lock guards the attachment.
+#include <keel/alloc.h>
+#include <keel/keel.h>
+#include <keel/proto/init.h>
+#include <keel/proto/serial.h>
+#include <keel/ring.h>
+#include <keel/rpc.h>
+#include <keel/start.h>
+
+#include <atomic>
+
+namespace sys = keel::sys;
+using keel::Handle;
+using keel::kInvalidHandle;
+using keel::Status;
+namespace proto = keel::proto::serial;
+
+namespace {
+
+constexpr uint32_t kRbr = 0, kThr = 0, kIer = 1, kLsr = 5, kMcr = 4;
+constexpr uint32_t kLsrDataReady = 0x01, kLsrThrEmpty = 0x20;
+constexpr uint32_t kIerRxData = 0x01;
+constexpr uint32_t kMcrDtr = 0x01, kMcrRts = 0x02, kMcrOut2 = 0x08;
+constexpr uint64_t kIrqBit = 1;
+constexpr size_t kFifoDepth = 16;
+
+Handle g_ports = kInvalidHandle, g_irq = kInvalidHandle, g_notify = kInvalidHandle;
+uint32_t g_base = 0x3f8;
+
+class Lock {
+ public:
+  void lock() {
+    while (flag_.exchange(true, std::memory_order_acquire)) (void)sys::thread_yield();
+  }
+  void unlock() { flag_.store(false, std::memory_order_release); }
+
+ private:
+  std::atomic<bool> flag_{false};
+};
+
+struct Attachment {
+  uint64_t addr = 0;                     // the rings, mapped here
+  keel::RingProducer* rx = nullptr;      // received bytes → client
+  keel::RingConsumer* tx = nullptr;      // client → transmitter
+  Handle client = kInvalidHandle;        // the client's notification (signal)
+  bool active = false;
+};
+Lock g_lock;
+Attachment g_att;  // guarded by g_lock
+uint64_t g_dropped = 0;
+
+uint32_t in(uint32_t reg) {
+  uint32_t v = 0;
+  (void)sys::ioport_read(g_ports, g_base + reg, 1, &v);
+  return v;
+}
+void out(uint32_t reg, uint32_t v) { (void)sys::ioport_write(g_ports, g_base + reg, 1, v); }
+
+// Reads what the UART has into the receive ring. Lock held.
+void receive_locked() {
+  uint8_t buf[64];
+  size_t n = 0;
+  bool wake = false;
+  for (int guard = 0; guard < 4096 && (in(kLsr) & kLsrDataReady); ++guard) {
+    buf[n++] = uint8_t(in(kRbr));
+    if (n == sizeof buf) {
+      if (!g_att.active || !g_att.rx->write({buf, n}).ok()) g_dropped += n;
+      wake = true;
+      n = 0;
+    }
+  }
+  if (n != 0) {
+    if (!g_att.active || !g_att.rx->write({buf, n}).ok()) g_dropped += n;
+    wake = true;
+  }
+  if (wake && g_att.active && g_att.rx->needs_wakeup()) sys::notification_signal(g_att.client, proto::kClientBit);
+}
+
+// Sends what the transmit ring holds. Lock held.
+void transmit_locked() {
+  if (!g_att.active) return;
+  uint8_t buf[proto::kRingCapacity / 2];
+  for (;;) {
+    auto r = g_att.tx->read({buf, sizeof buf});
+    if (!r.ok()) break;
+    for (size_t i = 0; i < *r;) {
+      // Wait for an empty FIFO, then fill it.
+      for (int spin = 0; !(in(kLsr) & kLsrThrEmpty); ++spin) {
+        if (spin > 100000) return;  // the UART is gone; give up on this batch
+      }
+      for (size_t k = 0; k < kFifoDepth && i < *r; ++k) out(kThr, buf[i++]);
+    }
+  }
+  if (g_att.tx->needs_wakeup()) sys::notification_signal(g_att.client, proto::kClientBit);
+}
+
+void device_loop(uint64_t) {
+  for (;;) {
+    g_lock.lock();
+    receive_locked();
+    transmit_locked();
+    // Sleep only if the transmit ring stays empty (the ring's wait protocol).
+    const bool sleep = !g_att.active || g_att.tx->prepare_wait();
+    g_lock.unlock();
+    if (!sleep) continue;
+    uint64_t bits = 0;
+    if (sys::notification_wait(g_notify, keel::now_ns() + 1'000'000'000, &bits) == 0 && (bits & kIrqBit))
+      (void)sys::interrupt_ack(g_irq);
+  }
+}
+
+void attach(keel::IpcMessage& m, keel::rpc::Request& req) {
+  if (req.received_count != 2) return keel::rpc::reply_status(m, Status::InvalidArgument);
+  Handle vmo = req.received[0], client = req.received[1];
+  uint64_t addr = 0;
+  if (sys::vm_map(keel::start_info()->self_process, vmo, 0, proto::kRingsSize, keel::kVmRead | keel::kVmWrite, &addr) != 0)
+    return keel::rpc::reply_status(m, Status::InvalidArgument);
+  auto* base = reinterpret_cast<uint8_t*>(addr);
+  auto rx = keel::RingProducer::attach({base, proto::kRingBytes});
+  auto tx = keel::RingConsumer::attach({base + proto::kTxOffset, proto::kRingBytes});
+  Handle back = kInvalidHandle;
+  if (!rx.ok() || !tx.ok() || sys::handle_duplicate(g_notify, keel::kRightSignal | keel::kRightTransfer, &back) != 0) {
+    sys::vm_unmap(keel::start_info()->self_process, addr, proto::kRingsSize);
+    return keel::rpc::reply_status(m, Status::InvalidArgument);
+  }
+  req.received[1] = kInvalidHandle;  // keep the client's notification
+  g_lock.lock();
+  Attachment old = g_att;
+  g_att.addr = addr;
+  g_att.rx = new keel::RingProducer(static_cast<keel::RingProducer&&>(*rx));
+  g_att.tx = new keel::RingConsumer(static_cast<keel::RingConsumer&&>(*tx));
+  g_att.client = client;
+  g_att.active = true;
+  g_lock.unlock();
+  if (old.active) {
+    sys::vm_unmap(keel::start_info()->self_process, old.addr, proto::kRingsSize);
+    sys::handle_close(old.client);
+    delete old.rx;
+    delete old.tx;
+  }
+  sys::notification_signal(g_notify, proto::kTxBit);  // look at the new rings
+  m.handles[0] = back;
+  m.tag = keel::rpc::tag(uint32_t(Status::Ok), 0, 1);
+}
+
+void handle(keel::IpcMessage& m, keel::rpc::Request& req) {
+  if (keel::rpc::label(m) == proto::kAttach) return attach(m, req);
+  keel::rpc::reply_status(m, Status::Unsupported);
+}
+
+}  // namespace
+
+int main(uint64_t) {
+  Handle init = kInvalidHandle;
+  uint64_t unused = 0;
+  if (!keel::find_module("ioports", &g_ports, &unused) || !keel::find_module("irq", &g_irq, &unused) ||
+      !keel::find_module("irq-notify", &g_notify, &unused) || !keel::find_module("init", &init, &unused)) {
+    keel::print("serial: missing start handles (ioports, irq, irq-notify, init)\n");
+    return 1;
+  }
+  // Interrupts: received data only; OUT2 lets the UART's interrupt reach the
+  // interrupt controller. Anything already received is read below.
+  out(kMcr, kMcrDtr | kMcrRts | kMcrOut2);
+  out(kIer, kIerRxData);
+  Handle ep = kInvalidHandle, mine = kInvalidHandle;
+  if (sys::endpoint_create(&ep) != 0 || sys::handle_duplicate(ep, keel::kRightWrite | keel::kRightDuplicate | keel::kRightTransfer, &mine) != 0) {
+    keel::print("serial: cannot create its endpoint\n");
+    return 1;
+  }
+  if (keel::start_thread(&device_loop, 0, 64 * 1024) == 0) {
+    keel::print("serial: cannot start the device thread\n");
+    return 1;
+  }
+  keel::IpcMessage m{};
+  m.handles[0] = mine;
+  m.tag = keel::rpc::tag(keel::proto::init::kReady, 0, 1);
+  if (Status st = keel::rpc::call(init, m); st != Status::Ok) {
+    keel::print("serial: init refused ready: {}\n", keel::status_name(st));
+    return 1;
+  }
+  Status st = keel::rpc::serve(ep, &handle, nullptr);
+  keel::print("serial: serving failed: {}\n", keel::status_name(st));
+  return 1;
+}

@@ -1,0 +1,77 @@
+// rpc.cc — keel/rpc.h.
+#include <keel/rpc.h>
+
+namespace keel::rpc {
+
+uint32_t put_string(IpcMessage& m, uint32_t at, std::string_view s) {
+  const uint32_t need = string_words(s.size());
+  if (at > kIpcMaxWords || need > kIpcMaxWords - at) return 0;
+  m.words[at] = s.size();
+  for (uint32_t w = 1; w < need; ++w) {
+    uint64_t v = 0;
+    for (uint32_t b = 0; b < 8; ++b) {
+      size_t i = size_t(w - 1) * 8 + b;
+      if (i < s.size()) v |= uint64_t(uint8_t(s[i])) << (8 * b);
+    }
+    m.words[at + w] = v;
+  }
+  return at + need;
+}
+
+bool get_string(const IpcMessage& m, uint32_t at, char* buf, size_t cap, std::string_view* out, uint32_t* next) {
+  const uint32_t have = words(m);
+  if (at >= have) return false;
+  const uint64_t len = m.words[at];
+  if (len > cap) return false;
+  const uint32_t need = string_words(len);
+  if (need > have - at) return false;
+  for (size_t i = 0; i < len; ++i) buf[i] = char(m.words[at + 1 + i / 8] >> (8 * (i % 8)));
+  *out = std::string_view(buf, len);
+  if (next) *next = at + need;
+  return true;
+}
+
+Status call(Handle endpoint, IpcMessage& m, Deadline deadline) {
+  if (int64_t r = sys::ipc_call(endpoint, &m, deadline); r != 0) return status_of(r);
+  return static_cast<Status>(label(m));
+}
+
+Status serve(Handle endpoint, Handler handler, void* ctx) {
+  IpcMessage m{};
+  int64_t r = sys::ipc_recv(endpoint, &m, kDeadlineForever);
+  for (;;) {
+    if (r != 0) {
+      // A request whose handles did not fit our table still came: answer it.
+      if (status_of(r) != Status::NoSpace) return status_of(r);
+      reply_status(m, Status::NoSpace);
+    } else if (label(m) == kMethodPing) {
+      for (uint32_t i = 0; i < handles(m); ++i) (void)sys::handle_close(m.handles[i]);
+      reply_status(m, Status::Ok);
+    } else {
+      Request req{m.badge, {}, handles(m), ctx};
+      for (uint32_t i = 0; i < req.received_count; ++i) req.received[i] = m.handles[i];
+      handler(m, req);
+      for (uint32_t i = 0; i < req.received_count; ++i)
+        if (req.received[i] != kInvalidHandle) (void)sys::handle_close(req.received[i]);
+    }
+    // (A one-way send needs no reply: reply_recv then only receives.)
+    const uint32_t sent = handles(m);
+    Handle sending[kIpcMaxHandles];
+    for (uint32_t i = 0; i < sent && i < kIpcMaxHandles; ++i) sending[i] = m.handles[i];
+    r = sys::ipc_reply_recv(endpoint, &m, kDeadlineForever);
+    if (r != 0 && status_of(r) != Status::NoSpace) {
+      // If our reply was refused (a handle without `transfer`, a bad count),
+      // nothing was sent and the caller still waits: it gets the error
+      // instead, and the handles we meant to send are closed.
+      IpcMessage failed{};
+      reply_status(failed, status_of(r));
+      if (sys::ipc_reply(&failed) == 0) {
+        print("rpc: a reply was refused ({}); the caller got the error\n", status_name(status_of(r)));
+        for (uint32_t i = 0; i < sent && i < kIpcMaxHandles; ++i) (void)sys::handle_close(sending[i]);
+        r = sys::ipc_recv(endpoint, &m, kDeadlineForever);
+      }
+    }
+  }
+}
+
+}  // namespace keel::rpc

@@ -1,0 +1,337 @@
+// console — the tty on the serial port, with Keel's native command shell
+// (until the Linux personality provides a real one).
+//
+// It looks the serial driver up through names, attaches a pair of rings
+// (keel/proto/serial.h), and runs a line discipline (keel/tty.h: canonical
+// mode, echo, erase/kill, ^C as an event) between them and the shell. If the
+// driver goes away (a restart), the console finds it again and re-attaches.
+//
+// Commands: help, services, ps, kill NAME, mem, uptime, echo TEXT, poweroff,
+// reboot. services/ps/kill/poweroff ask init (keel/proto/init.h).
+#include <keel/alloc.h>
+#include <keel/keel.h>
+#include <keel/proto/init.h>
+#include <keel/proto/names.h>
+#include <keel/proto/serial.h>
+#include <keel/ring.h>
+#include <keel/rpc.h>
+#include <keel/start.h>
+#include <keel/tty.h>
+
+namespace sys = keel::sys;
+using keel::Handle;
+using keel::kInvalidHandle;
+using keel::Status;
+namespace serial = keel::proto::serial;
+namespace init_proto = keel::proto::init;
+
+namespace {
+
+constexpr uint64_t kMs = 1'000'000;
+
+Handle g_init = kInvalidHandle, g_names = kInvalidHandle;
+Handle g_notify = kInvalidHandle;  // ours: the driver signals it
+Handle g_driver_notify = kInvalidHandle;
+Handle g_serial = kInvalidHandle;  // the driver's endpoint (badged for us)
+uint64_t g_rings = 0;
+keel::RingConsumer* g_rx = nullptr;  // the rings of the current attachment
+keel::RingProducer* g_tx = nullptr;
+keel::tty::LineDiscipline g_tty;
+
+// ---------------------------------------------------------------- output
+
+// Queues `bytes` (already processed for output) to the driver, waiting for
+// room when the ring is full.
+void send_raw(std::span<const uint8_t> bytes) {
+  while (!bytes.empty()) {
+    size_t n = bytes.size() < 1024 ? bytes.size() : 1024;
+    auto r = g_tx->write(bytes.first(n));
+    if (!r.ok()) {
+      if (r.error() == ktl::Error::InvalidArgument) return;  // broken ring: the driver restarts
+      if (g_tx->prepare_wait(n)) {
+        uint64_t bits;
+        (void)sys::notification_wait(g_notify, keel::now_ns() + 100 * kMs, &bits);
+      }
+      continue;
+    }
+    bytes = bytes.subspan(n);
+    if (g_tx->needs_wakeup()) sys::notification_signal(g_driver_notify, serial::kTxBit);
+  }
+}
+
+// Writes text through the line discipline's output processing (\n → \r\n).
+void put(std::string_view text) {
+  auto in = std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(text.data()), text.size());
+  while (!in.empty()) {
+    keel::tty::OutputBuffer<512> out;
+    size_t used = g_tty.process_output(in, out);
+    send_raw(out.bytes());
+    if (used == 0) break;
+    in = in.subspan(used);
+  }
+}
+
+template <typename... A>
+void putf(std::string_view fmt, const A&... args) {
+  char buf[512];
+  size_t n = ktl::format(buf, sizeof buf, fmt, args...);
+  put({buf, n});
+}
+
+// ---------------------------------------------------------------- the driver
+
+// Finds the serial driver and attaches fresh rings. Retries until it works.
+void attach_serial() {
+  for (;;) {
+    if (g_serial != kInvalidHandle) sys::handle_close(g_serial);
+    g_serial = kInvalidHandle;
+    keel::IpcMessage m{};
+    uint32_t at = keel::rpc::put_string(m, 0, "serial");
+    m.tag = keel::rpc::tag(keel::proto::names::kLookup, at);
+    Status st = keel::rpc::call(g_names, m, keel::now_ns() + 2000 * kMs);
+    if (st == Status::Ok && keel::rpc::handles(m) == 1) {
+      g_serial = m.handles[0];
+      Handle vmo = kInvalidHandle, vmo_copy = kInvalidHandle, notify_copy = kInvalidHandle;
+      uint64_t addr = 0;
+      if (sys::vmo_create(serial::kRingsSize, 0, &vmo) == 0 &&
+          sys::vm_map(keel::start_info()->self_process, vmo, 0, serial::kRingsSize, keel::kVmRead | keel::kVmWrite, &addr) == 0) {
+        auto* base = reinterpret_cast<uint8_t*>(addr);
+        (void)keel::RingView::format({base, serial::kRingBytes}, serial::kRingCapacity);
+        (void)keel::RingView::format({base + serial::kTxOffset, serial::kRingBytes}, serial::kRingCapacity);
+        auto rx = keel::RingConsumer::attach({base, serial::kRingBytes});
+        auto tx = keel::RingProducer::attach({base + serial::kTxOffset, serial::kRingBytes});
+        if (rx.ok() && tx.ok() &&
+            sys::handle_duplicate(vmo, keel::kRightRead | keel::kRightWrite | keel::kRightMap | keel::kRightTransfer, &vmo_copy) == 0 &&
+            sys::handle_duplicate(g_notify, keel::kRightSignal | keel::kRightTransfer, &notify_copy) == 0) {
+          keel::IpcMessage a{};
+          a.handles[0] = vmo_copy;
+          a.handles[1] = notify_copy;
+          a.tag = keel::rpc::tag(serial::kAttach, 0, 2);
+          if (keel::rpc::call(g_serial, a, keel::now_ns() + 2000 * kMs) == Status::Ok && keel::rpc::handles(a) == 1) {
+            if (g_rings) sys::vm_unmap(keel::start_info()->self_process, g_rings, serial::kRingsSize);
+            if (g_driver_notify != kInvalidHandle) sys::handle_close(g_driver_notify);
+            g_rings = addr;
+            delete g_rx;
+            delete g_tx;
+            g_rx = new keel::RingConsumer(static_cast<keel::RingConsumer&&>(*rx));
+            g_tx = new keel::RingProducer(static_cast<keel::RingProducer&&>(*tx));
+            g_driver_notify = a.handles[0];
+            sys::handle_close(vmo);
+            return;
+          }
+        }
+        sys::vm_unmap(keel::start_info()->self_process, addr, serial::kRingsSize);
+      }
+      if (vmo != kInvalidHandle) sys::handle_close(vmo);
+    } else if (st == Status::AccessDenied) {
+      keel::print("console: the policy does not let the console use the serial driver\n");
+    }
+    sys::thread_sleep(keel::now_ns() + 50 * kMs);
+  }
+}
+
+// True if the driver still answers (a ping on its endpoint).
+bool serial_alive() {
+  keel::IpcMessage m{};
+  m.tag = keel::rpc::tag(keel::rpc::kMethodPing, 0);
+  return keel::rpc::call(g_serial, m, keel::now_ns() + 1000 * kMs) == Status::Ok;
+}
+
+// ---------------------------------------------------------------- the shell
+
+struct ServiceInfo {
+  char name_buf[32], program_buf[128];
+  std::string_view name, program;
+  uint64_t pid, state, restarts, uptime_ns, threads, memory;
+  int64_t last_exit;
+};
+
+Status service_info(uint64_t index, ServiceInfo* out) {
+  keel::IpcMessage m{};
+  m.words[0] = index;
+  m.tag = keel::rpc::tag(init_proto::kServiceInfo, 1);
+  Status st = keel::rpc::call(g_init, m, keel::now_ns() + 2000 * kMs);
+  if (st != Status::Ok) return st;
+  uint32_t at = 0;
+  if (!keel::rpc::get_string(m, 0, out->name_buf, sizeof out->name_buf, &out->name, &at) ||
+      !keel::rpc::get_string(m, at, out->program_buf, sizeof out->program_buf, &out->program, &at) ||
+      keel::rpc::words(m) < at + 7)
+    return Status::InvalidArgument;
+  out->pid = m.words[at];
+  out->state = m.words[at + 1];
+  out->restarts = m.words[at + 2];
+  out->last_exit = int64_t(m.words[at + 3]);
+  out->uptime_ns = m.words[at + 4];
+  out->threads = m.words[at + 5];
+  out->memory = m.words[at + 6];
+  return Status::Ok;
+}
+
+void cmd_services(bool ps) {
+  if (ps) {
+    put("  PID  THREADS   KMEM KiB  NAME\n");
+  } else {
+    put("NAME          PID  STATE      RESTARTS  UPTIME s  PROGRAM\n");
+  }
+  for (uint64_t i = 0;; ++i) {
+    ServiceInfo s{};
+    Status st = service_info(i, &s);
+    if (st == Status::OutOfRange) break;
+    if (st != Status::Ok) {
+      putf("services: {}\n", keel::status_name(st));
+      break;
+    }
+    if (ps) {
+      if (s.pid == 0 || (s.state != uint64_t(init_proto::State::Running) && s.state != uint64_t(init_proto::State::Starting)))
+        continue;
+      putf("{:5}  {:7}  {:9}  {}\n", s.pid, s.threads, s.memory / 1024, s.name);
+    } else {
+      putf("{:12}  {:3}  {:9}  {:8}  {:8}  {}\n", s.name, s.pid, init_proto::state_name(init_proto::State(s.state)),
+           s.restarts, s.uptime_ns / 1'000'000'000, s.program);
+    }
+  }
+}
+
+void cmd_kill(std::string_view name) {
+  if (name.empty()) return put("usage: kill NAME\n");
+  keel::IpcMessage m{};
+  uint32_t at = keel::rpc::put_string(m, 0, name);
+  m.tag = keel::rpc::tag(init_proto::kKill, at);
+  Status st = keel::rpc::call(g_init, m, keel::now_ns() + 2000 * kMs);
+  if (st == Status::Ok) {
+    putf("killed {}\n", name);
+  } else {
+    putf("kill {}: {}\n", name, keel::status_name(st));
+  }
+}
+
+void cmd_mem() {
+  keel::SystemStats s{};
+  sys::system_stats(&s, sizeof s);
+  putf("frames: {} total, {} free ({} MiB free of {} MiB)\n", s.frames_total, s.frames_free,
+       s.frames_free * keel::kPageSize >> 20, s.frames_total * keel::kPageSize >> 20);
+  putf("kernel heap: {} KiB, objects: {}, processes: {}, threads: {}\n", s.heap_bytes_used / 1024, s.objects_live,
+       s.processes_live, s.threads_live);
+}
+
+void cmd_uptime() {
+  keel::SystemStats s{};
+  sys::system_stats(&s, sizeof s);
+  const uint64_t secs = s.uptime_ns / 1'000'000'000;
+  putf("up {}:{:02}:{:02}, {} cpus, {} context switches, {} syscalls\n", secs / 3600, secs / 60 % 60, secs % 60, s.cpus,
+       s.context_switches, s.syscalls);
+}
+
+void cmd_power(bool reboot) {
+  keel::IpcMessage m{};
+  m.words[0] = reboot ? 1 : 0;
+  m.tag = keel::rpc::tag(init_proto::kPowerOff, 1);
+  Status st = keel::rpc::call(g_init, m, keel::now_ns() + 5000 * kMs);
+  putf("{}: {}\n", reboot ? "reboot" : "poweroff", keel::status_name(st));
+}
+
+void run(std::string_view line) {
+  while (!line.empty() && (line.back() == '\n' || line.back() == ' ')) line.remove_suffix(1);
+  while (!line.empty() && line.front() == ' ') line.remove_prefix(1);
+  if (line.empty()) return;
+  std::string_view cmd = line, arg;
+  if (size_t sp = line.find(' '); sp != std::string_view::npos) {
+    cmd = line.substr(0, sp);
+    arg = line.substr(sp + 1);
+    while (!arg.empty() && arg.front() == ' ') arg.remove_prefix(1);
+  }
+  if (cmd == "help") {
+    put("commands: help, services, ps, kill NAME, mem, uptime, echo TEXT, poweroff, reboot\n");
+  } else if (cmd == "services") {
+    cmd_services(false);
+  } else if (cmd == "ps") {
+    cmd_services(true);
+  } else if (cmd == "kill") {
+    cmd_kill(arg);
+  } else if (cmd == "mem") {
+    cmd_mem();
+  } else if (cmd == "uptime") {
+    cmd_uptime();
+  } else if (cmd == "echo") {
+    putf("{}\n", arg);
+  } else if (cmd == "poweroff") {
+    cmd_power(false);
+  } else if (cmd == "reboot") {
+    cmd_power(true);
+  } else {
+    putf("{}: command not found (try help)\n", cmd);
+  }
+}
+
+struct Interrupts final : keel::tty::Signals {
+  bool interrupted = false;
+  void raise(keel::tty::Signal) override { interrupted = true; }
+};
+
+void prompt() { put("keel# "); }
+
+// Heartbeats: init pings the endpoint we gave it.
+void serve_pings(uint64_t ep) {
+  keel::rpc::serve(Handle(ep), [](keel::IpcMessage& m, keel::rpc::Request&) {
+    keel::rpc::reply_status(m, Status::Unsupported);
+  }, nullptr);
+}
+
+}  // namespace
+
+int main(uint64_t) {
+  uint64_t unused = 0;
+  if (!keel::find_module("init", &g_init, &unused) || !keel::find_module("names", &g_names, &unused)) {
+    keel::print("console: missing start handles (init, names)\n");
+    return 1;
+  }
+  Handle ep = kInvalidHandle, mine = kInvalidHandle;
+  if (sys::notification_create(&g_notify) != 0 || sys::endpoint_create(&ep) != 0 ||
+      sys::handle_duplicate(ep, keel::kRightWrite | keel::kRightTransfer, &mine) != 0 ||
+      keel::start_thread(&serve_pings, ep, 32 * 1024) == 0) {
+    keel::print("console: cannot set up\n");
+    return 1;
+  }
+  attach_serial();
+  keel::IpcMessage m{};
+  m.handles[0] = mine;
+  m.tag = keel::rpc::tag(init_proto::kReady, 0, 1);
+  (void)keel::rpc::call(g_init, m, keel::now_ns() + 2000 * kMs);
+
+  put("\nKeel native console. Type 'help' for commands.\n");
+  prompt();
+  uint8_t buf[512];
+  uint64_t idle_since = keel::now_ns();
+  for (;;) {
+    auto r = g_rx->read({buf, sizeof buf});
+    if (r.ok()) {
+      idle_since = keel::now_ns();
+      keel::tty::OutputBuffer<1024> echo;
+      Interrupts sig;
+      g_tty.input({buf, *r}, echo, sig);
+      send_raw(echo.bytes());
+      if (sig.interrupted) prompt();
+      char line[keel::tty::LineDiscipline::kBufferSize];
+      while (g_tty.readable()) {
+        size_t n = g_tty.read({reinterpret_cast<uint8_t*>(line), sizeof line});
+        run({line, n});
+        prompt();
+      }
+      if (g_rx->needs_wakeup()) sys::notification_signal(g_driver_notify, serial::kTxBit);
+      continue;
+    }
+    if (r.error() != ktl::Error::WouldBlock || g_rx->broken()) {
+      attach_serial();
+      continue;
+    }
+    if (!g_rx->prepare_wait()) continue;
+    uint64_t bits = 0;
+    Status st = keel::status_of(sys::notification_wait(g_notify, keel::now_ns() + 1000 * kMs, &bits));
+    // Quiet for a second: make sure the driver is still there.
+    if (st == Status::TimedOut && keel::now_ns() - idle_since > 1000 * kMs && !serial_alive()) {
+      attach_serial();
+      put("\n[console: serial driver restarted]\n");
+      prompt();
+    }
+  }
+}
