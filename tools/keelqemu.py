@@ -6,6 +6,7 @@ without the expected final line (a triple fault under -no-reboot, a hang that
 hits the timeout) is a failure with the last console lines shown.
 """
 import os
+import re
 import selectors
 import shutil
 import subprocess
@@ -79,7 +80,7 @@ class BootResult:
         return "\n".join("    | " + l for l in self.lines[-n:])
 
 
-def boot(cmd, done=None, timeout=180, on_done=None):
+def boot(cmd, done=None, timeout=180, on_done=None, script=()):
     """Runs QEMU `cmd`, reading the serial console from its stdout.
 
     done(line) -> True ends the boot successfully once QEMU exits by itself
@@ -87,6 +88,11 @@ def boot(cmd, done=None, timeout=180, on_done=None):
     reason "panic" after the report ("System halted.") or 3 s.
     on_done() runs once when done() first matches (e.g. a monitor command
     that takes a screenshot and quits QEMU).
+    script: (regex, text) pairs typed into the serial port in order: each
+    text is sent once its regex matches the console output that came after
+    the previous match (prompts need no newline). BootResult.script_steps
+    says how many steps ran; script_outputs[i] is the console text between
+    typing step i and typing step i + 1 (or the end).
     """
     start = time.monotonic()
     proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -95,6 +101,9 @@ def boot(cmd, done=None, timeout=180, on_done=None):
     sel.register(proc.stdout, selectors.EVENT_READ)
     lines, buf = [], b""
     reason, deadline, finished = None, start + timeout, False
+    script = list(script)
+    step, transcript = 0, ""
+    outputs = []  # outputs[i]: console text after script step i was typed, until the next one
     while True:
         now = time.monotonic()
         if now > deadline:
@@ -110,6 +119,26 @@ def boot(cmd, done=None, timeout=180, on_done=None):
         if not chunk:
             break
         buf += chunk
+        text = strip_ansi(chunk.decode("utf-8", "replace"))
+        if outputs:
+            outputs[-1] += text
+        if step < len(script):
+            transcript += text
+            while step < len(script):
+                m = re.search(script[step][0], transcript)
+                if not m:
+                    break
+                # Whatever followed the match belongs to this step's output.
+                if outputs:
+                    outputs[-1] = outputs[-1][: len(outputs[-1]) - (len(transcript) - m.end())]
+                outputs.append(transcript[m.end():])
+                transcript = transcript[m.end():]
+                try:
+                    proc.stdin.write(script[step][1].encode())
+                    proc.stdin.flush()
+                except (BrokenPipeError, OSError):
+                    pass
+                step += 1
         while b"\n" in buf:
             raw, buf = buf.split(b"\n", 1)
             line = raw.decode("utf-8", "replace").rstrip("\r")
@@ -138,7 +167,10 @@ def boot(cmd, done=None, timeout=180, on_done=None):
         reason = "exited"
     if reason == "done" and exit_code is None:
         reason = "hung-after-done"
-    return BootResult(lines, exit_code, reason, time.monotonic() - start)
+    result = BootResult(lines, exit_code, reason, time.monotonic() - start)
+    result.script_steps = step
+    result.script_outputs = outputs
+    return result
 
 
 def strip_ansi(s):

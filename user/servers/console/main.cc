@@ -6,8 +6,8 @@
 // mode, echo, erase/kill, ^C as an event) between them and the shell. If the
 // driver goes away (a restart), the console finds it again and re-attaches.
 //
-// Commands: help, services, ps, kill NAME, mem, uptime, echo TEXT, poweroff,
-// reboot. services/ps/kill/poweroff ask init (keel/proto/init.h).
+// Commands: help, services, ps, kill NAME, lookup NAME, mem, uptime, echo
+// TEXT, poweroff, reboot. services/ps/kill/poweroff ask init (keel/proto/init.h).
 #include <keel/alloc.h>
 #include <keel/keel.h>
 #include <keel/proto/init.h>
@@ -205,6 +205,21 @@ void cmd_kill(std::string_view name) {
   }
 }
 
+// Asks names for a service, as any client would: shows what the policy allows.
+void cmd_lookup(std::string_view name) {
+  if (name.empty()) return put("usage: lookup NAME\n");
+  keel::IpcMessage m{};
+  uint32_t at = keel::rpc::put_string(m, 0, name);
+  m.tag = keel::rpc::tag(keel::proto::names::kLookup, at);
+  Status st = keel::rpc::call(g_names, m, keel::now_ns() + 2000 * kMs);
+  if (st == Status::Ok && keel::rpc::handles(m) == 1) {
+    sys::handle_close(m.handles[0]);
+    putf("{}: found\n", name);
+  } else {
+    putf("{}: {}\n", name, keel::status_name(st));
+  }
+}
+
 void cmd_mem() {
   keel::SystemStats s{};
   sys::system_stats(&s, sizeof s);
@@ -241,13 +256,15 @@ void run(std::string_view line) {
     while (!arg.empty() && arg.front() == ' ') arg.remove_prefix(1);
   }
   if (cmd == "help") {
-    put("commands: help, services, ps, kill NAME, mem, uptime, echo TEXT, poweroff, reboot\n");
+    put("commands: help, services, ps, kill NAME, lookup NAME, mem, uptime, echo TEXT, poweroff, reboot\n");
   } else if (cmd == "services") {
     cmd_services(false);
   } else if (cmd == "ps") {
     cmd_services(true);
   } else if (cmd == "kill") {
     cmd_kill(arg);
+  } else if (cmd == "lookup") {
+    cmd_lookup(arg);
   } else if (cmd == "mem") {
     cmd_mem();
   } else if (cmd == "uptime") {
