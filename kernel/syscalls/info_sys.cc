@@ -22,3 +22,29 @@ int64_t sys_process_get_info(Handle process, UserAddr out) {
 }
 
 }  // namespace syscalls
+
+#include <lib/klog.h>
+#include <object/resource.h>
+
+namespace syscalls {
+
+int64_t sys_klog_read(Handle resource, UserAddr seq_inout, UserAddr buf, size_t len) {
+  auto res = lookup<object::Resource>(resource, kRightManage);
+  if (!res.ok()) return abi_error(res.error());
+  if (len < 32 || len > kDebugWriteMax) return abi_error(ktl::Error::InvalidArgument);
+  if (!x86::user_range_ok(buf, len)) return abi_error(ktl::Error::Fault);
+  auto seq_in = x86::read_user<uint64_t>(seq_inout);
+  if (!seq_in.ok()) return abi_error(seq_in.error());
+  uint64_t seq = *seq_in;
+  klib::LogRecord rec{};
+  char text[klib::KernelLog::kMaxRecordText];
+  auto n = klib::kernel_log().read(seq, rec, text, sizeof text);
+  if (!n.ok()) return abi_error(n.error() == ktl::Error::NotFound ? ktl::Error::WouldBlock : n.error());
+  char line[kDebugWriteMax];
+  size_t out = klib::format_log_line(line, len, rec.timestamp_ns, {text, *n});
+  if (auto w = x86::copy_to_user(buf, line, out); !w.ok()) return to_abi(w);
+  if (auto w = x86::write_user(seq_inout, seq); !w.ok()) return to_abi(w);
+  return int64_t(out);
+}
+
+}  // namespace syscalls

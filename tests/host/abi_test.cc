@@ -172,7 +172,8 @@ TEST(AbiTable, NumbersAreStable) {
   EXPECT_EQ(static_cast<uint64_t>(syscalls::Syscall::ThreadYield), 47u);
   EXPECT_EQ(static_cast<uint64_t>(syscalls::Syscall::SystemPoweroff), 48u);
   EXPECT_EQ(static_cast<uint64_t>(syscalls::Syscall::ProcessGetInfo), 49u);
-  EXPECT_EQ(kSyscallCount, 50u);
+  EXPECT_EQ(static_cast<uint64_t>(syscalls::Syscall::KlogRead), 50u);
+  EXPECT_EQ(kSyscallCount, 51u);
 }
 
 TEST(AbiTable, FlagsAreRecorded) {

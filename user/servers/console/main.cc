@@ -6,7 +6,7 @@
 // mode, echo, erase/kill, ^C as an event) between them and the shell. If the
 // driver goes away (a restart), the console finds it again and re-attaches.
 //
-// Commands: help, services, ps, kill NAME, lookup NAME, mem, uptime, echo
+// Commands: help, services, ps, kill NAME, lookup NAME, dmesg, mem, uptime, echo
 // TEXT, poweroff, reboot. services/ps/kill/poweroff ask init (keel/proto/init.h).
 #include <keel/alloc.h>
 #include <keel/keel.h>
@@ -220,6 +220,26 @@ void cmd_lookup(std::string_view name) {
   }
 }
 
+// The kernel log, as init reads it for us (the console holds no device authority).
+void cmd_dmesg() {
+  uint64_t seq = 0;
+  for (int lines = 0; lines < 100000; ++lines) {
+    keel::IpcMessage m{};
+    m.words[0] = seq;
+    m.tag = keel::rpc::tag(init_proto::kLogRead, 1);
+    Status st = keel::rpc::call(g_init, m, keel::now_ns() + 2000 * kMs);
+    if (st == Status::WouldBlock) return;
+    char buf[init_proto::kLogLineMax];
+    std::string_view line;
+    if (st != Status::Ok || keel::rpc::words(m) < 1 || !keel::rpc::get_string(m, 1, buf, sizeof buf, &line, nullptr)) {
+      putf("dmesg: {}\n", keel::status_name(st == Status::Ok ? Status::InvalidArgument : st));
+      return;
+    }
+    seq = m.words[0];
+    put(line);
+  }
+}
+
 void cmd_mem() {
   keel::SystemStats s{};
   sys::system_stats(&s, sizeof s);
@@ -256,7 +276,7 @@ void run(std::string_view line) {
     while (!arg.empty() && arg.front() == ' ') arg.remove_prefix(1);
   }
   if (cmd == "help") {
-    put("commands: help, services, ps, kill NAME, lookup NAME, mem, uptime, echo TEXT, poweroff, reboot\n");
+    put("commands: help, services, ps, kill NAME, lookup NAME, dmesg, mem, uptime, echo TEXT, poweroff, reboot\n");
   } else if (cmd == "services") {
     cmd_services(false);
   } else if (cmd == "ps") {
@@ -265,6 +285,8 @@ void run(std::string_view line) {
     cmd_kill(arg);
   } else if (cmd == "lookup") {
     cmd_lookup(arg);
+  } else if (cmd == "dmesg") {
+    cmd_dmesg();
   } else if (cmd == "mem") {
     cmd_mem();
   } else if (cmd == "uptime") {

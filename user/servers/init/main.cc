@@ -525,6 +525,18 @@ void handle_request(keel::IpcMessage& m, keel::rpc::Request& req) {
       logf("{} at the request of {}", reboot ? "rebooting" : "powering off", caller->spec->name);
       return keel::rpc::reply_status(m, keel::status_of(sys::system_poweroff(g_resource, reboot)));
     }
+    case init_proto::kLogRead: {
+      if (!may_control(caller)) return keel::rpc::reply_status(m, Status::AccessDenied);
+      if (keel::rpc::words(m) < 1) return keel::rpc::reply_status(m, Status::InvalidArgument);
+      uint64_t seq = m.words[0];
+      char line[init_proto::kLogLineMax];
+      int64_t n = sys::klog_read(g_resource, &seq, line, sizeof line);
+      if (n < 0) return keel::rpc::reply_status(m, keel::status_of(n));
+      m.words[0] = seq;
+      uint32_t at = keel::rpc::put_string(m, 1, std::string_view(line, size_t(n)));
+      m.tag = keel::rpc::tag(uint32_t(Status::Ok), at);
+      return;
+    }
     default:
       return keel::rpc::reply_status(m, Status::Unsupported);
   }

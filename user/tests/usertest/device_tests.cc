@@ -556,3 +556,36 @@ UTEST(device, system_poweroff_errors) {
   sys::handle_close(weak);
   sys::handle_close(n);
 }
+
+// The kernel log, record by record (what `dmesg` shows).
+UTEST(device, klog_read_records_in_order) {
+  keel::Handle r = resource(), n = make_notification();
+  char line[256];
+  uint64_t seq = 0;
+  int64_t len = sys::klog_read(r, &seq, line, sizeof line);
+  UASSERT(len > 0);
+  UEXPECT(seq >= 1);
+  UEXPECT_EQ(line[0], '[');
+  UEXPECT_EQ(line[len - 1], '\n');
+  // Our own debug_write shows up as a later record.
+  sys::debug_write("klog-read-marker", 16);
+  bool found = false;
+  for (int i = 0; i < 100000 && !found; ++i) {
+    len = sys::klog_read(r, &seq, line, sizeof line);
+    if (len < 0) break;
+    found = std::string_view(line, size_t(len)).find("klog-read-marker") != std::string_view::npos;
+  }
+  UEXPECT(found);
+  uint64_t future = UINT64_MAX - 1;
+  UEXPECT_EQ(sys::klog_read(r, &future, line, sizeof line), err(Status::WouldBlock));
+  seq = 0;
+  UEXPECT_EQ(sys::klog_read(r, &seq, line, 31), err(Status::InvalidArgument));
+  UEXPECT_EQ(sys::klog_read(r, &seq, line, 100000), err(Status::InvalidArgument));
+  UEXPECT_EQ(sys::klog_read(n, &seq, line, sizeof line), err(Status::WrongType));
+  UEXPECT_EQ(sys::klog_read(r, &seq, reinterpret_cast<char*>(0xffff800000000000ull), 64), err(Status::Fault));
+  UEXPECT_EQ(sys::klog_read(r, reinterpret_cast<uint64_t*>(0x10), line, sizeof line), err(Status::Fault));
+  keel::Handle weak = dup(r, keel::kRightDuplicate);
+  UEXPECT_EQ(sys::klog_read(weak, &seq, line, sizeof line), err(Status::AccessDenied));
+  sys::handle_close(weak);
+  sys::handle_close(n);
+}

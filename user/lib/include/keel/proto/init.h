@@ -14,8 +14,12 @@
 //   kKill       name                  → Ok | NotFound | AccessDenied. Kills the service's process
 //               (init restarts it per its policy). Needs the policy to allow looking up "init".
 //   kPowerOff   reboot (0 or 1)       → does not return on success | AccessDenied. Same permission.
+//   kLogRead    seq                   → Ok; next seq, one kernel log line (string, ≤ kLogLineMax
+//               bytes, as the console prints it) | WouldBlock (no more yet) | AccessDenied. Same
+//               permission (the log shows kernel addresses).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 namespace keel::proto::init {
@@ -24,6 +28,8 @@ inline constexpr uint32_t kReady = 1;
 inline constexpr uint32_t kServiceInfo = 2;
 inline constexpr uint32_t kKill = 3;
 inline constexpr uint32_t kPowerOff = 4;
+inline constexpr uint32_t kLogRead = 5;
+inline constexpr size_t kLogLineMax = 480;
 
 // Service states in kServiceInfo.
 enum class State : uint64_t {
