@@ -15,13 +15,13 @@
 // signals (kTxBit) when it has bytes to send. g_lock guards the attachment.
 #include <keel/alloc.h>
 #include <keel/keel.h>
+#include <keel/lock.h>
 #include <keel/proto/init.h>
 #include <keel/proto/serial.h>
 #include <keel/ring.h>
 #include <keel/rpc.h>
 #include <keel/start.h>
 
-#include <atomic>
 
 namespace sys = keel::sys;
 using keel::Handle;
@@ -41,17 +41,6 @@ constexpr size_t kFifoDepth = 16;
 Handle g_ports = kInvalidHandle, g_irq = kInvalidHandle, g_notify = kInvalidHandle;
 uint32_t g_base = 0x3f8;
 
-class Lock {
- public:
-  void lock() {
-    while (flag_.exchange(true, std::memory_order_acquire)) (void)sys::thread_yield();
-  }
-  void unlock() { flag_.store(false, std::memory_order_release); }
-
- private:
-  std::atomic<bool> flag_{false};
-};
-
 struct Attachment {
   uint64_t addr = 0;                     // the rings, mapped here
   keel::RingProducer* rx = nullptr;      // received bytes → client
@@ -59,7 +48,7 @@ struct Attachment {
   Handle client = kInvalidHandle;        // the client's notification (signal)
   bool active = false;
 };
-Lock g_lock;
+keel::SpinLock g_lock;
 Attachment g_att;  // guarded by g_lock
 uint64_t g_dropped = 0;
 
@@ -165,19 +154,18 @@ void handle(keel::IpcMessage& m, keel::rpc::Request& req) {
 }  // namespace
 
 int main(uint64_t) {
-  Handle init = kInvalidHandle;
   uint64_t unused = 0;
   if (!keel::find_module("ioports", &g_ports, &unused) || !keel::find_module("irq", &g_irq, &unused) ||
-      !keel::find_module("irq-notify", &g_notify, &unused) || !keel::find_module("init", &init, &unused)) {
-    keel::print("serial: missing start handles (ioports, irq, irq-notify, init)\n");
+      !keel::find_module("irq-notify", &g_notify, &unused)) {
+    keel::print("serial: missing start handles (ioports, irq, irq-notify)\n");
     return 1;
   }
   // Interrupts: received data only; OUT2 lets the UART's interrupt reach the
   // interrupt controller. Anything already received is read below.
   out(kMcr, kMcrDtr | kMcrRts | kMcrOut2);
   out(kIer, kIerRxData);
-  Handle ep = kInvalidHandle, mine = kInvalidHandle;
-  if (sys::endpoint_create(&ep) != 0 || sys::handle_duplicate(ep, keel::kRightWrite | keel::kRightDuplicate | keel::kRightTransfer, &mine) != 0) {
+  Handle ep = kInvalidHandle;
+  if (sys::endpoint_create(&ep) != 0) {
     keel::print("serial: cannot create its endpoint\n");
     return 1;
   }
@@ -185,10 +173,7 @@ int main(uint64_t) {
     keel::print("serial: cannot start the device thread\n");
     return 1;
   }
-  keel::IpcMessage m{};
-  m.handles[0] = mine;
-  m.tag = keel::rpc::tag(keel::proto::init::kReady, 0, 1);
-  if (Status st = keel::rpc::call(init, m); st != Status::Ok) {
+  if (Status st = keel::rpc::announce_ready(ep); st != Status::Ok) {
     keel::print("serial: init refused ready: {}\n", keel::status_name(st));
     return 1;
   }

@@ -1,9 +1,9 @@
 // alloc.cc — libkeel's allocator (keel/alloc.h).
 #include <keel/alloc.h>
 #include <keel/keel.h>
+#include <keel/lock.h>
 #include <keel/spawn.h>
 
-#include <atomic>
 #include <new>
 
 namespace keel {
@@ -33,25 +33,8 @@ struct FreeBlock {
   FreeBlock* next;
 };
 
-class SpinLock {
- public:
-  void lock() {
-    for (unsigned spins = 0; locked_.exchange(true, std::memory_order_acquire); ++spins) {
-      if (spins < 100) {
-        asm volatile("pause");
-      } else {
-        (void)sys::thread_yield();
-      }
-    }
-  }
-  void unlock() { locked_.store(false, std::memory_order_release); }
-
- private:
-  std::atomic<bool> locked_{false};
-};
-
 struct Heap {
-  SpinLock lock;
+  keel::SpinLock lock;
   FreeBlock* free_lists[kClassCount] = {};  // guarded by lock
   HeapStats stats{};                        // guarded by lock
 };

@@ -1,5 +1,7 @@
 // rpc.cc — keel/rpc.h.
+#include <keel/proto/init.h>
 #include <keel/rpc.h>
+#include <keel/start.h>
 
 namespace keel::rpc {
 
@@ -29,6 +31,18 @@ bool get_string(const IpcMessage& m, uint32_t at, char* buf, size_t cap, std::st
   *out = std::string_view(buf, len);
   if (next) *next = at + need;
   return true;
+}
+
+Status announce_ready(Handle endpoint, Deadline deadline) {
+  Handle init = kInvalidHandle;
+  uint64_t size = 0;
+  if (!find_module("init", &init, &size)) return Status::NotFound;
+  IpcMessage m{};
+  // `duplicate`: init registers copies of it in names, which mints badged ones.
+  if (int64_t r = sys::handle_duplicate(endpoint, kRightWrite | kRightDuplicate | kRightTransfer, &m.handles[0]); r != 0)
+    return status_of(r);
+  m.tag = tag(proto::init::kReady, 0, 1);
+  return call(init, m, deadline);
 }
 
 Status call(Handle endpoint, IpcMessage& m, Deadline deadline) {

@@ -324,18 +324,14 @@ int main(uint64_t) {
     keel::print("console: missing start handles (init, names)\n");
     return 1;
   }
-  Handle ep = kInvalidHandle, mine = kInvalidHandle;
+  Handle ep = kInvalidHandle;
   if (sys::notification_create(&g_notify) != 0 || sys::endpoint_create(&ep) != 0 ||
-      sys::handle_duplicate(ep, keel::kRightWrite | keel::kRightTransfer, &mine) != 0 ||
       keel::start_thread(&serve_pings, ep, 32 * 1024) == 0) {
     keel::print("console: cannot set up\n");
     return 1;
   }
   attach_serial();
-  keel::IpcMessage m{};
-  m.handles[0] = mine;
-  m.tag = keel::rpc::tag(init_proto::kReady, 0, 1);
-  (void)keel::rpc::call(g_init, m, keel::now_ns() + 2000 * kMs);
+  (void)keel::rpc::announce_ready(ep, keel::now_ns() + 2000 * kMs);
 
   put("\nKeel native console. Type 'help' for commands.\n");
   prompt();

@@ -28,6 +28,7 @@
 #include <keel/alloc.h>
 #include <keel/cpio.h>
 #include <keel/keel.h>
+#include <keel/lock.h>
 #include <keel/manifest.h>
 #include <keel/policy.h>
 #include <keel/proto/init.h>
@@ -36,7 +37,6 @@
 #include <keel/spawn.h>
 #include <keel/start.h>
 
-#include <atomic>
 
 namespace sys = keel::sys;
 using keel::Handle;
@@ -55,17 +55,6 @@ constexpr uint64_t kBackoffMax = 10'000 * kMs;
 constexpr uint64_t kStableRun = 30'000 * kMs;      // a run this long resets the backoff
 constexpr uint64_t kNamesCallTimeout = 2'000 * kMs;
 
-class Lock {
- public:
-  void lock() {
-    while (flag_.exchange(true, std::memory_order_acquire)) (void)sys::thread_yield();
-  }
-  void unlock() { flag_.store(false, std::memory_order_release); }
-
- private:
-  std::atomic<bool> flag_{false};
-};
-
 struct Service {
   const keel::manifest::Service* spec = nullptr;
   uint64_t badge = 0;  // its id at init and names
@@ -80,7 +69,7 @@ struct Service {
   bool kill_requested = false;  // killed by init (kKill or a missed heartbeat)
 };
 
-Lock g_lock;
+keel::SpinLock g_lock;
 keel::manifest::Manifest g_manifest;
 keel::policy::Policy g_policy;
 Service g_services[keel::manifest::kMaxServices];
@@ -174,6 +163,19 @@ Status names_register(const Service& s, Handle endpoint) {
   return names_call(m);  // the handle moved with the call (or was closed by the kernel)
 }
 
+// Registers `s` in names if it is running (and has sent kReady). Lock not held.
+void register_if_running(Service& s) {
+  g_lock.lock();
+  Handle ep = kInvalidHandle;
+  if (s.state == State::Running && s.endpoint != kInvalidHandle)
+    (void)sys::handle_duplicate(s.endpoint, keel::kRightWrite | keel::kRightDuplicate | keel::kRightTransfer, &ep);
+  g_lock.unlock();
+  if (ep == kInvalidHandle) return;
+  if (Status st = names_register(s, ep); st != Status::Ok)
+    logf("names: register {} failed: {}", s.spec->name, keel::status_name(st));
+  sys::handle_close(ep);
+}
+
 // names is (again) ready: tell it who everyone is and what is registered.
 void names_restore() {
   for (size_t i = 0; i < g_service_count; ++i) {
@@ -181,18 +183,7 @@ void names_restore() {
     if (Status st = names_identify(s); st != Status::Ok)
       logf("names: identify {} failed: {}", s.spec->name, keel::status_name(st));
   }
-  for (size_t i = 0; i < g_service_count; ++i) {
-    Service& s = g_services[i];
-    g_lock.lock();
-    Handle ep = kInvalidHandle;
-    if (s.state == State::Running && s.endpoint != kInvalidHandle)
-      (void)sys::handle_duplicate(s.endpoint, keel::kRightWrite | keel::kRightDuplicate | keel::kRightTransfer, &ep);
-    g_lock.unlock();
-    if (ep == kInvalidHandle) continue;
-    if (Status st = names_register(s, ep); st != Status::Ok)
-      logf("names: register {} failed: {}", s.spec->name, keel::status_name(st));
-    sys::handle_close(ep);
-  }
+  for (size_t i = 0; i < g_service_count; ++i) register_if_running(g_services[i]);
 }
 
 // The registrar thread: every call into names happens here, never on the
@@ -213,16 +204,7 @@ void registrar(uint64_t) {
     }
     for (size_t i = 0; i < g_service_count; ++i) {
       if (!(pending & (uint64_t(1) << i))) continue;
-      Service& s = g_services[i];
-      g_lock.lock();
-      Handle ep = kInvalidHandle;
-      if (s.state == State::Running && s.endpoint != kInvalidHandle)
-        (void)sys::handle_duplicate(s.endpoint, keel::kRightWrite | keel::kRightDuplicate | keel::kRightTransfer, &ep);
-      g_lock.unlock();
-      if (ep == kInvalidHandle) continue;
-      if (Status st = names_register(s, ep); st != Status::Ok)
-        logf("names: register {} failed: {}", s.spec->name, keel::status_name(st));
-      sys::handle_close(ep);
+      register_if_running(g_services[i]);
     }
   }
 }

@@ -142,10 +142,9 @@ void handle(keel::IpcMessage& m, keel::rpc::Request& req) {
 }  // namespace
 
 int main(uint64_t) {
-  Handle server = kInvalidHandle, policy_vmo = kInvalidHandle, init = kInvalidHandle;
+  Handle server = kInvalidHandle, policy_vmo = kInvalidHandle;
   uint64_t policy_size = 0, unused = 0;
-  if (!keel::find_module("names-server", &server, &unused) || !keel::find_module("policy", &policy_vmo, &policy_size) ||
-      !keel::find_module("init", &init, &unused)) {
+  if (!keel::find_module("names-server", &server, &unused) || !keel::find_module("policy", &policy_vmo, &policy_size)) {
     keel::print("names: missing start handles\n");
     return 1;
   }
@@ -165,16 +164,10 @@ int main(uint64_t) {
   }
   // Ready: init registers nothing for names itself, but wants the endpoint
   // for heartbeats.
-  Handle mine = kInvalidHandle;
-  sys::handle_duplicate(server, keel::kRightWrite | keel::kRightTransfer, &mine);
-  keel::IpcMessage m{};
-  m.handles[0] = mine;
-  m.tag = keel::rpc::tag(keel::proto::init::kReady, 0, 1);
-  // init answers kReady only after it has identified everyone to us, which it
-  // does by calling this endpoint: serve in a second thread meanwhile? No —
-  // init's calls to names queue on the endpoint until we receive, and init
-  // calls them after replying. So: send, then serve.
-  if (Status st = keel::rpc::call(init, m); st != Status::Ok) {
+  // init identifies everyone to us and registers them by calling this
+  // endpoint from another thread after it has replied: those calls queue
+  // until we serve. So: announce, then serve.
+  if (Status st = keel::rpc::announce_ready(server); st != Status::Ok) {
     keel::print("names: init refused ready: {}\n", keel::status_name(st));
     return 1;
   }

@@ -65,6 +65,12 @@ using Handler = void (*)(IpcMessage& m, Request& req);
 // keep are closed. Returns the Status that ended it.
 Status serve(Handle endpoint, Handler handler, void* ctx);
 
+// Tells init this service is ready (keel/proto/init.h, kReady), giving it a
+// copy of `endpoint` (write, duplicate, transfer) for heartbeats and for registering
+// the service in names. Uses the StartInfo handle "init". Errors: NotFound
+// (no "init" handle), those of the copy and of the call.
+Status announce_ready(Handle endpoint, Deadline deadline = kDeadlineForever);
+
 // Sets `m` to a reply with `status` and no words.
 inline void reply_status(IpcMessage& m, Status status) {
   m.tag = tag(static_cast<uint32_t>(status), 0);
