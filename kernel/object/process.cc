@@ -166,6 +166,13 @@ void Process::on_thread_exit(sched::Thread* t) {
   if (last) finish_exit();
 }
 
+void Process::on_zero_handles() {
+  uint64_t flags = lock_.lock();
+  const bool idle = live_threads_ == 0 && !finished_ && !killing_;
+  lock_.unlock(flags);
+  if (idle) kill(kExitCodeKilled);
+}
+
 void Process::kill(int64_t code) {
   uint64_t flags = lock_.lock();
   if (killing_ || finished_) {  // already dying or gone: the exit code stays

@@ -88,6 +88,12 @@ class Process final : public KernelObject {
 
   ~Process() override;
 
+ protected:
+  // The last handle closed: a process with no thread running can never be
+  // started by anyone now, and its unstarted threads and it would keep each
+  // other alive forever. Such a process is killed (a running one goes on).
+  void on_zero_handles() override;
+
  private:
   // `quota` is this process's own (a reference is taken); `charged_to`, if
   // not null, has been charged charge_bytes() for this Process.

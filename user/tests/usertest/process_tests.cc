@@ -659,3 +659,25 @@ UTEST(thread, threads_in_own_process) {
 
 uint64_t usertest::pager_touch_arg() { return child_arg(Scenario::kPagerTouch); }
 uint64_t usertest::double_free_arg() { return child_arg(Scenario::kDoubleFree); }
+
+// A process nobody holds and that runs no thread is gone, with the threads it
+// never started (they and the process would otherwise keep each other alive).
+UTEST(process, unreachable_unstarted_process_is_freed) {
+  Usage before = usage();
+  for (int i = 0; i < 3; ++i) {
+    Handle proc = keel::kInvalidHandle, thread = keel::kInvalidHandle;
+    UASSERT(sys::process_create("idle", 4, &proc) == 0);
+    UASSERT(sys::thread_create(proc, "never", 5, &thread) == 0);
+    UEXPECT_EQ(sys::handle_close(thread), 0);
+    UEXPECT_EQ(sys::handle_close(proc), 0);
+  }
+  // The other order: the thread handle outlives the process handle, and
+  // starting it then is refused (its process is gone).
+  Handle proc = keel::kInvalidHandle, thread = keel::kInvalidHandle;
+  UASSERT(sys::process_create("idle", 4, &proc) == 0);
+  UASSERT(sys::thread_create(proc, "never", 5, &thread) == 0);
+  UEXPECT_EQ(sys::handle_close(proc), 0);
+  UEXPECT_EQ(sys::thread_start(thread, 0x400000, 0x500000, 0), keel::err(Status::BadState));
+  UEXPECT_EQ(sys::handle_close(thread), 0);
+  expect_no_leak(utest_ctx, before, 64);
+}
