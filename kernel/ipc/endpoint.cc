@@ -30,6 +30,24 @@ void drop_handles(ThreadIpc& me) {
   me.handle_count = 0;
 }
 
+// Starts a new operation of the current thread's: a new number, not done.
+void begin_op(ThreadIpc& me) {
+  uint64_t f = me.lock.lock();
+  ++me.op_seq;
+  me.done = false;
+  me.result = ktl::Error::None;
+  me.lock.unlock(f);
+}
+
+// The outcome of the current operation, read under its lock.
+ktl::Error outcome(ThreadIpc& me, bool* done) {
+  uint64_t f = me.lock.lock();
+  *done = me.done;
+  ktl::Error e = me.result;
+  me.lock.unlock(f);
+  return e;
+}
+
 void finish(ThreadIpc& t, ktl::Error why) {
   uint64_t f = t.lock.lock();
   t.done = true;
@@ -133,8 +151,7 @@ ktl::Error Endpoint::send(uint64_t badge, bool is_call, uint64_t deadline_ns) {
   me.owner = self;
   me.badge = badge;
   me.is_call = is_call;
-  me.done = false;
-  me.result = ktl::Error::None;
+  begin_op(me);
   uint64_t f = lock_.lock();
   if (closed_) {
     lock_.unlock(f);
@@ -147,6 +164,7 @@ ktl::Error Endpoint::send(uint64_t badge, bool is_call, uint64_t deadline_ns) {
     if (is_call) {
       self->ref();  // the receiver holds the caller until it replies
       r->reply_to = self;
+      r->reply_seq = me.op_seq;
     }
     // Our own reference: once finished, the receiver may run (a timeout or a
     // kill wakes it elsewhere) and exit before we wake it.
@@ -158,6 +176,7 @@ ktl::Error Endpoint::send(uint64_t badge, bool is_call, uint64_t deadline_ns) {
       return ktl::Error::None;
     }
     return wait_done(me, nullptr, nullptr, nullptr, deadline_ns, static_cast<ktl::RefPtr<sched::Thread>&&>(receiver));
+    // (Delivered: the handles went with the message.)
   }
   if (deadline_ns == 0) {  // poll: nobody is receiving
     lock_.unlock(f);
@@ -167,7 +186,11 @@ ktl::Error Endpoint::send(uint64_t badge, bool is_call, uint64_t deadline_ns) {
   senders_.push_back(&me);
   me.queued_on = this;
   lock_.unlock(f);
-  return wait_done(me, &lock_, &senders_, this, deadline_ns);
+  ktl::Error e = wait_done(me, &lock_, &senders_, this, deadline_ns);
+  // Failed while queued (the endpoint closed): the handles were never
+  // delivered. (Once delivered, handle_count is 0.)
+  if (e != ktl::Error::None) drop_handles(me);
+  return e;
 }
 
 // The fast paths run with interrupts off from the endpoint lock to the
@@ -177,6 +200,7 @@ ktl::Error Endpoint::send(uint64_t badge, bool is_call, uint64_t deadline_ns) {
 bool Endpoint::fast_call(uint64_t badge, ktl::Error* result) {
   sched::Thread* self = sched::current();
   ThreadIpc& me = self->ipc;
+  begin_op(me);
   uint64_t f = lock_.lock();
   ThreadIpc* r = receivers_.front();
   if (closed_ || r == nullptr || !sched::claim_for_switch(r->owner)) {
@@ -192,19 +216,20 @@ bool Endpoint::fast_call(uint64_t badge, ktl::Error* result) {
   r->badge = badge;
   self->ref();  // the receiver holds the caller until it replies
   r->reply_to = self;
+  r->reply_seq = me.op_seq;
   r->done = true;
   r->result = ktl::Error::None;
   me.owner = self;
   me.is_call = true;
-  me.done = false;
-  me.result = ktl::Error::None;
   lock_.unlock(0);
   ktl::Error e = sched::switch_to_claimed(r->owner, UINT64_MAX);
   if (f & (1 << 9)) x86::sti();
   // Woken by the reply (the usual case: its writer finished before waking
   // us), or by something else: then the general wait takes over.
-  *result = e == ktl::Error::None && me.done ? me.result
-                                             : wait_done(me, nullptr, nullptr, nullptr, UINT64_MAX, nullptr, &e);
+  bool done = false;
+  ktl::Error r_outcome = outcome(me, &done);
+  *result = e == ktl::Error::None && done ? r_outcome
+                                          : wait_done(me, nullptr, nullptr, nullptr, UINT64_MAX, nullptr, &e);
   return true;
 }
 
@@ -218,7 +243,9 @@ bool Endpoint::fast_reply_recv(ktl::Error* result) {
     return false;
   }
   ThreadIpc& c = caller->ipc;
-  if (c.done) {  // it gave up waiting: the general path drops the reply
+  c.lock.lock();
+  if (c.done || c.op_seq != me.reply_seq) {  // it gave up on this call: the general path drops the reply
+    c.lock.unlock(0);
     sched::release_claim(caller);
     lock_.unlock(f);
     return false;
@@ -230,19 +257,28 @@ bool Endpoint::fast_reply_recv(ktl::Error* result) {
   c.badge = 0;
   c.done = true;
   c.result = ktl::Error::None;
+  c.lock.unlock(0);
   me.reply_to = nullptr;
   ktl::adopt_ref(caller).reset();  // the reference taken at delivery (not the last: the scheduler holds one)
   me.owner = self;
-  me.done = false;
-  me.result = ktl::Error::None;
   me.handle_count = 0;
+  {
+    // begin_op, with interrupts already off
+    me.lock.lock();
+    ++me.op_seq;
+    me.done = false;
+    me.result = ktl::Error::None;
+    me.lock.unlock(0);
+  }
   receivers_.push_back(&me);
   me.queued_on = this;
   lock_.unlock(0);
   ktl::Error e = sched::switch_to_claimed(caller, UINT64_MAX);
   if (f & (1 << 9)) x86::sti();
-  *result = e == ktl::Error::None && me.done ? me.result
-                                             : wait_done(me, &lock_, &receivers_, this, UINT64_MAX, nullptr, &e);
+  bool done = false;
+  ktl::Error r_outcome = outcome(me, &done);
+  *result = e == ktl::Error::None && done ? r_outcome
+                                          : wait_done(me, &lock_, &receivers_, this, UINT64_MAX, nullptr, &e);
   return true;
 }
 
@@ -250,8 +286,7 @@ ktl::Error Endpoint::receive(uint64_t deadline_ns, ktl::RefPtr<sched::Thread> wa
   sched::Thread* self = sched::current();
   ThreadIpc& me = self->ipc;
   me.owner = self;
-  me.done = false;
-  me.result = ktl::Error::None;
+  begin_op(me);
   me.handle_count = 0;
   uint64_t f = lock_.lock();
   if (closed_) {
@@ -266,6 +301,7 @@ ktl::Error Endpoint::receive(uint64_t deadline_ns, ktl::RefPtr<sched::Thread> wa
     if (s->is_call) {
       sender->ref();
       me.reply_to = sender;
+      me.reply_seq = s->op_seq;
       lock_.unlock(f);
     } else {
       ktl::RefPtr<sched::Thread> keep(sender);  // it may run and exit once finished
@@ -299,7 +335,7 @@ ktl::Result<ktl::RefPtr<sched::Thread>> reply_deferred() {
   ktl::RefPtr<sched::Thread> ref = ktl::adopt_ref(caller);  // the one taken at delivery
   ThreadIpc& c = caller->ipc;
   uint64_t f = c.lock.lock();
-  bool delivered = !c.done;
+  bool delivered = !c.done && c.op_seq == me.reply_seq;
   if (delivered) {
     deliver(me, c, 0, false);
     c.done = true;
@@ -327,7 +363,7 @@ void thread_exiting(sched::Thread* t) {
     me.reply_to = nullptr;
     ThreadIpc& c = caller->ipc;
     uint64_t f = c.lock.lock();
-    bool waiting = !c.done;
+    bool waiting = !c.done && c.op_seq == me.reply_seq;
     if (waiting) {
       c.done = true;
       c.result = ktl::Error::PeerClosed;  // the server died mid-call

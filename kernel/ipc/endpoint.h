@@ -38,10 +38,16 @@ struct ThreadIpc {
   uint64_t badge = 0;                  // delivered with a received message
   bool is_call = false;                // the queued message expects a reply
   bool done = false;                   // delivery (sender/receiver) or reply (caller) has happened
+  // Numbers this thread's operations (guarded by `lock`): a server records
+  // the caller's number with reply_to, and a reply or an exit notice only
+  // lands if the caller is still in that operation — not in a later one
+  // after it gave up on this one.
+  uint64_t op_seq = 0;
   ktl::Error result = ktl::Error::None;
   ktl::ListNode queue_node;            // in an Endpoint queue: guarded by that endpoint's lock
   void* queued_on = nullptr;           // Endpoint* while queued
   sched::Thread* reply_to = nullptr;   // server side: the caller owed a reply (holds a reference)
+  uint64_t reply_seq = 0;              // server side: reply_to's op_seq for that call
   sched::Thread* owner = nullptr;      // the thread this state belongs to
 };
 
@@ -99,8 +105,10 @@ ktl::Error reply();
 // no caller.
 ktl::Result<ktl::RefPtr<sched::Thread>> reply_deferred();
 
-// Called when a thread exits: a caller it owed a reply gets PeerClosed; if it
-// was queued on an endpoint it is removed.
+// Called when a thread exits: a caller it owed a reply gets PeerClosed (if it
+// is still in that call), and handles it held for a message are closed. (A
+// thread is never queued on an endpoint when it exits: a kill ends its wait,
+// which withdraws it first.)
 void thread_exiting(sched::Thread* t);
 
 }  // namespace ipc
