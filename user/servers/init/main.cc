@@ -54,6 +54,7 @@ constexpr uint64_t kBackoffFirst = 100 * kMs;
 constexpr uint64_t kBackoffMax = 10'000 * kMs;
 constexpr uint64_t kStableRun = 30'000 * kMs;      // a run this long resets the backoff
 constexpr uint64_t kNamesCallTimeout = 2'000 * kMs;
+constexpr unsigned kHeartbeatsMissable = 3;        // unanswered in a row: the service is killed
 
 struct Service {
   const keel::manifest::Service* spec = nullptr;
@@ -363,6 +364,7 @@ void supervise(uint64_t index) {
     logf("started {} (pid {})", spec.name, s.pid);
     // Wait for the exit; meanwhile readiness and heartbeats.
     int64_t code = 0;
+    unsigned missed = 0;  // heartbeats unanswered in a row
     for (;;) {
       const uint64_t now = keel::now_ns();
       const uint64_t interval = spec.heartbeat_ms ? spec.heartbeat_ms * kMs : 1000 * kMs;
@@ -387,7 +389,10 @@ void supervise(uint64_t index) {
         m.tag = keel::rpc::tag(keel::rpc::kMethodPing, 0);
         Status ping = keel::rpc::call(ep, m, keel::now_ns() + interval);
         sys::handle_close(ep);
-        if (ping != Status::Ok) why = "missed a heartbeat";
+        // One late answer is a busy machine; several in a row, a hung service.
+        missed = ping == Status::Ok ? 0 : missed + 1;
+        if (ping != Status::Ok) logf("{}: no answer to a heartbeat ({})", spec.name, keel::status_name(ping));
+        if (missed >= kHeartbeatsMissable) why = "missed its heartbeats";
       }
       if (why) {
         logf("{}: {}: killing it", spec.name, why);
