@@ -185,7 +185,7 @@ def strip_ansi(s):
                     i += 1
             i += 1
             continue
-        if c >= " " or c == "\t":
+        if c >= " " or c == "\t" or c == "\n":  # (lines are split before; script output keeps them)
             out.append(c)
         i += 1
     return "".join(out)

@@ -1,5 +1,6 @@
 // object/ioports.cc — I/O port ranges (see ioports.h).
 #include <arch/x86_64/cpu.h>
+#include <arch/x86_64/serial.h>
 #include <object/ioports.h>
 
 #include <new>
@@ -53,6 +54,7 @@ uint32_t IoPorts::read(uint32_t port, uint32_t width) const {
 
 void IoPorts::write(uint32_t port, uint32_t width, uint32_t value) const {
   const auto p = uint16_t(port);
+  if (x86::com1().owns_port(port, width)) return x86::com1().write_port(p, width, value);  // not inside a kernel line
   switch (width) {
     case 1: x86::outb(p, uint8_t(value)); break;
     case 2: x86::outw(p, uint16_t(value)); break;

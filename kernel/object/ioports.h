@@ -19,7 +19,9 @@
 //                         through ECAM device memory).
 // COM1 (0x3f8-0x3ff) is shared: the kernel writes its log and panics to it
 // with polled output and never reads it; the userspace serial driver takes
-// its receive side and interrupt (ISA IRQ 4) and writes too. The driver must
+// its receive side and interrupt (ISA IRQ 4) and writes too, under the
+// kernel console's lock (x86::SerialConsole::write_port), so that its bytes
+// fall between the kernel's log lines, never inside one. The driver must
 // not change the line settings (LCR, the divisor latch): the kernel set
 // 115200 8N1 and writes assuming them.
 // Everything else is allowed, including ports the kernel touched only while

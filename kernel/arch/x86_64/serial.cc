@@ -34,12 +34,35 @@ void SerialConsole::put(uint8_t c) {
   outb(port_ + kData, c);
 }
 
+uint64_t SerialConsole::lock() {
+  uint64_t flags = 0;
+  // About a second of spinning under TCG; a line takes far less.
+  for (int i = 0; i < (1 << 24); ++i) {
+    if (lock_.try_lock(flags)) return flags;
+    pause();
+  }
+  asm volatile("pushfq; popq %0; cli" : "=r"(flags)::"memory");  // go ahead without it
+  return flags;
+}
+
 void SerialConsole::write(const char* s, size_t n) {
   if (!present_) return;
+  uint64_t f = lock();
   for (size_t i = 0; i < n; ++i) {
     if (s[i] == '\n') put('\r');
     put(uint8_t(s[i]));
   }
+  lock_.unlock(f);
+}
+
+void SerialConsole::write_port(uint16_t port, uint32_t width, uint32_t value) {
+  uint64_t f = lock();
+  switch (width) {
+    case 1: outb(port, uint8_t(value)); break;
+    case 2: outw(port, uint16_t(value)); break;
+    default: outl(port, value); break;
+  }
+  lock_.unlock(f);
 }
 
 }  // namespace x86

@@ -19,9 +19,10 @@
 //   of a kind gets a digit suffix ("ioports1").
 //
 // Registrations: a service that is ready sends kReady with its endpoint; init
-// registers it in names under the service's name. When names (re)starts, init
-// tells it every service's identity and registers every ready service again,
-// so a names crash loses nothing.
+// registers it in names under the service's name. When names (re)starts, it
+// first pulls every service's identity and registration from init
+// (kNamesSync), then serves: a names crash loses nothing, and no lookup sees
+// a half-restored registry.
 //
 // Threads: the main thread serves init's endpoint; each service has a
 // supervisor thread. g_lock guards the service table.
@@ -84,7 +85,6 @@ Handle g_names_ep = kInvalidHandle;  // names' endpoint (init keeps the receive 
 Handle g_names_client = kInvalidHandle;  // init's badged client handle to names
 Handle g_policy_vmo = kInvalidHandle;
 Handle g_registrar_wake = kInvalidHandle;  // signalled when names work is pending
-bool g_restore_names = false;              // guarded by g_lock
 uint64_t g_pending_register = 0;           // guarded by g_lock: service indices to register
 std::string_view g_policy_text;
 
@@ -101,6 +101,8 @@ Service* by_badge(uint64_t badge) {
     if (g_services[i].badge == badge) return &g_services[i];
   return nullptr;
 }
+
+bool is_names(const Service& s) { return std::string_view(s.spec->name) == "names"; }
 
 Service* by_name(std::string_view name) {
   for (size_t i = 0; i < g_service_count; ++i)
@@ -143,15 +145,6 @@ Status names_call(keel::IpcMessage& m) {
   return keel::rpc::call(g_names_client, m, keel::now_ns() + kNamesCallTimeout);
 }
 
-Status names_identify(const Service& s) {
-  keel::IpcMessage m{};
-  m.words[0] = s.badge;
-  uint32_t at = keel::rpc::put_string(m, 1, s.spec->name);
-  at = keel::rpc::put_string(m, at, s.spec->program);
-  m.tag = keel::rpc::tag(names_proto::kIdentify, at);
-  return names_call(m);
-}
-
 // Registers `s`'s endpoint (a copy) under its name. Lock not held.
 Status names_register(const Service& s, Handle endpoint) {
   Handle copy = kInvalidHandle;
@@ -177,16 +170,6 @@ void register_if_running(Service& s) {
   sys::handle_close(ep);
 }
 
-// names is (again) ready: tell it who everyone is and what is registered.
-void names_restore() {
-  for (size_t i = 0; i < g_service_count; ++i) {
-    Service& s = g_services[i];
-    if (Status st = names_identify(s); st != Status::Ok)
-      logf("names: identify {} failed: {}", s.spec->name, keel::status_name(st));
-  }
-  for (size_t i = 0; i < g_service_count; ++i) register_if_running(g_services[i]);
-}
-
 // The registrar thread: every call into names happens here, never on the
 // thread that answers init's endpoint (names may be waiting for that).
 void registrar(uint64_t) {
@@ -194,15 +177,9 @@ void registrar(uint64_t) {
     uint64_t bits = 0;
     (void)sys::notification_wait(g_registrar_wake, keel::kDeadlineForever, &bits);
     g_lock.lock();
-    const bool restore = g_restore_names;
     uint64_t pending = g_pending_register;
-    g_restore_names = false;
     g_pending_register = 0;
     g_lock.unlock();
-    if (restore) {
-      names_restore();  // registers every running service, so nothing else is pending
-      continue;
-    }
     for (size_t i = 0; i < g_service_count; ++i) {
       if (!(pending & (uint64_t(1) << i))) continue;
       register_if_running(g_services[i]);
@@ -313,16 +290,19 @@ Status spawn_service(Service& s) {
     return st;
   }
   Handle process = p.process;
-  if (st = keel::spawn_start(p, spec.name, 0); st != Status::Ok) return st;
-  keel::ProcessInfo info{};
-  (void)sys::process_get_info(process, &info);
-  const uint64_t pid = info.id;
+  // Starting before the first thread runs: its kReady may arrive before
+  // spawn_start returns, and must not be overwritten.
   g_lock.lock();
-  s.process = process;
-  s.pid = pid;
   s.state = State::Starting;
   s.started_ns = keel::now_ns();
   s.kill_requested = false;
+  g_lock.unlock();
+  if (st = keel::spawn_start(p, spec.name, 0); st != Status::Ok) return st;
+  keel::ProcessInfo info{};
+  (void)sys::process_get_info(process, &info);
+  g_lock.lock();
+  s.process = process;
+  s.pid = info.id;
   g_lock.unlock();
   return Status::Ok;
 }
@@ -458,12 +438,9 @@ void handle_request(keel::IpcMessage& m, keel::rpc::Request& req) {
       logf("{} is ready", caller->spec->name);
       // The names work goes to the registrar thread: names itself may be the
       // caller, waiting for this reply.
+      // (names itself pulled everything with kNamesSync before it said so.)
       g_lock.lock();
-      if (std::string_view(caller->spec->name) == "names") {
-        g_restore_names = true;
-      } else {
-        g_pending_register |= uint64_t(1) << (caller - g_services);
-      }
+      if (!is_names(*caller)) g_pending_register |= uint64_t(1) << (caller - g_services);
       g_lock.unlock();
       sys::notification_signal(g_registrar_wake, 1);
       return keel::rpc::reply_status(m, Status::Ok);
@@ -511,6 +488,27 @@ void handle_request(keel::IpcMessage& m, keel::rpc::Request& req) {
       const uint32_t reboot = keel::rpc::words(m) >= 1 && m.words[0] == 1 ? 1 : 0;
       logf("{} at the request of {}", reboot ? "rebooting" : "powering off", caller->spec->name);
       return keel::rpc::reply_status(m, keel::status_of(sys::system_poweroff(g_resource, reboot)));
+    }
+    case init_proto::kNamesSync: {
+      // names, (re)starting, asks who service `index` is and what it
+      // registered, before it serves anyone: no lookup sees a half-restored
+      // registry.
+      if (caller == nullptr || !is_names(*caller)) return keel::rpc::reply_status(m, Status::AccessDenied);
+      if (keel::rpc::words(m) < 1) return keel::rpc::reply_status(m, Status::InvalidArgument);
+      const uint64_t index = m.words[0];
+      if (index >= g_service_count) return keel::rpc::reply_status(m, Status::OutOfRange);
+      const Service& s = g_services[index];
+      m.words[0] = s.badge;
+      uint32_t at = keel::rpc::put_string(m, 1, s.spec->name);
+      at = keel::rpc::put_string(m, at, s.spec->program);
+      Handle ep = kInvalidHandle;
+      g_lock.lock();
+      if (!is_names(s) && s.state == State::Running && s.endpoint != kInvalidHandle)
+        (void)sys::handle_duplicate(s.endpoint, keel::kRightWrite | keel::kRightDuplicate | keel::kRightTransfer, &ep);
+      g_lock.unlock();
+      m.handles[0] = ep;
+      m.tag = keel::rpc::tag(uint32_t(Status::Ok), at, ep != kInvalidHandle ? 1 : 0);
+      return;
     }
     case init_proto::kLogRead: {
       if (!may_control(caller)) return keel::rpc::reply_status(m, Status::AccessDenied);

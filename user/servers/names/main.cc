@@ -3,9 +3,9 @@
 //
 // init gives names the receive side of the names endpoint ("names-server"),
 // which init created and keeps, so that clients' handles stay valid across a
-// restart of names, and the policy text ("policy"). init tells names who each
-// badge is (kIdentify) and registers every ready service (kRegister); both
-// come only from init's badge. A lookup is allowed when the policy lets the
+// restart of names, and the policy text ("policy"). Before serving, names
+// pulls from init who each badge is and every registration (kNamesSync);
+// later registrations come from init's badge (kRegister). A lookup is allowed when the policy lets the
 // caller's program look the name up; the caller gets a copy of the service's
 // endpoint badged with the caller's own id. Denials are refused and logged.
 #include <keel/keel.h>
@@ -59,34 +59,8 @@ void copy(char* dst, size_t cap, std::string_view s) {
   dst[n] = 0;
 }
 
-void identify(keel::IpcMessage& m) {
-  char name_buf[proto::kNameMax], program_buf[proto::kProgramMax];
-  std::string_view name, program;
-  uint32_t at = 0;
-  if (keel::rpc::words(m) < 1) return keel::rpc::reply_status(m, Status::InvalidArgument);
-  const uint64_t badge = m.words[0];
-  if (badge <= proto::kInitBadge || !keel::rpc::get_string(m, 1, name_buf, sizeof name_buf, &name, &at) ||
-      !keel::rpc::get_string(m, at, program_buf, sizeof program_buf, &program, &at))
-    return keel::rpc::reply_status(m, Status::InvalidArgument);
-  Client* slot = nullptr;
-  for (Client& c : g_clients) {
-    if (c.badge == badge) slot = &c;
-  }
-  for (Client& c : g_clients) {
-    if (slot == nullptr && c.badge == 0) slot = &c;
-  }
-  if (slot == nullptr) return keel::rpc::reply_status(m, Status::NoSpace);
-  slot->badge = badge;
-  copy(slot->name, sizeof slot->name, name);
-  copy(slot->program, sizeof slot->program, program);
-  keel::rpc::reply_status(m, Status::Ok);
-}
-
-void do_register(keel::IpcMessage& m, keel::rpc::Request& req) {
-  char buf[proto::kNameMax];
-  std::string_view name;
-  if (req.received_count != 1 || !keel::rpc::get_string(m, 0, buf, sizeof buf, &name, nullptr) || name.empty())
-    return keel::rpc::reply_status(m, Status::InvalidArgument);
+// Records `endpoint` (kept) under `name`, replacing an earlier one.
+Status store(std::string_view name, Handle endpoint) {
   Registration* r = registration(name);
   if (r == nullptr) {
     for (Registration& free_slot : g_names) {
@@ -96,12 +70,52 @@ void do_register(keel::IpcMessage& m, keel::rpc::Request& req) {
       }
     }
   }
-  if (r == nullptr) return keel::rpc::reply_status(m, Status::NoSpace);
+  if (r == nullptr) return Status::NoSpace;
   if (r->endpoint != kInvalidHandle) sys::handle_close(r->endpoint);
   copy(r->name, sizeof r->name, name);
-  r->endpoint = req.received[0];
-  req.received[0] = kInvalidHandle;  // kept
-  keel::rpc::reply_status(m, Status::Ok);
+  r->endpoint = endpoint;
+  return Status::Ok;
+}
+
+void do_register(keel::IpcMessage& m, keel::rpc::Request& req) {
+  char buf[proto::kNameMax];
+  std::string_view name;
+  if (req.received_count != 1 || !keel::rpc::get_string(m, 0, buf, sizeof buf, &name, nullptr) || name.empty())
+    return keel::rpc::reply_status(m, Status::InvalidArgument);
+  Status st = store(name, req.received[0]);
+  if (st == Status::Ok) req.received[0] = kInvalidHandle;  // kept
+  keel::rpc::reply_status(m, st);
+}
+
+// Pulls every service's identity and registration from init (kNamesSync).
+Status sync_from_init(Handle init) {
+  for (uint64_t index = 0;; ++index) {
+    keel::IpcMessage m{};
+    m.words[0] = index;
+    m.tag = keel::rpc::tag(keel::proto::init::kNamesSync, 1);
+    Status st = keel::rpc::call(init, m);
+    if (st == Status::OutOfRange) return Status::Ok;
+    if (st != Status::Ok) return st;
+    char name_buf[proto::kNameMax], program_buf[proto::kProgramMax];
+    std::string_view name, program;
+    uint32_t at = 0;
+    const Handle ep = keel::rpc::handles(m) == 1 ? m.handles[0] : kInvalidHandle;
+    const uint64_t badge = keel::rpc::words(m) >= 1 ? m.words[0] : 0;
+    if (badge <= proto::kInitBadge || !keel::rpc::get_string(m, 1, name_buf, sizeof name_buf, &name, &at) ||
+        !keel::rpc::get_string(m, at, program_buf, sizeof program_buf, &program, &at)) {
+      if (ep != kInvalidHandle) sys::handle_close(ep);
+      return Status::InvalidArgument;
+    }
+    Client* slot = nullptr;
+    for (Client& c : g_clients) {
+      if (slot == nullptr && (c.badge == badge || c.badge == 0)) slot = &c;
+    }
+    if (slot == nullptr) return Status::NoSpace;
+    slot->badge = badge;
+    copy(slot->name, sizeof slot->name, name);
+    copy(slot->program, sizeof slot->program, program);
+    if (ep != kInvalidHandle && store(name, ep) != Status::Ok) sys::handle_close(ep);
+  }
 }
 
 void lookup(keel::IpcMessage& m, const keel::rpc::Request& req) {
@@ -131,9 +145,6 @@ void handle(keel::IpcMessage& m, keel::rpc::Request& req) {
     case proto::kRegister:
       if (req.badge != proto::kInitBadge) return keel::rpc::reply_status(m, Status::AccessDenied);
       return do_register(m, req);
-    case proto::kIdentify:
-      if (req.badge != proto::kInitBadge) return keel::rpc::reply_status(m, Status::AccessDenied);
-      return identify(m);
     default:
       return keel::rpc::reply_status(m, Status::Unsupported);
   }
@@ -162,11 +173,19 @@ int main(uint64_t) {
     keel::print("names: policy:{}: {}\n", error.line, error.reason);
     return 1;
   }
+  // Everything init knows first; lookups queue on the endpoint meanwhile.
+  Handle init = kInvalidHandle;
+  if (!keel::find_module("init", &init, &unused)) {
+    keel::print("names: missing start handles\n");
+    return 1;
+  }
+  if (Status st = sync_from_init(init); st != Status::Ok) {
+    keel::print("names: sync with init failed: {}\n", keel::status_name(st));
+    return 1;
+  }
   // Ready: init registers nothing for names itself, but wants the endpoint
-  // for heartbeats.
-  // init identifies everyone to us and registers them by calling this
-  // endpoint from another thread after it has replied: those calls queue
-  // until we serve. So: announce, then serve.
+  // for heartbeats; registrations of services that become ready later come
+  // as kRegister calls, which queue until we serve.
   if (Status st = keel::rpc::announce_ready(server); st != Status::Ok) {
     keel::print("names: init refused ready: {}\n", keel::status_name(st));
     return 1;

@@ -14,6 +14,9 @@
 //   kKill       name                  → Ok | NotFound | AccessDenied. Kills the service's process
 //               (init restarts it per its policy). Needs the policy to allow looking up "init".
 //   kPowerOff   reboot (0 or 1)       → does not return on success | AccessDenied. Same permission.
+//   kNamesSync  index                 → Ok; badge, name, program (strings); [its endpoint if it is
+//               running] | OutOfRange past the last service | AccessDenied (not names). What names
+//               pulls, service by service, when it (re)starts, before it serves anyone.
 //   kLogRead    seq                   → Ok; next seq, one kernel log line (string, ≤ kLogLineMax
 //               bytes, as the console prints it) | WouldBlock (no more yet) | AccessDenied. Same
 //               permission (the log shows kernel addresses).
@@ -29,6 +32,7 @@ inline constexpr uint32_t kServiceInfo = 2;
 inline constexpr uint32_t kKill = 3;
 inline constexpr uint32_t kPowerOff = 4;
 inline constexpr uint32_t kLogRead = 5;
+inline constexpr uint32_t kNamesSync = 6;
 inline constexpr size_t kLogLineMax = 480;
 
 // Service states in kServiceInfo.

@@ -15,7 +15,8 @@
 //              Replaces an earlier registration of the same name.
 //   kLookup    name                             ; []         → Ok; [badged endpoint: write, transfer]
 //              | NotFound (not registered, yet) | AccessDenied (policy)
-//   kIdentify  badge, name, program (strings)   ; []         → Ok   (init only: who a badge is)
+// Who each badge is, and what was registered before a restart, names pulls
+// from init (keel/proto/init.h, kNamesSync) before it serves.
 #pragma once
 
 #include <cstddef>
@@ -25,7 +26,6 @@ namespace keel::proto::names {
 
 inline constexpr uint32_t kRegister = 1;
 inline constexpr uint32_t kLookup = 2;
-inline constexpr uint32_t kIdentify = 3;
 
 // Longest service name (bytes) and program path.
 inline constexpr size_t kNameMax = 31;
