@@ -29,6 +29,7 @@ HandleTable::HandleTable(size_t max_slots) : max_slots_(clamp_max_slots(max_slot
 HandleTable::~HandleTable() {
   clear();
   mm::kfree(slots_);
+  if (quota_ && slots_ != nullptr) quota_->uncharge(capacity_ * sizeof(Slot));
 }
 
 HandleTable::Slot* HandleTable::find_locked(Handle h) const {
@@ -95,8 +96,24 @@ ktl::Result<void> HandleTable::with_free_slots(size_t n, Validate&& validate, Co
 
     // Allocate with the lock released, then swap the array in unless another
     // thread grew the table meanwhile (then retry with the bigger table).
+    // The array is one object: its first allocation charges it, a growth
+    // only the extra bytes (returned if another thread grew it first).
+    const uint64_t extra = (new_capacity - seen_capacity) * sizeof(Slot);
+    auto uncharge_extra = [&] {
+      if (!quota_) return;
+      if (seen_capacity == 0) {
+        quota_->uncharge(extra);
+      } else {
+        quota_->uncharge_growth(extra);
+      }
+    };
+    if (quota_) TRY(seen_capacity == 0 ? quota_->charge(extra) : quota_->charge_growth(extra));
     Slot* fresh = static_cast<Slot*>(mm::kmalloc(new_capacity * sizeof(Slot)));
-    if (fresh == nullptr) return ktl::Error::NoMemory;
+    if (fresh == nullptr) {
+      uncharge_extra();
+      return ktl::Error::NoMemory;
+    }
+    bool swapped = false;
     Slot* unused = fresh;
     {
       klib::SpinLockGuard guard(lock_);
@@ -115,9 +132,11 @@ ktl::Result<void> HandleTable::with_free_slots(size_t n, Validate&& validate, Co
         unused = slots_;
         slots_ = fresh;
         capacity_ = new_capacity;
+        swapped = true;
       }
     }
     mm::kfree(unused);
+    if (!swapped) uncharge_extra();
   }
 }
 

@@ -15,7 +15,10 @@
 //
 // Slots live in one array from mm::kmalloc that grows geometrically (16, 32,
 // ... up to max_slots) and never shrinks; growing allocates and frees with the
-// table lock released, then swaps the array in.
+// table lock released, then swaps the array in. With a quota (set_quota), the
+// array is charged as one object of its size: a growth charges the new array
+// before allocating it and returns the old one's charge after the swap, so a
+// process whose quota is spent gets QuotaExceeded, not a bigger table.
 //
 // Locking: one klib::SpinLock per table guards the slots. It is a leaf lock:
 // nothing under it allocates, takes another lock, drops a reference or runs an
@@ -36,6 +39,7 @@
 #include <ktl/result.h>
 #include <lib/spinlock.h>
 #include <object/object.h>
+#include <object/quota.h>
 #include <object/rights.h>
 
 #include <cstddef>
@@ -63,6 +67,9 @@ class HandleTable {
   // A table that will hold at most `max_slots` handles (clamped to
   // [1, kMaxSlots]). Allocates nothing until the first add.
   explicit HandleTable(size_t max_slots = kDefaultMaxSlots);
+  // Charges the slot array to `quota` from now on. Call before the first handle
+  // is added (the owner's constructor).
+  void set_quota(ktl::RefPtr<Quota> quota) { quota_ = static_cast<ktl::RefPtr<Quota>&&>(quota); }
   // Closes every handle (as clear()) and frees the slot array.
   ~HandleTable();
   HandleTable(const HandleTable&) = delete;
@@ -179,6 +186,7 @@ class HandleTable {
   ktl::Result<void> with_free_slots(size_t n, Validate&& validate, Commit&& commit);
 
   const size_t max_slots_;
+  ktl::RefPtr<Quota> quota_;     // null: not charged; outlives the array (freed in the destructor)
   mutable klib::SpinLock lock_;  // guards everything below; a leaf lock (see the file comment)
   Slot* slots_ = nullptr;        // capacity_ slots from mm::kmalloc
   size_t capacity_ = 0;

@@ -622,3 +622,48 @@ TEST(HandleTable, ConcurrentUse) {
 
 }  // namespace
 }  // namespace object
+
+namespace object {
+namespace {
+
+TEST(HandleTableQuota, GrowthIsChargedAndReturned) {
+  Counters counters;
+  auto quota = Quota::create(1 << 20, 100, nullptr).release_value();
+  {
+    HandleTable table(1024);
+    table.set_quota(quota);
+    EXPECT_EQ(quota->used_bytes(), 0u);  // nothing before the first add
+    add_new(table, &counters);
+    const uint64_t first = quota->used_bytes();
+    EXPECT_GT(first, 0u);
+    EXPECT_EQ(quota->used_objects(), 1u);  // the array is one object
+    while (table.capacity() == table.count() || table.count() < 40) add_new(table, &counters);
+    EXPECT_GT(quota->used_bytes(), first);
+    EXPECT_EQ(quota->used_objects(), 1u);  // the old array's charge came back
+  }
+  EXPECT_EQ(quota->used_bytes(), 0u);
+  EXPECT_EQ(quota->used_objects(), 0u);
+}
+
+TEST(HandleTableQuota, SpentQuotaRefusesGrowthAndKeepsTheTable) {
+  Counters counters;
+  // Room for the first array (16 slots) but not for the second (32).
+  HandleTable probe;
+  auto probe_quota = Quota::create(1 << 20, 100, nullptr).release_value();
+  probe.set_quota(probe_quota);
+  add_new(probe, &counters);
+  const uint64_t first = probe_quota->used_bytes();
+  auto quota = Quota::create(first * 2 - 1, 100, nullptr).release_value();  // growth needs 2 * first
+  HandleTable table;
+  table.set_quota(quota);
+  std::vector<Handle> handles;
+  for (size_t i = 0; i < 16; ++i) handles.push_back(add_new(table, &counters));
+  auto r = table.add(make(&counters), kRightAll, 0);
+  EXPECT_EQ(r.error(), ktl::Error::QuotaExceeded);
+  EXPECT_EQ(table.count(), 16u);
+  EXPECT_EQ(quota->used_bytes(), first);
+  for (Handle h : handles) EXPECT_TRUE(table.get_entry(h).ok());
+}
+
+}  // namespace
+}  // namespace object

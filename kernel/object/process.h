@@ -100,7 +100,9 @@ class Process final : public KernelObject {
   Process(Quota* quota, Quota* charged_to)
       : KernelObject(kType, charged_to, charged_to != nullptr ? charge_bytes() : 0),
         handles_(kMaxHandles),
-        quota_(quota) {}
+        quota_(quota) {
+    handles_.set_quota(quota_);
+  }
   void finish_exit();  // last thread gone: release everything
 
   char name_[kNameSize] = {};

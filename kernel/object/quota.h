@@ -61,22 +61,18 @@ class Quota {
   // Charges one object of `bytes` bytes to this quota and every ancestor. All
   // or nothing: if any level would pass either of its limits, no level keeps
   // anything. Errors: QuotaExceeded.
-  ktl::Result<void> charge(uint64_t bytes) {
-    for (Quota* q = this; q != nullptr; q = q->parent_.get()) {
-      if (!q->charge_here(bytes)) {
-        for (Quota* done = this; done != q; done = done->parent_.get()) done->uncharge_here(bytes);
-        return ktl::Error::QuotaExceeded;
-      }
-    }
-    return ktl::ok();
-  }
+  ktl::Result<void> charge(uint64_t bytes) { return charge_levels(bytes, 1); }
 
   // Returns one object of `bytes` bytes from an earlier charge(bytes), at
   // every level. Returning more than was charged is a kernel bug; the counters
   // then stop at zero rather than wrap.
-  void uncharge(uint64_t bytes) {
-    for (Quota* q = this; q != nullptr; q = q->parent_.get()) q->uncharge_here(bytes);
-  }
+  void uncharge(uint64_t bytes) { uncharge_levels(bytes, 1); }
+
+  // An object already charged grows by `bytes` (or, uncharge_growth, gives
+  // them back): bytes only, no object. All or nothing as charge(). Errors:
+  // QuotaExceeded.
+  ktl::Result<void> charge_growth(uint64_t bytes) { return charge_levels(bytes, 0); }
+  void uncharge_growth(uint64_t bytes) { uncharge_levels(bytes, 0); }
 
   // Sets this quota's limits to `limit_bytes` and `limit_objects`, each at
   // most the current one (equal keeps it). A limit below what is charged
@@ -124,21 +120,34 @@ class Quota {
   }
 
  private:
-  // One level of charge(): true if it fit.
-  bool charge_here(uint64_t bytes) {
+  ktl::Result<void> charge_levels(uint64_t bytes, uint32_t objects) {
+    for (Quota* q = this; q != nullptr; q = q->parent_.get()) {
+      if (!q->charge_here(bytes, objects)) {
+        for (Quota* done = this; done != q; done = done->parent_.get()) done->uncharge_here(bytes, objects);
+        return ktl::Error::QuotaExceeded;
+      }
+    }
+    return ktl::ok();
+  }
+  void uncharge_levels(uint64_t bytes, uint32_t objects) {
+    for (Quota* q = this; q != nullptr; q = q->parent_.get()) q->uncharge_here(bytes, objects);
+  }
+  // One level of charge(): true if it fit. `objects` is 0 or 1.
+  bool charge_here(uint64_t bytes, uint32_t objects) {
     klib::SpinLockGuard guard(lock_);
     // used may be above a lowered limit: test that first (no wrap below).
-    if (used_bytes_ > limit_bytes_ || bytes > limit_bytes_ - used_bytes_ || used_objects_ >= limit_objects_) {
+    if (used_bytes_ > limit_bytes_ || bytes > limit_bytes_ - used_bytes_ ||
+        (objects != 0 && used_objects_ >= limit_objects_)) {
       return false;
     }
     used_bytes_ += bytes;
-    ++used_objects_;
+    used_objects_ += objects;
     return true;
   }
-  void uncharge_here(uint64_t bytes) {
+  void uncharge_here(uint64_t bytes, uint32_t objects) {
     klib::SpinLockGuard guard(lock_);
     used_bytes_ -= bytes <= used_bytes_ ? bytes : used_bytes_;
-    if (used_objects_ > 0) --used_objects_;
+    used_objects_ -= objects <= used_objects_ ? objects : used_objects_;
   }
 
   std::atomic<uint32_t> ref_count_{1};  // 1: the creator's, for adopt_ref

@@ -154,13 +154,46 @@ x86::TableAllocator AddressSpace::table_allocator(mm::FrameAllocator& frames) {
   };
 }
 
+x86::TableAllocator AddressSpace::charged_table_allocator() {
+  return x86::TableAllocator{
+      [](void* ctx) -> ktl::Result<mm::PhysAddr> {
+        auto* as = static_cast<AddressSpace*>(ctx);
+        object::Quota* q = as->quota();
+        if (q != nullptr) TRY(q->charge(mm::kPageSize));
+        auto frame = as->frames_.alloc_page();
+        if (!frame.ok() && q != nullptr) q->uncharge(mm::kPageSize);
+        return frame;
+      },
+      [](void* ctx, mm::PhysAddr frame) {
+        auto* as = static_cast<AddressSpace*>(ctx);
+        as->frames_.free_page(frame);
+        if (as->quota() != nullptr) as->quota()->uncharge(mm::kPageSize);
+      },
+      this,
+  };
+}
+
 ktl::Result<ktl::RefPtr<AddressSpace>> AddressSpace::create(mm::FrameAllocator& frames,
                                                             const x86::PageTable* kernel_half,
                                                             uint64_t aslr_seed, object::Quota* quota) {
   if (quota != nullptr) TRY(quota->charge(sizeof(AddressSpace)));
+  // The PML4, charged like every later page-table page (it is freed through
+  // charged_table_allocator(), which returns the charge).
+  if (quota != nullptr) {
+    if (auto r = quota->charge(mm::kPageSize); !r.ok()) {
+      quota->uncharge(sizeof(AddressSpace));
+      return r.error();
+    }
+  }
+  auto undo = [&] {
+    if (quota != nullptr) {
+      quota->uncharge(mm::kPageSize);
+      quota->uncharge(sizeof(AddressSpace));
+    }
+  };
   auto table = x86::PageTable::create(table_allocator(frames));
   if (!table.ok()) {
-    if (quota != nullptr) quota->uncharge(sizeof(AddressSpace));
+    undo();
     return table.error();
   }
   if (kernel_half != nullptr) table->share_kernel_half(*kernel_half);
@@ -169,9 +202,10 @@ ktl::Result<ktl::RefPtr<AddressSpace>> AddressSpace::create(mm::FrameAllocator& 
     // The allocation failed before the arguments were evaluated: the table is
     // still ours.
     table->destroy();
-    if (quota != nullptr) quota->uncharge(sizeof(AddressSpace));
+    undo();
     return Error::NoMemory;
   }
+  as->page_table_.set_allocator(as->charged_table_allocator());
   return ktl::adopt_ref(as);
 }
 
@@ -213,18 +247,19 @@ uint64_t AddressSpace::next_random_locked() {
 }
 
 Mapping* AddressSpace::find_locked(uint64_t addr) const {
-  for (Mapping* m = mappings_.front(); m != nullptr && m->base <= addr; m = mappings_.next(m)) {
-    if (addr < m->end()) return m;
-  }
-  return nullptr;
+  Mapping* m = mappings_.floor(addr);
+  return m != nullptr && addr < m->end() ? m : nullptr;
+}
+
+Mapping* AddressSpace::first_ending_above_locked(uint64_t addr) const {
+  Mapping* m = mappings_.floor(addr);
+  if (m == nullptr) return mappings_.front();
+  return m->end() > addr ? m : mappings_.next(m);
 }
 
 bool AddressSpace::range_free_locked(uint64_t base, uint64_t len) const {
-  const uint64_t end = base + len;
-  for (Mapping* m = mappings_.front(); m != nullptr && m->base < end; m = mappings_.next(m)) {
-    if (m->end() > base) return false;
-  }
-  return true;
+  const Mapping* m = first_ending_above_locked(base);
+  return m == nullptr || m->base >= base + len;
 }
 
 Mapping* AddressSpace::split_tail_locked(Mapping* m, uint64_t at, Mapping* tail) {
@@ -238,23 +273,8 @@ Mapping* AddressSpace::split_tail_locked(Mapping* m, uint64_t at, Mapping* tail)
   tail->aspace = this;
   m->size = at - m->base;
   m->vmo->add_mapping_locked(tail);
-  insert_sorted_locked(tail);
+  mappings_.insert(tail);
   return tail;
-}
-
-void AddressSpace::insert_sorted_locked(Mapping* m) {
-  // ktl::List cannot insert in the middle: set the lower mappings aside, push
-  // m in front, and put them back. O(n), like the search.
-  MappingList lower;
-  for (Mapping* f = mappings_.front(); f != nullptr && f->base < m->base; f = mappings_.front()) {
-    mappings_.remove(f);
-    lower.push_back(f);
-  }
-  mappings_.push_front(m);
-  for (Mapping* b = lower.back(); b != nullptr; b = lower.back()) {
-    lower.remove(b);
-    mappings_.push_front(b);
-  }
 }
 
 ktl::Result<uint64_t> AddressSpace::choose_address_locked(uint64_t len) {
@@ -369,7 +389,7 @@ ktl::Result<uint64_t> AddressSpace::map(ktl::RefPtr<MemoryObject> vmo, uint64_t 
     MemoryObject* object = m->vmo.get();
     klib::SpinLockGuard vmo_guard(object->lock_);
     object->add_mapping_locked(m);
-    insert_sorted_locked(m);
+    mappings_.insert(m);
     mapped_bytes_ += len;
     if (options.populate || object->is_physical()) {
       populated = populate_locked(m, flush);
@@ -400,8 +420,7 @@ ktl::Result<void> AddressSpace::unmap(uint64_t addr, uint64_t len, x86::TlbFlush
     {
       klib::SpinLockGuard guard(lock_);
       if (destroyed_) return Error::BadState;
-      Mapping* first = mappings_.front();
-      while (first != nullptr && first->end() <= addr) first = mappings_.next(first);
+      Mapping* first = first_ending_above_locked(addr);
       const bool split = first != nullptr && first->base < addr && first->end() > end;
       if (!split || spares.count() >= 1) {
         if (split && quota() != nullptr) TRY(quota()->charge(sizeof(Mapping)));
@@ -452,8 +471,7 @@ ktl::Result<void> AddressSpace::protect(uint64_t addr, uint64_t len, unsigned pr
     {
       klib::SpinLockGuard guard(lock_);
       if (destroyed_) return Error::BadState;
-      Mapping* first = mappings_.front();
-      while (first != nullptr && first->end() <= addr) first = mappings_.next(first);
+      Mapping* first = first_ending_above_locked(addr);
       // Check: no hole, no mapping whose max_prot forbids prot.
       uint64_t cursor = addr;
       Mapping* last = nullptr;
@@ -497,7 +515,7 @@ ktl::Result<void> AddressSpace::protect(uint64_t addr, uint64_t len, unsigned pr
             m->size -= lo - m->base;
             m->base = lo;
             object->add_mapping_locked(head);
-            insert_sorted_locked(head);
+            mappings_.insert(head);
           }
           m->prot = prot;
           // Present entries: Write only if they had it (COW pages stay
@@ -680,6 +698,7 @@ void AddressSpace::destroy() {
 bool AddressSpace::check_invariants() const {
   klib::SpinLockGuard guard(lock_);
   if (destroyed_) return mappings_.empty() && mapped_bytes_ == 0 && page_table_.root() == 0;
+  if (!mappings_.check()) return false;  // balanced, linked, in key order
   uint64_t prev_end = kUserBase;
   uint64_t bytes = 0;
   uint64_t leaves_in_mappings = 0;

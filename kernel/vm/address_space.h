@@ -6,9 +6,12 @@
 // the last page below the canonical hole stays unmapped so that no user
 // instruction ends at the hole (the SYSRET non-canonical RIP erratum).
 //
-// Mappings: a sorted, intrusive doubly-linked list; lookup and insertion are
-// O(number of mappings) (fine for now; a tree later, TODO). Mappings are never
-// merged; unmap() and protect() split them.
+// Mappings: an intrusive AVL tree keyed by base address (ktl/avl_tree.h):
+// lookup, insertion and removal are O(log n), the walk to the next mapping
+// O(1) amortized. Mappings never overlap, so trimming a mapping's front
+// (unmap, protect) changes its key in place without changing the order.
+// Mappings are never merged; unmap() and protect() split them. Only the
+// kernel's-choice fallback (first fit, after the random tries) walks them all.
 //
 // Demand paging: map() creates no page-table entries (except for physical
 // objects, which are mapped eagerly, and with MapOptions::populate);
@@ -41,7 +44,9 @@
 // leaf). Mapping records are allocated before taking any lock.
 //
 // Quota: create() charges the object; each Mapping record is charged as one
-// object of sizeof(Mapping). Page-table pages are not charged yet (TODO).
+// object of sizeof(Mapping), and each page-table page (the PML4 included) as
+// one object of 4 KiB, when it is allocated. A charge that fails is reported
+// like a failed allocation (QuotaExceeded; FaultResult::NoMemory).
 #pragma once
 
 #include <arch/x86_64/page_table.h>
@@ -206,10 +211,17 @@ class AddressSpace final : public object::KernelObject {
  private:
   friend class MemoryObject;
   using MappingList = ktl::List<Mapping, &Mapping::aspace_node>;
+  struct MappingBase {
+    static uint64_t key(const Mapping& m) { return m.base; }
+  };
+  using MappingTree = ktl::AvlTree<Mapping, &Mapping::aspace_tree_node, MappingBase>;
 
   AddressSpace(mm::FrameAllocator& frames, x86::PageTable table, uint64_t aslr_seed, object::Quota* quota);
 
   static x86::TableAllocator table_allocator(mm::FrameAllocator& frames);
+  // Allocates and frees page-table pages through frames_, charging each to
+  // this address space's quota (one object of a page).
+  x86::TableAllocator charged_table_allocator();
 
   // Mapping records: allocated before locking, charged when used.
   Mapping* alloc_mapping();
@@ -218,7 +230,8 @@ class AddressSpace final : public object::KernelObject {
   ktl::Result<uint64_t> choose_address_locked(uint64_t len);
   bool range_free_locked(uint64_t base, uint64_t len) const;
   Mapping* find_locked(uint64_t addr) const;
-  void insert_sorted_locked(Mapping* m);
+  // The first mapping that ends above `addr` (it may start above it), or null.
+  Mapping* first_ending_above_locked(uint64_t addr) const;
   // Makes `tail` (a spare record) the part [at, end) of `m`, which keeps
   // [base, at), and registers it. Needs lock_ and m's object lock.
   Mapping* split_tail_locked(Mapping* m, uint64_t at, Mapping* tail);
@@ -244,7 +257,7 @@ class AddressSpace final : public object::KernelObject {
 
   // lock_ guards the fields below up to pt_lock_ (see the file comment).
   mutable klib::SpinLock lock_;
-  MappingList mappings_;  // sorted by base, non-overlapping
+  MappingTree mappings_;  // by base, non-overlapping
   uint64_t mapped_bytes_ = 0;
   uint64_t rng_;  // xorshift64* state, never 0
   bool destroyed_ = false;

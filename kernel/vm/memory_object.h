@@ -52,6 +52,7 @@
 #pragma once
 
 #include <arch/x86_64/page_table.h>
+#include <ktl/avl_tree.h>
 #include <ktl/list.h>
 #include <ktl/ref_ptr.h>
 #include <ktl/result.h>
@@ -81,7 +82,8 @@ struct Mapping {
   unsigned max_prot = 0;    // protect() may not grant more than this
   bool shared = false;      // AddressSpace::fork_cow shares it instead of cloning
   AddressSpace* aspace = nullptr;
-  ktl::ListNode aspace_node;  // in AddressSpace::mappings_
+  ktl::AvlNode aspace_tree_node;  // in AddressSpace::mappings_, keyed by base
+  ktl::ListNode aspace_node;      // in a list of mappings an AddressSpace call is removing
   ktl::ListNode vmo_node;     // in MemoryObject::mappings_
 
   uint64_t end() const { return base + size; }

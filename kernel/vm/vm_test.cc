@@ -246,6 +246,42 @@ TEST_F(VmTest, QuotaIsChargedPerObjectLeafAndPage) {
   EXPECT_EQ(MemoryObject::create(frames_, kPage, &none).error(), Error::QuotaExceeded);
 }
 
+TEST_F(VmTest, PageTablePagesAreChargedToTheAddressSpacesQuota) {
+  object::Quota quota(1 << 20, 1000);
+  auto v = vmo(1);
+  {
+    auto as = AddressSpace::create(frames_, nullptr, 3, &quota).release_value();
+    const uint64_t empty_bytes = quota.used_bytes(), empty_objects = quota.used_objects();
+    EXPECT_EQ(empty_bytes, sizeof(AddressSpace) + kPage);  // the object and its PML4
+    auto base = as->map(v, 0, kPage, kRW, 0x40000000, {});
+    ASSERT_TRUE(base.ok());
+    ASSERT_EQ(as->handle_fault(*base, true, false, true, {}), AddressSpace::FaultResult::Resolved);
+    // PDPT, PD and PT for the page, plus the mapping record.
+    EXPECT_EQ(quota.used_bytes(), empty_bytes + 3 * kPage + sizeof(vm::Mapping));
+    EXPECT_EQ(quota.used_objects(), empty_objects + 4);
+    EXPECT_EQ(as->page_table_pages(), 4u);
+  }
+  EXPECT_EQ(quota.used_bytes(), 0u);
+  EXPECT_EQ(quota.used_objects(), 0u);
+
+  // Room for the object, the PML4 and the mapping record, not for a table:
+  // the fault fails like an allocation failure and no frame is lost.
+  object::Quota tight(sizeof(AddressSpace) + kPage + sizeof(vm::Mapping) + kPage, 100);
+  {
+    auto as = AddressSpace::create(frames_, nullptr, 3, &tight).release_value();
+    auto base = as->map(v, 0, kPage, kRW, 0x40000000, {});
+    ASSERT_TRUE(base.ok());
+    const uint64_t used = used_frames();
+    EXPECT_EQ(as->handle_fault(*base, true, false, true, {}), AddressSpace::FaultResult::NoMemory);
+    EXPECT_EQ(used_frames(), used);
+    EXPECT_TRUE(as->check_invariants());
+  }
+  EXPECT_EQ(tight.used_bytes(), 0u);
+  object::Quota too_small(sizeof(AddressSpace) + kPage - 1, 100);
+  EXPECT_EQ(AddressSpace::create(frames_, nullptr, 3, &too_small).error(), Error::QuotaExceeded);
+  EXPECT_EQ(too_small.used_bytes(), 0u);
+}
+
 TEST_F(VmTest, DestroyReturnsEveryFrame) {
   auto v = vmo(2000);
   for (uint64_t p : {0ull, 1ull, 511ull, 512ull, 1000ull, 1999ull}) ASSERT_TRUE(v->commit_page(p).ok());
@@ -553,6 +589,31 @@ TEST_F(VmTest, RandomPlacementDiffersAcrossSeedsAndNeverOverlaps) {
   auto a = aspace(42), b = aspace(42);
   auto v = vmo(1);
   EXPECT_EQ(*a->map(v, 0, kPage, kR, 0, {}), *b->map(v, 0, kPage, kR, 0, {}));
+}
+
+TEST_F(VmTest, ThousandsOfMappingsAreFoundAndKeptInOrder) {
+  // The mapping index is a balanced tree: thousands of mappings (a server
+  // that maps heavily), split by unmaps in their middles, stay findable.
+  auto as = aspace(7);
+  auto v = vmo(4);
+  std::vector<uint64_t> bases;
+  for (int i = 0; i < 3000; ++i) {
+    auto r = as->map(v, 0, 4 * kPage, kR, 0, {});
+    ASSERT_TRUE(r.ok());
+    bases.push_back(*r);
+  }
+  for (size_t i = 0; i < bases.size(); i += 2) ASSERT_TRUE(as->unmap(bases[i] + kPage, kPage, {}).ok());
+  EXPECT_EQ(as->mapping_count(), 3000u + 1500u);
+  EXPECT_TRUE(as->check_invariants());
+  for (size_t i = 0; i < bases.size(); ++i) {
+    auto m = as->find_mapping(bases[i] + 3 * kPage);
+    ASSERT_TRUE(m.ok());
+    EXPECT_EQ(m->base + m->size, bases[i] + 4 * kPage);
+    EXPECT_EQ(as->find_mapping(bases[i] + kPage).ok(), i % 2 == 1);
+  }
+  for (uint64_t b : bases) ASSERT_TRUE(as->unmap(b, 4 * kPage, {}).ok());
+  EXPECT_EQ(as->mapping_count(), 0u);
+  EXPECT_TRUE(as->check_invariants());
 }
 
 TEST_F(VmTest, NoSpaceWhenTheRangeIsFullThenFirstFit) {

@@ -115,6 +115,10 @@ class PageTable {
   PageTable(const PageTable&) = delete;
   PageTable& operator=(const PageTable&) = delete;
 
+  // Replaces the allocator for the tables allocated and freed from now on
+  // (an owner that charges them to a quota, once it exists).
+  void set_allocator(TableAllocator alloc) { alloc_ = alloc; }
+
   // Physical address of the PML4: the value for CR3 (PCD/PWT/PCID bits zero).
   mm::PhysAddr root() const { return root_; }
 
