@@ -61,10 +61,40 @@ ktl::Result<ktl::RefPtr<Process>> Process::create(const char* name, size_t name_
   p->aspace_ = TRY(vm::AddressSpace::create(mm::frame_allocator_unlocked(), mm::kernel_page_table(), aslr_seed(),
                                             p->quota_.get()));
   p->aspace_->set_tlb_flush(kUserFlush);
+  p->parent_id_ = creator != nullptr ? creator->id() : 0;
+  p->register_self();
   return p;
 }
 
+klib::SpinLock& Process::registry_lock() {
+  static klib::SpinLock lock;
+  return lock;
+}
+
+Process::Registry& Process::registry() {
+  static Registry list;
+  return list;
+}
+
+void Process::register_self() {
+  klib::SpinLockGuard guard(registry_lock());
+  // Ids grow with creation, but two CPUs may register out of order: insert
+  // after the last process with a smaller id (almost always the tail).
+  Registry& r = registry();
+  Registry later;
+  for (Process* p = r.back(); p != nullptr && p->id() > id(); p = r.back()) {
+    r.remove(p);
+    later.push_front(p);
+  }
+  r.push_back(this);
+  for (Process* p = later.pop_front(); p != nullptr; p = later.pop_front()) r.push_back(p);
+}
+
 Process::~Process() {
+  if (registry_node_.linked()) {
+    klib::SpinLockGuard guard(registry_lock());
+    registry().remove(this);
+  }
   if (aspace_) aspace_->destroy();
 }
 

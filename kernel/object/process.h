@@ -88,6 +88,16 @@ class Process final : public KernelObject {
 
   ~Process() override;
 
+  // The id of the process that created this one (0: the root task).
+  uint64_t parent_id() const { return parent_id_; }
+
+  // Calls fn(Process&) for each process that exists with id > after_id, in
+  // increasing id order, until fn returns false. Runs under the registry's
+  // lock (a leaf but for the quota locks fn may take): fn must not block,
+  // allocate or drop a reference.
+  template <typename Fn>
+  static void for_each_after(uint64_t after_id, Fn&& fn);
+
  protected:
   // The last handle closed: a process with no thread running can never be
   // started by anyone now, and its unstarted threads and it would keep each
@@ -106,6 +116,13 @@ class Process final : public KernelObject {
   void finish_exit();  // last thread gone: release everything
 
   char name_[kNameSize] = {};
+  uint64_t parent_id_ = 0;
+  ktl::ListNode registry_node_;  // in registry(): guarded by registry_lock()
+
+  using Registry = ktl::List<Process, &Process::registry_node_>;
+  static klib::SpinLock& registry_lock();
+  static Registry& registry();  // every Process, in id order
+  void register_self();
   HandleTable handles_;
   const ktl::RefPtr<Quota> quota_;  // never null
   ktl::RefPtr<vm::AddressSpace> aspace_;
@@ -122,5 +139,13 @@ class Process final : public KernelObject {
 };
 
 constexpr uint64_t Process::charge_bytes() { return sizeof(Process) + sizeof(Quota); }
+
+template <typename Fn>
+void Process::for_each_after(uint64_t after_id, Fn&& fn) {
+  klib::SpinLockGuard guard(registry_lock());
+  for (Process* p = registry().front(); p != nullptr; p = registry().next(p)) {
+    if (p->id() > after_id && !fn(*p)) break;
+  }
+}
 
 }  // namespace object

@@ -1,15 +1,16 @@
-// info_sys.cc — reading the state of objects: process_get_info.
+// info_sys.cc — reading the state of objects: process_get_info, process_list, klog_read.
+#include <object/resource.h>
 #include <syscalls/common.h>
 
 namespace syscalls {
 
-int64_t sys_process_get_info(Handle process, UserAddr out) {
-  if (!x86::user_range_ok(out, sizeof(ProcessInfo))) return abi_error(ktl::Error::Fault);
-  auto p = lookup<object::Process>(process, kRightWait);
-  if (!p.ok()) return abi_error(p.error());
-  object::Process& proc = **p;
+namespace {
+
+// A snapshot of `proc`, each field read on its own.
+ProcessInfo describe(object::Process& proc) {
   ProcessInfo info{};
   info.id = proc.id();
+  info.parent_id = proc.parent_id();
   info.exited = proc.exited() ? 1 : 0;
   info.exit_code = info.exited ? proc.exit_code() : 0;
   info.threads = proc.live_threads();
@@ -18,13 +19,36 @@ int64_t sys_process_get_info(Handle process, UserAddr out) {
   const char* name = proc.name();
   char* dst = reinterpret_cast<char*>(info.name);
   for (size_t i = 0; i < sizeof info.name && name[i] != 0; ++i) dst[i] = name[i];
-  return to_abi(x86::write_user(out, info));
+  return info;
+}
+
+}  // namespace
+
+int64_t sys_process_get_info(Handle process, UserAddr out) {
+  if (!x86::user_range_ok(out, sizeof(ProcessInfo))) return abi_error(ktl::Error::Fault);
+  auto p = lookup<object::Process>(process, kRightWait);
+  if (!p.ok()) return abi_error(p.error());
+  return to_abi(x86::write_user(out, describe(**p)));
+}
+
+int64_t sys_process_list(Handle resource, uint64_t after_id, UserAddr out, uint32_t max) {
+  auto res = lookup<object::Resource>(resource, kRightManage);
+  if (!res.ok()) return abi_error(res.error());
+  if (max == 0 || max > kProcessListMax) return abi_error(ktl::Error::InvalidArgument);
+  if (!x86::user_range_ok(out, uint64_t(max) * sizeof(ProcessInfo))) return abi_error(ktl::Error::Fault);
+  ProcessInfo infos[kProcessListMax];
+  uint32_t n = 0;
+  object::Process::for_each_after(after_id, [&](object::Process& p) {
+    infos[n++] = describe(p);
+    return n < max;
+  });
+  if (auto w = x86::copy_to_user(out, infos, n * sizeof(ProcessInfo)); !w.ok()) return to_abi(w);
+  return n;
 }
 
 }  // namespace syscalls
 
 #include <lib/klog.h>
-#include <object/resource.h>
 
 namespace syscalls {
 

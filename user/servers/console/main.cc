@@ -167,12 +167,8 @@ Status service_info(uint64_t index, ServiceInfo* out) {
   return Status::Ok;
 }
 
-void cmd_services(bool ps) {
-  if (ps) {
-    put("  PID  THREADS   KMEM KiB  NAME\n");
-  } else {
-    put("NAME          PID  STATE      RESTARTS  UPTIME s  PROGRAM\n");
-  }
+void cmd_services() {
+  put("NAME          PID  STATE      RESTARTS  UPTIME s  PROGRAM\n");
   for (uint64_t i = 0;; ++i) {
     ServiceInfo s{};
     Status st = service_info(i, &s);
@@ -181,14 +177,31 @@ void cmd_services(bool ps) {
       putf("services: {}\n", keel::status_name(st));
       break;
     }
-    if (ps) {
-      if (s.pid == 0 || (s.state != uint64_t(init_proto::State::Running) && s.state != uint64_t(init_proto::State::Starting)))
-        continue;
-      putf("{:5}  {:7}  {:9}  {}\n", s.pid, s.threads, s.memory / 1024, s.name);
-    } else {
-      putf("{:12}  {:3}  {:9}  {:8}  {:8}  {}\n", s.name, s.pid, init_proto::state_name(init_proto::State(s.state)),
-           s.restarts, s.uptime_ns / 1'000'000'000, s.program);
+    putf("{:12}  {:3}  {:9}  {:8}  {:8}  {}\n", s.name, s.pid, init_proto::state_name(init_proto::State(s.state)),
+         s.restarts, s.uptime_ns / 1'000'000'000, s.program);
+  }
+}
+
+// Every process in the system (init asks the kernel: we hold no authority).
+void cmd_ps() {
+  put("  PID  PPID  THREADS   KMEM KiB  NAME\n");
+  uint64_t after = 0;
+  for (int guard = 0; guard < 100000; ++guard) {
+    keel::IpcMessage m{};
+    m.words[0] = after;
+    m.tag = keel::rpc::tag(init_proto::kProcessNext, 1);
+    Status st = keel::rpc::call(g_init, m, keel::now_ns() + 2000 * kMs);
+    if (st == Status::OutOfRange) return;
+    char buf[40];
+    std::string_view name;
+    if (st != Status::Ok || keel::rpc::words(m) < 7 || !keel::rpc::get_string(m, 6, buf, sizeof buf, &name, nullptr) ||
+        m.words[0] <= after) {
+      putf("ps: {}\n", keel::status_name(st == Status::Ok ? Status::InvalidArgument : st));
+      return;
     }
+    after = m.words[0];
+    putf("{:5}  {:4}  {:7}  {:9}  {}{}\n", m.words[0], m.words[1], m.words[2], m.words[5] / 1024, name,
+         m.words[3] ? " (exited)" : "");
   }
 }
 
@@ -278,9 +291,9 @@ void run(std::string_view line) {
   if (cmd == "help") {
     put("commands: help, services, ps, kill NAME, lookup NAME, dmesg, mem, uptime, echo TEXT, poweroff, reboot\n");
   } else if (cmd == "services") {
-    cmd_services(false);
+    cmd_services();
   } else if (cmd == "ps") {
-    cmd_services(true);
+    cmd_ps();
   } else if (cmd == "kill") {
     cmd_kill(arg);
   } else if (cmd == "lookup") {

@@ -510,6 +510,27 @@ void handle_request(keel::IpcMessage& m, keel::rpc::Request& req) {
       m.tag = keel::rpc::tag(uint32_t(Status::Ok), at, ep != kInvalidHandle ? 1 : 0);
       return;
     }
+    case init_proto::kProcessNext: {
+      // For ps: the process after `after_id` (every process, services or not).
+      if (!may_control(caller)) return keel::rpc::reply_status(m, Status::AccessDenied);
+      if (keel::rpc::words(m) < 1) return keel::rpc::reply_status(m, Status::InvalidArgument);
+      keel::ProcessInfo info{};
+      int64_t n = sys::process_list(g_resource, m.words[0], &info, 1);
+      if (n < 0) return keel::rpc::reply_status(m, keel::status_of(n));
+      if (n == 0) return keel::rpc::reply_status(m, Status::OutOfRange);
+      m.words[0] = info.id;
+      m.words[1] = info.parent_id;
+      m.words[2] = info.threads;
+      m.words[3] = info.exited;
+      m.words[4] = uint64_t(info.exit_code);
+      m.words[5] = info.quota_bytes_used;
+      const char* name = reinterpret_cast<const char*>(info.name);
+      size_t len = 0;
+      while (len < sizeof info.name && name[len] != 0) ++len;
+      uint32_t at = keel::rpc::put_string(m, 6, std::string_view(name, len));
+      m.tag = keel::rpc::tag(uint32_t(Status::Ok), at);
+      return;
+    }
     case init_proto::kLogRead: {
       if (!may_control(caller)) return keel::rpc::reply_status(m, Status::AccessDenied);
       if (keel::rpc::words(m) < 1) return keel::rpc::reply_status(m, Status::InvalidArgument);

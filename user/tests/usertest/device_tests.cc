@@ -589,3 +589,77 @@ UTEST(device, klog_read_records_in_order) {
   sys::handle_close(weak);
   sys::handle_close(n);
 }
+
+// process_list: every process, in id order, with its creator; only with the
+// device authority, and with its argument errors.
+namespace {
+
+bool listed(uint64_t id, keel::ProcessInfo* out) {
+  keel::ProcessInfo infos[keel::kProcessListMax];
+  uint64_t after = 0;
+  for (;;) {
+    int64_t n = sys::process_list(resource(), after, infos, keel::kProcessListMax);
+    if (n <= 0) return false;
+    for (int64_t i = 0; i < n; ++i) {
+      if (i > 0 && infos[i].id <= infos[i - 1].id) return false;  // must be increasing
+      if (infos[i].id == id) {
+        *out = infos[i];
+        return true;
+      }
+    }
+    if (n < keel::kProcessListMax) return false;
+    after = infos[n - 1].id;
+  }
+}
+
+}  // namespace
+
+UTEST(process_list, lists_every_process_with_its_parent) {
+  keel::ProcessInfo mine{};
+  UASSERT(sys::process_get_info(self(), &mine) == 0);
+  keel::ProcessInfo found{};
+  UASSERT(listed(mine.id, &found));
+  UEXPECT_EQ(found.parent_id, 0u);  // the root task
+  UEXPECT(found.threads >= 1);
+  UEXPECT(std::string_view(reinterpret_cast<const char*>(found.name)) == "usertest");
+  // A process made here appears with us as its parent, and goes once destroyed.
+  const char name[] = "listed-child";
+  keel::Handle child = keel::kInvalidHandle;
+  UASSERT(sys::process_create(name, sizeof name - 1, &child) == 0);
+  keel::ProcessInfo ci{};
+  UASSERT(sys::process_get_info(child, &ci) == 0);
+  UEXPECT_EQ(ci.parent_id, mine.id);
+  UASSERT(listed(ci.id, &found));
+  UEXPECT_EQ(found.parent_id, mine.id);
+  UEXPECT(std::string_view(reinterpret_cast<const char*>(found.name)) == name);
+  UEXPECT_EQ(sys::handle_close(child), 0);  // no thread ever ran: destroyed now
+  UEXPECT(!listed(ci.id, &found));
+  // Paging: one entry at a time walks the same list.
+  keel::ProcessInfo one{};
+  int64_t n = sys::process_list(resource(), 0, &one, 1);
+  UEXPECT_EQ(n, 1);
+  uint64_t steps = 0, last = 0;
+  while (n == 1 && steps < 1000) {
+    UEXPECT(one.id > last);
+    last = one.id;
+    ++steps;
+    n = sys::process_list(resource(), last, &one, 1);
+  }
+  UEXPECT_EQ(n, 0);
+  UEXPECT(steps >= 1);
+}
+
+UTEST(process_list, errors) {
+  keel::ProcessInfo infos[keel::kProcessListMax + 1];
+  UEXPECT_EQ(sys::process_list(resource(), 0, infos, 0), err(Status::InvalidArgument));
+  UEXPECT_EQ(sys::process_list(resource(), 0, infos, keel::kProcessListMax + 1), err(Status::InvalidArgument));
+  UEXPECT_EQ(sys::process_list(resource(), 0, reinterpret_cast<keel::ProcessInfo*>(0xffff800000000000ull), 1),
+             err(Status::Fault));
+  UEXPECT_EQ(sys::process_list(resource(), 0, nullptr, 1), err(Status::Fault));
+  UEXPECT_EQ(sys::process_list(self(), 0, infos, 1), err(Status::WrongType));
+  UEXPECT_EQ(sys::process_list(0x7777, 0, infos, 1), err(Status::BadHandle));
+  keel::Handle weak = keel::kInvalidHandle;
+  UASSERT(sys::handle_duplicate(resource(), keel::kRightDuplicate, &weak) == 0);
+  UEXPECT_EQ(sys::process_list(weak, 0, infos, 1), err(Status::AccessDenied));
+  sys::handle_close(weak);
+}

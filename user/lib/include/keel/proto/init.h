@@ -17,6 +17,9 @@
 //   kNamesSync  index                 → Ok; badge, name, program (strings); [its endpoint if it is
 //               running] | OutOfRange past the last service | AccessDenied (not names). What names
 //               pulls, service by service, when it (re)starts, before it serves anyone.
+//   kProcessNext after_id             → Ok; id, parent id, threads, exited (0/1), exit code, kernel
+//               memory charged (bytes), then the name (string): the process with the smallest id
+//               above `after_id` | OutOfRange (none) | AccessDenied. Same permission. For ps.
 //   kLogRead    seq                   → Ok; next seq, one kernel log line (string, ≤ kLogLineMax
 //               bytes, as the console prints it) | WouldBlock (no more yet) | AccessDenied. Same
 //               permission (the log shows kernel addresses).
@@ -33,6 +36,7 @@ inline constexpr uint32_t kKill = 3;
 inline constexpr uint32_t kPowerOff = 4;
 inline constexpr uint32_t kLogRead = 5;
 inline constexpr uint32_t kNamesSync = 6;
+inline constexpr uint32_t kProcessNext = 7;
 inline constexpr size_t kLogLineMax = 480;
 
 // Service states in kServiceInfo.
