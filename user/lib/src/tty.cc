@@ -39,7 +39,16 @@ void LineDiscipline::receive(uint8_t c, Output& echo, Signals& sig) {
     receive_ordinary(c, echo);
     return;
   }
-  // Linux tests the signal characters before the CR/NL mapping.
+  // Flow control first, then the signal characters, then the CR/NL mapping
+  // (Linux's n_tty_receive_char_special). VSTART/VSTOP are not data.
+  if (iflag(kIXON)) {
+    if (is_special(c, kVSTART)) return start_output();
+    if (is_special(c, kVSTOP)) {
+      stopped_ = true;
+      return;
+    }
+    if (stopped_ && iflag(kIXANY)) start_output();  // and the byte goes on as input
+  }
   if (lflag(kISIG)) {
     if (is_special(c, kVINTR)) return receive_signal(Signal::Interrupt, c, echo, sig);
     if (is_special(c, kVQUIT)) return receive_signal(Signal::Quit, c, echo, sig);
@@ -56,6 +65,7 @@ void LineDiscipline::receive(uint8_t c, Output& echo, Signals& sig) {
     if (is_special(c, kVERASE)) return erase(EraseKind::Char, c, echo);
     if (is_special(c, kVKILL)) return erase(EraseKind::Line, c, echo);
     if (extensions && is_special(c, kVWERASE)) return erase(EraseKind::Word, c, echo);
+    if (extensions && is_special(c, kVREPRINT)) return reprint(c, echo);
     if (extensions && is_special(c, kVLNEXT)) {
       lnext_ = true;
       // "^" then backspace: the literal byte's echo overwrites the caret.
@@ -107,6 +117,16 @@ void LineDiscipline::receive_signal(Signal s, uint8_t c, Output& echo, Signals& 
   if (lflag(kECHO)) echo_char(c, echo);
 }
 
+void LineDiscipline::reprint(uint8_t c, Output& echo) {
+  // As Linux's reprint(): the character, a newline, then the line so far. A
+  // byte that does not fit the echo sink is dropped, as any echo.
+  if (!lflag(kECHO)) return;
+  echo_char(c, echo);
+  echo_raw("\n"sv, echo);
+  canon_column_ = column_;
+  for (size_t p = canon_head_; p != read_head_; ++p) echo_char(at(p), echo);
+}
+
 void LineDiscipline::drop(Output& echo) {
   ++dropped_;
   if (iflag(kIMAXBEL)) {
@@ -142,6 +162,12 @@ void LineDiscipline::erase(EraseKind kind, uint8_t c, Output& echo) {
         break;
     }
     --read_head_;
+    // IUTF8: a continuation byte (10xxxxxx) is erased with the bytes before it
+    // down to the character's first byte, taking one column in all.
+    if (iflag(kIUTF8) && (prev & 0xc0) == 0x80) {
+      while (read_head_ != canon_head_ && (at(read_head_ - 1) & 0xc0) == 0x80) --read_head_;
+      if (read_head_ != canon_head_) prev = at(--read_head_);
+    }
     if (visual) {
       if (prev == '\t') {
         size_t n = tab_erase_columns();
@@ -173,7 +199,7 @@ size_t LineDiscipline::tab_erase_columns() const {
     }
     if (is_control(c)) {
       if (lflag(kECHOCTL)) width += 2;
-    } else {
+    } else if (!(iflag(kIUTF8) && (c & 0xc0) == 0x80)) {  // a UTF-8 character takes one column
       ++width;
     }
   }
@@ -276,12 +302,14 @@ void LineDiscipline::advance_column(uint8_t emitted) {
       if (column_ > 0) --column_;
       break;
     default:
-      if (!is_control(emitted)) ++column_;
+      // Under IUTF8 a continuation byte adds no column (Linux's is_continuation).
+      if (!is_control(emitted) && !(iflag(kIUTF8) && (emitted & 0xc0) == 0x80)) ++column_;
       break;
   }
 }
 
 size_t LineDiscipline::process_output(std::span<const uint8_t> in, Output& out) {
+  if (stopped_) return 0;
   size_t room = out.room();
   uint8_t chunk[128];
   size_t len = 0;

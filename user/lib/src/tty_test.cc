@@ -116,10 +116,11 @@ TEST(TtyTermios, MatchesLinuxUapiHeaders) {
 
 TEST(TtyTermios, SaneDefaults) {
   constexpr Termios t = sane_termios();
-  EXPECT_EQ(t.c_iflag, kICRNL);
+  // Linux's tty_std_termios.
+  EXPECT_EQ(t.c_iflag, kICRNL | kIXON);
   EXPECT_EQ(t.c_oflag, kOPOST | kONLCR);
-  EXPECT_EQ(t.c_cflag, 0x4bfu);  // B38400 | CS8 | CREAD | HUPCL, Linux's tty_std_termios
-  EXPECT_EQ(t.c_lflag, kICANON | kECHO | kECHOE | kECHOK | kECHOCTL | kISIG | kIEXTEN);
+  EXPECT_EQ(t.c_cflag, 0x4bfu);  // B38400 | CS8 | CREAD | HUPCL
+  EXPECT_EQ(t.c_lflag, kICANON | kECHO | kECHOE | kECHOK | kECHOCTL | kECHOKE | kISIG | kIEXTEN);
   EXPECT_EQ(t.c_line, 0);
   // Linux's INIT_C_CC: "\003\034\177\025\004\0\1\0\021\023\032\0\022\017\027\026\0".
   const uint8_t expected[kNCCS] = {3,   034, 0177, 025, 4,   0,   1, 0, 021, 023,
@@ -130,7 +131,7 @@ TEST(TtyTermios, SaneDefaults) {
 TEST(TtyTermios, GetReturnsWhatWasSet) {
   LineDiscipline ld;
   Termios t = sane_termios();
-  t.c_iflag |= kIXON | kIUTF8;  // stored only
+  t.c_iflag |= kIXOFF;  // stored only
   t.c_cflag = 0x12345678;
   t.c_cc[kVDISCARD] = 0x42;
   ld.set_termios(t);
@@ -244,7 +245,9 @@ TEST(TtyCanonical, ErasingATabBacksUpToWhereItStarted) {
 }
 
 TEST(TtyCanonical, KillEchoesKillAndNewline) {
-  Tty tty;
+  Termios t = sane_termios();
+  t.c_lflag &= ~kECHOKE;  // (the default erases the line: KillWithEchokeErasesTheLine)
+  Tty tty(t);
   tty.type("abc\x15");
   EXPECT_EQ(tty.echoed(), "abc^U\r\n");
   EXPECT_FALSE(tty.ld.readable());
@@ -868,6 +871,104 @@ TEST(TtyFull, ManyLinesWrapAroundTheBuffer) {
     ASSERT_EQ(got, line + "\n") << i;
   }
   EXPECT_EQ(tty.ld.dropped(), 0u);
+}
+
+// ---------------------------------------------------------------------------
+// Flow control (IXON, IXANY), VREPRINT, IUTF8.
+
+TEST(TtyFlow, StopAndStartOutput) {
+  Tty tty;
+  Capture out;
+  auto bytes = [](std::string_view s) { return std::span(reinterpret_cast<const uint8_t*>(s.data()), s.size()); };
+  tty.type("\x13");  // ^S
+  EXPECT_TRUE(tty.ld.output_stopped());
+  EXPECT_EQ(tty.echoed(), "");  // not echoed, not queued
+  EXPECT_EQ(tty.ld.process_output(bytes("hi\n"), out), 0u);
+  tty.type("ab");  // input and its echo go on while output is stopped
+  EXPECT_EQ(tty.echoed(), "ab");
+  EXPECT_TRUE(tty.ld.output_stopped());  // no IXANY: only VSTART restarts
+  EXPECT_FALSE(tty.ld.output_restarted());
+  tty.type("\x11");  // ^Q
+  EXPECT_FALSE(tty.ld.output_stopped());
+  EXPECT_TRUE(tty.ld.output_restarted());
+  EXPECT_FALSE(tty.ld.output_restarted());  // once
+  EXPECT_EQ(tty.ld.process_output(bytes("hi\n"), out), 3u);
+  EXPECT_EQ(out.take(), "hi\r\n");
+  tty.type("\r");
+  EXPECT_EQ(tty.read(), "ab\n");  // ^S and ^Q are not data
+}
+
+TEST(TtyFlow, IxanyRestartsOnAnyByteWhichStaysInput) {
+  Termios t = sane_termios();
+  t.c_iflag |= kIXANY;
+  Tty tty(t);
+  tty.type("\x13x");
+  EXPECT_FALSE(tty.ld.output_stopped());
+  EXPECT_TRUE(tty.ld.output_restarted());
+  tty.type("\r");
+  EXPECT_EQ(tty.read(), "x\n");
+}
+
+TEST(TtyFlow, WithoutIxonTheyAreData) {
+  Termios t = sane_termios();
+  t.c_iflag &= ~kIXON;
+  Tty tty(t);
+  tty.type("\x13\x11\r");
+  EXPECT_FALSE(tty.ld.output_stopped());
+  EXPECT_EQ(tty.read(), "\x13\x11\n");
+}
+
+TEST(TtyFlow, TcflowStopsAndStarts) {
+  LineDiscipline ld;
+  ld.stop_output();
+  EXPECT_TRUE(ld.output_stopped());
+  ld.start_output();
+  EXPECT_FALSE(ld.output_stopped());
+  EXPECT_TRUE(ld.output_restarted());
+  ld.start_output();  // not stopped: nothing to report
+  EXPECT_FALSE(ld.output_restarted());
+}
+
+TEST(TtyReprint, RedisplaysTheLineBeingEdited) {
+  Tty tty;
+  tty.type("echo hi\x12");  // ^R
+  EXPECT_EQ(tty.echoed(), "echo hi^R\r\necho hi");
+  tty.type("\x7f\r");  // editing goes on against the redisplayed line
+  EXPECT_EQ(tty.echoed(), "\b \b\r\n");
+  EXPECT_EQ(tty.read(), "echo h\n");
+}
+
+TEST(TtyReprint, NeedsIextenAndEcho) {
+  Termios t = sane_termios();
+  t.c_lflag &= ~kIEXTEN;
+  Tty plain(t);
+  plain.type("a\x12\r");
+  EXPECT_EQ(plain.read(), "a\x12\n");  // just data
+  t = sane_termios();
+  t.c_lflag &= ~kECHO;
+  Tty quiet(t);
+  quiet.type("a\x12\r");
+  EXPECT_EQ(quiet.echoed(), "");
+  EXPECT_EQ(quiet.read(), "a\n");  // consumed, nothing shown
+}
+
+TEST(TtyUtf8, EraseRemovesAWholeCharacterAndOneColumn) {
+  Termios t = sane_termios();
+  t.c_iflag |= kIUTF8;
+  Tty tty(t);
+  tty.type("a\xc3\xa9\xe2\x82\xac");  // "aé€"
+  EXPECT_EQ(tty.ld.column(), 3u);
+  tty.echoed();
+  tty.type("\x7f");
+  EXPECT_EQ(tty.echoed(), "\b \b");
+  tty.type("\x7f\r");
+  EXPECT_EQ(tty.read(), "a\n");
+}
+
+TEST(TtyUtf8, WithoutIutf8EraseRemovesOneByte) {
+  Tty tty;
+  tty.type("a\xc3\xa9\x7f\r");
+  EXPECT_EQ(tty.read(), "a\xc3\n");
 }
 
 }  // namespace

@@ -59,14 +59,50 @@ void send_raw(std::span<const uint8_t> bytes) {
   }
 }
 
+struct Interrupts final : keel::tty::Signals {
+  bool interrupted = false;
+  void raise(keel::tty::Signal) override { interrupted = true; }
+};
+
+// Feeds what the terminal sent to the line discipline, echoing. Returns false
+// if nothing was there.
+bool take_input(Interrupts& sig) {
+  uint8_t buf[512];
+  auto r = g_rx->read({buf, sizeof buf});
+  if (!r.ok()) return false;
+  keel::tty::OutputBuffer<1024> echo;
+  g_tty.input({buf, *r}, echo, sig);
+  send_raw(echo.bytes());
+  return true;
+}
+
+// Output is stopped (^S): keep reading input — ^Q, or ^C, which gives up the
+// output — until it restarts.
+bool wait_until_output_restarts() {
+  Interrupts sig;
+  while (g_tty.output_stopped()) {
+    if (!take_input(sig)) {
+      if (g_rx->broken()) return false;
+      uint64_t bits = 0;
+      if (g_rx->prepare_wait()) (void)sys::notification_wait(g_notify, keel::now_ns() + 100 * kMs, &bits);
+    }
+    if (sig.interrupted) {
+      g_tty.start_output();
+      return false;
+    }
+  }
+  return true;
+}
+
 // Writes text through the line discipline's output processing (\n → \r\n).
 void put(std::string_view text) {
   auto in = std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(text.data()), text.size());
   while (!in.empty()) {
+    if (g_tty.output_stopped() && !wait_until_output_restarts()) return;
     keel::tty::OutputBuffer<512> out;
     size_t used = g_tty.process_output(in, out);
     send_raw(out.bytes());
-    if (used == 0) break;
+    if (used == 0 && !g_tty.output_stopped()) break;
     in = in.subspan(used);
   }
 }
@@ -315,11 +351,6 @@ void run(std::string_view line) {
   }
 }
 
-struct Interrupts final : keel::tty::Signals {
-  bool interrupted = false;
-  void raise(keel::tty::Signal) override { interrupted = true; }
-};
-
 void prompt() { put("keel# "); }
 
 // Heartbeats: init pings the endpoint we gave it.
@@ -348,16 +379,11 @@ int main(uint64_t) {
 
   put("\nKeel native console. Type 'help' for commands.\n");
   prompt();
-  uint8_t buf[512];
   uint64_t idle_since = keel::now_ns();
   for (;;) {
-    auto r = g_rx->read({buf, sizeof buf});
-    if (r.ok()) {
+    Interrupts sig;
+    if (take_input(sig)) {
       idle_since = keel::now_ns();
-      keel::tty::OutputBuffer<1024> echo;
-      Interrupts sig;
-      g_tty.input({buf, *r}, echo, sig);
-      send_raw(echo.bytes());
       if (sig.interrupted) prompt();
       char line[keel::tty::LineDiscipline::kBufferSize];
       while (g_tty.readable()) {
@@ -368,7 +394,7 @@ int main(uint64_t) {
       if (g_rx->needs_wakeup()) sys::notification_signal(g_driver_notify, serial::kTxBit);
       continue;
     }
-    if (r.error() != ktl::Error::WouldBlock || g_rx->broken()) {
+    if (g_rx->broken()) {
       attach_serial();
       continue;
     }

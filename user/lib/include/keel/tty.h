@@ -20,13 +20,14 @@
 // <asm-generic/termbits.h> and <asm-generic/termbits-common.h> (x86-64's
 // <asm/termbits.h> includes the generic one unchanged).
 //
-// What is implemented: c_iflag ISTRIP INLCR IGNCR ICRNL IMAXBEL; c_oflag OPOST
-// ONLCR; c_lflag ISIG ICANON ECHO ECHOE ECHOK ECHONL NOFLSH ECHOCTL ECHOKE
-// IEXTEN; c_cc VINTR VQUIT VERASE VKILL VEOF VTIME VMIN VSUSP VEOL VWERASE
-// VLNEXT VEOL2. Every other bit and c_cc entry is stored and returned by
-// get_termios() but has no effect (c_cflag belongs to the serial driver).
-// TODO(issue 4): IXON/IXOFF flow control (VSTART/VSTOP), VREPRINT, VDISCARD,
-// IUTF8 (erase whole UTF-8 characters), TOSTOP and the other output flags.
+// What is implemented: c_iflag ISTRIP INLCR IGNCR ICRNL IXON IXANY IMAXBEL
+// IUTF8; c_oflag OPOST ONLCR; c_lflag ISIG ICANON ECHO ECHOE ECHOK ECHONL
+// NOFLSH ECHOCTL ECHOKE IEXTEN; c_cc VINTR VQUIT VERASE VKILL VEOF VTIME VMIN
+// VSTART VSTOP VSUSP VEOL VREPRINT VWERASE VLNEXT VEOL2. Every other bit and
+// c_cc entry is stored and returned by get_termios() but has no effect:
+// c_cflag belongs to the serial driver; VDISCARD, as in Linux's N_TTY; IXOFF
+// (sending VSTOP when our input queue fills) and TOSTOP belong to the console
+// and the Linux personality, which know the sender and the process groups.
 //
 // Not thread-safe: the console service serialises calls per tty.
 // Freestanding: only <cstddef>, <cstdint>, <span> and <string_view>.
@@ -52,11 +53,11 @@ inline constexpr size_t kVEOF = 4;
 inline constexpr size_t kVTIME = 5;  // deciseconds; the caller times (see readable())
 inline constexpr size_t kVMIN = 6;
 inline constexpr size_t kVSWTC = 7;   // stored only
-inline constexpr size_t kVSTART = 8;  // stored only
-inline constexpr size_t kVSTOP = 9;   // stored only
+inline constexpr size_t kVSTART = 8;  // with IXON: restart output (^Q)
+inline constexpr size_t kVSTOP = 9;   // with IXON: stop output (^S)
 inline constexpr size_t kVSUSP = 10;
 inline constexpr size_t kVEOL = 11;
-inline constexpr size_t kVREPRINT = 12;  // stored only
+inline constexpr size_t kVREPRINT = 12;  // with IEXTEN, canonical, ECHO: redisplay the line (^R)
 inline constexpr size_t kVDISCARD = 13;  // stored only
 inline constexpr size_t kVWERASE = 14;
 inline constexpr size_t kVLNEXT = 15;
@@ -79,9 +80,11 @@ inline constexpr uint32_t kISTRIP = 0x020;    // clear bit 7 of every input byte
 inline constexpr uint32_t kINLCR = 0x040;     // map NL to CR on input
 inline constexpr uint32_t kIGNCR = 0x080;     // discard CR on input
 inline constexpr uint32_t kICRNL = 0x100;     // map CR to NL on input (unless IGNCR)
-inline constexpr uint32_t kIXON = 0x400;      // stored only
+inline constexpr uint32_t kIXON = 0x400;      // VSTOP stops output, VSTART restarts it
+inline constexpr uint32_t kIXANY = 0x800;     // with IXON: any input byte restarts output
+inline constexpr uint32_t kIXOFF = 0x1000;    // stored only
 inline constexpr uint32_t kIMAXBEL = 0x2000;  // echo BEL when input is dropped because the buffer is full
-inline constexpr uint32_t kIUTF8 = 0x4000;    // stored only
+inline constexpr uint32_t kIUTF8 = 0x4000;    // input is UTF-8: ERASE removes a whole character
 
 // c_oflag
 inline constexpr uint32_t kOPOST = 0x01;  // post-process output (and echo)
@@ -121,18 +124,16 @@ static_assert(sizeof(Termios) == 36 && alignof(Termios) == 4);
 static_assert(offsetof(Termios, c_lflag) == 12 && offsetof(Termios, c_line) == 16 &&
               offsetof(Termios, c_cc) == 17);
 
-// The settings a tty starts with: those of `stty sane` that Keel implements
-// (issue 4): ICRNL; OPOST ONLCR; ICANON ECHO ECHOE ECHOK ECHOCTL ISIG IEXTEN;
-// c_cflag and c_cc as Linux's tty_std_termios and INIT_C_CC (VMIN 1, VTIME 0).
-// Linux's defaults also set IXON and ECHOKE, and `stty sane` IMAXBEL and
-// BRKINT; they are left out here, so ^U echoes "^U" and a newline and a full
-// buffer drops input silently.
+// The settings a tty starts with, Linux's tty_std_termios: ICRNL IXON; OPOST
+// ONLCR; ICANON ECHO ECHOE ECHOK ECHOCTL ECHOKE ISIG IEXTEN; c_cflag and c_cc
+// as Linux's INIT_C_CC (VMIN 1, VTIME 0). (`stty sane` also sets IMAXBEL
+// and BRKINT; without them a full buffer drops input silently.)
 constexpr Termios sane_termios() {
   Termios t{};
-  t.c_iflag = kICRNL;
+  t.c_iflag = kICRNL | kIXON;
   t.c_oflag = kOPOST | kONLCR;
   t.c_cflag = kB38400 | kCS8 | kCREAD | kHUPCL;
-  t.c_lflag = kICANON | kECHO | kECHOE | kECHOK | kECHOCTL | kISIG | kIEXTEN;
+  t.c_lflag = kICANON | kECHO | kECHOE | kECHOK | kECHOCTL | kECHOKE | kISIG | kIEXTEN;
   t.c_line = 0;
   t.c_cc[kVINTR] = 0x03;   // ^C
   t.c_cc[kVQUIT] = 0x1c;   // ^\ (backslash)
@@ -293,8 +294,27 @@ class LineDiscipline {
   // Output post-processing for data a program writes to the tty: with OPOST
   // and ONLCR each NL becomes CR NL; other bytes pass unchanged. Returns the
   // number of bytes of `in` consumed, fewer than in.size() when `out` ran out
-  // of room (a CR NL pair is never split).
+  // of room (a CR NL pair is never split), and 0 while output is stopped.
   size_t process_output(std::span<const uint8_t> in, Output& out);
+
+  // Output flow control (IXON): VSTOP stopped output and no VSTART (or, with
+  // IXANY, other input) has restarted it. Writers wait while it is true (echo
+  // still goes out, as in Linux). input() returns whether it changed, so the
+  // caller knows when to wake them: see output_restarted().
+  bool output_stopped() const { return stopped_; }
+  // True once after input() restarted stopped output (the caller wakes its
+  // writers); clears itself.
+  bool output_restarted() {
+    bool r = restarted_;
+    restarted_ = false;
+    return r;
+  }
+  // TCOOFF / TCOON (tcflow): stop or restart output as VSTOP/VSTART would.
+  void stop_output() { stopped_ = true; }
+  void start_output() {
+    if (stopped_) restarted_ = true;
+    stopped_ = false;
+  }
 
   Termios get_termios() const { return termios_; }
   // Takes effect for the next byte (TCSETS; TCSETSW's draining and
@@ -323,6 +343,7 @@ class LineDiscipline {
   void receive_ordinary(uint8_t c, Output& echo);
   void receive_terminator(uint8_t c, bool eof, Output& echo);
   void receive_signal(Signal s, uint8_t c, Output& echo, Signals& sig);
+  void reprint(uint8_t c, Output& echo);
   void erase(EraseKind kind, uint8_t c, Output& echo);
   void drop(Output& echo);
 
@@ -369,6 +390,8 @@ class LineDiscipline {
   uint32_t eof_[kBufferSize / 32] = {};
 
   bool lnext_ = false;       // the previous byte was LNEXT: take the next literally
+  bool stopped_ = false;     // IXON: output stopped by VSTOP
+  bool restarted_ = false;   // output restarted since output_restarted() last said so
   size_t column_ = 0;        // cursor column, from what echo and output emitted
   size_t canon_column_ = 0;  // column where the echo of the current line began
   size_t dropped_ = 0;
