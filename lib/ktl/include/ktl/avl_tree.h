@@ -13,6 +13,8 @@
 // every node in it.
 #pragma once
 
+#include <ktl/intrusive.h>
+
 #include <cstddef>
 #include <cstdint>
 
@@ -140,12 +142,7 @@ class AvlTree {
 
  private:
   static AvlNode* node(T* t) { return &(t->*Member); }
-  static T* owner(const AvlNode* n) {
-    // As ktl::List: the member offset from a fake, aligned, non-null address.
-    T* fake = reinterpret_cast<T*>(uintptr_t(0x10000));
-    const size_t off = reinterpret_cast<uintptr_t>(&(fake->*Member)) - uintptr_t(0x10000);
-    return reinterpret_cast<T*>(reinterpret_cast<char*>(const_cast<AvlNode*>(n)) - off);
-  }
+  static T* owner(const AvlNode* n) { return owner_of<T, AvlNode, Member>(n); }
   static int height(const AvlNode* n) { return n != nullptr ? n->height : 0; }
   static void update(AvlNode* n) {
     const int l = height(n->left), r = height(n->right);

@@ -7,6 +7,8 @@
 // owner's lock guards the list and every node in it.
 #pragma once
 
+#include <ktl/intrusive.h>
+
 #include <cstddef>
 #include <cstdint>
 
@@ -58,13 +60,7 @@ class List {
 
  private:
   static ListNode* node(T* t) { return &(t->*Member); }
-  static T* owner(const ListNode* n) {
-    // Offset of the member inside T, computed on a fake, aligned, non-null
-    // address (never dereferenced) so that UBSan has nothing to report.
-    T* fake = reinterpret_cast<T*>(uintptr_t(0x10000));
-    const size_t off = reinterpret_cast<uintptr_t>(&(fake->*Member)) - uintptr_t(0x10000);
-    return reinterpret_cast<T*>(reinterpret_cast<char*>(const_cast<ListNode*>(n)) - off);
-  }
+  static T* owner(const ListNode* n) { return owner_of<T, ListNode, Member>(n); }
   void insert_before(ListNode* pos, ListNode* n) {
     n->next = pos;
     n->prev = pos->prev;
