@@ -1,6 +1,7 @@
 // vm_sys.cc — memory objects and address-space mappings.
 #include <ktl/align.h>
 #include <mm/vm.h>
+#include <object/process.h>
 #include <syscalls/common.h>
 #include <vm/memory_object.h>
 
@@ -118,6 +119,50 @@ int64_t sys_vm_protect(Handle process, UserAddr addr, size_t len, uint32_t prot)
   auto proc = lookup<object::Process>(process, kRightMap);
   if (!proc.ok()) return abi_error(proc.error());
   return to_abi((*proc)->aspace().protect(addr, len, prot_from_abi(prot), {}));
+}
+
+}  // namespace syscalls
+
+namespace syscalls {
+namespace {
+
+// process_read / process_write: moves `len` bytes between the caller's
+// buffer and the address space of `process`, mapping by mapping, through each
+// mapping's MemoryObject (so demand-zero pages are committed, a write breaks
+// copy-on-write as a write by the owner would, and no frame can be freed
+// under the copy). Protections are not checked: the right on the process is
+// the authority (a debugger's, a personality server's).
+int64_t process_copy(Handle process, uint64_t addr, UserAddr buf, size_t len, bool to_user) {
+  auto p = lookup<object::Process>(process, to_user ? kRightRead : kRightWrite);
+  if (!p.ok()) return abi_error(p.error());
+  if (len > kProcessCopyMax) return abi_error(ktl::Error::InvalidArgument);
+  if (!x86::user_range_ok(buf, len)) return abi_error(ktl::Error::Fault);
+  uint64_t end;
+  if (!ktl::checked_add(addr, len, end) || end > vm::AddressSpace::kUserEnd) return abi_error(ktl::Error::OutOfRange);
+  uint8_t chunk[kCopyChunk];
+  for (size_t done = 0; done < len;) {
+    uint64_t offset = 0, left = 0;
+    auto vmo = (*p)->aspace().object_at(addr + done, &offset, &left);
+    if (!vmo.ok()) return abi_error(vmo.error());  // NotFound: a hole in the range
+    if ((*vmo)->is_physical()) return abi_error(ktl::Error::AccessDenied);  // device memory: never through here
+    size_t n = len - done < kCopyChunk ? len - done : kCopyChunk;
+    if (n > left) n = size_t(left);
+    ktl::Result<void> r = to_user ? (*vmo)->read(offset, chunk, n) : x86::copy_from_user(chunk, buf + done, n);
+    if (r.ok()) r = to_user ? x86::copy_to_user(buf + done, chunk, n) : (*vmo)->write(offset, chunk, n);
+    if (!r.ok()) return to_abi(r);
+    done += n;
+  }
+  return 0;
+}
+
+}  // namespace
+
+int64_t sys_process_read(Handle process, uint64_t addr, UserAddr buf, size_t len) {
+  return process_copy(process, addr, buf, len, true);
+}
+
+int64_t sys_process_write(Handle process, uint64_t addr, UserAddr buf, size_t len) {
+  return process_copy(process, addr, buf, len, false);
 }
 
 }  // namespace syscalls

@@ -631,6 +631,17 @@ ktl::Result<AddressSpace::MappingInfo> AddressSpace::find_mapping(uint64_t addr)
   return MappingInfo{m->base, m->size, m->vmo.get(), m->vmo_offset, m->prot, m->max_prot, m->shared};
 }
 
+ktl::Result<ktl::RefPtr<MemoryObject>> AddressSpace::object_at(uint64_t addr, uint64_t* vmo_offset,
+                                                                uint64_t* bytes_left) const {
+  klib::SpinLockGuard guard(lock_);
+  if (destroyed_) return Error::BadState;
+  const Mapping* m = find_locked(addr);
+  if (m == nullptr) return Error::NotFound;
+  *vmo_offset = m->vmo_offset + (addr - m->base);
+  *bytes_left = m->end() - addr;
+  return m->vmo;  // a new reference, taken under the lock
+}
+
 size_t AddressSpace::mappings(MappingInfo* out, size_t max) const {
   klib::SpinLockGuard guard(lock_);
   size_t i = 0;

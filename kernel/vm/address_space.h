@@ -185,6 +185,12 @@ class AddressSpace final : public object::KernelObject {
   ktl::Result<x86::PageTable::Translation> translate(uint64_t virt) const;
   // The mapping that covers `addr`. Errors: NotFound.
   ktl::Result<MappingInfo> find_mapping(uint64_t addr) const;
+  // The object mapped at `addr` (a reference), with the offset in it that
+  // `addr` maps and how many bytes of the mapping follow from `addr`. For
+  // copies into another address space's memory through the object (the
+  // frames stay alive under its lock, whatever the owner unmaps meanwhile).
+  // Errors: NotFound (no mapping covers addr), BadState (destroyed).
+  ktl::Result<ktl::RefPtr<MemoryObject>> object_at(uint64_t addr, uint64_t* vmo_offset, uint64_t* bytes_left) const;
   // Copies up to `max` mappings, in address order, into `out`; returns how
   // many exist.
   size_t mappings(MappingInfo* out, size_t max) const;

@@ -174,6 +174,8 @@ TEST(AbiTable, NumbersAreStable) {
   EXPECT_EQ(static_cast<uint64_t>(syscalls::Syscall::ProcessGetInfo), 49u);
   EXPECT_EQ(static_cast<uint64_t>(syscalls::Syscall::KlogRead), 50u);
   EXPECT_EQ(static_cast<uint64_t>(syscalls::Syscall::ProcessList), 64u);
+  EXPECT_EQ(static_cast<uint64_t>(syscalls::Syscall::ProcessRead), 65u);
+  EXPECT_EQ(static_cast<uint64_t>(syscalls::Syscall::ProcessWrite), 66u);
   EXPECT_GE(kSyscallCount, 65u);
 }
 

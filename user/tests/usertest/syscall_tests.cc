@@ -212,3 +212,68 @@ UTEST(stats, reports_memory_and_cpus) {
   UEXPECT(s.cpus >= 1);
   UEXPECT_EQ(sys::system_stats((&s), 8), err(Status::InvalidArgument));
 }
+
+// process_read / process_write: another process's memory, through what is
+// mapped there.
+UTEST(process_memory, read_and_write_another_address_space) {
+  const char name[] = "target";
+  keel::Handle p = keel::kInvalidHandle, vmo = keel::kInvalidHandle;
+  UASSERT(sys::process_create(name, sizeof name - 1, &p) == 0);
+  UASSERT(sys::vmo_create(3 * 4096, 0, &vmo) == 0);
+  uint64_t base = 0x40000000;
+  UASSERT(sys::vm_map(p, vmo, 0, 3 * 4096, keel::kVmRead | keel::kVmFixed, &base) == 0);  // read-only there
+  // Across a page boundary; pages never touched read as zero.
+  char msg[] = "hello across a page boundary";
+  UEXPECT_EQ(sys::process_write(p, base + 4096 - 5, msg, sizeof msg), 0);
+  char back[sizeof msg] = {};
+  UEXPECT_EQ(sys::process_read(p, base + 4096 - 5, back, sizeof back), 0);
+  UEXPECT(std::string_view(back) == msg);
+  char zeros[16];
+  for (char& c : zeros) c = 'x';
+  UEXPECT_EQ(sys::process_read(p, base + 2 * 4096, zeros, sizeof zeros), 0);
+  bool all_zero = true;
+  for (char c : zeros) all_zero = all_zero && c == 0;
+  UEXPECT(all_zero);
+  // The object itself holds what was written.
+  char via_vmo[sizeof msg] = {};
+  UEXPECT_EQ(sys::vmo_read(vmo, 4096 - 5, via_vmo, sizeof via_vmo), 0);
+  UEXPECT(std::string_view(via_vmo) == msg);
+  // Errors: a hole, too much, a bad buffer, the wrong rights, no process.
+  UEXPECT_EQ(sys::process_read(p, base + 3 * 4096 - 4, back, 8), keel::err(Status::NotFound));  // runs off the end
+  UEXPECT_EQ(sys::process_read(p, 0x1000, back, 8), keel::err(Status::NotFound));
+  UEXPECT_EQ(sys::process_read(p, base, back, keel::kProcessCopyMax + 1), keel::err(Status::InvalidArgument));
+  UEXPECT_EQ(sys::process_read(p, ~uint64_t(0) - 4, back, 8), keel::err(Status::OutOfRange));
+  UEXPECT_EQ(sys::process_read(p, base, reinterpret_cast<char*>(0xffff800000001000ull), 8), keel::err(Status::Fault));
+  UEXPECT_EQ(sys::process_write(p, base, reinterpret_cast<char*>(0x8), 8), keel::err(Status::Fault));
+  keel::Handle read_only = keel::kInvalidHandle;
+  UASSERT(sys::handle_duplicate(p, keel::kRightRead, &read_only) == 0);
+  UEXPECT_EQ(sys::process_read(read_only, base, back, 8), 0);
+  UEXPECT_EQ(sys::process_write(read_only, base, msg, 8), keel::err(Status::AccessDenied));
+  UEXPECT_EQ(sys::process_read(vmo, base, back, 8), keel::err(Status::WrongType));
+  sys::handle_close(read_only);
+  sys::handle_close(vmo);
+  UEXPECT_EQ(sys::handle_close(p), 0);
+  UEXPECT_EQ(sys::process_read(p, base, back, 8), keel::err(Status::BadHandle));
+}
+
+UTEST(process_memory, write_breaks_copy_on_write_of_a_clone) {
+  const char name[] = "cow-target";
+  keel::Handle p = keel::kInvalidHandle, parent = keel::kInvalidHandle, clone = keel::kInvalidHandle;
+  UASSERT(sys::process_create(name, sizeof name - 1, &p) == 0);
+  UASSERT(sys::vmo_create(4096, 0, &parent) == 0);
+  const char original[] = "original";
+  UASSERT(sys::vmo_write(parent, 0, original, sizeof original) == 0);
+  UASSERT(sys::vmo_clone(parent, 0, 4096, &clone) == 0);
+  uint64_t base = 0x50000000;
+  UASSERT(sys::vm_map(p, clone, 0, 4096, keel::kVmRead | keel::kVmWrite | keel::kVmFixed, &base) == 0);
+  const char changed[] = "changed!";
+  UEXPECT_EQ(sys::process_write(p, base, changed, sizeof changed), 0);
+  char got[sizeof original] = {};
+  UEXPECT_EQ(sys::vmo_read(parent, 0, got, sizeof got), 0);
+  UEXPECT(std::string_view(got) == original);  // the parent object is untouched
+  UEXPECT_EQ(sys::process_read(p, base, got, sizeof got), 0);
+  UEXPECT(std::string_view(got) == changed);
+  sys::handle_close(clone);
+  sys::handle_close(parent);
+  sys::handle_close(p);
+}
