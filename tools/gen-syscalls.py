@@ -393,7 +393,7 @@ def check_spec(doc, errors, p):
     names, numbers = set(), set()
     for i, sc in enumerate(doc.get("syscall", [])):
         where = f"syscall {sc['name']}" if isinstance(sc, dict) and "name" in sc else f"syscall[{i}]"
-        if not p.check_keys(where, sc, ["name", "number", "doc", "errors"], ["arg", "fastpath", "noreturn"]):
+        if not p.check_keys(where, sc, ["name", "number", "doc", "errors"], ["arg", "fastpath", "noreturn", "register_message"]):
             continue
         name, number = sc["name"], sc["number"]
         where = f"syscall {name}"
@@ -408,7 +408,7 @@ def check_spec(doc, errors, p):
         elif number in numbers:
             p.add(where, f"duplicate number {number}")
         numbers.add(number)
-        for flag in ("fastpath", "noreturn"):
+        for flag in ("fastpath", "noreturn", "register_message"):
             if flag in sc and not isinstance(sc[flag], bool):
                 p.add(where, f"{flag} must be true or false")
         args = []
@@ -488,7 +488,8 @@ def check_spec(doc, errors, p):
             p.add(where, "a noreturn syscall cannot return errors")
         syscalls.append({"name": name, "number": number, "doc": str(sc["doc"]).strip(), "args": args,
                          "errors": [(k, one_line(str(v))) for k, v in errs.items()],
-                         "fastpath": bool(sc.get("fastpath", False)), "noreturn": bool(sc.get("noreturn", False))})
+                         "fastpath": bool(sc.get("fastpath", False)), "noreturn": bool(sc.get("noreturn", False)),
+                         "register_message": bool(sc.get("register_message", False))})
     if not syscalls:
         p.add("syscalls.toml", "no [[syscall]]")
     syscalls.sort(key=lambda s: s["number"])
@@ -837,6 +838,36 @@ def user_to_reg(a):
     return f"static_cast<uint64_t>({a['name']})"
 
 
+def register_message_stub(s):
+    """The stub of a register-message IPC syscall (endpoint, msg, tag, w0, w1, w2 in; status in rax,
+    the received tag, w0..w2 in rdx r10 r8 r9 and the badge in rsi out): it takes the message
+    like its memory twin, loads the registers from *msg and stores the received ones back into it
+    when a message arrived (status 0, or NoSpace: the words came, the handles did not)."""
+    if [a["name"] for a in s["args"]] != ["endpoint", "msg", "tag", "w0", "w1", "w2"]:
+        raise SystemExit(f"syscall {s['name']}: register_message needs the arguments endpoint, msg, tag, w0, w1, w2")
+    return [
+        f"[[gnu::always_inline]] inline int64_t {s['name']}(Handle endpoint, IpcMessage* msg) {{",
+        f"  uint64_t rax = {s['number']}, rdi = endpoint, rsi = reinterpret_cast<uint64_t>(msg), rdx = msg->tag;",
+        "  register uint64_t r10 asm(\"r10\") = msg->words[0];",
+        "  register uint64_t r8 asm(\"r8\") = msg->words[1];",
+        "  register uint64_t r9 asm(\"r9\") = msg->words[2];",
+        "  asm volatile(\"syscall\"",
+        "               : \"+a\"(rax), \"+D\"(rdi), \"+S\"(rsi), \"+d\"(rdx), \"+r\"(r10), \"+r\"(r8), \"+r\"(r9)",
+        "               :",
+        "               : \"rcx\", \"r11\", \"memory\");",
+        "  if (rax == 0 || rax == static_cast<uint64_t>(-static_cast<int64_t>(Status::NoSpace))) {",
+        "    msg->tag = rdx;",
+        "    msg->words[0] = r10;",
+        "    msg->words[1] = r8;",
+        "    msg->words[2] = r9;",
+        "    msg->badge = rsi;",
+        "  }",
+        "  return static_cast<int64_t>(rax);",
+        "}",
+        "",
+    ]
+
+
 def gen_keel_syscalls(model):
     out = header("keel_syscalls.h",
                  ["Native user space's side of Keel's syscall ABI: the types, rights, constants and",
@@ -881,6 +912,9 @@ def gen_keel_syscalls(model):
         out += wrap_comment(first_sentence(s["doc"]), 0)
         regs = [str(s["number"])] + [user_to_reg(a) for a in s["args"]]
         params = [f"{user_param_type(a)} {a['name']}" for a in s["args"]]
+        if s["register_message"]:
+            out += register_message_stub(s)
+            continue
         if s["noreturn"]:
             out += pack(f"[[noreturn, gnu::always_inline]] inline void {s['name']}(", params, ") {")
             out += pack(f"  detail::syscall{len(s['args'])}(", regs, ");", cont=6)
@@ -891,7 +925,12 @@ def gen_keel_syscalls(model):
     out += ["}  // namespace sys", "}  // namespace keel", "",
             "// X(number, name, nargs) for every stub keel::sys::<name>.",
             "#define KEEL_USER_SYSCALL_LIST(X) \\"]
-    out += [f"  X({s['number']}, {s['name']}, {len(s['args'])}) \\" for s in model["syscalls"]]
+    out += [f"  X({s['number']}, {s['name']}, {len(s['args'])}) \\" for s in model["syscalls"]
+            if not s["register_message"]]
+    out += ["  /* end */", "",
+            "// X(number, name) for the register-message stubs keel::sys::<name>(Handle, IpcMessage*).",
+            "#define KEEL_USER_REGISTER_MESSAGE_LIST(X) \\"]
+    out += [f"  X({s['number']}, {s['name']}) \\" for s in model["syscalls"] if s["register_message"]]
     out += ["  /* end */", ""]
     return "\n".join(out)
 
@@ -993,7 +1032,8 @@ def gen_docs(model, errors):
         title = f"{s['number']} · {s['name']}" + (" (fast path)" if s["fastpath"] else "")
         o += [f'<a id="{s["name"]}"></a>', f"### {title}", "", "```cpp"]
         ret = "[[noreturn]] void" if s["noreturn"] else "int64_t"
-        o += [f"{ret} keel::sys::{s['name']}({user_params(s)});"]
+        uparams = "Handle endpoint, IpcMessage* msg" if s["register_message"] else user_params(s)
+        o += [f"{ret} keel::sys::{s['name']}({uparams});"]
         o += [f"int64_t syscalls::sys_{s['name']}({kernel_params(s)});  // kernel", "```", "", s["doc"], ""]
         if s["args"]:
             o += ["| # | reg | argument | type | unit | meaning |", "| --- | --- | --- | --- | --- | --- |"]

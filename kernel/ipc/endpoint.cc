@@ -200,11 +200,17 @@ ktl::Error Endpoint::send(uint64_t badge, bool is_call, uint64_t deadline_ns) {
 bool Endpoint::fast_call(uint64_t badge, ktl::Error* result) {
   sched::Thread* self = sched::current();
   ThreadIpc& me = self->ipc;
-  begin_op(me);
-  uint64_t f = lock_.lock();
+  uint64_t f = x86::read_rflags();
+  x86::cli();
+  me.lock.lock_irqs_off();  // begin_op
+  ++me.op_seq;
+  me.done = false;
+  me.result = ktl::Error::None;
+  me.lock.unlock(0);
+  lock_.lock_irqs_off();
   ThreadIpc* r = receivers_.front();
   if (closed_ || r == nullptr || !sched::claim_for_switch(r->owner)) {
-    lock_.unlock(f);
+    lock_.unlock(f);  // (begin_op's new number is harmless: nothing was sent)
     return false;
   }
   receivers_.pop_front();
@@ -237,13 +243,15 @@ bool Endpoint::fast_reply_recv(ktl::Error* result) {
   sched::Thread* self = sched::current();
   ThreadIpc& me = self->ipc;
   sched::Thread* caller = me.reply_to;
-  uint64_t f = lock_.lock();
+  uint64_t f = x86::read_rflags();
+  x86::cli();
+  lock_.lock_irqs_off();
   if (closed_ || !senders_.empty() || !sched::claim_for_switch(caller)) {
     lock_.unlock(f);
     return false;
   }
   ThreadIpc& c = caller->ipc;
-  c.lock.lock();
+  c.lock.lock_irqs_off();
   if (c.done || c.op_seq != me.reply_seq) {  // it gave up on this call: the general path drops the reply
     c.lock.unlock(0);
     sched::release_claim(caller);
@@ -264,7 +272,7 @@ bool Endpoint::fast_reply_recv(ktl::Error* result) {
   me.handle_count = 0;
   {
     // begin_op, with interrupts already off
-    me.lock.lock();
+    me.lock.lock_irqs_off();
     ++me.op_seq;
     me.done = false;
     me.result = ktl::Error::None;

@@ -25,6 +25,14 @@ class SpinLock {
     locked_.store(false, std::memory_order_release);
     restore(flags);
   }
+  // lock() and try_lock() for callers that already run with interrupts off
+  // (the IPC fast path and the context switch): no flag save, unlock(0).
+  void lock_irqs_off() {
+    while (locked_.exchange(true, std::memory_order_acquire)) {
+      while (locked_.load(std::memory_order_relaxed)) cpu_relax();
+    }
+  }
+  bool try_lock_irqs_off() { return !locked_.exchange(true, std::memory_order_acquire); }
   bool try_lock(uint64_t& flags) {
     flags = save_and_disable();
     if (!locked_.exchange(true, std::memory_order_acquire)) return true;

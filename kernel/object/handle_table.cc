@@ -10,8 +10,8 @@ namespace object {
 
 namespace {
 
-constexpr Handle kIndexMask = 0xffff;
-constexpr unsigned kGenerationShift = 16;
+
+constexpr unsigned kGenerationShift = HandleTable::kGenerationShift;
 
 Handle encode(uint32_t index, uint16_t generation) {
   return (Handle(generation) << kGenerationShift) | (index + 1);
@@ -33,7 +33,7 @@ HandleTable::~HandleTable() {
 }
 
 HandleTable::Slot* HandleTable::find_locked(Handle h) const {
-  const uint32_t low = h & kIndexMask;
+  const uint32_t low = h & HandleTable::kIndexMask;
   if (low == 0 || low > capacity_) return nullptr;
   Slot* slot = &slots_[low - 1];
   if (slot->object == nullptr || slot->generation != (h >> kGenerationShift)) return nullptr;

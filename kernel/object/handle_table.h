@@ -63,6 +63,10 @@ class HandleTable {
   static constexpr size_t kDefaultMaxSlots = 4096;
   static constexpr size_t kMaxSlots = 65535;  // the encoding's 16-bit index
   static constexpr size_t kInitialSlots = 16;
+  // A handle value: the slot's generation in the high 16 bits, its index + 1
+  // in the low 16 (0 is never a handle).
+  static constexpr Handle kIndexMask = 0xffff;
+  static constexpr unsigned kGenerationShift = 16;
 
   // A table that will hold at most `max_slots` handles (clamped to
   // [1, kMaxSlots]). Allocates nothing until the first add.
@@ -95,6 +99,29 @@ class HandleTable {
       ktl::RefPtr<KernelObject> obj = TRY(lookup(h, true, T::kType, required, badge_out));
       return ktl::adopt_ref(static_cast<T*>(obj.leak_ref()));
     }
+  }
+
+  // get() for hot paths (the IPC fast path): `h`'s object as a T with a new
+  // reference that the caller drops (ktl::adopt_ref), and its badge in
+  // `*badge_out`; or null on any error — the caller then takes the general
+  // path, whose get() reports it. One short critical section, all inline.
+  template <typename T>
+  T* get_fast(Handle h, Rights required, uint64_t* badge_out) const {
+    static_assert(!std::is_same_v<T, KernelObject>);
+    uint64_t f = lock_.lock();
+    T* obj = nullptr;
+    const uint32_t low = h & kIndexMask;
+    if (low != 0 && low <= capacity_) {
+      const Slot& slot = slots_[low - 1];
+      if (slot.object != nullptr && slot.generation == (h >> kGenerationShift) && slot.object->type() == T::kType &&
+          rights_subset(required, slot.rights)) {
+        obj = static_cast<T*>(slot.object);
+        obj->ref();
+        *badge_out = slot.badge;
+      }
+    }
+    lock_.unlock(f);
+    return obj;
   }
 
   // A copy of `h`'s entry (a new reference). Errors: BadHandle.

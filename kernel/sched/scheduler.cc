@@ -340,10 +340,9 @@ ktl::Error park(uint64_t deadline_ns) {
 bool claim_for_switch(Thread* next) {
   Thread* t = current();
   x86::PerCpu* cpu = x86::this_cpu();
-  uint64_t ignored;
   // try_lock: there is no order between two thread locks; contention means
   // something else is happening to `next` anyway.
-  if (!next->lock.try_lock(ignored)) return false;
+  if (!next->lock.try_lock_irqs_off()) return false;
   if (next->state() != ThreadState::Blocked || !next->sched.may_run_on(cpu->index) ||
       next->sched.priority < t->sched.priority || cpu->need_resched.load(std::memory_order_relaxed) ||
       next->timer.armed) {
@@ -358,7 +357,7 @@ void release_claim(Thread* next) { next->lock.unlock(0); }
 ktl::Error switch_to_claimed(Thread* n, uint64_t deadline_ns) {
   Thread* t = current();
   x86::PerCpu* cpu = x86::this_cpu();
-  t->lock.lock();
+  t->lock.lock_irqs_off();
   bool expired = deadline_ns != UINT64_MAX && deadline_ns <= x86::monotonic_ns();
   if (t->wake_token || expired) {
     // A wake-up came first (or the deadline is past): stay, and let `n` run
@@ -373,7 +372,7 @@ ktl::Error switch_to_claimed(Thread* n, uint64_t deadline_ns) {
   // `n` stays alive: the scheduler holds a reference to every started thread
   // until it is reaped, and a parked thread is not dead.
   CpuSched& c = g_cpus[cpu->index];
-  c.lock.lock();
+  c.lock.lock_irqs_off();
   t->state_.store(ThreadState::Blocked);
   t->wake_reason = ktl::Error::None;
   if (deadline_ns != UINT64_MAX) {

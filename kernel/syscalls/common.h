@@ -5,6 +5,7 @@
 // become ABI codes only here, at the boundary (abi_error).
 #pragma once
 
+#include <arch/x86_64/interrupts.h>
 #include <arch/x86_64/usercopy.h>
 #include <ktl/result.h>
 #include <object/process.h>
@@ -15,6 +16,13 @@ namespace syscalls {
 
 inline object::Process& current_process() {
   return *static_cast<object::Process*>(sched::current()->process);
+}
+
+// The current thread's user registers, saved by syscall.S at the top of its
+// kernel stack on entry and restored from there on the way out: a handler
+// that writes them changes what user mode sees after the syscall.
+inline x86::InterruptFrame& syscall_frame() {
+  return *reinterpret_cast<x86::InterruptFrame*>(sched::current()->kstack.top - sizeof(x86::InterruptFrame));
 }
 
 // The ABI return value of a Result: 0 or the negative error code.

@@ -101,6 +101,10 @@ const std::vector<Entry> kKernelEntries = {KEEL_SYSCALL_LIST(KEEL_TEST_KERNEL_EN
 #define KEEL_TEST_USER_ENTRY(nr, name, nargs) Entry{nr, #name, nargs},
 const std::vector<Entry> kUserEntries = {KEEL_USER_SYSCALL_LIST(KEEL_TEST_USER_ENTRY)};
 #undef KEEL_TEST_USER_ENTRY
+// The register-message stubs take (Handle, IpcMessage*) but pass six registers.
+#define KEEL_TEST_REGS_ENTRY(nr, name) Entry{nr, #name, 6},
+const std::vector<Entry> kRegisterMessageEntries = {KEEL_USER_REGISTER_MESSAGE_LIST(KEEL_TEST_REGS_ENTRY)};
+#undef KEEL_TEST_REGS_ENTRY
 
 bool is_32bit(ArgType t) { return t == ArgType::Handle || t == ArgType::U32 || t == ArgType::Rights; }
 
@@ -192,7 +196,9 @@ TEST(AbiTable, FlagsAreRecorded) {
     fast += kSyscallTable[nr].fastpath;
     noreturn += kSyscallTable[nr].noreturn;
   }
-  EXPECT_EQ(fast, 2u);
+  EXPECT_TRUE(info(syscalls::Syscall::IpcCallRegs).fastpath);
+  EXPECT_TRUE(info(syscalls::Syscall::IpcReplyRecvRegs).fastpath);
+  EXPECT_EQ(fast, 4u);
   EXPECT_EQ(noreturn, 2u);
 }
 
@@ -367,8 +373,10 @@ static_assert(constexpr_mapping());
 
 TEST(AbiUser, StubsMatchTheKernelTable) {
   static_assert(keel::sys::kSyscallCount == syscalls::kSyscallCount);
-  ASSERT_EQ(kUserEntries.size(), kKernelEntries.size());
-  for (const Entry& e : kUserEntries) {
+  ASSERT_EQ(kUserEntries.size() + kRegisterMessageEntries.size(), kKernelEntries.size());
+  std::vector<Entry> all = kUserEntries;
+  all.insert(all.end(), kRegisterMessageEntries.begin(), kRegisterMessageEntries.end());
+  for (const Entry& e : all) {
     ASSERT_LT(e.nr, kSyscallCount);
     ASSERT_NE(kSyscallTable[e.nr].name, nullptr);
     EXPECT_STREQ(kSyscallTable[e.nr].name, e.name);
@@ -424,6 +432,12 @@ volatile sig_atomic_t g_jump_back = 0;
 
 int64_t stub_result(uint64_t nr) { return -static_cast<int64_t>(2000 + nr); }
 
+// When set, the handler also "returns" these in rdi, rsi, rdx, r10, r8, r9
+// and g_out_rax in rax, as the kernel does for the register-message syscalls.
+volatile sig_atomic_t g_set_outputs = 0;
+uint64_t g_outputs[kMaxSyscallArgs];
+int64_t g_out_rax = 0;
+
 void on_sigsys(int, siginfo_t* info, void* context) {
   auto* uc = static_cast<ucontext_t*>(context);
   greg_t* gregs = uc->uc_mcontext.gregs;
@@ -431,6 +445,10 @@ void on_sigsys(int, siginfo_t* info, void* context) {
   const int regs[kMaxSyscallArgs] = {REG_RDI, REG_RSI, REG_RDX, REG_R10, REG_R8, REG_R9};
   for (size_t i = 0; i < kMaxSyscallArgs; ++i) g_trapped.regs[i] = static_cast<uint64_t>(gregs[regs[i]]);
   gregs[REG_RAX] = stub_result(static_cast<uint64_t>(info->si_syscall));
+  if (g_set_outputs) {
+    for (size_t i = 0; i < kMaxSyscallArgs; ++i) gregs[regs[i]] = static_cast<greg_t>(g_outputs[i]);
+    gregs[REG_RAX] = g_out_rax;
+  }
   g_traps = g_traps + 1;
   if (g_jump_back) siglongjmp(g_noreturn_jmp, 1);
 }
@@ -468,6 +486,22 @@ template <typename T>
     break;                                                                                                  \
   }
 // clang-format on
+
+#define KEEL_TEST_CALL_REGS_STUB(nr, name) \
+  case nr:                                 \
+    return keel::sys::name(endpoint, msg);
+
+// Calls register-message stub `nr`. Its syscall instruction is in the keel_abi_stubs section too.
+__attribute__((noinline, section("keel_abi_stubs"))) int64_t run_regs_stub(uint64_t nr, keel::Handle endpoint,
+                                                                          keel::IpcMessage* msg) {
+  switch (nr) {
+    KEEL_USER_REGISTER_MESSAGE_LIST(KEEL_TEST_CALL_REGS_STUB)
+    default:
+      break;
+  }
+  return 0;
+}
+#undef KEEL_TEST_CALL_REGS_STUB
 
 // Calls stub `nr` with `regs` converted to its parameter types. Every syscall
 // instruction in this function is in the keel_abi_stubs section.
@@ -552,6 +586,49 @@ TEST(AbiUser, StubsUseTheRegisterConvention) {
     EXPECT_EQ(static_cast<uint64_t>(g_trapped.nr), e.nr);
     for (size_t i = 0; i < info.nargs; ++i) {
       EXPECT_EQ(g_trapped.regs[i], regs[i]) << "argument " << i << " (" << info.arg_names[i] << ")";
+    }
+  }
+}
+
+// The register-message stubs: (endpoint, msg) in, the message head from *msg
+// in rdx r10 r8 r9 (tag, words 0..2) and msg itself in rsi; on return the
+// head and badge are stored back into *msg when the status is 0 or NoSpace,
+// and *msg is left alone otherwise.
+TEST(AbiUser, RegisterMessageStubsMarshalTheHead) {
+  std::string why = trap_stub_syscalls();
+  if (!why.empty()) GTEST_SKIP() << "cannot trap syscalls: " << why;
+  ASSERT_EQ(kRegisterMessageEntries.size(), 2u);
+  for (const Entry& e : kRegisterMessageEntries) {
+    SCOPED_TRACE(e.name);
+    for (int64_t status : {int64_t(0), -static_cast<int64_t>(keel::Status::NoSpace),
+                           -static_cast<int64_t>(keel::Status::PeerClosed)}) {
+      keel::IpcMessage m{};
+      m.tag = 0x1234'0000'0300'0000ull;
+      m.words[0] = 0xa0, m.words[1] = 0xa1, m.words[2] = 0xa2, m.words[3] = 0xa3;
+      m.badge = 0x77;
+      const uint64_t outputs[kMaxSyscallArgs] = {0, 0xbadbadbad, 0x5678'0000'0200'0000ull, 0xb0, 0xb1, 0xb2};
+      for (size_t i = 0; i < kMaxSyscallArgs; ++i) g_outputs[i] = outputs[i];
+      g_out_rax = status;
+      g_set_outputs = 1;
+      const sig_atomic_t traps_before = g_traps;
+      int64_t r = run_regs_stub(e.nr, 0x8000'0042u, &m);
+      g_set_outputs = 0;
+      ASSERT_EQ(g_traps, traps_before + 1);
+      EXPECT_EQ(static_cast<uint64_t>(g_trapped.nr), e.nr);
+      EXPECT_EQ(r, status);
+      EXPECT_EQ(g_trapped.regs[0], 0x8000'0042u);
+      EXPECT_EQ(g_trapped.regs[1], reinterpret_cast<uint64_t>(&m));
+      EXPECT_EQ(g_trapped.regs[2], 0x1234'0000'0300'0000ull);
+      EXPECT_EQ(g_trapped.regs[3], 0xa0u);
+      EXPECT_EQ(g_trapped.regs[4], 0xa1u);
+      EXPECT_EQ(g_trapped.regs[5], 0xa2u);
+      bool delivered = status == 0 || status == -static_cast<int64_t>(keel::Status::NoSpace);
+      EXPECT_EQ(m.tag, delivered ? 0x5678'0000'0200'0000ull : 0x1234'0000'0300'0000ull);
+      EXPECT_EQ(m.words[0], delivered ? 0xb0u : 0xa0u);
+      EXPECT_EQ(m.words[1], delivered ? 0xb1u : 0xa1u);
+      EXPECT_EQ(m.words[2], delivered ? 0xb2u : 0xa2u);
+      EXPECT_EQ(m.badge, delivered ? 0xbadbadbadu : 0x77u);
+      EXPECT_EQ(m.words[3], 0xa3u);  // the kernel's to write, never the stub's
     }
   }
 }

@@ -36,6 +36,10 @@ uint64_t measure(int ops, Fn fn) {
 [[gnu::noinline]] void op_null_syscall() { sys::debug_write(nullptr, 0); }
 [[gnu::noinline]] void op_ipc_call(uint32_t ep, keel::IpcMessage* m) {
   m->tag = uint64_t(1) << 24;
+  sys::ipc_call_regs(ep, m);
+}
+[[gnu::noinline]] void op_ipc_call_memory(uint32_t ep, keel::IpcMessage* m) {
+  m->tag = (uint64_t(1) << 24) | (uint64_t(1) << 32);  // label 1: the server answers the same way
   sys::ipc_call(ep, m, keel::kDeadlineForever);
 }
 [[gnu::noinline]] void op_notify_round_trip(uint32_t signal, uint32_t wait) {
@@ -48,13 +52,17 @@ void report(const char* name, uint64_t value) { keel::print("bench {} {} instruc
 
 uint64_t tag(uint32_t words) { return uint64_t(words) << 24; }
 
-// IPC server: replies to every call with the same words.
+// IPC server: replies to every call with the same words, using the syscall
+// the call came with (libkeel's rpc::serve uses the register twin).
 void ipc_server(uint64_t ep) {
   keel::IpcMessage m{};
   if (sys::ipc_recv(uint32_t(ep), &m, keel::kDeadlineForever) != 0) return;
   for (;;) {
-    m.tag = tag(1);
-    if (sys::ipc_reply_recv(uint32_t(ep), &m, keel::kDeadlineForever) != 0) return;
+    bool memory = keel::IpcTag::label(m.tag) == 1;
+    m.tag = tag(1) | (uint64_t(memory) << 32);
+    int64_t r = memory ? sys::ipc_reply_recv(uint32_t(ep), &m, keel::kDeadlineForever)
+                       : sys::ipc_reply_recv_regs(uint32_t(ep), &m);
+    if (r != 0) return;
   }
 }
 
@@ -118,6 +126,9 @@ int main(uint64_t arg) {
   keel::IpcMessage m{};
   report("ipc_call_reply", measure(1000, [&](int n) {
            for (int i = 0; i < n; ++i) op_ipc_call(client, &m);
+         }));
+  report("ipc_call_reply_memory", measure(1000, [&](int n) {
+           for (int i = 0; i < n; ++i) op_ipc_call_memory(client, &m);
          }));
   sys::process_kill(server);
   uint32_t ep2 = 0;

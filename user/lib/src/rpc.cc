@@ -46,7 +46,9 @@ Status announce_ready(Handle endpoint, Deadline deadline) {
 }
 
 Status call(Handle endpoint, IpcMessage& m, Deadline deadline) {
-  if (int64_t r = sys::ipc_call(endpoint, &m, deadline); r != 0) return status_of(r);
+  // No deadline: the register twin (the message head in registers).
+  int64_t r = deadline == kDeadlineForever ? sys::ipc_call_regs(endpoint, &m) : sys::ipc_call(endpoint, &m, deadline);
+  if (r != 0) return status_of(r);
   return static_cast<Status>(label(m));
 }
 
@@ -72,7 +74,7 @@ Status serve(Handle endpoint, Handler handler, void* ctx) {
     const uint32_t sent = handles(m);
     Handle sending[kIpcMaxHandles];
     for (uint32_t i = 0; i < sent && i < kIpcMaxHandles; ++i) sending[i] = m.handles[i];
-    r = sys::ipc_reply_recv(endpoint, &m, kDeadlineForever);
+    r = sys::ipc_reply_recv_regs(endpoint, &m);
     if (r != 0 && status_of(r) != Status::NoSpace) {
       // If our reply was refused (a handle without `transfer`, a bad count),
       // nothing was sent and the caller still waits: it gets the error
