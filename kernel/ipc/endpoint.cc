@@ -200,9 +200,7 @@ ktl::Error Endpoint::send(uint64_t badge, bool is_call, uint64_t deadline_ns) {
 bool Endpoint::fast_call(uint64_t badge, ktl::Error* result) {
   sched::Thread* self = sched::current();
   ThreadIpc& me = self->ipc;
-  uint64_t f = x86::read_rflags();
-  x86::cli();
-  me.lock.lock_irqs_off();  // begin_op
+  uint64_t f = me.lock.lock();  // begin_op; interrupts stay off from here to the switch
   ++me.op_seq;
   me.done = false;
   me.result = ktl::Error::None;
@@ -243,9 +241,7 @@ bool Endpoint::fast_reply_recv(ktl::Error* result) {
   sched::Thread* self = sched::current();
   ThreadIpc& me = self->ipc;
   sched::Thread* caller = me.reply_to;
-  uint64_t f = x86::read_rflags();
-  x86::cli();
-  lock_.lock_irqs_off();
+  uint64_t f = lock_.lock();
   if (closed_ || !senders_.empty() || !sched::claim_for_switch(caller)) {
     lock_.unlock(f);
     return false;
