@@ -349,6 +349,8 @@ TEST(AbiErrors, CodesAreStable) {
   EXPECT_EQ(syscalls::abi_error(ktl::Error::BadHandle), -15);
   EXPECT_EQ(syscalls::abi_error(ktl::Error::Fault), -21);
   EXPECT_EQ(syscalls::abi_error(ktl::Error::Interrupted), -23);
+  EXPECT_EQ(syscalls::abi_error(ktl::Error::NotADirectory), -24);
+  EXPECT_EQ(syscalls::abi_error(ktl::Error::CrossDevice), -28);
   EXPECT_EQ(keel::Status::AccessDenied, static_cast<keel::Status>(17));
 }
 

@@ -5,6 +5,7 @@
 // gets its own MemoryObject, filled with vmo_write from that mapping and
 // mapped into the target at its link address — what the kernel does for the
 // root task (kernel/loader/root_task.cc), with syscalls.
+#include <keel/keel.h>
 #include <keel/spawn.h>
 #include <keel/start.h>
 
@@ -19,37 +20,6 @@ Handle g_self_process = kInvalidHandle;
 
 constexpr uint64_t kPageMask = kPageSize - 1;
 
-// The ABI code of a validator error (ktl::Error values are not ABI: only
-// their names match keel::Status's).
-Status status_from(ktl::Error e) {
-  switch (e) {
-    case ktl::Error::None: return Status::Ok;
-    case ktl::Error::NoMemory: return Status::NoMemory;
-    case ktl::Error::InvalidArgument: return Status::InvalidArgument;
-    case ktl::Error::OutOfRange: return Status::OutOfRange;
-    case ktl::Error::Truncated: return Status::Truncated;
-    case ktl::Error::BadChecksum: return Status::BadChecksum;
-    case ktl::Error::BadMagic: return Status::BadMagic;
-    case ktl::Error::Unsupported: return Status::Unsupported;
-    case ktl::Error::NotFound: return Status::NotFound;
-    case ktl::Error::AlreadyExists: return Status::AlreadyExists;
-    case ktl::Error::Busy: return Status::Busy;
-    case ktl::Error::TimedOut: return Status::TimedOut;
-    case ktl::Error::Overflow: return Status::Overflow;
-    case ktl::Error::Misaligned: return Status::Misaligned;
-    case ktl::Error::NoSpace: return Status::NoSpace;
-    case ktl::Error::BadHandle: return Status::BadHandle;
-    case ktl::Error::WrongType: return Status::WrongType;
-    case ktl::Error::AccessDenied: return Status::AccessDenied;
-    case ktl::Error::PeerClosed: return Status::PeerClosed;
-    case ktl::Error::WouldBlock: return Status::WouldBlock;
-    case ktl::Error::QuotaExceeded: return Status::QuotaExceeded;
-    case ktl::Error::Fault: return Status::Fault;
-    case ktl::Error::BadState: return Status::BadState;
-    case ktl::Error::Interrupted: return Status::Interrupted;
-  }
-  return Status::InvalidArgument;
-}
 
 // A read-only mapping of an image in the calling process, removed when it
 // goes out of scope.

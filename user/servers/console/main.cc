@@ -6,14 +6,17 @@
 // mode, echo, erase/kill, ^C as an event) between them and the shell. If the
 // driver goes away (a restart), the console finds it again and re-attaches.
 //
-// Commands: help, services, ps, kill NAME, lookup NAME, dmesg, mem, uptime, echo
-// TEXT, poweroff, reboot. services/ps/kill/poweroff ask init (keel/proto/init.h).
+// Commands: help, services, ps, kill NAME, lookup NAME, dmesg, mem, date,
+// uptime, echo TEXT, poweroff, reboot. services/ps/kill/poweroff ask init
+// (keel/proto/init.h); date asks the rtc driver (keel/proto/rtc.h).
 #include <keel/alloc.h>
 #include <keel/keel.h>
 #include <keel/proto/init.h>
 #include <keel/proto/names.h>
+#include <keel/proto/rtc.h>
 #include <keel/proto/serial.h>
 #include <keel/ring.h>
+#include <keel/rtc.h>
 #include <keel/rpc.h>
 #include <keel/start.h>
 #include <keel/tty.h>
@@ -306,6 +309,45 @@ void cmd_uptime() {
        s.context_switches, s.syscalls);
 }
 
+// Calls the service `name`, looked up through names for each request (a
+// fresh badged copy of what is registered now), with one retry on a new
+// lookup: a service that was restarted may leave a stale endpoint behind,
+// which its last handles keep open, so a call on it waits rather than
+// failing with PeerClosed. Idempotent requests only.
+Status call_service(std::string_view name, keel::IpcMessage& m) {
+  const keel::IpcMessage request = m;
+  Status st = Status::NotFound;
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    keel::IpcMessage l{};
+    uint32_t at = keel::rpc::put_string(l, 0, name);
+    l.tag = keel::rpc::tag(keel::proto::names::kLookup, at);
+    st = keel::rpc::call(g_names, l, keel::now_ns() + 2000 * kMs);
+    if (st != Status::Ok) return st;
+    if (keel::rpc::handles(l) != 1) return Status::InvalidArgument;
+    Handle ep = l.handles[0];
+    m = request;
+    st = keel::rpc::call(ep, m, keel::now_ns() + 1000 * kMs);
+    sys::handle_close(ep);
+    if (st != Status::PeerClosed && st != Status::TimedOut) return st;
+    sys::thread_sleep(keel::now_ns() + 100 * kMs);
+  }
+  return st;
+}
+
+// The wall-clock time, from the CMOS clock driver.
+void cmd_date() {
+  keel::IpcMessage m{};
+  m.tag = keel::rpc::tag(keel::proto::rtc::kGetTime, 0);
+  Status st = call_service("rtc", m);
+  if (st == Status::Ok && keel::rpc::words(m) < keel::proto::rtc::kGetTimeWords) st = Status::InvalidArgument;
+  if (st != Status::Ok) return putf("date: {}\n", keel::status_name(st));
+  static constexpr const char* kDays[7] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+  const keel::rtc::DateTime t = keel::rtc::from_unix_seconds(m.words[0]);
+  char text[keel::rtc::kFormatSize];
+  keel::rtc::format(t, text, sizeof text);
+  putf("{} {}\n", kDays[keel::rtc::weekday(t)], std::string_view(text));
+}
+
 void cmd_power(bool reboot) {
   keel::IpcMessage m{};
   m.words[0] = reboot ? 1 : 0;
@@ -325,7 +367,7 @@ void run(std::string_view line) {
     while (!arg.empty() && arg.front() == ' ') arg.remove_prefix(1);
   }
   if (cmd == "help") {
-    put("commands: help, services, ps, kill NAME, lookup NAME, dmesg, mem, uptime, echo TEXT, poweroff, reboot\n");
+    put("commands: help, services, ps, kill NAME, lookup NAME, dmesg, mem, date, uptime, echo TEXT, poweroff, reboot\n");
   } else if (cmd == "services") {
     cmd_services();
   } else if (cmd == "ps") {
@@ -338,6 +380,8 @@ void run(std::string_view line) {
     cmd_dmesg();
   } else if (cmd == "mem") {
     cmd_mem();
+  } else if (cmd == "date") {
+    cmd_date();
   } else if (cmd == "uptime") {
     cmd_uptime();
   } else if (cmd == "echo") {

@@ -32,6 +32,11 @@ enum class Error : int {
   Fault,             // a user pointer is not mapped with the access needed
   BadState,          // the object is not in a state that allows this
   Interrupted,       // a blocking call was cancelled (thread killed or suspended)
+  NotADirectory,     // a path component or the target is not a directory
+  IsADirectory,      // the target is a directory and the operation needs something else
+  NameTooLong,       // a path, one of its names, or its depth passes the bounds
+  NotEmpty,          // a directory that must be empty is not
+  CrossDevice,       // the operation would cross from one file system to another
 };
 
 // Returns a stable, human-readable name for `e` ("NoMemory", ...).
@@ -61,6 +66,11 @@ constexpr const char* error_name(Error e) {
     case Error::Fault: return "Fault";
     case Error::BadState: return "BadState";
     case Error::Interrupted: return "Interrupted";
+    case Error::NotADirectory: return "NotADirectory";
+    case Error::IsADirectory: return "IsADirectory";
+    case Error::NameTooLong: return "NameTooLong";
+    case Error::NotEmpty: return "NotEmpty";
+    case Error::CrossDevice: return "CrossDevice";
   }
   return "Unknown";
 }

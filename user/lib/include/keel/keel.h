@@ -7,6 +7,7 @@
 #pragma once
 
 #include <keel_syscalls.h>
+#include <ktl/error.h>
 #include <ktl/format.h>
 
 #include <cstddef>
@@ -27,6 +28,10 @@ void print(std::string_view fmt, const A&... args) {
 }
 
 [[noreturn]] void exit(int64_t code);
+
+// The Status with the same name as `e` (ktl::Error values are not ABI; only
+// their names match keel::Status's). None is Ok.
+Status status_from(ktl::Error e);
 
 // Monotonic time in ns.
 uint64_t now_ns();

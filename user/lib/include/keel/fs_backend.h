@@ -1,0 +1,131 @@
+// keel/fs_backend.h — what a file-system server implements behind the VFS
+// (keel/proto/fs.h), and the open-file table the servers share. Pure logic:
+// the file systems' cores are tested on the host; keel/fs_server.h turns
+// protocol messages into these calls.
+//
+// Paths given to a Backend are normalised (keel/path.h) and relative to the
+// file system's root ("/" is the root). `client` is the badge of the program
+// that called the VFS; fids are valid only with the client that opened them.
+// Errors are those of keel/proto/fs.h.
+#pragma once
+
+#include <keel/path.h>
+#include <keel/proto/fs.h>
+#include <ktl/error.h>
+#include <ktl/result.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string_view>
+
+namespace keel::fs {
+
+struct Stat {
+  uint64_t type = 0;  // proto::fs::kType*
+  uint64_t size = 0;  // bytes (a directory: its entry count)
+  uint64_t mode = 0;  // permission bits
+};
+
+struct DirEntry {
+  uint64_t type = 0;
+  uint64_t size = 0;
+  char name[keel::path::kNameMax] = {};
+  size_t name_len = 0;
+  std::string_view view() const { return {name, name_len}; }
+};
+
+class Backend {
+ public:
+  virtual ktl::Result<uint32_t> open(uint64_t client, std::string_view path, uint64_t flags, uint64_t mode) = 0;
+  virtual ktl::Result<void> close(uint64_t client, uint32_t fid) = 0;
+  virtual ktl::Result<size_t> read(uint64_t client, uint32_t fid, std::span<uint8_t> out) = 0;
+  virtual ktl::Result<size_t> write(uint64_t client, uint32_t fid, std::span<const uint8_t> in) = 0;
+  virtual ktl::Result<uint64_t> seek(uint64_t client, uint32_t fid, uint64_t whence, int64_t offset) = 0;
+  virtual ktl::Result<Stat> stat(std::string_view path) = 0;
+  virtual ktl::Result<Stat> fstat(uint64_t client, uint32_t fid) = 0;
+  // The entry at `cookie` (0 first) of open directory `fid`; `*next` gets the
+  // cookie after it. OutOfRange past the last one.
+  virtual ktl::Result<void> readdir(uint64_t client, uint32_t fid, uint64_t cookie, DirEntry* out, uint64_t* next) = 0;
+  virtual ktl::Result<void> mkdir(std::string_view path, uint64_t mode) = 0;
+  virtual ktl::Result<void> rmdir(std::string_view path) = 0;
+  virtual ktl::Result<void> unlink(std::string_view path) = 0;
+  virtual ktl::Result<void> rename(std::string_view from, std::string_view to) = 0;
+  virtual ktl::Result<void> truncate(std::string_view path, uint64_t size) = 0;
+  // Closes every file `client` has open.
+  virtual void forget(uint64_t client) = 0;
+
+ protected:
+  ~Backend() = default;
+};
+
+// Open files: (client, fid) → the server's node and the file's offset and
+// flags. At most kOpenMax per client and `Capacity` in all; fids are 1..2^24-1,
+// handed out in turn so that a closed fid is not reused at once.
+template <typename Node, size_t Capacity>
+class OpenFiles {
+ public:
+  struct File {
+    uint64_t client = 0;
+    uint32_t fid = 0;  // 0: a free slot
+    Node node{};
+    uint64_t offset = 0;
+    uint64_t flags = 0;
+  };
+
+  // True if `client` may open one more file (checked before creating one).
+  bool has_room(uint64_t client) const {
+    size_t mine = 0, used = 0;
+    for (const File& f : files_) {
+      if (f.fid == 0) continue;
+      ++used;
+      if (f.client == client) ++mine;
+    }
+    return used < Capacity && mine < keel::proto::fs::kOpenMax;
+  }
+
+  // A new open file. NoSpace past the bounds.
+  ktl::Result<File*> add(uint64_t client, Node node, uint64_t flags) {
+    if (!has_room(client)) return ktl::Error::NoSpace;
+    for (File& f : files_) {
+      if (f.fid != 0) continue;
+      uint32_t fid;
+      do {
+        fid = next_fid_++;
+        if (next_fid_ > keel::proto::fs::kServerFidMask) next_fid_ = 1;
+      } while (find_fid(fid) != nullptr);
+      f = File{client, fid, node, 0, flags};
+      return &f;
+    }
+    return ktl::Error::NoSpace;
+  }
+
+  // The file `fid` of `client`, or nullptr.
+  File* find(uint64_t client, uint32_t fid) {
+    if (fid == 0) return nullptr;
+    for (File& f : files_)
+      if (f.fid == fid && f.client == client) return &f;
+    return nullptr;
+  }
+
+  void remove(File* f) { *f = File{}; }
+
+  // Calls fn(File&) for every file, then frees those for which it returns true.
+  template <typename F>
+  void remove_if(F fn) {
+    for (File& f : files_)
+      if (f.fid != 0 && fn(f)) remove(&f);
+  }
+
+ private:
+  const File* find_fid(uint32_t fid) const {
+    for (const File& f : files_)
+      if (f.fid == fid) return &f;
+    return nullptr;
+  }
+
+  File files_[Capacity];
+  uint32_t next_fid_ = 1;
+};
+
+}  // namespace keel::fs

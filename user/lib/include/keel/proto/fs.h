@@ -1,0 +1,133 @@
+// keel/proto/fs.h — the file-system protocol: clients to `vfs`, and `vfs` to
+// the file-system servers behind it (initrdfs, tmpfs). docs/userspace.md has
+// the tables; keel/fs.h is the client library.
+//
+// Clients look `vfs` up in names (the policy must allow it) and get an
+// endpoint badged with their service id: the badge is who they are. Open
+// files are *file ids* (fids) chosen by the server, valid only with the badge
+// that opened them: a client cannot use another client's fids. A client opens
+// at most kOpenMax files on each file system at once; kForget closes all of
+// its files (keel/fs.h sends it on its first connection, so that the files of
+// an earlier instance of the same service are not kept).
+//
+// vfs keeps no per-file state: a vfs fid is (mount index << kMountShift) |
+// the fs server's fid, so a restart of vfs loses no open file. A restart of an
+// fs server loses what it held (tmpfs: its files); its old fids are BadHandle.
+//
+// ## Messages (keel/rpc.h conventions: label = method, reply label = Status)
+//
+// Every request has the same layout, and so has every reply:
+//   request  words[0] fid   words[1] a   words[2] b   words[3] client
+//            words[4..] string s1 (a path, or the bytes to write), then
+//            string s2 (the second path of kRename)
+//   reply    words[0..3] results   words[4..] a string (read bytes, a name)
+// Clients send client = 0; vfs sets it to the caller's badge when it forwards
+// a request, so an fs server knows whose fid it is. vfs also rewrites paths
+// to be relative to the mount's root ("/tmp/a" reaches the /tmp server as
+// "/a") and takes the mount bits out of fids.
+//
+//   method     request                         reply words (r0..r3; string)
+//   kOpen      a flags, b mode; s1 path        r0 fid, r1 type, r2 size
+//   kClose     fid                             —
+//   kRead      fid, a count (≤ kIoMax)         r0 bytes read (0: end of file); string: the bytes
+//   kWrite     fid; s1 bytes (≤ kIoMax)        r0 bytes written (all of them)
+//   kSeek      fid, a whence, b offset (i64)   r0 new offset
+//   kStat      s1 path                         r0 type, r1 size, r2 mode, r3 mount index
+//   kFstat     fid                             as kStat
+//   kReadDir   fid (a directory), a cookie     r0 next cookie, r1 type, r2 size; string: name
+//                                              · OutOfRange after the last entry
+//   kMkdir     a mode; s1 path                 —
+//   kRmdir     s1 path                         —
+//   kUnlink    s1 path                         —
+//   kRename    s1 from, s2 to                  —
+//   kTruncate  a size; s1 path                 —
+//   kForget    —                               — (every file of the caller is closed)
+//
+// Offsets are kept per open file by the fs server: kRead and kWrite move
+// them; kAppend files write at the end. Readdir's cookie starts at 0; each
+// reply gives the next one; entries are in name order, "." and ".." omitted.
+//
+// ## Errors (the reply label)
+//   NotFound       no such file or directory (or a missing parent)
+//   AlreadyExists  kCreate|kExclusive, kMkdir of something that exists
+//   NotADirectory  a path component is a file; kReadDir on a file; kRmdir of a file
+//   IsADirectory   kRead/kWrite/kTruncate/kUnlink of a directory, kOpen of one for writing
+//   NoSpace        the file system's byte quota (tmpfs) or table is full;
+//                  more than kOpenMax files open
+//   NameTooLong    past kPathMax, kNameMax or kDepthMax (keel/path.h)
+//   AccessDenied   the mode bits do not allow it; writing to a read-only file
+//                  system (initrdfs)
+//   NotEmpty       kRmdir of a non-empty directory; kRename onto one
+//   CrossDevice    kRename from one mount to another
+//   Busy           kRmdir, kRename of a mount point or of a root
+//   BadHandle      a fid that is not open for this client
+//   InvalidArgument a malformed request: a relative path, bad flags, a string
+//                  past the message, a rename of a directory into itself,
+//                  a seek before 0, a count past kIoMax
+//   PeerClosed/TimedOut  (from vfs) the fs server did not answer twice
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace keel::proto::fs {
+
+inline constexpr uint32_t kOpen = 1;
+inline constexpr uint32_t kClose = 2;
+inline constexpr uint32_t kRead = 3;
+inline constexpr uint32_t kWrite = 4;
+inline constexpr uint32_t kSeek = 5;
+inline constexpr uint32_t kStat = 6;
+inline constexpr uint32_t kFstat = 7;
+inline constexpr uint32_t kReadDir = 8;
+inline constexpr uint32_t kMkdir = 9;
+inline constexpr uint32_t kRmdir = 10;
+inline constexpr uint32_t kUnlink = 11;
+inline constexpr uint32_t kRename = 12;
+inline constexpr uint32_t kTruncate = 13;
+inline constexpr uint32_t kForget = 14;
+
+// Word indices of the common layout.
+inline constexpr uint32_t kWordFid = 0;
+inline constexpr uint32_t kWordA = 1;
+inline constexpr uint32_t kWordB = 2;
+inline constexpr uint32_t kWordClient = 3;
+inline constexpr uint32_t kWordString = 4;
+
+// kOpen flags (a).
+inline constexpr uint64_t kFlagRead = 0x1;
+inline constexpr uint64_t kFlagWrite = 0x2;
+inline constexpr uint64_t kFlagCreate = 0x4;     // create a file if there is none
+inline constexpr uint64_t kFlagExclusive = 0x8;  // with kFlagCreate: AlreadyExists if there is one
+inline constexpr uint64_t kFlagTruncate = 0x10;  // with kFlagWrite: size 0
+inline constexpr uint64_t kFlagAppend = 0x20;    // every write goes to the end
+inline constexpr uint64_t kFlagDirectory = 0x40; // must be a directory (NotADirectory otherwise)
+inline constexpr uint64_t kFlagsAll = 0x7f;
+
+// kSeek whence (a).
+inline constexpr uint64_t kSeekSet = 0;
+inline constexpr uint64_t kSeekCurrent = 1;
+inline constexpr uint64_t kSeekEnd = 2;
+
+// Types (kOpen r1, kStat r0, kReadDir r1).
+inline constexpr uint64_t kTypeFile = 1;
+inline constexpr uint64_t kTypeDirectory = 2;
+inline constexpr uint64_t kTypeSymlink = 3;  // initrdfs: shown, not followed
+
+// Mode: permission bits 0777; the owner's are the ones checked (0400 read,
+// 0200 write; on a directory 0200 allows creating and removing entries).
+inline constexpr uint64_t kModeMask = 0777;
+
+// Bounds (keel/path.h has the rules).
+inline constexpr size_t kPathMax = 192;  // bytes
+inline constexpr size_t kNameMax = 60;   // bytes of one component
+inline constexpr size_t kDepthMax = 16;  // components
+inline constexpr size_t kIoMax = 448;    // bytes of one kRead or kWrite
+inline constexpr size_t kOpenMax = 32;   // open files per client per file system
+
+// vfs fids: the mount index above the fs server's fid.
+inline constexpr unsigned kMountShift = 24;
+inline constexpr uint64_t kServerFidMask = (uint64_t(1) << kMountShift) - 1;
+inline constexpr size_t kMountsMax = 8;
+
+}  // namespace keel::proto::fs

@@ -1,0 +1,86 @@
+// tmpfs.h — the in-memory, read-write file system behind /tmp and /run: a
+// tree of nodes with file data in 4 KiB pages, under a byte quota. Pure logic
+// (tested on the host, tmpfs_test.cc); main.cc serves it (keel/fs_server.h).
+//
+// The quota counts kNodeCost bytes per file or directory (the root included)
+// and kPageBytes per data page. A file's pages are allocated when written: a
+// hole (after a seek or a truncate that grows the file) reads as zeros and
+// costs nothing. A write that needs more than the quota has left is refused
+// whole with NoSpace, and so is a create or mkdir; truncating or removing
+// files gives the space back. No file grows past `quota` bytes, holes
+// included (NoSpace), which bounds the page table of a sparse file. An unlinked file that is still open keeps its
+// data (and its charge) until its last close, as in POSIX.
+//
+// Permissions are the owner's mode bits (there are no users yet): reading
+// needs 0400 and writing 0200 on the file; creating, removing or renaming an
+// entry needs 0200 on the directory. A file is created with the mode its
+// kOpen asks for, and its creator may use it as opened whatever the mode.
+//
+// Not thread-safe: the server is single-threaded.
+#pragma once
+
+#include <keel/fs_backend.h>
+
+namespace keel::tmpfs {
+
+inline constexpr uint64_t kPageBytes = 4096;
+inline constexpr uint64_t kNodeCost = 256;
+inline constexpr size_t kMaxOpenFiles = 256;  // all clients together
+
+class Tmpfs final : public keel::fs::Backend {
+ public:
+  // An empty file system (a root directory with mode 0777) that may use
+  // `quota` bytes (the root's kNodeCost included).
+  explicit Tmpfs(uint64_t quota);
+  ~Tmpfs();
+  Tmpfs(const Tmpfs&) = delete;
+  Tmpfs& operator=(const Tmpfs&) = delete;
+
+  ktl::Result<uint32_t> open(uint64_t client, std::string_view path, uint64_t flags, uint64_t mode) override;
+  ktl::Result<void> close(uint64_t client, uint32_t fid) override;
+  ktl::Result<size_t> read(uint64_t client, uint32_t fid, std::span<uint8_t> out) override;
+  ktl::Result<size_t> write(uint64_t client, uint32_t fid, std::span<const uint8_t> in) override;
+  ktl::Result<uint64_t> seek(uint64_t client, uint32_t fid, uint64_t whence, int64_t offset) override;
+  ktl::Result<keel::fs::Stat> stat(std::string_view path) override;
+  ktl::Result<keel::fs::Stat> fstat(uint64_t client, uint32_t fid) override;
+  ktl::Result<void> readdir(uint64_t client, uint32_t fid, uint64_t cookie, keel::fs::DirEntry* out,
+                            uint64_t* next) override;
+  ktl::Result<void> mkdir(std::string_view path, uint64_t mode) override;
+  ktl::Result<void> rmdir(std::string_view path) override;
+  ktl::Result<void> unlink(std::string_view path) override;
+  ktl::Result<void> rename(std::string_view from, std::string_view to) override;
+  ktl::Result<void> truncate(std::string_view path, uint64_t size) override;
+  void forget(uint64_t client) override;
+
+  uint64_t used() const { return used_; }
+  uint64_t quota() const { return quota_; }
+  size_t nodes() const { return nodes_; }
+
+ private:
+  struct Node;
+  using Files = keel::fs::OpenFiles<Node*, kMaxOpenFiles>;
+
+  ktl::Result<Node*> lookup(std::string_view path);
+  // The directory that would hold `path`'s last component, and that name.
+  // Busy for "/".
+  ktl::Result<Node*> lookup_parent(std::string_view path, std::string_view* name);
+  Node* child(Node* dir, std::string_view name);
+  ktl::Result<Node*> make_node(Node* dir, std::string_view name, uint64_t type, uint64_t mode);
+  void attach(Node* dir, Node* n);
+  void detach(Node* n);
+  // Frees `n` if it is neither in the tree nor open.
+  void release(Node* n);
+  ktl::Result<void> resize(Node* n, uint64_t size);
+  keel::fs::Stat stat_of(const Node* n) const;
+  Files::File* file(uint64_t client, uint32_t fid) { return files_.find(client, fid); }
+  // Forgets f's node (freed if that was its last use); returns true.
+  bool drop(Files::File& f);
+
+  uint64_t quota_;
+  uint64_t used_ = 0;
+  size_t nodes_ = 0;
+  Node* root_ = nullptr;
+  Files files_;
+};
+
+}  // namespace keel::tmpfs

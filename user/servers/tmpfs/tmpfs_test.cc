@@ -1,0 +1,384 @@
+// tmpfs_test.cc — host tests for the tmpfs core (tmpfs.h): files, directories,
+// offsets and holes, every error of keel/proto/fs.h it can return, the byte
+// quota, open files per client, and unlinked files that are still open.
+// Leaks are caught by ASan's leak checker when each Tmpfs is destroyed.
+#include <gtest/gtest.h>
+
+#include "tmpfs.h"
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace fsp = keel::proto::fs;
+using keel::tmpfs::kNodeCost;
+using keel::tmpfs::kPageBytes;
+using keel::tmpfs::Tmpfs;
+using ktl::Error;
+
+namespace {
+
+constexpr uint64_t kClient = 7;
+constexpr uint64_t kRW = fsp::kFlagRead | fsp::kFlagWrite;
+constexpr uint64_t kCreate = kRW | fsp::kFlagCreate;
+
+std::span<const uint8_t> bytes(std::string_view s) { return {reinterpret_cast<const uint8_t*>(s.data()), s.size()}; }
+
+uint32_t open_ok(Tmpfs& fs, std::string_view path, uint64_t flags = kCreate, uint64_t mode = 0644,
+                 uint64_t client = kClient) {
+  auto r = fs.open(client, path, flags, mode);
+  EXPECT_TRUE(r.ok()) << path << ": " << ktl::error_name(r.error());
+  return r.ok() ? *r : 0;
+}
+
+std::string read_all(Tmpfs& fs, uint32_t fid, uint64_t client = kClient) {
+  std::string out;
+  uint8_t buf[100];
+  for (;;) {
+    auto r = fs.read(client, fid, buf);
+    EXPECT_TRUE(r.ok());
+    if (!r.ok() || *r == 0) return out;
+    out.append(reinterpret_cast<char*>(buf), *r);
+  }
+}
+
+std::string contents(Tmpfs& fs, std::string_view path) {
+  uint32_t fid = open_ok(fs, path, fsp::kFlagRead);
+  std::string s = read_all(fs, fid);
+  EXPECT_TRUE(fs.close(kClient, fid).ok());
+  return s;
+}
+
+void put(Tmpfs& fs, std::string_view path, std::string_view text) {
+  uint32_t fid = open_ok(fs, path, kCreate | fsp::kFlagTruncate);
+  auto w = fs.write(kClient, fid, bytes(text));
+  ASSERT_TRUE(w.ok()) << ktl::error_name(w.error());
+  EXPECT_EQ(*w, text.size());
+  EXPECT_TRUE(fs.close(kClient, fid).ok());
+}
+
+std::vector<std::string> list(Tmpfs& fs, std::string_view dir) {
+  std::vector<std::string> names;
+  uint32_t fid = open_ok(fs, dir, fsp::kFlagRead | fsp::kFlagDirectory);
+  uint64_t cookie = 0;
+  for (;;) {
+    keel::fs::DirEntry e;
+    uint64_t next = 0;
+    auto r = fs.readdir(kClient, fid, cookie, &e, &next);
+    if (!r.ok()) {
+      EXPECT_EQ(r.error(), Error::OutOfRange);
+      break;
+    }
+    names.emplace_back(e.view());
+    cookie = next;
+  }
+  EXPECT_TRUE(fs.close(kClient, fid).ok());
+  return names;
+}
+
+TEST(Tmpfs, WriteThenRead) {
+  Tmpfs fs(1 << 20);
+  put(fs, "/hello", "hello, world");
+  EXPECT_EQ(contents(fs, "/hello"), "hello, world");
+  auto st = fs.stat("/hello");
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(st->type, fsp::kTypeFile);
+  EXPECT_EQ(st->size, 12u);
+  EXPECT_EQ(st->mode, 0644u);
+  auto root = fs.stat("/");
+  ASSERT_TRUE(root.ok());
+  EXPECT_EQ(root->type, fsp::kTypeDirectory);
+  EXPECT_EQ(root->size, 1u);  // one entry
+}
+
+TEST(Tmpfs, DataAcrossPages) {
+  Tmpfs fs(1 << 20);
+  std::string big;
+  for (size_t i = 0; i < 3 * kPageBytes + 17; ++i) big.push_back(char('a' + i % 23));
+  uint32_t fid = open_ok(fs, "/big");
+  for (size_t at = 0; at < big.size(); at += 448) {
+    auto w = fs.write(kClient, fid, bytes(std::string_view(big).substr(at, 448)));
+    ASSERT_TRUE(w.ok());
+  }
+  ASSERT_TRUE(fs.seek(kClient, fid, fsp::kSeekSet, 0).ok());
+  EXPECT_EQ(read_all(fs, fid), big);
+  EXPECT_EQ(fs.used(), 2 * kNodeCost + 4 * kPageBytes);
+  EXPECT_TRUE(fs.close(kClient, fid).ok());
+}
+
+TEST(Tmpfs, SeekAndHoles) {
+  Tmpfs fs(1 << 20);
+  uint32_t fid = open_ok(fs, "/sparse");
+  EXPECT_EQ(*fs.seek(kClient, fid, fsp::kSeekSet, 2 * kPageBytes + 5), 2 * kPageBytes + 5);
+  ASSERT_TRUE(fs.write(kClient, fid, bytes("xyz")).ok());
+  EXPECT_EQ(fs.fstat(kClient, fid)->size, 2 * kPageBytes + 8);
+  EXPECT_EQ(fs.used(), 2 * kNodeCost + kPageBytes);  // only the page written
+  EXPECT_EQ(*fs.seek(kClient, fid, fsp::kSeekEnd, -3), 2 * kPageBytes + 5);
+  EXPECT_EQ(*fs.seek(kClient, fid, fsp::kSeekCurrent, -int64_t(2 * kPageBytes)), 5u);
+  uint8_t buf[10];
+  ASSERT_EQ(*fs.read(kClient, fid, buf), 10u);
+  for (uint8_t b : buf) EXPECT_EQ(b, 0);
+  EXPECT_EQ(fs.seek(kClient, fid, fsp::kSeekSet, -1).error(), Error::InvalidArgument);
+  EXPECT_EQ(fs.seek(kClient, fid, fsp::kSeekCurrent, -100).error(), Error::InvalidArgument);
+  EXPECT_EQ(fs.seek(kClient, fid, 3, 0).error(), Error::InvalidArgument);
+  EXPECT_EQ(fs.seek(kClient, fid, fsp::kSeekCurrent, INT64_MAX).error(), Error::Overflow);
+  EXPECT_TRUE(fs.close(kClient, fid).ok());
+}
+
+TEST(Tmpfs, AppendAndTruncateFlags) {
+  Tmpfs fs(1 << 20);
+  put(fs, "/log", "one\n");
+  uint32_t fid = open_ok(fs, "/log", fsp::kFlagWrite | fsp::kFlagAppend);
+  ASSERT_TRUE(fs.seek(kClient, fid, fsp::kSeekSet, 0).ok());
+  ASSERT_TRUE(fs.write(kClient, fid, bytes("two\n")).ok());
+  EXPECT_TRUE(fs.close(kClient, fid).ok());
+  EXPECT_EQ(contents(fs, "/log"), "one\ntwo\n");
+  fid = open_ok(fs, "/log", fsp::kFlagWrite | fsp::kFlagTruncate);
+  EXPECT_EQ(fs.fstat(kClient, fid)->size, 0u);
+  EXPECT_TRUE(fs.close(kClient, fid).ok());
+  EXPECT_EQ(fs.used(), 2 * kNodeCost);
+}
+
+TEST(Tmpfs, TruncateShrinksAndZeroes) {
+  Tmpfs fs(1 << 20);
+  put(fs, "/t", std::string(kPageBytes + 100, 'x'));
+  ASSERT_TRUE(fs.truncate("/t", 10).ok());
+  EXPECT_EQ(fs.used(), 2 * kNodeCost + kPageBytes);
+  ASSERT_TRUE(fs.truncate("/t", 20).ok());  // grows with zeros, not the old bytes
+  EXPECT_EQ(contents(fs, "/t"), std::string(10, 'x') + std::string(10, '\0'));
+  EXPECT_EQ(fs.truncate("/", 0).error(), Error::IsADirectory);
+  EXPECT_EQ(fs.truncate("/none", 0).error(), Error::NotFound);
+  EXPECT_EQ(fs.truncate("/t", (1 << 20) + 1).error(), Error::NoSpace);
+}
+
+TEST(Tmpfs, Directories) {
+  Tmpfs fs(1 << 20);
+  ASSERT_TRUE(fs.mkdir("/d", 0755).ok());
+  ASSERT_TRUE(fs.mkdir("/d/e", 0755).ok());
+  put(fs, "/d/e/f", "deep");
+  EXPECT_EQ(contents(fs, "/d/e/f"), "deep");
+  put(fs, "/d/b", "");
+  put(fs, "/d/a", "");
+  put(fs, "/d/c", "");
+  EXPECT_EQ(list(fs, "/d"), (std::vector<std::string>{"a", "b", "c", "e"}));
+  EXPECT_EQ(list(fs, "/"), (std::vector<std::string>{"d"}));
+  EXPECT_EQ(fs.stat("/d")->size, 4u);
+  EXPECT_EQ(fs.stat("/d/e")->type, fsp::kTypeDirectory);
+}
+
+TEST(Tmpfs, ErrorsOfOpen) {
+  Tmpfs fs(1 << 20);
+  put(fs, "/file", "x");
+  ASSERT_TRUE(fs.mkdir("/dir", 0755).ok());
+  EXPECT_EQ(fs.open(kClient, "/none", fsp::kFlagRead, 0).error(), Error::NotFound);
+  EXPECT_EQ(fs.open(kClient, "/none/x", kCreate, 0644).error(), Error::NotFound);
+  EXPECT_EQ(fs.open(kClient, "/file/x", kCreate, 0644).error(), Error::NotADirectory);
+  EXPECT_EQ(fs.open(kClient, "/file/x", fsp::kFlagRead, 0).error(), Error::NotADirectory);
+  EXPECT_EQ(fs.open(kClient, "/file", kCreate | fsp::kFlagExclusive, 0644).error(), Error::AlreadyExists);
+  EXPECT_EQ(fs.open(kClient, "/dir", fsp::kFlagWrite, 0).error(), Error::IsADirectory);
+  EXPECT_EQ(fs.open(kClient, "/", kCreate, 0644).error(), Error::IsADirectory);
+  EXPECT_EQ(fs.open(kClient, "/file", fsp::kFlagRead | fsp::kFlagDirectory, 0).error(), Error::NotADirectory);
+  EXPECT_EQ(fs.open(kClient, "/file", 0, 0).error(), Error::InvalidArgument);
+  EXPECT_EQ(fs.open(kClient, "/file", fsp::kFlagRead | 0x1000, 0).error(), Error::InvalidArgument);
+  EXPECT_EQ(fs.open(kClient, "/nd", kCreate | fsp::kFlagDirectory, 0644).error(), Error::NotFound);
+}
+
+TEST(Tmpfs, ErrorsOfReadWrite) {
+  Tmpfs fs(1 << 20);
+  put(fs, "/file", "x");
+  uint32_t ro = open_ok(fs, "/file", fsp::kFlagRead);
+  uint32_t wo = open_ok(fs, "/file", fsp::kFlagWrite);
+  uint32_t dir = open_ok(fs, "/", fsp::kFlagRead);
+  uint8_t buf[4];
+  EXPECT_EQ(fs.write(kClient, ro, bytes("y")).error(), Error::AccessDenied);
+  EXPECT_EQ(fs.read(kClient, wo, buf).error(), Error::AccessDenied);
+  EXPECT_EQ(fs.read(kClient, dir, buf).error(), Error::IsADirectory);
+  EXPECT_EQ(fs.write(kClient, dir, bytes("y")).error(), Error::IsADirectory);
+  keel::fs::DirEntry e;
+  uint64_t next;
+  EXPECT_EQ(fs.readdir(kClient, ro, 0, &e, &next).error(), Error::NotADirectory);
+  EXPECT_EQ(fs.read(kClient, 12345, buf).error(), Error::BadHandle);
+  EXPECT_EQ(fs.close(kClient, 12345).error(), Error::BadHandle);
+  EXPECT_EQ(fs.close(kClient, 0).error(), Error::BadHandle);
+  // Another client cannot use our fids.
+  EXPECT_EQ(fs.read(kClient + 1, ro, buf).error(), Error::BadHandle);
+  EXPECT_EQ(fs.close(kClient + 1, ro).error(), Error::BadHandle);
+  EXPECT_EQ(fs.fstat(kClient + 1, ro).error(), Error::BadHandle);
+  EXPECT_TRUE(fs.close(kClient, ro).ok());
+  EXPECT_EQ(fs.close(kClient, ro).error(), Error::BadHandle);  // closed twice
+  EXPECT_TRUE(fs.close(kClient, wo).ok());
+  EXPECT_TRUE(fs.close(kClient, dir).ok());
+}
+
+TEST(Tmpfs, ErrorsOfDirectoryOperations) {
+  Tmpfs fs(1 << 20);
+  put(fs, "/file", "x");
+  ASSERT_TRUE(fs.mkdir("/dir", 0755).ok());
+  put(fs, "/dir/inside", "x");
+  EXPECT_EQ(fs.mkdir("/dir", 0755).error(), Error::AlreadyExists);
+  EXPECT_EQ(fs.mkdir("/file", 0755).error(), Error::AlreadyExists);
+  EXPECT_EQ(fs.mkdir("/", 0755).error(), Error::AlreadyExists);
+  EXPECT_EQ(fs.mkdir("/none/sub", 0755).error(), Error::NotFound);
+  EXPECT_EQ(fs.mkdir("/file/sub", 0755).error(), Error::NotADirectory);
+  EXPECT_EQ(fs.rmdir("/dir").error(), Error::NotEmpty);
+  EXPECT_EQ(fs.rmdir("/file").error(), Error::NotADirectory);
+  EXPECT_EQ(fs.rmdir("/none").error(), Error::NotFound);
+  EXPECT_EQ(fs.rmdir("/").error(), Error::Busy);
+  EXPECT_EQ(fs.unlink("/dir").error(), Error::IsADirectory);
+  EXPECT_EQ(fs.unlink("/").error(), Error::IsADirectory);
+  EXPECT_EQ(fs.unlink("/none").error(), Error::NotFound);
+  EXPECT_EQ(fs.unlink("/file/x").error(), Error::NotADirectory);
+  EXPECT_EQ(fs.stat("/file/x").error(), Error::NotADirectory);
+  EXPECT_EQ(fs.stat("/none").error(), Error::NotFound);
+  ASSERT_TRUE(fs.unlink("/dir/inside").ok());
+  ASSERT_TRUE(fs.rmdir("/dir").ok());
+  ASSERT_TRUE(fs.unlink("/file").ok());
+  EXPECT_EQ(fs.used(), kNodeCost);
+  EXPECT_EQ(fs.nodes(), 1u);
+}
+
+TEST(Tmpfs, Permissions) {
+  Tmpfs fs(1 << 20);
+  // Its creator may write a read-only file it just made; nobody may reopen it for writing.
+  uint32_t fid = open_ok(fs, "/ro", kCreate, 0444);
+  ASSERT_TRUE(fs.write(kClient, fid, bytes("data")).ok());
+  EXPECT_TRUE(fs.close(kClient, fid).ok());
+  EXPECT_EQ(fs.open(kClient, "/ro", fsp::kFlagWrite, 0).error(), Error::AccessDenied);
+  EXPECT_EQ(fs.truncate("/ro", 0).error(), Error::AccessDenied);
+  EXPECT_EQ(contents(fs, "/ro"), "data");
+  open_ok(fs, "/wo", kCreate, 0200);
+  EXPECT_EQ(fs.open(kClient, "/wo", fsp::kFlagRead, 0).error(), Error::AccessDenied);
+  // A read-only directory: nothing is created, removed or renamed in it.
+  ASSERT_TRUE(fs.mkdir("/locked", 0755).ok());
+  put(fs, "/locked/keep", "k");
+  ASSERT_TRUE(fs.mkdir("/locked/sub", 0755).ok());
+  ASSERT_TRUE(fs.rename("/locked", "/locked2").ok());  // the root is writable
+  // Make it read-only by recreating: tmpfs has no chmod; mkdir with mode 0555.
+  ASSERT_TRUE(fs.mkdir("/sealed", 0555).ok());
+  EXPECT_EQ(fs.open(kClient, "/sealed/new", kCreate, 0644).error(), Error::AccessDenied);
+  EXPECT_EQ(fs.mkdir("/sealed/new", 0755).error(), Error::AccessDenied);
+  EXPECT_EQ(fs.rename("/locked2/keep", "/sealed/keep").error(), Error::AccessDenied);
+  EXPECT_EQ(fs.stat("/sealed")->mode, 0555u);
+  fs.forget(kClient);
+}
+
+TEST(Tmpfs, Rename) {
+  Tmpfs fs(1 << 20);
+  put(fs, "/a", "A");
+  put(fs, "/b", "B");
+  ASSERT_TRUE(fs.mkdir("/d", 0755).ok());
+  ASSERT_TRUE(fs.mkdir("/d/sub", 0755).ok());
+  ASSERT_TRUE(fs.mkdir("/empty", 0755).ok());
+  ASSERT_TRUE(fs.rename("/a", "/d/a2").ok());
+  EXPECT_EQ(contents(fs, "/d/a2"), "A");
+  EXPECT_EQ(fs.stat("/a").error(), Error::NotFound);
+  ASSERT_TRUE(fs.rename("/b", "/d/a2").ok());  // replaces a file
+  EXPECT_EQ(contents(fs, "/d/a2"), "B");
+  ASSERT_TRUE(fs.rename("/d/a2", "/d/a2").ok());  // onto itself: nothing happens
+  EXPECT_EQ(fs.rename("/none", "/x").error(), Error::NotFound);
+  EXPECT_EQ(fs.rename("/d/a2", "/none/x").error(), Error::NotFound);
+  EXPECT_EQ(fs.rename("/d", "/d/sub/d").error(), Error::InvalidArgument);
+  EXPECT_EQ(fs.rename("/d", "/d/a2").error(), Error::InvalidArgument);  // also into itself
+  EXPECT_EQ(fs.rename("/empty", "/d/a2").error(), Error::NotADirectory);
+  EXPECT_EQ(fs.rename("/d/a2", "/empty").error(), Error::IsADirectory);
+  EXPECT_EQ(fs.rename("/empty", "/d").error(), Error::NotEmpty);
+  EXPECT_EQ(fs.rename("/", "/x").error(), Error::Busy);
+  EXPECT_EQ(fs.rename("/empty", "/").error(), Error::Busy);
+  ASSERT_TRUE(fs.rename("/d", "/empty").ok());  // a directory replaces an empty one
+  EXPECT_EQ(list(fs, "/empty"), (std::vector<std::string>{"a2", "sub"}));
+  EXPECT_EQ(list(fs, "/"), (std::vector<std::string>{"empty"}));
+}
+
+TEST(Tmpfs, QuotaGivesNoSpace) {
+  const uint64_t quota = kNodeCost * 3 + kPageBytes * 2;  // root, two files, two pages
+  Tmpfs fs(quota);
+  uint32_t f = open_ok(fs, "/f");
+  ASSERT_TRUE(fs.write(kClient, f, bytes(std::string(kPageBytes, 'a'))).ok());
+  ASSERT_TRUE(fs.write(kClient, f, bytes(std::string(kPageBytes, 'b'))).ok());
+  EXPECT_EQ(fs.used(), quota - kNodeCost);
+  // A third page does not fit: the write is refused whole.
+  EXPECT_EQ(fs.write(kClient, f, bytes("c")).error(), Error::NoSpace);
+  EXPECT_EQ(fs.fstat(kClient, f)->size, 2 * kPageBytes);
+  // Writing inside the pages it has costs nothing.
+  ASSERT_TRUE(fs.seek(kClient, f, fsp::kSeekSet, 10).ok());
+  EXPECT_TRUE(fs.write(kClient, f, bytes("xyz")).ok());
+  open_ok(fs, "/g");  // the last node
+  EXPECT_EQ(fs.open(kClient, "/h", kCreate, 0644).error(), Error::NoSpace);
+  EXPECT_EQ(fs.mkdir("/dir", 0755).error(), Error::NoSpace);
+  // Space comes back.
+  ASSERT_TRUE(fs.truncate("/f", 0).ok());
+  EXPECT_EQ(fs.used(), quota - 2 * kPageBytes);
+  ASSERT_TRUE(fs.seek(kClient, f, fsp::kSeekSet, 0).ok());
+  EXPECT_TRUE(fs.write(kClient, f, bytes("again")).ok());
+  // No file grows past the quota, holes included.
+  ASSERT_TRUE(fs.seek(kClient, f, fsp::kSeekSet, int64_t(quota)).ok());
+  EXPECT_EQ(fs.write(kClient, f, bytes("x")).error(), Error::NoSpace);
+  fs.forget(kClient);
+}
+
+TEST(Tmpfs, UnlinkedFileStaysWhileOpen) {
+  Tmpfs fs(1 << 20);
+  put(fs, "/f", "still here");
+  uint32_t fid = open_ok(fs, "/f", fsp::kFlagRead);
+  ASSERT_TRUE(fs.unlink("/f").ok());
+  EXPECT_EQ(fs.stat("/f").error(), Error::NotFound);
+  EXPECT_EQ(read_all(fs, fid), "still here");
+  EXPECT_EQ(fs.nodes(), 2u);
+  put(fs, "/f", "new");  // a new file under the old name
+  EXPECT_TRUE(fs.close(kClient, fid).ok());
+  EXPECT_EQ(fs.nodes(), 2u);
+  EXPECT_EQ(contents(fs, "/f"), "new");
+  // Replaced by a rename while open: the same.
+  put(fs, "/g", "g");
+  fid = open_ok(fs, "/f", fsp::kFlagRead);
+  ASSERT_TRUE(fs.rename("/g", "/f").ok());
+  EXPECT_EQ(read_all(fs, fid), "new");
+  EXPECT_TRUE(fs.close(kClient, fid).ok());
+  EXPECT_EQ(fs.used(), 2 * kNodeCost + kPageBytes);
+}
+
+TEST(Tmpfs, OpenFilesPerClient) {
+  Tmpfs fs(1 << 20);
+  put(fs, "/f", "x");
+  std::vector<uint32_t> fids;
+  for (size_t i = 0; i < fsp::kOpenMax; ++i) fids.push_back(open_ok(fs, "/f", fsp::kFlagRead));
+  EXPECT_EQ(fs.open(kClient, "/f", fsp::kFlagRead, 0).error(), Error::NoSpace);
+  // ... and the limit does not create a file it then cannot open.
+  EXPECT_EQ(fs.open(kClient, "/new", kCreate, 0644).error(), Error::NoSpace);
+  EXPECT_EQ(fs.stat("/new").error(), Error::NotFound);
+  // Other clients are not affected.
+  uint32_t other = open_ok(fs, "/f", fsp::kFlagRead, 0, kClient + 1);
+  // fids are distinct.
+  for (size_t i = 0; i < fids.size(); ++i)
+    for (size_t j = i + 1; j < fids.size(); ++j) EXPECT_NE(fids[i], fids[j]);
+  fs.forget(kClient);
+  uint8_t buf[1];
+  EXPECT_EQ(fs.read(kClient, fids[0], buf).error(), Error::BadHandle);
+  EXPECT_EQ(*fs.read(kClient + 1, other, buf), 1u);
+  EXPECT_TRUE(fs.open(kClient, "/f", fsp::kFlagRead, 0).ok());
+}
+
+TEST(Tmpfs, FidsAreNotReusedAtOnce) {
+  Tmpfs fs(1 << 20);
+  put(fs, "/f", "x");
+  uint32_t a = open_ok(fs, "/f", fsp::kFlagRead);
+  ASSERT_TRUE(fs.close(kClient, a).ok());
+  uint32_t b = open_ok(fs, "/f", fsp::kFlagRead);
+  EXPECT_NE(a, b);
+  EXPECT_EQ(fs.close(kClient, a).error(), Error::BadHandle);
+}
+
+TEST(Tmpfs, DestroyedWithEverythingInIt) {
+  // ASan's leak checker fails the test binary if this leaks.
+  auto* fs = new Tmpfs(1 << 20);
+  ASSERT_TRUE(fs->mkdir("/a", 0755).ok());
+  ASSERT_TRUE(fs->mkdir("/a/b", 0755).ok());
+  put(*fs, "/a/b/c", std::string(5000, 'c'));
+  open_ok(*fs, "/a/b/c", fsp::kFlagRead);
+  uint32_t fid = open_ok(*fs, "/gone");
+  ASSERT_TRUE(fs->write(kClient, fid, bytes("x")).ok());
+  ASSERT_TRUE(fs->unlink("/gone").ok());
+  delete fs;
+}
+
+}  // namespace
