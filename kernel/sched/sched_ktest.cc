@@ -237,3 +237,31 @@ KTEST(sched, many_threads_no_leak) {
   mm::kernel_heap()->shrink();
   KEXPECT_EQ(mm::frame_allocator_unlocked().free_frames(), before);
 }
+
+// A Ready thread's priority can change while it is queued: below the running
+// thread it does not run on yield(); raised above it, it runs at once.
+KTEST(sched, set_priority_requeues_a_ready_thread) {
+  sched::Thread* self = sched::current();
+  const uint8_t old = self->sched.priority;
+  unsigned cpu = x86::this_cpu()->index;
+  sched::pin_current(cpu);
+  cpu = x86::this_cpu()->index;
+  sched::set_priority(self, 20);
+  KEXPECT_EQ(self->sched.priority, 20);
+  std::atomic<int> flag{0};
+  auto t = sched::Thread::create_kernel("kt-prio", &set_flag, &flag, 10);
+  KASSERT_TRUE(t.ok());
+  (*t)->sched.affinity_mask = uint64_t(1) << cpu;  // queued here, behind us
+  KASSERT_TRUE(sched::start(t->get()).ok());
+  for (int i = 0; i < 50; ++i) sched::yield();  // to the same or higher priority only
+  KEXPECT_EQ(flag.load(), 0);
+  KEXPECT_EQ((*t)->state(), sched::ThreadState::Ready);
+  sched::set_priority(t->get(), 30);
+  KEXPECT_EQ((*t)->sched.priority, 30);
+  sched::yield();
+  KEXPECT_EQ(flag.load(), 1);  // it ran before we got the CPU back
+  KEXPECT(wait_until(2'000'000'000, [&] { return (*t)->state() == sched::ThreadState::Dead; }));
+  sched::set_priority(t->get(), 5);  // a dead thread: harmless
+  sched::set_priority(self, old);
+  sched::unpin_current();
+}

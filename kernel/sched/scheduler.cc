@@ -224,6 +224,7 @@ ktl::Result<ktl::RefPtr<Thread>> Thread::create_kernel(const char* name, Entry e
   size_t n = 0;
   for (; name[n] && n + 1 < kNameSize; ++n) t->name_[n] = name[n];
   t->sched.priority = t->sched.base_priority = priority;
+  t->priority_ceiling = priority;
   t->sched.timeslice_ticks_left = kDefaultTimesliceTicks;
   t->timer.ctx = t.get();
   // Initial stack: the frame context_switch pops (r15, r14, r13 = arg,
@@ -471,6 +472,44 @@ void unpark(Thread* t, ktl::Error reason) {
   tc.lock.unlock(0);
   t->lock.unlock(flags);
   if (preempt && target != self) x86::lapic_send_ipi(x86::cpu(target).apic_id, x86::IpiMode::Fixed, x86::kVectorReschedule);
+}
+
+void set_priority(Thread* t, uint8_t priority) {
+  if (priority >= kNumPriorities) priority = kNumPriorities - 1;
+  uint64_t flags = t->lock.lock();  // no park or unpark of `t` meanwhile
+  for (;;) {
+    // A queued or running thread's priority belongs to its CPU's lock; a
+    // parked or never-started one's to `t->lock`, held here.
+    ThreadState s = t->state();
+    if (s == ThreadState::New || s == ThreadState::Blocked || s == ThreadState::Dead) {
+      t->sched.priority = t->sched.base_priority = priority;
+      break;
+    }
+    unsigned cpu = t->sched.queued ? t->sched.cpu : t->last_cpu;
+    if (cpu >= x86::kMaxCpus) continue;  // (Ready but between queues: a steal in flight)
+    CpuSched& c = g_cpus[cpu];
+    c.lock.lock();
+    if (t->sched.queued && t->sched.cpu == cpu) {
+      c.rq.remove(&t->sched);  // never change the priority of a queued entity in place
+      t->sched.priority = t->sched.base_priority = priority;
+      c.rq.enqueue(&t->sched);
+      if (c.current == c.idle || priority > c.current->sched.priority) c.percpu->need_resched.store(true, std::memory_order_relaxed);
+    } else if (c.current == t) {
+      bool lowered = priority < t->sched.priority;
+      t->sched.priority = t->sched.base_priority = priority;
+      // Lowered: something queued may now come first; the CPU re-decides at
+      // its next return from the kernel.
+      if (lowered) c.percpu->need_resched.store(true, std::memory_order_relaxed);
+    } else {
+      c.lock.unlock(0);
+      continue;  // it moved meanwhile (woken, switched, stolen): look again
+    }
+    bool remote = cpu != x86::this_cpu()->index;
+    c.lock.unlock(0);
+    if (remote) x86::lapic_send_ipi(x86::cpu(cpu).apic_id, x86::IpiMode::Fixed, x86::kVectorReschedule);
+    break;
+  }
+  t->lock.unlock(flags);
 }
 
 void set_user_exit_hook(void (*hook)(Thread*)) { g_user_exit_hook = hook; }

@@ -89,6 +89,13 @@ void unpark(Thread* t, ktl::Error reason = ktl::Error::None);
 void pin_current(unsigned cpu);
 void unpin_current();
 
+// Changes `t`'s priority (and base priority) to `priority` (clamped to
+// 0..31) in whatever state it is: a queued thread is requeued at its new
+// level, a running one keeps its CPU until the next scheduling decision,
+// which comes at once if it was lowered or if a queued thread now outranks
+// the running one (an IPI for another CPU).
+void set_priority(Thread* t, uint8_t priority);
+
 // Called (with interrupts on) when a user thread exits, before it is gone:
 // the process layer counts its threads with it.
 void set_user_exit_hook(void (*hook)(Thread*));

@@ -72,6 +72,7 @@ class Thread final : public object::KernelObject {
   unsigned last_cpu = kNoCpu;               // where it last ran (wake-up placement)
   uint64_t saved_sp = 0;                    // kernel stack pointer while switched out (owner CPU only)
   uint64_t ticks_ = 0;                      // timer ticks spent running (its CPU only)
+  uint8_t priority_ceiling = 0;             // the priority it was created with: the most thread_set_priority gives (read-only)
   bool holds_own_lock_across_switch = false;  // park(): `lock` is released by the next thread
   bool requeue_after_switch = false;          // pin_current(): the next thread unparks it
   mm::KernelStack kstack{};

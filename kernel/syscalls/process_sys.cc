@@ -121,10 +121,10 @@ int64_t sys_thread_sleep(Deadline deadline) {
 int64_t sys_thread_set_priority(Handle thread, uint32_t priority) {
   auto t = lookup<sched::Thread>(thread, kRightManage);
   if (!t.ok()) return abi_error(t.error());
-  if (priority > kPriorityMax || priority > sched::current()->sched.base_priority)
+  if (priority > kPriorityMax || priority > sched::current()->priority_ceiling)
     return abi_error(ktl::Error::InvalidArgument);
-  if ((*t)->state() != sched::ThreadState::New) return abi_error(ktl::Error::BadState);  // TODO(issue 3): live changes
-  (*t)->sched.priority = (*t)->sched.base_priority = uint8_t(priority);
+  if ((*t)->state() == sched::ThreadState::Dead) return abi_error(ktl::Error::BadState);
+  sched::set_priority(t->get(), uint8_t(priority));
   return 0;
 }
 

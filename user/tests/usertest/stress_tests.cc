@@ -185,6 +185,37 @@ UTEST(thread, suspend_resume_kill) {
   for (uint32_t h : {t, fin, vmo}) UEXPECT_EQ(sys::handle_close(h), 0);
 }
 
+// thread_set_priority on a thread in every state: running or ready (a
+// spinning thread), then exited (BadState); never above the caller's ceiling.
+UTEST(thread, set_priority_live) {
+  UASSERT(keel::start_info() != nullptr);
+  uint32_t fin = 0;
+  UASSERT(sys::notification_create(&fin) == 0);
+  uint64_t stack = 0;
+  g_stop = false;
+  g_counter = 0;
+  uint32_t t = keel::start_thread(&counting, fin, 64 * 1024, &stack);
+  UASSERT(t != 0);
+  sys::thread_sleep(keel::now_ns() + 5'000'000);
+  for (uint32_t p : {3u, 16u, 0u, 9u}) UEXPECT_EQ(sys::thread_set_priority(t, p), 0);
+  UEXPECT_EQ(sys::thread_set_priority(t, 17), err(keel::Status::InvalidArgument));  // above our ceiling (16)
+  UEXPECT_EQ(sys::thread_set_priority(t, 32), err(keel::Status::InvalidArgument));
+  uint64_t before = g_counter.load();
+  sys::thread_sleep(keel::now_ns() + 20'000'000);  // at 9, below us, it still runs while we sleep
+  UEXPECT(g_counter.load() > before);
+  UEXPECT_EQ(sys::thread_set_priority(t, 16), 0);
+  g_stop = true;
+  uint64_t bits = 0;
+  UEXPECT_EQ(sys::notification_wait(fin, keel::now_ns() + 5'000'000'000ull, &bits), 0);
+  // It signalled and is exiting: BadState once it has.
+  int64_t r = 0;
+  for (int i = 0; i < 200 && (r = sys::thread_set_priority(t, 4)) == 0; ++i) sys::thread_sleep(keel::now_ns() + 1'000'000);
+  UEXPECT_EQ(r, err(keel::Status::BadState));
+  sys::vm_unmap(keel::start_info()->self_process, stack, 64 * 1024);
+  UEXPECT_EQ(sys::thread_set_priority(fin, 1), err(keel::Status::WrongType));
+  for (uint32_t h : {t, fin}) UEXPECT_EQ(sys::handle_close(h), 0);
+}
+
 // Every kernel object a process causes to be allocated is charged to its
 // quota (65,536 objects by default): mapping one page over and over charges a
 // Mapping record each time, until the kernel refuses with QuotaExceeded — an
