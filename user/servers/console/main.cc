@@ -7,10 +7,13 @@
 // driver goes away (a restart), the console finds it again and re-attaches.
 //
 // Commands: help, services, ps, kill NAME, lookup NAME, dmesg, mem, date,
-// uptime, echo TEXT, poweroff, reboot. services/ps/kill/poweroff ask init
-// (keel/proto/init.h); date asks the rtc driver (keel/proto/rtc.h).
+// lsdev, uptime, echo TEXT, poweroff, reboot. services/ps/kill/poweroff ask
+// init (keel/proto/init.h); date asks the rtc driver (keel/proto/rtc.h);
+// lsdev asks devmgr (keel/proto/devmgr.h).
 #include <keel/alloc.h>
 #include <keel/keel.h>
+#include <keel/pci.h>
+#include <keel/proto/devmgr.h>
 #include <keel/proto/init.h>
 #include <keel/proto/names.h>
 #include <keel/proto/rtc.h>
@@ -348,6 +351,77 @@ void cmd_date() {
   putf("{} {}\n", kDays[keel::rtc::weekday(t)], std::string_view(text));
 }
 
+const char* bar_kind_name(uint64_t kind) {
+  namespace dm = keel::proto::devmgr;
+  switch (kind) {
+    case dm::kBarIo: return "io";
+    case dm::kBarMem32: return "mem32";
+    case dm::kBarMem64: return "mem64";
+    case dm::kBarInvalid: return "invalid";
+    default: return "none";
+  }
+}
+
+// The BARs of device `index` (lsdev -v), one line each, implemented ones only.
+void print_bars(uint64_t index, uint64_t header_type) {
+  namespace dm = keel::proto::devmgr;
+  const uint64_t bars = header_type == 0 ? 6 : header_type == 1 ? 2 : 0;
+  for (uint64_t b = 0; b < bars; ++b) {
+    keel::IpcMessage m{};
+    m.words[0] = index;
+    m.words[1] = b;
+    m.tag = keel::rpc::tag(dm::kBarInfo, 2);
+    Status st = call_service("devmgr", m);
+    if (st == Status::Ok && keel::rpc::words(m) < dm::kBarInfoWords) st = Status::InvalidArgument;
+    if (st != Status::Ok) return putf("    bar {}: {}\n", b, keel::status_name(st));
+    if (m.words[0] == dm::kBarNone) continue;
+    putf("    bar {}: {} {:#x} size {:#x}{}\n", b, bar_kind_name(m.words[0]), m.words[1], m.words[2],
+         m.words[3] ? " prefetchable" : "");
+  }
+}
+
+// The PCI functions devmgr found, one line each; with -v their BARs and
+// interrupt lines too.
+void cmd_lsdev(std::string_view arg) {
+  const bool verbose = arg == "-v";
+  if (!verbose && !arg.empty()) return put("usage: lsdev [-v]\n");
+  namespace dm = keel::proto::devmgr;
+  keel::IpcMessage m{};
+  m.tag = keel::rpc::tag(dm::kSummary, 0);
+  Status st = call_service("devmgr", m);
+  if (st == Status::Ok && keel::rpc::words(m) < dm::kSummaryWords) st = Status::InvalidArgument;
+  if (st != Status::Ok) return putf("lsdev: {}\n", keel::status_name(st));
+  const uint64_t count = m.words[0];
+  if (dm::Access(m.words[1]) == dm::Access::Ecam) {
+    putf("{} PCI functions (ECAM at {:#x}, buses {}-{})\n", count, m.words[2], m.words[3], m.words[4]);
+  } else {
+    putf("{} PCI functions (no configuration access: see dmesg)\n", count);
+  }
+  for (uint64_t i = 0; i < count; ++i) {
+    m = keel::IpcMessage{};
+    m.words[0] = i;
+    m.tag = keel::rpc::tag(dm::kDeviceInfo, 1);
+    st = call_service("devmgr", m);
+    char buf[dm::kDriverNameMax + 1];
+    std::string_view driver;
+    if (st == Status::Ok && (keel::rpc::words(m) < dm::kDeviceInfoWords ||
+                             !keel::rpc::get_string(m, dm::kDeviceInfoWords, buf, sizeof buf, &driver, nullptr)))
+      st = Status::InvalidArgument;
+    if (st != Status::Ok) return putf("lsdev: device {}: {}\n", i, keel::status_name(st));
+    const uint64_t* w = m.words;
+    putf("{:02x}:{:02x}.{} {:04x}:{:04x} class {:02x}.{:02x}.{:02x} {:22}", w[0], w[1], w[2], w[3], w[4], w[5], w[6],
+         w[7], keel::pci::class_name(uint8_t(w[5]), uint8_t(w[6])));
+    if (w[10] != 0) putf(" INT{}#", char('A' + w[10] - 1));
+    if (w[11] & dm::kFlagMsi) putf(" MSI({})", w[13]);
+    if (w[11] & dm::kFlagMsiX) putf(" MSI-X({})", w[14]);
+    putf(" driver {}\n", driver.empty() ? std::string_view("-") : driver);
+    if (verbose) {
+      if (w[10] != 0) putf("    interrupt line {}\n", w[9]);
+      print_bars(i, w[12]);
+    }
+  }
+}
+
 void cmd_power(bool reboot) {
   keel::IpcMessage m{};
   m.words[0] = reboot ? 1 : 0;
@@ -367,7 +441,7 @@ void run(std::string_view line) {
     while (!arg.empty() && arg.front() == ' ') arg.remove_prefix(1);
   }
   if (cmd == "help") {
-    put("commands: help, services, ps, kill NAME, lookup NAME, dmesg, mem, date, uptime, echo TEXT, poweroff, reboot\n");
+    put("commands: help, services, ps, kill NAME, lookup NAME, dmesg, mem, date, lsdev [-v], uptime, echo TEXT, poweroff, reboot\n");
   } else if (cmd == "services") {
     cmd_services();
   } else if (cmd == "ps") {
@@ -382,6 +456,8 @@ void run(std::string_view line) {
     cmd_mem();
   } else if (cmd == "date") {
     cmd_date();
+  } else if (cmd == "lsdev") {
+    cmd_lsdev(arg);
   } else if (cmd == "uptime") {
     cmd_uptime();
   } else if (cmd == "echo") {

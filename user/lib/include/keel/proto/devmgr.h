@@ -1,0 +1,52 @@
+// keel/proto/devmgr.h — the protocol of devmgr, the device manager
+// (user/servers/devmgr): the PCI functions it enumerated at start, in bus
+// order, and their BARs.
+//
+// Methods (label; words; handles → reply label; words; handles):
+//   kDeviceInfo  index               → Ok; kDeviceInfoWords words (below), then the driver's
+//                                      name (string, empty: no driver) | OutOfRange (index ≥ the
+//                                      number of devices)
+//   kBarInfo     index, bar (0..5)   → Ok; kind (BarKind), base, size, prefetchable (0/1)
+//                                      | OutOfRange (no such device or bar ≥ its BAR count)
+//   kSummary                         → Ok; devices, configuration access (Access), ECAM base,
+//                                      first bus, last bus
+//
+// kDeviceInfo's words: [0] bus, [1] device, [2] function, [3] vendor id, [4] device id,
+// [5] class, [6] subclass, [7] programming interface, [8] revision, [9] interrupt line (as the
+// firmware set it; 0xff unknown), [10] interrupt pin (0 none, 1..4 INTA#..INTD#), [11] flags
+// (kFlag*), [12] header type, [13] MSI vectors (0: no MSI), [14] MSI-X table entries (0: none).
+//
+// Any program the policy lets look up "devmgr" may ask; the answers hold no
+// authority (addresses are what the firmware assigned; a driver gets its
+// DeviceMemory and IoPorts handles from its manifest grants).
+#pragma once
+
+#include <cstdint>
+
+namespace keel::proto::devmgr {
+
+inline constexpr uint32_t kDeviceInfo = 1;
+inline constexpr uint32_t kBarInfo = 2;
+inline constexpr uint32_t kSummary = 3;
+
+inline constexpr uint32_t kDeviceInfoWords = 15;
+inline constexpr uint32_t kBarInfoWords = 4;
+inline constexpr uint32_t kSummaryWords = 5;
+// Longest driver name (bytes).
+inline constexpr uint32_t kDriverNameMax = 31;
+
+inline constexpr uint64_t kFlagMultifunction = 1 << 0;
+inline constexpr uint64_t kFlagMsi = 1 << 1;
+inline constexpr uint64_t kFlagMsiX = 1 << 2;
+inline constexpr uint64_t kFlagCapabilitiesMalformed = 1 << 3;  // the capability list was refused
+
+// BAR kinds (as keel::pci::BarKind).
+inline constexpr uint64_t kBarNone = 0, kBarIo = 1, kBarMem32 = 2, kBarMem64 = 3, kBarInvalid = 4;
+
+// How devmgr reaches configuration space.
+enum class Access : uint64_t {
+  None = 0,  // no MCFG was found: nothing enumerated
+  Ecam = 1,  // memory-mapped (PCI Express ECAM), from the ACPI MCFG
+};
+
+}  // namespace keel::proto::devmgr
