@@ -21,41 +21,6 @@ void write(std::string_view text) {
   __builtin_trap();
 }
 
-Status status_from(ktl::Error e) {
-  switch (e) {
-    case ktl::Error::None: return Status::Ok;
-    case ktl::Error::NoMemory: return Status::NoMemory;
-    case ktl::Error::InvalidArgument: return Status::InvalidArgument;
-    case ktl::Error::OutOfRange: return Status::OutOfRange;
-    case ktl::Error::Truncated: return Status::Truncated;
-    case ktl::Error::BadChecksum: return Status::BadChecksum;
-    case ktl::Error::BadMagic: return Status::BadMagic;
-    case ktl::Error::Unsupported: return Status::Unsupported;
-    case ktl::Error::NotFound: return Status::NotFound;
-    case ktl::Error::AlreadyExists: return Status::AlreadyExists;
-    case ktl::Error::Busy: return Status::Busy;
-    case ktl::Error::TimedOut: return Status::TimedOut;
-    case ktl::Error::Overflow: return Status::Overflow;
-    case ktl::Error::Misaligned: return Status::Misaligned;
-    case ktl::Error::NoSpace: return Status::NoSpace;
-    case ktl::Error::BadHandle: return Status::BadHandle;
-    case ktl::Error::WrongType: return Status::WrongType;
-    case ktl::Error::AccessDenied: return Status::AccessDenied;
-    case ktl::Error::PeerClosed: return Status::PeerClosed;
-    case ktl::Error::WouldBlock: return Status::WouldBlock;
-    case ktl::Error::QuotaExceeded: return Status::QuotaExceeded;
-    case ktl::Error::Fault: return Status::Fault;
-    case ktl::Error::BadState: return Status::BadState;
-    case ktl::Error::Interrupted: return Status::Interrupted;
-    case ktl::Error::NotADirectory: return Status::NotADirectory;
-    case ktl::Error::IsADirectory: return Status::IsADirectory;
-    case ktl::Error::NameTooLong: return Status::NameTooLong;
-    case ktl::Error::NotEmpty: return Status::NotEmpty;
-    case ktl::Error::CrossDevice: return Status::CrossDevice;
-  }
-  return Status::InvalidArgument;
-}
-
 uint64_t now_ns() {
   uint64_t ns = 0;
   keel::sys::clock_get(&ns);

@@ -5,34 +5,6 @@
 
 namespace keel::rpc {
 
-uint32_t put_string(IpcMessage& m, uint32_t at, std::string_view s) {
-  const uint32_t need = string_words(s.size());
-  if (at > kIpcMaxWords || need > kIpcMaxWords - at) return 0;
-  m.words[at] = s.size();
-  for (uint32_t w = 1; w < need; ++w) {
-    uint64_t v = 0;
-    for (uint32_t b = 0; b < 8; ++b) {
-      size_t i = size_t(w - 1) * 8 + b;
-      if (i < s.size()) v |= uint64_t(uint8_t(s[i])) << (8 * b);
-    }
-    m.words[at + w] = v;
-  }
-  return at + need;
-}
-
-bool get_string(const IpcMessage& m, uint32_t at, char* buf, size_t cap, std::string_view* out, uint32_t* next) {
-  const uint32_t have = words(m);
-  if (at >= have) return false;
-  const uint64_t len = m.words[at];
-  if (len > cap) return false;
-  const uint32_t need = string_words(len);
-  if (need > have - at) return false;
-  for (size_t i = 0; i < len; ++i) buf[i] = char(m.words[at + 1 + i / 8] >> (8 * (i % 8)));
-  *out = std::string_view(buf, len);
-  if (next) *next = at + need;
-  return true;
-}
-
 Status announce_ready(Handle endpoint, Deadline deadline) {
   Handle init = kInvalidHandle;
   uint64_t size = 0;

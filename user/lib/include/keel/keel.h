@@ -38,7 +38,9 @@ uint64_t now_ns();
 
 }  // namespace keel
 
+#ifndef KEEL_HOST_TEST  // (host tests of libkeel's pure parts have the host's main)
 int main(uint64_t arg);
+#endif
 
 namespace keel {
 // The value a syscall returns for status `s` (0 for Ok-like success).
