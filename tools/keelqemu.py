@@ -46,20 +46,22 @@ def qemu_command(iso, firmware="bios", smp=2, mem="512M", cpu=None, extra=(), va
 _iso_lock = threading.Lock()
 
 
-def make_iso(build, cmdline, modules=(), cache={}):
-    """Builds (once per command line) a boot image of build/keel.elf with
-    `cmdline` and the given boot modules (paths)."""
+def make_iso(build, cmdline, modules=(), cache={}, tag=""):
+    """Builds (once per command line and tag) a boot image of build/keel.elf
+    with `cmdline` and the given boot modules (paths). Images with the same
+    command line but other modules need a `tag` of their own: it goes into
+    the file name."""
     with _iso_lock:
-        return _make_iso(build, cmdline, tuple(modules), cache)
+        return _make_iso(build, cmdline, tuple(modules), cache, tag)
 
 
-def _make_iso(build, cmdline, modules, cache):
-    key = (cmdline, modules)
+def _make_iso(build, cmdline, modules, cache, tag):
+    key = (cmdline, modules, tag)
     if key in cache:
         return cache[key]
     out_dir = os.path.join(build, "test-isos")
     os.makedirs(out_dir, exist_ok=True)
-    name = "keel-" + ("".join(c if c.isalnum() else "_" for c in cmdline) or "default") + ".iso"
+    name = "keel-" + (tag + "-" if tag else "") + ("".join(c if c.isalnum() else "_" for c in cmdline) or "default") + ".iso"
     iso = os.path.join(out_dir, name)
     elf = os.path.join(build, "keel.elf")
     newest = max([os.path.getmtime(elf)] + [os.path.getmtime(m) for m in modules])
