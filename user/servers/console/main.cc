@@ -7,11 +7,15 @@
 // driver goes away (a restart), the console finds it again and re-attaches.
 //
 // Commands: help, services, ps, kill NAME, lookup NAME, dmesg, mem, date,
-// lsdev, uptime, echo TEXT, poweroff, reboot. services/ps/kill/poweroff ask
-// init (keel/proto/init.h); date asks the rtc driver (keel/proto/rtc.h);
-// lsdev asks devmgr (keel/proto/devmgr.h).
+// lsdev, uptime, echo TEXT, poweroff, reboot, and the file commands ls, cat,
+// stat, mkdir, rmdir, rm, mv, write, echo TEXT > PATH, cd, pwd.
+// services/ps/kill/poweroff ask init (keel/proto/init.h); date asks the rtc
+// driver (keel/proto/rtc.h); lsdev asks devmgr (keel/proto/devmgr.h); the
+// file commands ask vfs (keel/fs.h).
 #include <keel/alloc.h>
+#include <keel/fs.h>
 #include <keel/keel.h>
+#include <keel/path.h>
 #include <keel/pci.h>
 #include <keel/proto/devmgr.h>
 #include <keel/proto/init.h>
@@ -422,6 +426,202 @@ void cmd_lsdev(std::string_view arg) {
   }
 }
 
+// ---------------------------------------------------------------- files
+
+namespace fsp = keel::proto::fs;
+
+char g_cwd[fsp::kPathMax + 1] = "/";
+size_t g_cwd_len = 1;
+
+// An absolute path for `arg`: as it is, or under the working directory.
+// The VFS normalises it ("." and ".." too); past the bounds, NameTooLong.
+struct FullPath {
+  char buf[2 * fsp::kPathMax + 2];
+  size_t len = 0;
+  std::string_view view() const { return {buf, len}; }
+  void add(std::string_view s) {  // (what does not fit is cut: the VFS then finds it too long)
+    for (char c : s)
+      if (len < sizeof buf) buf[len++] = c;
+  }
+};
+FullPath full_path(std::string_view arg) {
+  FullPath p;
+  if (arg.empty() || arg[0] != '/') {
+    p.add({g_cwd, g_cwd_len});
+    p.add("/");
+  }
+  p.add(arg);
+  return p;
+}
+
+// Splits "first rest" at the first blank.
+std::string_view first_word(std::string_view* arg) {
+  std::string_view in = *arg;
+  size_t sp = in.find(' ');
+  std::string_view word = in.substr(0, sp);
+  in = sp == std::string_view::npos ? std::string_view() : in.substr(sp + 1);
+  while (!in.empty() && in.front() == ' ') in.remove_prefix(1);
+  *arg = in;
+  return word;
+}
+
+const char* type_name(uint64_t type) {
+  switch (type) {
+    case fsp::kTypeFile: return "file";
+    case fsp::kTypeDirectory: return "directory";
+    case fsp::kTypeSymlink: return "symlink";
+    default: return "unknown";
+  }
+}
+
+// "drwxr-xr-x" for a type and mode.
+void mode_string(uint64_t type, uint64_t mode, char out[11]) {
+  out[0] = type == fsp::kTypeDirectory ? 'd' : type == fsp::kTypeSymlink ? 'l' : '-';
+  static constexpr char kBits[] = "rwxrwxrwx";
+  for (int i = 0; i < 9; ++i) out[1 + i] = (mode & (0400u >> i)) ? kBits[i] : '-';
+  out[10] = 0;
+}
+
+void print_entry(bool long_form, std::string_view dir, std::string_view name, uint64_t type, uint64_t size) {
+  if (!long_form) return putf("{}{}\n", name, type == fsp::kTypeDirectory ? "/" : "");
+  keel::fs::Info info{type, size, 0, 0};
+  FullPath p = full_path(dir);
+  p.add("/");
+  p.add(name);
+  (void)keel::fs::stat(p.view(), &info);  // (the mode; without it, ----------)
+  char mode[11];
+  mode_string(info.type, info.mode, mode);
+  putf("{} {:8} {}{}\n", std::string_view(mode), info.size, name, info.type == fsp::kTypeDirectory ? "/" : "");
+}
+
+void cmd_ls(std::string_view arg) {
+  bool long_form = false;
+  if (arg == "-l" || arg.starts_with("-l ")) {
+    long_form = true;
+    (void)first_word(&arg);
+  }
+  if (arg.find(' ') != std::string_view::npos) return put("usage: ls [-l] [PATH]\n");
+  const std::string_view shown = arg.empty() ? std::string_view(g_cwd, g_cwd_len) : arg;
+  FullPath path = full_path(shown);
+  keel::fs::Info info;
+  if (Status st = keel::fs::stat(path.view(), &info); st != Status::Ok)
+    return putf("ls: {}: {}\n", shown, keel::status_name(st));
+  if (info.type != fsp::kTypeDirectory) {
+    if (!long_form) return putf("{}\n", shown);
+    char mode[11];
+    mode_string(info.type, info.mode, mode);
+    return putf("{} {:8} {}\n", std::string_view(mode), info.size, shown);
+  }
+  keel::fs::Fid dir = 0;
+  if (Status st = keel::fs::open(path.view(), fsp::kFlagRead | fsp::kFlagDirectory, &dir); st != Status::Ok)
+    return putf("ls: {}: {}\n", shown, keel::status_name(st));
+  uint64_t cookie = 0;
+  for (int guard = 0; guard < 100000; ++guard) {
+    keel::fs::DirEntry e;
+    Status st = keel::fs::readdir(dir, &cookie, &e);
+    if (st == Status::OutOfRange) break;
+    if (st != Status::Ok) {
+      putf("ls: {}: {}\n", shown, keel::status_name(st));
+      break;
+    }
+    print_entry(long_form, shown, e.view(), e.type, e.size);
+  }
+  (void)keel::fs::close(dir);
+}
+
+void cmd_cat(std::string_view arg) {
+  if (arg.empty()) return put("usage: cat PATH\n");
+  keel::fs::Fid f = 0;
+  if (Status st = keel::fs::open(full_path(arg).view(), fsp::kFlagRead, &f); st != Status::Ok)
+    return putf("cat: {}: {}\n", arg, keel::status_name(st));
+  char last = '\n';
+  for (;;) {
+    uint8_t buf[fsp::kIoMax];
+    size_t got = 0;
+    Status st = keel::fs::read(f, {buf, sizeof buf}, &got);
+    if (st != Status::Ok) {
+      if (last != '\n') put("\n");
+      putf("cat: {}: {}\n", arg, keel::status_name(st));
+      last = '\n';
+      break;
+    }
+    if (got == 0) break;
+    put({reinterpret_cast<const char*>(buf), got});
+    last = char(buf[got - 1]);
+  }
+  if (last != '\n') put("\n");
+  (void)keel::fs::close(f);
+}
+
+void cmd_stat(std::string_view arg) {
+  if (arg.empty()) return put("usage: stat PATH\n");
+  keel::fs::Info info;
+  if (Status st = keel::fs::stat(full_path(arg).view(), &info); st != Status::Ok)
+    return putf("stat: {}: {}\n", arg, keel::status_name(st));
+  putf("{}: {}, {} {}, mode {:04o}, mount {}\n", arg, type_name(info.type), info.size,
+       info.type == fsp::kTypeDirectory ? "entries" : "bytes", info.mode, info.mount);
+}
+
+// Writes `text` and a newline to `path`: replacing it, or at its end.
+void write_file(std::string_view cmd, std::string_view path, std::string_view text, bool append) {
+  keel::fs::Fid f = 0;
+  const uint64_t flags = fsp::kFlagWrite | fsp::kFlagCreate | (append ? fsp::kFlagAppend : fsp::kFlagTruncate);
+  if (Status st = keel::fs::open(full_path(path).view(), flags, &f, 0644); st != Status::Ok)
+    return putf("{}: {}: {}\n", cmd, path, keel::status_name(st));
+  Status st = keel::fs::write(f, text);
+  if (st == Status::Ok) st = keel::fs::write(f, "\n");
+  if (st != Status::Ok) putf("{}: {}: {}\n", cmd, path, keel::status_name(st));
+  (void)keel::fs::close(f);
+}
+
+void cmd_write(std::string_view arg) {
+  std::string_view path = first_word(&arg);
+  if (path.empty()) return put("usage: write PATH TEXT\n");
+  write_file("write", path, arg, false);
+}
+
+// echo TEXT, echo TEXT > PATH, echo TEXT >> PATH.
+void cmd_echo(std::string_view arg) {
+  size_t gt = arg.find('>');
+  if (gt == std::string_view::npos) return putf("{}\n", arg);
+  const bool append = gt + 1 < arg.size() && arg[gt + 1] == '>';
+  std::string_view text = arg.substr(0, gt), path = arg.substr(gt + (append ? 2 : 1));
+  while (!text.empty() && text.back() == ' ') text.remove_suffix(1);
+  while (!path.empty() && path.front() == ' ') path.remove_prefix(1);
+  if (path.empty() || path.find(' ') != std::string_view::npos) return put("usage: echo TEXT [>|>> PATH]\n");
+  write_file("echo", path, text, append);
+}
+
+// mkdir, rmdir, rm: one path each.
+void cmd_path(std::string_view cmd, std::string_view arg) {
+  if (arg.empty() || arg.find(' ') != std::string_view::npos) return putf("usage: {} PATH\n", cmd);
+  const FullPath p = full_path(arg);
+  Status st = cmd == "mkdir" ? keel::fs::mkdir(p.view()) : cmd == "rmdir" ? keel::fs::rmdir(p.view())
+                                                                          : keel::fs::unlink(p.view());
+  if (st != Status::Ok) putf("{}: {}: {}\n", cmd, arg, keel::status_name(st));
+}
+
+void cmd_mv(std::string_view arg) {
+  std::string_view from = first_word(&arg), to = arg;
+  if (from.empty() || to.empty() || to.find(' ') != std::string_view::npos) return put("usage: mv FROM TO\n");
+  if (Status st = keel::fs::rename(full_path(from).view(), full_path(to).view()); st != Status::Ok)
+    putf("mv: {} -> {}: {}\n", from, to, keel::status_name(st));
+}
+
+// cd PATH: the working directory becomes PATH as the VFS normalises it.
+void cmd_cd(std::string_view arg) {
+  FullPath p = full_path(arg.empty() ? std::string_view("/") : arg);
+  keel::fs::Info info;
+  Status st = keel::fs::stat(p.view(), &info);
+  if (st == Status::Ok && info.type != fsp::kTypeDirectory) st = Status::NotADirectory;
+  char norm[fsp::kPathMax];
+  auto n = keel::path::normalize(p.view(), {norm, sizeof norm});
+  if (st == Status::Ok && !n.ok()) st = keel::status_from(n.error());
+  if (st != Status::Ok) return putf("cd: {}: {}\n", arg, keel::status_name(st));
+  for (size_t i = 0; i < n->size(); ++i) g_cwd[i] = (*n)[i];
+  g_cwd_len = n->size();
+}
+
 void cmd_power(bool reboot) {
   keel::IpcMessage m{};
   m.words[0] = reboot ? 1 : 0;
@@ -441,7 +641,9 @@ void run(std::string_view line) {
     while (!arg.empty() && arg.front() == ' ') arg.remove_prefix(1);
   }
   if (cmd == "help") {
-    put("commands: help, services, ps, kill NAME, lookup NAME, dmesg, mem, date, lsdev [-v], uptime, echo TEXT, poweroff, reboot\n");
+    put("commands: help, services, ps, kill NAME, lookup NAME, dmesg, mem, date, lsdev [-v], uptime, echo TEXT, poweroff, reboot\n"
+        "files: ls [-l] [PATH], cat PATH, stat PATH, mkdir PATH, rmdir PATH, rm PATH, mv FROM TO, write PATH TEXT,\n"
+        "       echo TEXT > PATH, echo TEXT >> PATH, cd [PATH], pwd\n");
   } else if (cmd == "services") {
     cmd_services();
   } else if (cmd == "ps") {
@@ -461,7 +663,23 @@ void run(std::string_view line) {
   } else if (cmd == "uptime") {
     cmd_uptime();
   } else if (cmd == "echo") {
-    putf("{}\n", arg);
+    cmd_echo(arg);
+  } else if (cmd == "ls") {
+    cmd_ls(arg);
+  } else if (cmd == "cat") {
+    cmd_cat(arg);
+  } else if (cmd == "stat") {
+    cmd_stat(arg);
+  } else if (cmd == "write") {
+    cmd_write(arg);
+  } else if (cmd == "mkdir" || cmd == "rmdir" || cmd == "rm") {
+    cmd_path(cmd, arg);
+  } else if (cmd == "mv") {
+    cmd_mv(arg);
+  } else if (cmd == "cd") {
+    cmd_cd(arg);
+  } else if (cmd == "pwd") {
+    putf("{}\n", std::string_view(g_cwd, g_cwd_len));
   } else if (cmd == "poweroff") {
     cmd_power(false);
   } else if (cmd == "reboot") {
