@@ -1,17 +1,30 @@
-// console — the tty on the serial port, with Keel's native command shell
-// (until the Linux personality provides a real one).
+// console — a tty with Keel's native command shell (until the Linux
+// personality provides a real one). One process per tty:
 //
-// It looks the serial driver up through names, attaches a pair of rings
-// (keel/proto/serial.h), and runs a line discipline (keel/tty.h: canonical
-// mode, echo, erase/kill, ^C as an event) between them and the shell. If the
-// driver goes away (a restart), the console finds it again and re-attaches.
+//   service "console"     the serial port: input and output through the
+//                         serial driver;
+//   service "console-fb"  the screen and the keyboard: output through the
+//                         fbcon driver, input from ps2kbd. It also logs each
+//                         command line it runs ("console-fb: ran '...'"),
+//                         which is what the in-QEMU test watches for.
+//
+// The process picks its tty by its service name (its process name, which
+// init sets). It looks the drivers up through names, attaches a pair of
+// rings to each (keel/proto/serial.h, the byte stream protocol all three
+// drivers speak), and runs a line discipline (keel/tty.h: canonical mode,
+// echo, erase/kill, ^C as an event) between them and the shell. If a driver
+// goes away (a restart), the console finds it again and re-attaches.
 //
 // Commands: help, services, ps, kill NAME, lookup NAME, dmesg, mem, date,
-// lsdev, uptime, echo TEXT, poweroff, reboot. services/ps/kill/poweroff ask
-// init (keel/proto/init.h); date asks the rtc driver (keel/proto/rtc.h);
-// lsdev asks devmgr (keel/proto/devmgr.h).
+// lsdev, uptime, echo TEXT, poweroff, reboot, and the file commands ls, cat,
+// stat, mkdir, rmdir, rm, mv, write, echo TEXT > PATH, cd, pwd.
+// services/ps/kill/poweroff ask init (keel/proto/init.h); date asks the rtc
+// driver (keel/proto/rtc.h); lsdev asks devmgr (keel/proto/devmgr.h); the
+// file commands ask vfs (keel/fs.h).
 #include <keel/alloc.h>
+#include <keel/fs.h>
 #include <keel/keel.h>
+#include <keel/path.h>
 #include <keel/pci.h>
 #include <keel/proto/devmgr.h>
 #include <keel/proto/init.h>
@@ -36,32 +49,51 @@ namespace {
 constexpr uint64_t kMs = 1'000'000;
 
 Handle g_init = kInvalidHandle, g_names = kInvalidHandle;
-Handle g_notify = kInvalidHandle;  // ours: the driver signals it
-Handle g_driver_notify = kInvalidHandle;
-Handle g_serial = kInvalidHandle;  // the driver's endpoint (badged for us)
-uint64_t g_rings = 0;
-keel::RingConsumer* g_rx = nullptr;  // the rings of the current attachment
-keel::RingProducer* g_tx = nullptr;
+Handle g_notify = kInvalidHandle;  // ours: the drivers signal it
+
+// One driver attachment.
+struct Device {
+  const char* name = "";
+  Handle endpoint = kInvalidHandle;       // the driver's endpoint (badged for us)
+  Handle driver_notify = kInvalidHandle;  // signalled after we wrote (kTxBit)
+  uint64_t rings = 0;
+  keel::RingConsumer* rx = nullptr;  // the rings of the current attachment
+  keel::RingProducer* tx = nullptr;
+};
+Device g_serial{"serial"}, g_fbcon{"fbcon"}, g_ps2kbd{"ps2kbd"};
+Device* g_in = &g_serial;   // input comes from here
+Device* g_out = &g_serial;  // output goes there
+bool g_fb_tty = false;      // console-fb
 keel::tty::LineDiscipline g_tty;
+
+void attach(Device& dev);
+bool alive(Device& dev);
 
 // ---------------------------------------------------------------- output
 
 // Queues `bytes` (already processed for output) to the driver, waiting for
 // room when the ring is full.
+// A driver that takes nothing for 2 s is asked whether it is still there;
+// if not, the console re-attaches and drops the rest.
 void send_raw(std::span<const uint8_t> bytes) {
+  int waits = 0;
   while (!bytes.empty()) {
     size_t n = bytes.size() < 1024 ? bytes.size() : 1024;
-    auto r = g_tx->write(bytes.first(n));
+    auto r = g_out->tx->write(bytes.first(n));
     if (!r.ok()) {
       if (r.error() == ktl::Error::InvalidArgument) return;  // broken ring: the driver restarts
-      if (g_tx->prepare_wait(n)) {
+      if (++waits % 20 == 0 && !alive(*g_out)) {
+        attach(*g_out);
+        return;
+      }
+      if (g_out->tx->prepare_wait(n)) {
         uint64_t bits;
         (void)sys::notification_wait(g_notify, keel::now_ns() + 100 * kMs, &bits);
       }
       continue;
     }
     bytes = bytes.subspan(n);
-    if (g_tx->needs_wakeup()) sys::notification_signal(g_driver_notify, serial::kTxBit);
+    if (g_out->tx->needs_wakeup()) sys::notification_signal(g_out->driver_notify, serial::kTxBit);
   }
 }
 
@@ -74,7 +106,7 @@ struct Interrupts final : keel::tty::Signals {
 // if nothing was there.
 bool take_input(Interrupts& sig) {
   uint8_t buf[512];
-  auto r = g_rx->read({buf, sizeof buf});
+  auto r = g_in->rx->read({buf, sizeof buf});
   if (!r.ok()) return false;
   keel::tty::OutputBuffer<1024> echo;
   g_tty.input({buf, *r}, echo, sig);
@@ -88,9 +120,9 @@ bool wait_until_output_restarts() {
   Interrupts sig;
   while (g_tty.output_stopped()) {
     if (!take_input(sig)) {
-      if (g_rx->broken()) return false;
+      if (g_in->rx->broken()) return false;
       uint64_t bits = 0;
-      if (g_rx->prepare_wait()) (void)sys::notification_wait(g_notify, keel::now_ns() + 100 * kMs, &bits);
+      if (g_in->rx->prepare_wait()) (void)sys::notification_wait(g_notify, keel::now_ns() + 100 * kMs, &bits);
     }
     if (sig.interrupted) {
       g_tty.start_output();
@@ -122,17 +154,17 @@ void putf(std::string_view fmt, const A&... args) {
 
 // ---------------------------------------------------------------- the driver
 
-// Finds the serial driver and attaches fresh rings. Retries until it works.
-void attach_serial() {
+// Finds the driver and attaches fresh rings. Retries until it works.
+void attach(Device& dev) {
   for (;;) {
-    if (g_serial != kInvalidHandle) sys::handle_close(g_serial);
-    g_serial = kInvalidHandle;
+    if (dev.endpoint != kInvalidHandle) sys::handle_close(dev.endpoint);
+    dev.endpoint = kInvalidHandle;
     keel::IpcMessage m{};
-    uint32_t at = keel::rpc::put_string(m, 0, "serial");
+    uint32_t at = keel::rpc::put_string(m, 0, dev.name);
     m.tag = keel::rpc::tag(keel::proto::names::kLookup, at);
     Status st = keel::rpc::call(g_names, m, keel::now_ns() + 2000 * kMs);
     if (st == Status::Ok && keel::rpc::handles(m) == 1) {
-      g_serial = m.handles[0];
+      dev.endpoint = m.handles[0];
       Handle vmo = kInvalidHandle, vmo_copy = kInvalidHandle, notify_copy = kInvalidHandle;
       uint64_t addr = 0;
       if (sys::vmo_create(serial::kRingsSize, 0, &vmo) == 0 &&
@@ -149,15 +181,15 @@ void attach_serial() {
           a.handles[0] = vmo_copy;
           a.handles[1] = notify_copy;
           a.tag = keel::rpc::tag(serial::kAttach, 0, 2);
-          if (keel::rpc::call(g_serial, a, keel::now_ns() + 2000 * kMs) == Status::Ok && keel::rpc::handles(a) == 1) {
-            if (g_rings) sys::vm_unmap(keel::start_info()->self_process, g_rings, serial::kRingsSize);
-            if (g_driver_notify != kInvalidHandle) sys::handle_close(g_driver_notify);
-            g_rings = addr;
-            delete g_rx;
-            delete g_tx;
-            g_rx = new keel::RingConsumer(static_cast<keel::RingConsumer&&>(*rx));
-            g_tx = new keel::RingProducer(static_cast<keel::RingProducer&&>(*tx));
-            g_driver_notify = a.handles[0];
+          if (keel::rpc::call(dev.endpoint, a, keel::now_ns() + 2000 * kMs) == Status::Ok && keel::rpc::handles(a) == 1) {
+            if (dev.rings) sys::vm_unmap(keel::start_info()->self_process, dev.rings, serial::kRingsSize);
+            if (dev.driver_notify != kInvalidHandle) sys::handle_close(dev.driver_notify);
+            dev.rings = addr;
+            delete dev.rx;
+            delete dev.tx;
+            dev.rx = new keel::RingConsumer(static_cast<keel::RingConsumer&&>(*rx));
+            dev.tx = new keel::RingProducer(static_cast<keel::RingProducer&&>(*tx));
+            dev.driver_notify = a.handles[0];
             sys::handle_close(vmo);
             return;
           }
@@ -166,18 +198,21 @@ void attach_serial() {
       }
       if (vmo != kInvalidHandle) sys::handle_close(vmo);
     } else if (st == Status::AccessDenied) {
-      keel::print("console: the policy does not let the console use the serial driver\n");
+      keel::print("console: the policy does not let the console use the {} driver\n", std::string_view(dev.name));
     }
     sys::thread_sleep(keel::now_ns() + 50 * kMs);
   }
 }
 
 // True if the driver still answers (a ping on its endpoint).
-bool serial_alive() {
+bool alive(Device& dev) {
   keel::IpcMessage m{};
   m.tag = keel::rpc::tag(keel::rpc::kMethodPing, 0);
-  return keel::rpc::call(g_serial, m, keel::now_ns() + 1000 * kMs) == Status::Ok;
+  return keel::rpc::call(dev.endpoint, m, keel::now_ns() + 1000 * kMs) == Status::Ok;
 }
+
+// Re-attaches to `dev` and says so, on the tty and (console-fb) in the log.
+void reattach(Device& dev);
 
 // ---------------------------------------------------------------- the shell
 
@@ -422,6 +457,202 @@ void cmd_lsdev(std::string_view arg) {
   }
 }
 
+// ---------------------------------------------------------------- files
+
+namespace fsp = keel::proto::fs;
+
+char g_cwd[fsp::kPathMax + 1] = "/";
+size_t g_cwd_len = 1;
+
+// An absolute path for `arg`: as it is, or under the working directory.
+// The VFS normalises it ("." and ".." too); past the bounds, NameTooLong.
+struct FullPath {
+  char buf[2 * fsp::kPathMax + 2];
+  size_t len = 0;
+  std::string_view view() const { return {buf, len}; }
+  void add(std::string_view s) {  // (what does not fit is cut: the VFS then finds it too long)
+    for (char c : s)
+      if (len < sizeof buf) buf[len++] = c;
+  }
+};
+FullPath full_path(std::string_view arg) {
+  FullPath p;
+  if (arg.empty() || arg[0] != '/') {
+    p.add({g_cwd, g_cwd_len});
+    p.add("/");
+  }
+  p.add(arg);
+  return p;
+}
+
+// Splits "first rest" at the first blank.
+std::string_view first_word(std::string_view* arg) {
+  std::string_view in = *arg;
+  size_t sp = in.find(' ');
+  std::string_view word = in.substr(0, sp);
+  in = sp == std::string_view::npos ? std::string_view() : in.substr(sp + 1);
+  while (!in.empty() && in.front() == ' ') in.remove_prefix(1);
+  *arg = in;
+  return word;
+}
+
+const char* type_name(uint64_t type) {
+  switch (type) {
+    case fsp::kTypeFile: return "file";
+    case fsp::kTypeDirectory: return "directory";
+    case fsp::kTypeSymlink: return "symlink";
+    default: return "unknown";
+  }
+}
+
+// "drwxr-xr-x" for a type and mode.
+void mode_string(uint64_t type, uint64_t mode, char out[11]) {
+  out[0] = type == fsp::kTypeDirectory ? 'd' : type == fsp::kTypeSymlink ? 'l' : '-';
+  static constexpr char kBits[] = "rwxrwxrwx";
+  for (int i = 0; i < 9; ++i) out[1 + i] = (mode & (0400u >> i)) ? kBits[i] : '-';
+  out[10] = 0;
+}
+
+void print_entry(bool long_form, std::string_view dir, std::string_view name, uint64_t type, uint64_t size) {
+  if (!long_form) return putf("{}{}\n", name, type == fsp::kTypeDirectory ? "/" : "");
+  keel::fs::Info info{type, size, 0, 0};
+  FullPath p = full_path(dir);
+  p.add("/");
+  p.add(name);
+  (void)keel::fs::stat(p.view(), &info);  // (the mode; without it, ----------)
+  char mode[11];
+  mode_string(info.type, info.mode, mode);
+  putf("{} {:8} {}{}\n", std::string_view(mode), info.size, name, info.type == fsp::kTypeDirectory ? "/" : "");
+}
+
+void cmd_ls(std::string_view arg) {
+  bool long_form = false;
+  if (arg == "-l" || arg.starts_with("-l ")) {
+    long_form = true;
+    (void)first_word(&arg);
+  }
+  if (arg.find(' ') != std::string_view::npos) return put("usage: ls [-l] [PATH]\n");
+  const std::string_view shown = arg.empty() ? std::string_view(g_cwd, g_cwd_len) : arg;
+  FullPath path = full_path(shown);
+  keel::fs::Info info;
+  if (Status st = keel::fs::stat(path.view(), &info); st != Status::Ok)
+    return putf("ls: {}: {}\n", shown, keel::status_name(st));
+  if (info.type != fsp::kTypeDirectory) {
+    if (!long_form) return putf("{}\n", shown);
+    char mode[11];
+    mode_string(info.type, info.mode, mode);
+    return putf("{} {:8} {}\n", std::string_view(mode), info.size, shown);
+  }
+  keel::fs::Fid dir = 0;
+  if (Status st = keel::fs::open(path.view(), fsp::kFlagRead | fsp::kFlagDirectory, &dir); st != Status::Ok)
+    return putf("ls: {}: {}\n", shown, keel::status_name(st));
+  uint64_t cookie = 0;
+  for (int guard = 0; guard < 100000; ++guard) {
+    keel::fs::DirEntry e;
+    Status st = keel::fs::readdir(dir, &cookie, &e);
+    if (st == Status::OutOfRange) break;
+    if (st != Status::Ok) {
+      putf("ls: {}: {}\n", shown, keel::status_name(st));
+      break;
+    }
+    print_entry(long_form, shown, e.view(), e.type, e.size);
+  }
+  (void)keel::fs::close(dir);
+}
+
+void cmd_cat(std::string_view arg) {
+  if (arg.empty()) return put("usage: cat PATH\n");
+  keel::fs::Fid f = 0;
+  if (Status st = keel::fs::open(full_path(arg).view(), fsp::kFlagRead, &f); st != Status::Ok)
+    return putf("cat: {}: {}\n", arg, keel::status_name(st));
+  char last = '\n';
+  for (;;) {
+    uint8_t buf[fsp::kIoMax];
+    size_t got = 0;
+    Status st = keel::fs::read(f, {buf, sizeof buf}, &got);
+    if (st != Status::Ok) {
+      if (last != '\n') put("\n");
+      putf("cat: {}: {}\n", arg, keel::status_name(st));
+      last = '\n';
+      break;
+    }
+    if (got == 0) break;
+    put({reinterpret_cast<const char*>(buf), got});
+    last = char(buf[got - 1]);
+  }
+  if (last != '\n') put("\n");
+  (void)keel::fs::close(f);
+}
+
+void cmd_stat(std::string_view arg) {
+  if (arg.empty()) return put("usage: stat PATH\n");
+  keel::fs::Info info;
+  if (Status st = keel::fs::stat(full_path(arg).view(), &info); st != Status::Ok)
+    return putf("stat: {}: {}\n", arg, keel::status_name(st));
+  putf("{}: {}, {} {}, mode {:04o}, mount {}\n", arg, type_name(info.type), info.size,
+       info.type == fsp::kTypeDirectory ? "entries" : "bytes", info.mode, info.mount);
+}
+
+// Writes `text` and a newline to `path`: replacing it, or at its end.
+void write_file(std::string_view cmd, std::string_view path, std::string_view text, bool append) {
+  keel::fs::Fid f = 0;
+  const uint64_t flags = fsp::kFlagWrite | fsp::kFlagCreate | (append ? fsp::kFlagAppend : fsp::kFlagTruncate);
+  if (Status st = keel::fs::open(full_path(path).view(), flags, &f, 0644); st != Status::Ok)
+    return putf("{}: {}: {}\n", cmd, path, keel::status_name(st));
+  Status st = keel::fs::write(f, text);
+  if (st == Status::Ok) st = keel::fs::write(f, "\n");
+  if (st != Status::Ok) putf("{}: {}: {}\n", cmd, path, keel::status_name(st));
+  (void)keel::fs::close(f);
+}
+
+void cmd_write(std::string_view arg) {
+  std::string_view path = first_word(&arg);
+  if (path.empty()) return put("usage: write PATH TEXT\n");
+  write_file("write", path, arg, false);
+}
+
+// echo TEXT, echo TEXT > PATH, echo TEXT >> PATH.
+void cmd_echo(std::string_view arg) {
+  size_t gt = arg.find('>');
+  if (gt == std::string_view::npos) return putf("{}\n", arg);
+  const bool append = gt + 1 < arg.size() && arg[gt + 1] == '>';
+  std::string_view text = arg.substr(0, gt), path = arg.substr(gt + (append ? 2 : 1));
+  while (!text.empty() && text.back() == ' ') text.remove_suffix(1);
+  while (!path.empty() && path.front() == ' ') path.remove_prefix(1);
+  if (path.empty() || path.find(' ') != std::string_view::npos) return put("usage: echo TEXT [>|>> PATH]\n");
+  write_file("echo", path, text, append);
+}
+
+// mkdir, rmdir, rm: one path each.
+void cmd_path(std::string_view cmd, std::string_view arg) {
+  if (arg.empty() || arg.find(' ') != std::string_view::npos) return putf("usage: {} PATH\n", cmd);
+  const FullPath p = full_path(arg);
+  Status st = cmd == "mkdir" ? keel::fs::mkdir(p.view()) : cmd == "rmdir" ? keel::fs::rmdir(p.view())
+                                                                          : keel::fs::unlink(p.view());
+  if (st != Status::Ok) putf("{}: {}: {}\n", cmd, arg, keel::status_name(st));
+}
+
+void cmd_mv(std::string_view arg) {
+  std::string_view from = first_word(&arg), to = arg;
+  if (from.empty() || to.empty() || to.find(' ') != std::string_view::npos) return put("usage: mv FROM TO\n");
+  if (Status st = keel::fs::rename(full_path(from).view(), full_path(to).view()); st != Status::Ok)
+    putf("mv: {} -> {}: {}\n", from, to, keel::status_name(st));
+}
+
+// cd PATH: the working directory becomes PATH as the VFS normalises it.
+void cmd_cd(std::string_view arg) {
+  FullPath p = full_path(arg.empty() ? std::string_view("/") : arg);
+  keel::fs::Info info;
+  Status st = keel::fs::stat(p.view(), &info);
+  if (st == Status::Ok && info.type != fsp::kTypeDirectory) st = Status::NotADirectory;
+  char norm[fsp::kPathMax];
+  auto n = keel::path::normalize(p.view(), {norm, sizeof norm});
+  if (st == Status::Ok && !n.ok()) st = keel::status_from(n.error());
+  if (st != Status::Ok) return putf("cd: {}: {}\n", arg, keel::status_name(st));
+  for (size_t i = 0; i < n->size(); ++i) g_cwd[i] = (*n)[i];
+  g_cwd_len = n->size();
+}
+
 void cmd_power(bool reboot) {
   keel::IpcMessage m{};
   m.words[0] = reboot ? 1 : 0;
@@ -441,7 +672,9 @@ void run(std::string_view line) {
     while (!arg.empty() && arg.front() == ' ') arg.remove_prefix(1);
   }
   if (cmd == "help") {
-    put("commands: help, services, ps, kill NAME, lookup NAME, dmesg, mem, date, lsdev [-v], uptime, echo TEXT, poweroff, reboot\n");
+    put("commands: help, services, ps, kill NAME, lookup NAME, dmesg, mem, date, lsdev [-v], uptime, echo TEXT, poweroff, reboot\n"
+        "files: ls [-l] [PATH], cat PATH, stat PATH, mkdir PATH, rmdir PATH, rm PATH, mv FROM TO, write PATH TEXT,\n"
+        "       echo TEXT > PATH, echo TEXT >> PATH, cd [PATH], pwd\n");
   } else if (cmd == "services") {
     cmd_services();
   } else if (cmd == "ps") {
@@ -461,7 +694,23 @@ void run(std::string_view line) {
   } else if (cmd == "uptime") {
     cmd_uptime();
   } else if (cmd == "echo") {
-    putf("{}\n", arg);
+    cmd_echo(arg);
+  } else if (cmd == "ls") {
+    cmd_ls(arg);
+  } else if (cmd == "cat") {
+    cmd_cat(arg);
+  } else if (cmd == "stat") {
+    cmd_stat(arg);
+  } else if (cmd == "write") {
+    cmd_write(arg);
+  } else if (cmd == "mkdir" || cmd == "rmdir" || cmd == "rm") {
+    cmd_path(cmd, arg);
+  } else if (cmd == "mv") {
+    cmd_mv(arg);
+  } else if (cmd == "cd") {
+    cmd_cd(arg);
+  } else if (cmd == "pwd") {
+    putf("{}\n", std::string_view(g_cwd, g_cwd_len));
   } else if (cmd == "poweroff") {
     cmd_power(false);
   } else if (cmd == "reboot") {
@@ -480,6 +729,23 @@ void serve_pings(uint64_t ep) {
   }, nullptr);
 }
 
+void reattach(Device& dev) {
+  attach(dev);
+  if (g_fb_tty) keel::print("console-fb: re-attached to {}\n", std::string_view(dev.name));
+  putf("\n[console: {} driver restarted]\n", std::string_view(dev.name));
+  prompt();
+}
+
+// Which tty this process is: its service name (init names the process).
+bool is_fb_tty() {
+  keel::ProcessInfo info{};
+  if (sys::process_get_info(keel::start_info()->self_process, &info) != 0) return false;
+  const char* name = reinterpret_cast<const char*>(info.name);
+  size_t len = 0;
+  while (len < sizeof info.name && name[len] != 0) ++len;
+  return std::string_view(name, len) == "console-fb";
+}
+
 }  // namespace
 
 int main(uint64_t) {
@@ -494,10 +760,19 @@ int main(uint64_t) {
     keel::print("console: cannot set up\n");
     return 1;
   }
-  attach_serial();
+  g_fb_tty = is_fb_tty();
+  if (g_fb_tty) {
+    g_in = &g_ps2kbd;
+    g_out = &g_fbcon;
+    attach(g_fbcon);
+    attach(g_ps2kbd);
+  } else {
+    attach(g_serial);
+  }
   (void)keel::rpc::announce_ready(ep, keel::now_ns() + 2000 * kMs);
 
-  put("\nKeel native console. Type 'help' for commands.\n");
+  put(g_fb_tty ? "Keel native console (screen and keyboard). Type 'help' for commands.\n"
+               : "\nKeel native console. Type 'help' for commands.\n");
   prompt();
   uint64_t idle_since = keel::now_ns();
   for (;;) {
@@ -509,23 +784,34 @@ int main(uint64_t) {
       while (g_tty.readable()) {
         size_t n = g_tty.read({reinterpret_cast<uint8_t*>(line), sizeof line});
         run({line, n});
+        if (g_fb_tty) {
+          std::string_view ran(line, n);
+          while (!ran.empty() && (ran.back() == '\n' || ran.back() == '\r')) ran.remove_suffix(1);
+          keel::print("console-fb: ran '{}'\n", ran);
+        }
         prompt();
       }
-      if (g_rx->needs_wakeup()) sys::notification_signal(g_driver_notify, serial::kTxBit);
+      if (g_in->rx->needs_wakeup()) sys::notification_signal(g_in->driver_notify, serial::kTxBit);
       continue;
     }
-    if (g_rx->broken()) {
-      attach_serial();
+    if (g_in->rx->broken()) {
+      attach(*g_in);
       continue;
     }
-    if (!g_rx->prepare_wait()) continue;
+    if (g_out->tx->broken()) {
+      attach(*g_out);
+      continue;
+    }
+    if (!g_in->rx->prepare_wait()) continue;
     uint64_t bits = 0;
     Status st = keel::status_of(sys::notification_wait(g_notify, keel::now_ns() + 1000 * kMs, &bits));
-    // Quiet for a second: make sure the driver is still there.
-    if (st == Status::TimedOut && keel::now_ns() - idle_since > 1000 * kMs && !serial_alive()) {
-      attach_serial();
-      put("\n[console: serial driver restarted]\n");
-      prompt();
+    // Quiet for a second: make sure the drivers are still there.
+    if (st == Status::TimedOut && keel::now_ns() - idle_since > 1000 * kMs) {
+      if (!alive(*g_out)) {
+        reattach(*g_out);
+      } else if (g_in != g_out && !alive(*g_in)) {
+        reattach(*g_in);
+      }
     }
   }
 }

@@ -1,0 +1,75 @@
+// keel/fs.h — files for native Keel programs: the client side of the VFS
+// protocol (keel/proto/fs.h), with keel::Status errors.
+//
+//   keel::fs::Fid f;
+//   if (Status st = keel::fs::open("/tmp/log", kFlagWrite | kFlagCreate | kFlagAppend, &f); st != Status::Ok) ...
+//   keel::fs::write(f, "hello\n");
+//   keel::fs::close(f);
+//
+// The program's policy must let it look up `vfs` (keel/policy.h). The first
+// request looks `vfs` up through the StartInfo handle "names" and sends
+// kForget, so that files an earlier instance of the same service left open
+// are closed (fids belong to the caller's service id, which a restarted
+// service keeps). If vfs dies or does not answer (a restart leaves a stale
+// endpoint behind), the request is sent once more after a new lookup; vfs
+// keeps no per-file state, so open fids stay valid across its restart. A
+// restart of the file-system server behind a mount loses its fids: they are
+// BadHandle.
+//
+// Errors: those of keel/proto/fs.h; NameTooLong for a path past kPathMax
+// (not sent); NotFound (no "names" handle, vfs not registered) or
+// AccessDenied (the policy) from the lookup; PeerClosed or TimedOut when vfs
+// failed twice; BadState for a reply that breaks the protocol.
+//
+// Calls from several threads are serialised by one lock, held for the whole
+// request (TODO(issue 4): one connection per thread if it matters).
+#pragma once
+
+#include <keel/fs_backend.h>
+#include <keel/keel.h>
+#include <keel/proto/fs.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string_view>
+
+namespace keel::fs {
+
+// A vfs fid (keel/proto/fs.h): the mount in its upper bits.
+using Fid = uint64_t;
+
+struct Info {
+  uint64_t type = 0;   // proto::fs::kType*
+  uint64_t size = 0;   // bytes; a directory: its entry count
+  uint64_t mode = 0;   // permission bits (0 from open)
+  uint64_t mount = 0;  // the mount index (0 from open)
+};
+
+// Opens `path` (flags: proto::fs::kFlag*; `mode` for a file it creates).
+// `info`, if given, gets the type and size.
+Status open(std::string_view path, uint64_t flags, Fid* out, uint64_t mode = 0644, Info* info = nullptr);
+Status close(Fid fid);
+// Reads until `out` is full or the end of the file, in kIoMax pieces; `*got`
+// gets the bytes read (0 at the end).
+Status read(Fid fid, std::span<uint8_t> out, size_t* got);
+// Writes all of `in`, in kIoMax pieces; `*written` (if given) gets how much
+// was written before an error.
+Status write(Fid fid, std::span<const uint8_t> in, size_t* written = nullptr);
+inline Status write(Fid fid, std::string_view text, size_t* written = nullptr) {
+  return write(fid, {reinterpret_cast<const uint8_t*>(text.data()), text.size()}, written);
+}
+// whence: proto::fs::kSeekSet, kSeekCurrent, kSeekEnd.
+Status seek(Fid fid, uint64_t whence, int64_t offset, uint64_t* pos = nullptr);
+Status stat(std::string_view path, Info* out);
+Status fstat(Fid fid, Info* out);
+// The entry at `*cookie` (0 first) of open directory `dir`; `*cookie` moves
+// to the next one. OutOfRange after the last.
+Status readdir(Fid dir, uint64_t* cookie, DirEntry* out);
+Status mkdir(std::string_view path, uint64_t mode = 0755);
+Status rmdir(std::string_view path);
+Status unlink(std::string_view path);
+Status rename(std::string_view from, std::string_view to);
+Status truncate(std::string_view path, uint64_t size);
+
+}  // namespace keel::fs

@@ -1,0 +1,201 @@
+// fs.cc — keel/fs.h: the VFS client.
+#include <keel/fs.h>
+#include <keel/lock.h>
+#include <keel/proto/names.h>
+#include <keel/rpc.h>
+#include <keel/start.h>
+
+namespace keel::fs {
+
+namespace fsp = keel::proto::fs;
+using keel::rpc::tag;
+
+namespace {
+
+constexpr uint64_t kMs = 1'000'000;
+// One request to vfs: more than vfs itself may wait for an fs server (a
+// call, a reconnect, the retried call).
+constexpr uint64_t kCallDeadline = 4000 * kMs;
+constexpr Status kBadReply = Status::BadState;
+
+SpinLock g_lock;
+Handle g_vfs = kInvalidHandle;  // guarded by g_lock
+bool g_forgotten = false;       // kForget sent (first connection); guarded by g_lock
+
+// Looks vfs up; on this program's first connection, closes the files an
+// earlier instance left open. Lock held.
+Status connect() {
+  if (g_vfs != kInvalidHandle) return Status::Ok;
+  Handle names = kInvalidHandle;
+  uint64_t unused = 0;
+  if (!find_module("names", &names, &unused)) return Status::NotFound;
+  IpcMessage m{};
+  uint32_t at = keel::rpc::put_string(m, 0, "vfs");
+  m.tag = tag(keel::proto::names::kLookup, at);
+  Status st = keel::rpc::call(names, m, now_ns() + 2000 * kMs);
+  if (st != Status::Ok) return st;
+  if (keel::rpc::handles(m) != 1) return kBadReply;
+  g_vfs = m.handles[0];
+  if (!g_forgotten) {
+    IpcMessage f{};
+    f.tag = tag(fsp::kForget, fsp::kWordString);
+    (void)keel::rpc::call(g_vfs, f, now_ns() + kCallDeadline);  // (best effort)
+    g_forgotten = true;
+  }
+  return Status::Ok;
+}
+
+// Sends request `m` to vfs; `m` becomes the reply. Once more after a new
+// lookup if vfs died or did not answer. The result is the call's failure or
+// the reply's Status.
+Status call(IpcMessage& m) {
+  LockGuard guard(g_lock);
+  const IpcMessage request = m;
+  Status st = Status::NotFound;
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    if (st = connect(); st != Status::Ok) return st;
+    m = request;
+    int64_t r = sys::ipc_call(g_vfs, &m, now_ns() + kCallDeadline);
+    if (r == 0) return Status(keel::rpc::label(m));
+    st = status_of(r);
+    if (st != Status::PeerClosed && st != Status::TimedOut) return st;
+    sys::handle_close(g_vfs);
+    g_vfs = kInvalidHandle;
+  }
+  return st;
+}
+
+IpcMessage request(uint32_t method, uint64_t fid = 0, uint64_t a = 0, uint64_t b = 0) {
+  IpcMessage m{};
+  m.words[fsp::kWordFid] = fid;
+  m.words[fsp::kWordA] = a;
+  m.words[fsp::kWordB] = b;
+  m.words[fsp::kWordClient] = 0;
+  m.tag = tag(method, fsp::kWordString);
+  return m;
+}
+
+// A request with path string(s); NameTooLong past kPathMax.
+Status path_request(IpcMessage& m, std::string_view p1, std::string_view p2 = {}, bool two = false) {
+  if (p1.size() > fsp::kPathMax || p2.size() > fsp::kPathMax) return Status::NameTooLong;
+  uint32_t at = keel::rpc::put_string(m, fsp::kWordString, p1);
+  if (two && at != 0) at = keel::rpc::put_string(m, at, p2);
+  if (at == 0) return Status::NameTooLong;
+  m.tag = tag(keel::rpc::label(m), at);
+  return Status::Ok;
+}
+
+Status path_call(uint32_t method, std::string_view path, uint64_t a = 0) {
+  IpcMessage m = request(method, 0, a);
+  if (Status st = path_request(m, path); st != Status::Ok) return st;
+  return call(m);
+}
+
+Status info_from(const IpcMessage& m, Info* out) {
+  if (keel::rpc::words(m) < fsp::kWordString) return kBadReply;
+  if (out) *out = Info{m.words[0], m.words[1], m.words[2], m.words[3]};
+  return Status::Ok;
+}
+
+}  // namespace
+
+Status open(std::string_view path, uint64_t flags, Fid* out, uint64_t mode, Info* info) {
+  IpcMessage m = request(fsp::kOpen, 0, flags, mode);
+  if (Status st = path_request(m, path); st != Status::Ok) return st;
+  if (Status st = call(m); st != Status::Ok) return st;
+  if (keel::rpc::words(m) < fsp::kWordString || m.words[0] == 0) return kBadReply;
+  *out = m.words[0];
+  if (info) *info = Info{m.words[1], m.words[2], 0, 0};
+  return Status::Ok;
+}
+
+Status close(Fid fid) {
+  IpcMessage m = request(fsp::kClose, fid);
+  return call(m);
+}
+
+Status read(Fid fid, std::span<uint8_t> out, size_t* got) {
+  *got = 0;
+  while (*got < out.size()) {
+    const size_t want = out.size() - *got < fsp::kIoMax ? out.size() - *got : fsp::kIoMax;
+    IpcMessage m = request(fsp::kRead, fid, want);
+    if (Status st = call(m); st != Status::Ok) return st;
+    char buf[fsp::kIoMax];
+    std::string_view bytes;
+    if (keel::rpc::words(m) < fsp::kWordString ||
+        !keel::rpc::get_string(m, fsp::kWordString, buf, want, &bytes, nullptr) || bytes.size() != m.words[0])
+      return kBadReply;
+    for (size_t i = 0; i < bytes.size(); ++i) out[*got + i] = uint8_t(bytes[i]);
+    *got += bytes.size();
+    if (bytes.empty()) break;  // the end of the file
+  }
+  return Status::Ok;
+}
+
+Status write(Fid fid, std::span<const uint8_t> in, size_t* written) {
+  size_t done = 0;
+  Status st = Status::Ok;
+  while (done < in.size()) {
+    const size_t n = in.size() - done < fsp::kIoMax ? in.size() - done : fsp::kIoMax;
+    IpcMessage m = request(fsp::kWrite, fid);
+    const uint32_t at =
+        keel::rpc::put_string(m, fsp::kWordString, {reinterpret_cast<const char*>(in.data() + done), n});
+    m.tag = tag(fsp::kWrite, at);
+    if (st = call(m); st != Status::Ok) break;
+    if (keel::rpc::words(m) < 1 || m.words[0] == 0 || m.words[0] > n) {
+      st = kBadReply;
+      break;
+    }
+    done += m.words[0];
+  }
+  if (written) *written = done;
+  return st;
+}
+
+Status seek(Fid fid, uint64_t whence, int64_t offset, uint64_t* pos) {
+  IpcMessage m = request(fsp::kSeek, fid, whence, uint64_t(offset));
+  if (Status st = call(m); st != Status::Ok) return st;
+  if (keel::rpc::words(m) < 1) return kBadReply;
+  if (pos) *pos = m.words[0];
+  return Status::Ok;
+}
+
+Status stat(std::string_view path, Info* out) {
+  IpcMessage m = request(fsp::kStat);
+  if (Status st = path_request(m, path); st != Status::Ok) return st;
+  if (Status st = call(m); st != Status::Ok) return st;
+  return info_from(m, out);
+}
+
+Status fstat(Fid fid, Info* out) {
+  IpcMessage m = request(fsp::kFstat, fid);
+  if (Status st = call(m); st != Status::Ok) return st;
+  return info_from(m, out);
+}
+
+Status readdir(Fid dir, uint64_t* cookie, DirEntry* out) {
+  IpcMessage m = request(fsp::kReadDir, dir, *cookie);
+  if (Status st = call(m); st != Status::Ok) return st;
+  std::string_view name;
+  if (keel::rpc::words(m) < fsp::kWordString ||
+      !keel::rpc::get_string(m, fsp::kWordString, out->name, sizeof out->name, &name, nullptr))
+    return kBadReply;
+  out->name_len = name.size();
+  out->type = m.words[1];
+  out->size = m.words[2];
+  *cookie = m.words[0];
+  return Status::Ok;
+}
+
+Status mkdir(std::string_view path, uint64_t mode) { return path_call(fsp::kMkdir, path, mode); }
+Status rmdir(std::string_view path) { return path_call(fsp::kRmdir, path); }
+Status unlink(std::string_view path) { return path_call(fsp::kUnlink, path); }
+Status truncate(std::string_view path, uint64_t size) { return path_call(fsp::kTruncate, path, size); }
+
+Status rename(std::string_view from, std::string_view to) {
+  IpcMessage m = request(fsp::kRename);
+  if (Status st = path_request(m, from, to, true); st != Status::Ok) return st;
+  return call(m);
+}
+
+}  // namespace keel::fs
