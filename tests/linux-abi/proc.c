@@ -7,6 +7,12 @@
  * checks), --shebang (run as a script's interpreter), --exit N, --pause. */
 #include "harness.h"
 
+/* The same source is built twice: proc (a static ET_EXEC) and proc-pie (a
+ * static PIE, ET_DYN, relocated by itself wherever the loader puts it). */
+#ifndef LABI_NAME
+#define LABI_NAME "proc"
+#endif
+
 #include <elf.h>
 #include <sched.h>
 #include <sys/auxv.h>
@@ -36,7 +42,7 @@ static void hex(const unsigned char *b, size_t n, char *out) {
 /* ---- exec child: everything is checked here, reported to the parent ---- */
 
 static int exec_child(int argc, char **argv) {
-  t_begin("proc");
+  t_begin(LABI_NAME);
   t_child(atoi(argv[2]));
   CHECK_EQ(argc, 8, "exec: argc is 8");
   if (argc != 8) t_child_exit();
@@ -77,6 +83,11 @@ static int exec_child(int argc, char **argv) {
   unsigned long bias = 0;
   for (int i = 0; i < eh->e_phnum; i++)
     if (ph[i].p_type == PT_LOAD) { bias = (unsigned long)eh - (ph[i].p_vaddr - ph[i].p_offset); break; }
+#ifdef LABI_PIE
+  CHECK(eh->e_type == ET_DYN && bias != 0, "exec: a static PIE (ET_DYN) is loaded at a non-zero base");
+#else
+  CHECK(eh->e_type == ET_EXEC && bias == 0, "exec: a static non-PIE (ET_EXEC) runs at its link address");
+#endif
   CHECK_EQ(val[AT_ENTRY], eh->e_entry + bias, "exec: AT_ENTRY is e_entry (plus the load bias)");
   CHECK_EQ(val[AT_ENTRY], (unsigned long)_start, "exec: AT_ENTRY is _start");
   const unsigned char *rnd = (const unsigned char *)val[AT_RANDOM];
@@ -117,7 +128,7 @@ static int exec_child(int argc, char **argv) {
 }
 
 static int shebang_child(int argc, char **argv) {
-  t_begin("proc");
+  t_begin(LABI_NAME);
   const char *fd = getenv("LABI_REPORT_FD");
   t_child(fd ? atoi(fd) : 2);
   CHECK_EQ(argc, 4, "#!: the interpreter gets 4 arguments");
@@ -418,7 +429,7 @@ int main(int argc, char **argv) {
     char b;
     return (int)read(0, &b, 1) < 0;
   }
-  t_begin("proc");
+  t_begin(LABI_NAME);
   test_fork();
   test_vfork_clone();
   test_exec();
