@@ -92,7 +92,9 @@ def boot(cmd, done=None, timeout=180, on_done=None, script=()):
     that takes a screenshot and quits QEMU).
     script: (regex, text) pairs typed into the serial port in order: each
     text is sent once its regex matches the console output that came after
-    the previous match (prompts need no newline). BootResult.script_steps
+    the previous match (prompts need no newline). A callable instead of a
+    text is called then (it may use the monitor: sendkey, screendump) and
+    what it returns is typed. BootResult.script_steps
     says how many steps ran; script_outputs[i] is the console text between
     typing step i and typing step i + 1 (or the end).
     """
@@ -135,8 +137,11 @@ def boot(cmd, done=None, timeout=180, on_done=None, script=()):
                     outputs[-1] = outputs[-1][: len(outputs[-1]) - (len(transcript) - m.end())]
                 outputs.append(transcript[m.end():])
                 transcript = transcript[m.end():]
+                action = script[step][1]
+                if callable(action):  # e.g. keys sent through the QEMU monitor; returns text to type
+                    action = action()
                 try:
-                    proc.stdin.write(script[step][1].encode())
+                    proc.stdin.write(action.encode())
                     proc.stdin.flush()
                 except (BrokenPipeError, OSError):
                     pass
@@ -251,3 +256,74 @@ def read_ppm(path):
         raise ValueError("not a P6 PPM")
     w, h = int(fields[1]), int(fields[2])
     return w, h, data[pos + 1:pos + 1 + w * h * 3]
+
+
+# QEMU's sendkey names for the characters a test may type on the PS/2 keyboard.
+_SENDKEY = {" ": "spc", "\n": "ret", "-": "minus", ".": "dot", "/": "slash", ",": "comma", "=": "equal",
+            ";": "semicolon", "'": "apostrophe"}
+
+
+def sendkey_commands(text):
+    """Monitor commands typing `text` on the guest's keyboard: lower-case letters,
+    digits, space, "-./,=;'" and "\n" (Enter); upper case with shift."""
+    cmds = []
+    for ch in text:
+        if ch.isascii() and (ch.islower() or ch.isdigit()):
+            cmds.append(f"sendkey {ch}")
+        elif ch.isascii() and ch.isupper():
+            cmds.append(f"sendkey shift-{ch.lower()}")
+        elif ch in _SENDKEY:
+            cmds.append(f"sendkey {_SENDKEY[ch]}")
+        else:
+            raise ValueError(f"sendkey_commands: cannot type {ch!r}")
+    return cmds
+
+
+_font_cache = {}
+
+
+def console_font(path="/usr/share/consolefonts/Unifont-APL8x16.psf.gz"):
+    """(width, height, {glyph bytes: character}) for the printable ASCII glyphs of
+    the console font, read with tools/gen-font.py's own parser (the one that
+    made the font the kernel and fbcon draw with)."""
+    if path in _font_cache:
+        return _font_cache[path]
+    import gzip
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("gen_font", os.path.join(ROOT, "tools", "gen-font.py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    data = open(path, "rb").read()
+    if data[:2] == b"\x1f\x8b":
+        data = gzip.decompress(data)
+    width, height, bpr, glyphs, table = mod.parse_psf(data)
+    out, _labels, _map, _missing = mod.build(width, height, bpr, glyphs, table)
+    by_bits = {}
+    for cp in range(0x20, 0x7F):
+        by_bits.setdefault(bytes(out[cp]), chr(cp))
+    _font_cache[path] = (width, height, by_bits)
+    return _font_cache[path]
+
+
+def screen_text(ppm_path, font_path=None):
+    """Reads a screendump of a text console drawn with the console font from
+    (0, 0) back into lines of text: each cell's lit pixels (any channel above
+    0x40) are looked up among the font's glyphs; unknown cells read as '?',
+    trailing blanks are dropped."""
+    width, height, by_bits = console_font(font_path) if font_path else console_font()
+    w, h, px = read_ppm(ppm_path)
+    bpr = (width + 7) // 8
+    lines = []
+    for row in range(h // height):
+        chars = []
+        for col in range(w // width):
+            bits = bytearray(height * bpr)
+            for y in range(height):
+                base = ((row * height + y) * w + col * width) * 3
+                for x in range(width):
+                    p = base + 3 * x
+                    if px[p] > 0x40 or px[p + 1] > 0x40 or px[p + 2] > 0x40:
+                        bits[y * bpr + (x >> 3)] |= 0x80 >> (x & 7)
+            chars.append(by_bits.get(bytes(bits), "?"))
+        lines.append("".join(chars).rstrip())
+    return lines

@@ -4,8 +4,12 @@
 #include <lib/klog.h>
 #include <mm/vm.h>
 
+#include <atomic>
+
 namespace {
 klib::FbConsole g_fbcon;
+uint64_t g_fb_phys = 0, g_fb_size = 0;  // set once at boot, while only one CPU runs
+std::atomic<bool> g_fb_registered{false};
 }
 
 void console_init_framebuffer(const boot::FramebufferInfo& fb) {
@@ -40,6 +44,17 @@ void console_init_framebuffer(const boot::FramebufferInfo& fb) {
                ktl::error_name(r.error()));
     return;
   }
-  (void)klib::kernel_log().add_console(&g_fbcon);
+  if (!klib::kernel_log().add_console(&g_fbcon).ok()) return;
+  g_fb_phys = fb.address;
+  g_fb_size = size;
+  g_fb_registered.store(true);
   klog::info("console: {} {}x{} at {:#x}", ega ? "EGA text" : "framebuffer", fb.width, fb.height, fb.address);
+}
+
+void console_framebuffer_claimed(uint64_t phys, uint64_t size, uint64_t process_id) {
+  if (!g_fb_registered.load() || size == 0) return;
+  if (phys >= g_fb_phys + g_fb_size || g_fb_phys >= phys + size) return;
+  if (!g_fb_registered.exchange(false)) return;  // someone else got here first
+  (void)klib::kernel_log().remove_console(&g_fbcon);
+  klog::info("console: framebuffer handed to process {}; the kernel log stays on serial", process_id);
 }

@@ -52,8 +52,9 @@ std::string_view module_name(const boot::Module& m) {
 }
 
 // Builds the StartInfo (syscall_abi.h): the root task's own process handle,
-// the boot's one Resource (device authority) and a MemoryObject handle per
-// boot module. Returns its user address.
+// the boot's one Resource (device authority), a MemoryObject handle per
+// boot module, and one named "framebuffer" with a BootFramebuffer record if
+// the boot loader set up a usable framebuffer. Returns its user address.
 ktl::Result<uint64_t> build_start_info(object::Process& proc, const boot::BootInfo& info) {
   using namespace syscalls;
   static StartInfo si;  // large for a kernel stack; boot runs this once
@@ -75,6 +76,33 @@ ktl::Result<uint64_t> build_start_info(object::Process& proc, const boot::BootIn
     std::string_view name = module_name(m);
     char* dst = reinterpret_cast<char*>(&si.module_name[4 * k]);
     for (size_t c = 0; c < name.size() && c + 1 < 32; ++c) dst[c] = name[c];
+  }
+  // The boot framebuffer's description, as one more module (BootFramebuffer).
+  const boot::FramebufferInfo& fb = info.framebuffer;
+  if (fb.present && fb.type != boot::FramebufferType::Indexed && si.module_count < kStartMaxModules) {
+    BootFramebuffer rec{};
+    rec.magic = kBootFramebufferMagic;
+    rec.type = fb.type == boot::FramebufferType::EgaText ? 2 : 1;
+    rec.address = fb.address;
+    rec.pitch = fb.pitch;
+    rec.width = fb.width;
+    rec.height = fb.height;
+    rec.bpp = fb.bpp;
+    rec.red_pos = fb.red_pos;
+    rec.red_size = fb.red_size;
+    rec.green_pos = fb.green_pos;
+    rec.green_size = fb.green_size;
+    rec.blue_pos = fb.blue_pos;
+    rec.blue_size = fb.blue_size;
+    auto vmo = TRY(vm::MemoryObject::create(mm::frame_allocator_unlocked(), mm::kPageSize, &proc.quota()));
+    TRY(vmo->write(0, &rec, sizeof rec));
+    uint32_t k = si.module_count++;
+    si.module_vmo[k] = TRY(proc.handles().add(static_cast<ktl::RefPtr<object::KernelObject>&&>(vmo),
+                                               kRightRead | kRightMap | kRightDuplicate | kRightTransfer));
+    si.module_size[k] = sizeof rec;
+    const char name[] = "framebuffer";
+    char* dst = reinterpret_cast<char*>(&si.module_name[4 * k]);
+    for (size_t c = 0; c + 1 < sizeof name; ++c) dst[c] = name[c];
   }
   auto page = TRY(vm::MemoryObject::create(mm::frame_allocator_unlocked(), sizeof(StartInfo), &proc.quota()));
   TRY(page->write(0, &si, sizeof si));

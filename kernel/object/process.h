@@ -71,6 +71,19 @@ class Process final : public KernelObject {
   // Forgets a thread that was created but never started (thread_kill on it):
   // it leaves the thread list and can no longer be started.
   void discard_unstarted(sched::Thread* t);
+  // Runs fn(t) under the process lock if `t` is a thread of this process that
+  // has not been started (so start_thread cannot race with it); fn must not
+  // block. Returns fn's result, or BadState if t is started, exited or gone.
+  template <typename Fn>
+  ktl::Result<void> with_unstarted(sched::Thread* t, Fn&& fn) {
+    uint64_t flags = lock_.lock();
+    ktl::Result<void> r = ktl::Error::BadState;
+    if (t->process == this && t->state() == sched::ThreadState::New && t->process_node.linked() && !killing_ &&
+        !finished_)
+      r = fn(t);
+    lock_.unlock(flags);
+    return r;
+  }
   // Called by a user thread of this process as it exits (any reason).
   void on_thread_exit(sched::Thread* t);
   // Ends the process with `code`: marks every thread to be killed. Idempotent.

@@ -6,6 +6,8 @@
 #include <arch/x86_64/gdt.h>
 #include <arch/x86_64/interrupts.h>
 #include <arch/x86_64/percpu.h>
+#include <arch/x86_64/syscall.h>
+#include <arch/x86_64/user_regs.h>
 #include <lib/klog.h>
 #include <lib/panic.h>
 #include <mm/heap.h>
@@ -75,6 +77,13 @@ void switch_user_state(Thread* prev, Thread* next) {
       cpu->loaded_user_gs_base = next->user_gs_base;
     }
     if (next->fpu_area) x86::fpu_restore(next->fpu_area);
+    // Foreign-ABI threads enter through their own SYSCALL entry; the native
+    // path stays free of the check (kernel threads never execute SYSCALL).
+    const uint8_t lstar = next->syscall_handler ? 1 : 0;
+    if (cpu->loaded_lstar != lstar) {
+      x86::wrmsr(x86::kMsrLstar, reinterpret_cast<uint64_t>(lstar ? &syscall_entry_foreign : &syscall_entry));
+      cpu->loaded_lstar = lstar;
+    }
   }
 }
 
@@ -189,12 +198,19 @@ void enter_user(void*) {
   Thread* t = current();
   auto* f = reinterpret_cast<x86::InterruptFrame*>(t->kstack.top - sizeof(x86::InterruptFrame));
   __builtin_memset(f, 0, sizeof *f);
-  f->rip = t->user_entry;
-  f->rsp = t->user_stack;
-  f->rdi = t->user_arg;
-  f->cs = x86::kUserCode;
-  f->ss = x86::kUserData;
-  f->rflags = 0x202;  // IF
+  if (t->initial_regs_set) {  // thread_write_state before the start
+    x86::apply_user_regs(*f, t->initial_regs);
+    t->fs_base = t->initial_regs.fs_base;
+    x86::wrmsr(x86::kMsrFsBase, t->fs_base);
+    x86::this_cpu()->loaded_fs_base = t->fs_base;
+  } else {
+    f->rip = t->user_entry;
+    f->rsp = t->user_stack;
+    f->rdi = t->user_arg;
+    f->cs = x86::kUserCode;
+    f->ss = x86::kUserData;
+    f->rflags = 0x202;  // IF
+  }
   x86::cli();
   return_to_user(f);
 }

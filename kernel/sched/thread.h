@@ -91,7 +91,24 @@ class Thread final : public object::KernelObject {
   // Checked on every return to user mode. The two must stay adjacent, in this
   // order: syscall.S tests them as one 16-bit word (PerCpu::current_work).
   std::atomic<bool> kill_pending{false};  // exits at its next return to user mode
-  std::atomic<bool> suspended{false};     // parks at its next return to user mode until resumed
+  // Non-zero: parks at its next return to user mode until thread_resume
+  // clears it. Bits: why (kSuspendRequested, kSuspendForeign).
+  std::atomic<uint8_t> suspended{0};
+  static constexpr uint8_t kSuspendRequested = 1;  // thread_suspend
+  static constexpr uint8_t kSuspendForeign = 2;    // in a foreign syscall, or its handler said "suspend"
+  // Parked in the return-to-user path because suspended: its user frame
+  // (top of kstack) and fs_base are stable and may be read or written by
+  // thread_read_state / thread_write_state. Set and cleared by the thread.
+  std::atomic<bool> stopped{false};
+  // Foreign ABI (thread_set_syscall_handler): set under the process lock
+  // while the thread is New, read-only once it has started.
+  ktl::RefPtr<ipc::Endpoint> syscall_handler;
+  uint64_t syscall_handler_badge = 0;
+  uint64_t foreign_syscalls = 0;     // made so far (the thread only)
+  // thread_write_state on a New thread: the registers it starts with
+  // (instead of user_entry/stack/arg). Guarded by the process lock until start.
+  bool initial_regs_set = false;
+  syscalls::UserRegs initial_regs{};
   ipc::ThreadIpc ipc;                // synchronous IPC state (ipc/endpoint.h)
   ktl::ListNode wait_node;           // on a WaitQueue: guarded by that queue's lock
   ktl::ListNode process_node;        // in its Process's thread list: guarded by the process lock
@@ -106,7 +123,7 @@ class Thread final : public object::KernelObject {
 #pragma clang diagnostic push
 #pragma clang diagnostic ignored "-Winvalid-offsetof"
 static_assert(offsetof(Thread, suspended) == offsetof(Thread, kill_pending) + 1);
-static_assert(sizeof(std::atomic<bool>) == 1);
+static_assert(sizeof(std::atomic<bool>) == 1 && sizeof(std::atomic<uint8_t>) == 1);
 #pragma clang diagnostic pop
 
 }  // namespace sched

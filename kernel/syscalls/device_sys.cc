@@ -1,6 +1,7 @@
 // device_sys.cc — device authority: interrupts, I/O ports and device memory,
 // all made from the Resource (object/resource.h).
 #include <acpi/system.h>
+#include <lib/console.h>
 #include <lib/klog.h>
 #include <arch/x86_64/cpu.h>
 #include <ktl/align.h>
@@ -132,7 +133,10 @@ int64_t sys_devmem_create(Handle resource, uint64_t phys, size_t size, UserAddr 
   // vm_map takes it like any MemoryObject.
   auto vmo = vm::MemoryObject::create_physical(phys, size, /*uncached=*/true, &current_process().quota());
   if (!vmo.ok()) return abi_error(vmo.error());
-  return to_abi(give_handle(vmo.release_value(), kDeviceMemoryDefaultRights, out));
+  int64_t r = to_abi(give_handle(vmo.release_value(), kDeviceMemoryDefaultRights, out));
+  // A userspace framebuffer driver takes the screen over from the kernel's console.
+  if (r == 0) console_framebuffer_claimed(phys, size, current_process().id());
+  return r;
 }
 
 }  // namespace syscalls

@@ -95,7 +95,7 @@ int64_t sys_thread_suspend(Handle thread) {
   auto t = lookup<sched::Thread>(thread, kRightManage);
   if (!t.ok()) return abi_error(t.error());
   if (!(*t)->is_user) return abi_error(ktl::Error::WrongType);
-  (*t)->suspended.store(true, std::memory_order_release);
+  (*t)->suspended.fetch_or(sched::Thread::kSuspendRequested, std::memory_order_release);
   // Running user code on another CPU: make it enter the kernel now.
   x86::lapic_send_ipi_others(x86::IpiMode::Fixed, x86::kVectorReschedule);
   return 0;
@@ -105,7 +105,7 @@ int64_t sys_thread_resume(Handle thread) {
   auto t = lookup<sched::Thread>(thread, kRightManage);
   if (!t.ok()) return abi_error(t.error());
   if (!(*t)->is_user) return abi_error(ktl::Error::WrongType);
-  (*t)->suspended.store(false, std::memory_order_release);
+  (*t)->suspended.store(0, std::memory_order_release);  // every reason: a foreign handler's suspension too
   sched::unpark(t->get());
   return 0;
 }
@@ -164,6 +164,107 @@ namespace syscalls {
 
 int64_t sys_thread_yield() {
   sched::yield();
+  return 0;
+}
+
+}  // namespace syscalls
+
+// ---- Foreign ABIs (docs/kernel.md): syscall handlers and thread state. ----
+#include <arch/x86_64/user_regs.h>
+
+namespace syscalls {
+namespace {
+
+x86::InterruptFrame& user_frame_of(sched::Thread* t) {
+  return *reinterpret_cast<x86::InterruptFrame*>(t->kstack.top - sizeof(x86::InterruptFrame));
+}
+
+// Waits (yielding, at most 100 ms) until a suspended thread has parked in its
+// return-to-user path, where its user frame is stable. BadState if it is not
+// suspended, is exiting, or does not stop in time.
+ktl::Error wait_stopped(sched::Thread* t) {
+  const uint64_t give_up = x86::monotonic_ns() + 100'000'000;  // (generous: a loaded TCG host)
+  for (;;) {
+    if (t->state() == sched::ThreadState::Dead || t->kill_pending.load(std::memory_order_acquire) ||
+        !t->suspended.load(std::memory_order_acquire))
+      return ktl::Error::BadState;
+    if (t->stopped.load(std::memory_order_acquire)) return ktl::Error::None;
+    if (x86::monotonic_ns() >= give_up) return ktl::Error::BadState;
+    sched::yield();
+  }
+}
+
+ktl::Result<ktl::RefPtr<sched::Thread>> lookup_other_user_thread(Handle thread) {
+  auto t = lookup<sched::Thread>(thread, kRightManage);
+  if (!t.ok()) return t.error();
+  if (!(*t)->is_user) return ktl::Error::WrongType;
+  if (t->get() == sched::current()) return ktl::Error::BadState;
+  return t;
+}
+
+}  // namespace
+
+int64_t sys_thread_set_syscall_handler(Handle thread, Handle endpoint) {
+  auto t = lookup<sched::Thread>(thread, kRightManage);
+  if (!t.ok()) return abi_error(t.error());
+  uint64_t badge = 0;
+  auto ep = lookup<ipc::Endpoint>(endpoint, kRightWrite, &badge);
+  if (!ep.ok()) return abi_error(ep.error());
+  if (!(*t)->is_user) return abi_error(ktl::Error::WrongType);
+  auto* proc = static_cast<object::Process*>((*t)->process);
+  ktl::RefPtr<ipc::Endpoint> handler = ep.release_value();
+  return to_abi(proc->with_unstarted(t->get(), [&](sched::Thread* th) -> ktl::Result<void> {
+    if (th->syscall_handler) return ktl::Error::BadState;
+    th->syscall_handler = static_cast<ktl::RefPtr<ipc::Endpoint>&&>(handler);
+    th->syscall_handler_badge = badge;
+    return ktl::ok();
+  }));
+}
+
+int64_t sys_thread_read_state(Handle thread, UserAddr out_regs) {
+  auto t = lookup_other_user_thread(thread);
+  if (!t.ok()) return abi_error(t.error());
+  if (!x86::user_range_ok(out_regs, sizeof(UserRegs))) return abi_error(ktl::Error::Fault);
+  sched::Thread* th = t->get();
+  UserRegs regs{};
+  auto* proc = static_cast<object::Process*>(th->process);
+  auto unstarted = proc->with_unstarted(th, [&](sched::Thread* u) -> ktl::Result<void> {
+    if (u->initial_regs_set) {
+      regs = u->initial_regs;
+    } else {
+      regs.rip = u->user_entry;
+      regs.rsp = u->user_stack;
+      regs.rdi = u->user_arg;
+      regs.rflags = 0x202;
+    }
+    return ktl::ok();
+  });
+  if (!unstarted.ok()) {
+    if (ktl::Error e = wait_stopped(th); e != ktl::Error::None) return abi_error(e);
+    regs = x86::user_regs_of(user_frame_of(th), th->fs_base);
+  }
+  return to_abi(x86::write_user(out_regs, regs));
+}
+
+int64_t sys_thread_write_state(Handle thread, UserAddr regs_addr) {
+  auto t = lookup_other_user_thread(thread);
+  if (!t.ok()) return abi_error(t.error());
+  UserRegs regs{};
+  if (auto c = x86::copy_from_user(&regs, regs_addr, sizeof regs); !c.ok()) return abi_error(c.error());
+  if (!x86::user_regs_valid(regs)) return abi_error(ktl::Error::InvalidArgument);
+  sched::Thread* th = t->get();
+  auto* proc = static_cast<object::Process*>(th->process);
+  auto unstarted = proc->with_unstarted(th, [&](sched::Thread* u) -> ktl::Result<void> {
+    u->initial_regs = regs;
+    u->initial_regs_set = true;
+    return ktl::ok();
+  });
+  if (unstarted.ok()) return 0;
+  if (ktl::Error e = wait_stopped(th); e != ktl::Error::None) return abi_error(e);
+  // Stopped: the thread reads its frame and fs_base only after it leaves the
+  // park loop, which it does only once resumed (or killed).
+  x86::apply_user_regs(user_frame_of(th), regs);
+  th->fs_base = regs.fs_base;  // loaded into the MSR when it next runs (switch_user_state)
   return 0;
 }
 

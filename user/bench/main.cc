@@ -95,6 +95,57 @@ keel::Handle start_server_process(uint32_t ep) {
   return p.process;
 }
 
+// The foreign-ABI benchmark's program: getppid (39) forever, as a Linux
+// program's syscall loop would be. Position-independent: copied into a
+// process of its own.
+extern "C" void bench_foreign_blob();
+extern "C" void bench_foreign_blob_end();
+asm(R"(
+  .pushsection .text
+  .global bench_foreign_blob, bench_foreign_blob_end
+bench_foreign_blob:
+  movl $39, %eax
+  syscall
+  jmp bench_foreign_blob
+bench_foreign_blob_end:
+  .popsection
+)");
+
+// One foreign syscall as its handler (another process) sees it: the thread's
+// kernel-built call with its registers, and a one-word reply (rax).
+uint64_t bench_foreign_syscall() {
+  keel::Handle ep = keel::kInvalidHandle, proc = keel::kInvalidHandle, vmo = keel::kInvalidHandle,
+               th = keel::kInvalidHandle;
+  if (sys::endpoint_create(&ep) != 0 || sys::process_create("foreign", 7, &proc) != 0 ||
+      sys::vmo_create(4096, 0, &vmo) != 0)
+    return 0;
+  const size_t len = size_t(reinterpret_cast<uintptr_t>(&bench_foreign_blob_end) -
+                            reinterpret_cast<uintptr_t>(&bench_foreign_blob));
+  uint64_t code = 0, top = 0;
+  if (sys::vmo_write(vmo, 0, reinterpret_cast<const void*>(&bench_foreign_blob), len) != 0 ||
+      sys::vm_map(proc, vmo, 0, 4096, keel::kVmRead | keel::kVmExecute, &code) != 0 ||
+      keel::map_stack(proc, 16 * 1024, &top) != keel::Status::Ok || sys::thread_create(proc, "loop", 4, &th) != 0 ||
+      sys::thread_set_syscall_handler(th, ep) != 0 || sys::thread_start(th, code, top, 0) != 0)
+    return 0;
+  keel::IpcMessage m{};
+  if (sys::ipc_recv(ep, &m, keel::kDeadlineForever) != 0) return 0;
+  uint64_t result = measure(1000, [&](int n) {
+    for (int i = 0; i < n; ++i) {
+      m.tag = tag(1);
+      m.words[0] = 1;
+      sys::ipc_reply_recv(ep, &m, keel::kDeadlineForever);
+    }
+  });
+  sys::process_kill(proc);
+  int64_t code_out = 0;
+  sys::process_wait(proc, keel::kDeadlineForever, &code_out);
+  sys::handle_close(th);
+  sys::handle_close(vmo);
+  sys::handle_close(proc);
+  sys::handle_close(ep);
+  return result;
+}
+
 }  // namespace
 
 int main(uint64_t arg) {
@@ -182,6 +233,7 @@ int main(uint64_t arg) {
     sys::handle_close(clone);
   }
   report("memory_object_cow_fault", best);
+  report("foreign_syscall", bench_foreign_syscall());
   keel::print("bench done\n");
   return 0;
 }

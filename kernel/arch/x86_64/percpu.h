@@ -50,6 +50,9 @@ struct PerCpu {
   // enabling CR4.FSGSBASE (WRGSBASE from user mode) breaks the invariant.
   uint64_t loaded_fs_base;
   uint64_t loaded_user_gs_base;
+  // What LSTAR points at: 0 syscall_entry (native), 1 syscall_entry_foreign
+  // (a thread with a syscall handler runs). Switched by switch_user_state.
+  uint8_t loaded_lstar;
   Gdt gdt;
   Tss tss;
   Idt* idt;

@@ -93,6 +93,35 @@ syscall_entry:
   call user_return_work          // kill/suspend checks; may switch threads
   RESTORE_AND_RETURN
 
+// The entry of foreign-ABI threads (thread_set_syscall_handler): LSTAR points
+// here while one runs. Same frame as syscall_entry; the whole frame goes to
+// foreign_syscall_entry, which calls the thread's handler and applies its
+// reply to the frame (rax, or every register).
+.global syscall_entry_foreign
+syscall_entry_foreign:
+  swapgs
+  movq %rsp, %gs:PERCPU_SCRATCH
+  movq %gs:PERCPU_KSTACK, %rsp
+  pushq $USER_DS                 // ss
+  pushq %gs:PERCPU_SCRATCH       // rsp
+  pushq %r11                     // rflags
+  pushq $USER_CS                 // cs
+  pushq %rcx                     // rip
+  pushq $0                       // error code
+  pushq $SYSCALL_VECTOR          // vector
+  PUSH_GPRS
+  xorl %ebp, %ebp
+  sti
+  movq %rsp, %rdi
+  call foreign_syscall_entry     // (frame)
+  cli
+  CHECK_USER_WORK 1f
+  RESTORE_AND_RETURN
+1:
+  movq %rsp, %rdi
+  call user_return_work
+  RESTORE_AND_RETURN
+
 // return_to_user(InterruptFrame* frame) with interrupts off: restores the
 // frame (which must be at the current stack pointer) and returns to CPL 3.
 .global return_to_user

@@ -5,6 +5,9 @@
 #include <arch/x86_64/interrupts.h>
 #include <arch/x86_64/percpu.h>
 #include <arch/x86_64/syscall.h>
+#include <arch/x86_64/user_regs.h>
+#include <lib/klog.h>
+#include <object/process.h>
 #include <sched/scheduler.h>
 #include <syscall_dispatch.h>
 
@@ -29,18 +32,91 @@ extern "C" int64_t syscall_entry_dispatch(uint64_t a0, uint64_t a1, uint64_t a2,
   return syscalls::syscall_dispatch(number, a0, a1, a2, a3, a4, a5);
 }
 
+// ---- Foreign ABIs (docs/kernel.md) ----
+//
+// A thread with a syscall handler enters here (LSTAR = syscall_entry_foreign
+// while it runs, see sched::switch_user_state) with its user registers saved
+// in `frame`. It makes a kernel-built call to the handler with them and
+// applies the reply; on any failure its process dies. While the call is out
+// the thread counts as suspended (kSuspendForeign), so that the handler may
+// read and write its state, and a "suspend" reply leaves it that way.
+extern "C" void foreign_syscall_entry(x86::InterruptFrame* frame) {
+  auto* t = sched::current();
+  auto* proc = static_cast<object::Process*>(t->process);
+  ipc::ThreadIpc& me = t->ipc;
+  ++t->foreign_syscalls;
+  const syscalls::UserRegs regs = x86::user_regs_of(*frame, t->fs_base);
+  static_assert(sizeof regs == syscalls::kUserRegsWords * 8);
+  me.msg.tag = (uint64_t(syscalls::kForeignSyscallLabel) << 32) | (uint64_t(syscalls::kUserRegsWords) << 24);
+  __builtin_memcpy(me.msg.words, &regs, sizeof regs);
+  me.handle_count = 0;
+  t->suspended.fetch_or(sched::Thread::kSuspendForeign, std::memory_order_acq_rel);
+  ktl::Error e = t->syscall_handler->send(t->syscall_handler_badge, /*is_call=*/true, UINT64_MAX);
+  if (me.handle_count) object::HandleTable::discard_transferred({me.handles, me.handle_count});
+  me.handle_count = 0;
+  if (t->kill_pending.load(std::memory_order_acquire)) return;  // exits on the way out
+  const uint64_t tag = me.msg.tag;
+  const uint32_t label = uint32_t(tag >> 32), words = (tag >> 24) & 0xff, handles = (tag >> 16) & 0xff;
+  bool ok = e == ktl::Error::None && handles == 0;
+  if (ok && label == syscalls::kForeignReplyResume && words == 1) {
+    frame->rax = me.msg.words[0];
+  } else if (ok && label == syscalls::kForeignReplyResume && words == syscalls::kUserRegsWords) {
+    syscalls::UserRegs next;
+    __builtin_memcpy(&next, me.msg.words, sizeof next);
+    ok = x86::user_regs_valid(next);
+    if (ok) {
+      x86::apply_user_regs(*frame, next);
+      t->fs_base = next.fs_base;
+      x86::PerCpu* cpu = x86::this_cpu();  // (interrupts on: a switch reloads it anyway)
+      x86::wrmsr(x86::kMsrFsBase, next.fs_base);
+      cpu->loaded_fs_base = next.fs_base;
+    }
+  } else if (ok && label == syscalls::kForeignReplySuspend && words == 0) {
+    return;  // stays suspended: parks in user_return_work until thread_resume
+  } else {
+    ok = false;
+  }
+  if (!ok) {
+    klog::warn("foreign syscall {} of thread '{}' in process '{}': {}; killing the process", regs.rax, t->name(),
+               proc->name(), e != ktl::Error::None ? ktl::error_name(e) : "malformed reply");
+    proc->kill(object::kExitCodeKilled);
+    t->kill_pending.store(true);
+    return;
+  }
+  t->suspended.fetch_and(uint8_t(~sched::Thread::kSuspendForeign), std::memory_order_acq_rel);
+}
+
 namespace {
 
 [[gnu::noinline]] void user_return_slow(sched::Thread* t) {
-  if (t->kill_pending.load(std::memory_order_acquire)) sched::exit_current();
-  // A suspended thread stays in the kernel, parked, until resumed or killed.
-  while (t->suspended.load(std::memory_order_acquire) && !t->kill_pending.load(std::memory_order_acquire)) {
-    x86::sti();
-    (void)sched::park(UINT64_MAX);
-    x86::cli();
+  // Until there is nothing left to do: a reschedule may let another thread
+  // suspend or kill this one, which must then take effect before user mode.
+  bool preempted = false;
+  for (;;) {
+    if (t->kill_pending.load(std::memory_order_acquire)) sched::exit_current();
+    // A suspended thread stays in the kernel, parked, until resumed or
+    // killed. Meanwhile it is `stopped`: thread_read_state and
+    // thread_write_state may use its user frame and fs_base, so the FS base
+    // is reloaded on the way out.
+    if (t->suspended.load(std::memory_order_acquire)) {
+      t->stopped.store(true, std::memory_order_release);
+      while (t->suspended.load(std::memory_order_acquire) && !t->kill_pending.load(std::memory_order_acquire)) {
+        x86::sti();
+        (void)sched::park(UINT64_MAX);
+        x86::cli();
+      }
+      t->stopped.store(false, std::memory_order_release);
+      x86::PerCpu* cpu = x86::this_cpu();
+      if (cpu->loaded_fs_base != t->fs_base) {
+        x86::wrmsr(x86::kMsrFsBase, t->fs_base);
+        cpu->loaded_fs_base = t->fs_base;
+      }
+      continue;
+    }
+    if (preempted || !x86::this_cpu()->need_resched.load(std::memory_order_relaxed)) return;
+    sched::preempt_if_needed();
+    preempted = true;  // once: then only the kill and suspend checks again
   }
-  sched::preempt_if_needed();
-  if (t->kill_pending.load(std::memory_order_acquire)) sched::exit_current();
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include <cstdint>
 
 extern "C" void syscall_entry();
+extern "C" void syscall_entry_foreign();  // threads with a syscall handler (foreign ABIs)
 
 namespace x86 {
 

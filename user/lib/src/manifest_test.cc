@@ -226,7 +226,7 @@ TEST(Manifest, AllGrantForms) {
                           "grant devmem 0xffffffffff000 0x1000\n"  // ends exactly at 2^52
                           "grant devmem 0 0x10000000000000\n"      // all 2^52 bytes
                           "grant resource\n"
-                          "grant modules\n"
+                          "grant framebuffer\n"
                           "grant resource\n"  // repeats are allowed
                           "grant\tirq\t4\t# tabs and a comment\n"
                           "grant irq 0x0004\n"));  // hex may have leading zeros
@@ -244,7 +244,7 @@ TEST(Manifest, AllGrantForms) {
   EXPECT_EQ(s.grants[9], Grant::devmem(0xffffffffff000, 0x1000));
   EXPECT_EQ(s.grants[10], Grant::devmem(0, uint64_t(1) << 52));
   EXPECT_EQ(s.grants[11], Grant::resource());
-  EXPECT_EQ(s.grants[12], Grant::modules());
+  EXPECT_EQ(s.grants[12], Grant::framebuffer());
   EXPECT_EQ(s.grants[13], Grant::resource());
   EXPECT_EQ(s.grants[14], Grant::irq(4));
   EXPECT_EQ(s.grants[15], Grant::irq(4));
@@ -378,7 +378,7 @@ TEST(ManifestRefuses, TrailingGarbage) {
   const char* lines[] = {
       "service t extra",          "program /t /u",      "restart always now",
       "heartbeat 10 ms",          "grant irq 4 5",      "grant ioports 1 2 3",
-      "grant devmem 0 0x1000 rw", "grant resource all", "grant modules initrd",
+      "grant devmem 0 0x1000 rw", "grant resource all", "grant modules initrd", "grant framebuffer 0",
   };
   for (const char* line : lines) {
     std::string text = std::string(line).starts_with("service") ? std::string(line) + "\n"

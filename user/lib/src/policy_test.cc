@@ -75,6 +75,9 @@ TEST(Grant, Validity) {
   EXPECT_TRUE(keel::is_valid(Grant::modules()));
   EXPECT_FALSE(keel::is_valid(Grant{GrantKind::Resource, 1, 0}));
   EXPECT_FALSE(keel::is_valid(Grant{GrantKind::Modules, 0, 1}));
+  EXPECT_TRUE(keel::is_valid(Grant::framebuffer()));
+  EXPECT_FALSE(keel::is_valid(Grant{GrantKind::Framebuffer, 0xfd000000, 0x1000}));
+  EXPECT_STREQ(keel::grant_kind_name(GrantKind::Framebuffer), "framebuffer");
   EXPECT_FALSE(keel::is_valid(Grant{static_cast<GrantKind>(99), 0, 0}));
   EXPECT_STREQ(keel::grant_kind_name(GrantKind::DevMem), "devmem");
 }
@@ -94,6 +97,9 @@ TEST(Grant, Covers) {
   EXPECT_TRUE(keel::covers(Grant::irq(4), Grant::irq(4)));
   EXPECT_TRUE(keel::covers(Grant::resource(), Grant::resource()));
   EXPECT_FALSE(keel::covers(Grant::resource(), Grant::modules()));
+  EXPECT_TRUE(keel::covers(Grant::framebuffer(), Grant::framebuffer()));
+  EXPECT_FALSE(keel::covers(Grant::resource(), Grant::framebuffer()));  // the whole authority does not imply it either
+  EXPECT_FALSE(keel::covers(Grant::framebuffer(), Grant::devmem(0xfd000000, 0x1000)));
   EXPECT_FALSE(keel::covers(Grant::resource(), Grant::ioports(0, 1)));           // no implied authority
   EXPECT_FALSE(keel::covers(Grant::ioports(0, 0x20000), Grant::ioports(0, 1)));  // invalid allowance
 }

@@ -186,6 +186,7 @@ ktl::Result<Grant> take_grant(Tokens& t, Diagnostics& diag) {
   }
   if (kind == "resource") return Grant::resource();
   if (kind == "modules") return Grant::modules();
+  if (kind == "framebuffer") return Grant::framebuffer();
   return diag.fail(Error::InvalidArgument, "unknown grant kind");
 }
 

@@ -1,10 +1,19 @@
-// console — the tty on the serial port, with Keel's native command shell
-// (until the Linux personality provides a real one).
+// console — a tty with Keel's native command shell (until the Linux
+// personality provides a real one). One process per tty:
 //
-// It looks the serial driver up through names, attaches a pair of rings
-// (keel/proto/serial.h), and runs a line discipline (keel/tty.h: canonical
-// mode, echo, erase/kill, ^C as an event) between them and the shell. If the
-// driver goes away (a restart), the console finds it again and re-attaches.
+//   service "console"     the serial port: input and output through the
+//                         serial driver;
+//   service "console-fb"  the screen and the keyboard: output through the
+//                         fbcon driver, input from ps2kbd. It also logs each
+//                         command line it runs ("console-fb: ran '...'"),
+//                         which is what the in-QEMU test watches for.
+//
+// The process picks its tty by its service name (its process name, which
+// init sets). It looks the drivers up through names, attaches a pair of
+// rings to each (keel/proto/serial.h, the byte stream protocol all three
+// drivers speak), and runs a line discipline (keel/tty.h: canonical mode,
+// echo, erase/kill, ^C as an event) between them and the shell. If a driver
+// goes away (a restart), the console finds it again and re-attaches.
 //
 // Commands: help, services, ps, kill NAME, lookup NAME, dmesg, mem, date,
 // lsdev, uptime, echo TEXT, poweroff, reboot, and the file commands ls, cat,
@@ -40,32 +49,51 @@ namespace {
 constexpr uint64_t kMs = 1'000'000;
 
 Handle g_init = kInvalidHandle, g_names = kInvalidHandle;
-Handle g_notify = kInvalidHandle;  // ours: the driver signals it
-Handle g_driver_notify = kInvalidHandle;
-Handle g_serial = kInvalidHandle;  // the driver's endpoint (badged for us)
-uint64_t g_rings = 0;
-keel::RingConsumer* g_rx = nullptr;  // the rings of the current attachment
-keel::RingProducer* g_tx = nullptr;
+Handle g_notify = kInvalidHandle;  // ours: the drivers signal it
+
+// One driver attachment.
+struct Device {
+  const char* name = "";
+  Handle endpoint = kInvalidHandle;       // the driver's endpoint (badged for us)
+  Handle driver_notify = kInvalidHandle;  // signalled after we wrote (kTxBit)
+  uint64_t rings = 0;
+  keel::RingConsumer* rx = nullptr;  // the rings of the current attachment
+  keel::RingProducer* tx = nullptr;
+};
+Device g_serial{"serial"}, g_fbcon{"fbcon"}, g_ps2kbd{"ps2kbd"};
+Device* g_in = &g_serial;   // input comes from here
+Device* g_out = &g_serial;  // output goes there
+bool g_fb_tty = false;      // console-fb
 keel::tty::LineDiscipline g_tty;
+
+void attach(Device& dev);
+bool alive(Device& dev);
 
 // ---------------------------------------------------------------- output
 
 // Queues `bytes` (already processed for output) to the driver, waiting for
 // room when the ring is full.
+// A driver that takes nothing for 2 s is asked whether it is still there;
+// if not, the console re-attaches and drops the rest.
 void send_raw(std::span<const uint8_t> bytes) {
+  int waits = 0;
   while (!bytes.empty()) {
     size_t n = bytes.size() < 1024 ? bytes.size() : 1024;
-    auto r = g_tx->write(bytes.first(n));
+    auto r = g_out->tx->write(bytes.first(n));
     if (!r.ok()) {
       if (r.error() == ktl::Error::InvalidArgument) return;  // broken ring: the driver restarts
-      if (g_tx->prepare_wait(n)) {
+      if (++waits % 20 == 0 && !alive(*g_out)) {
+        attach(*g_out);
+        return;
+      }
+      if (g_out->tx->prepare_wait(n)) {
         uint64_t bits;
         (void)sys::notification_wait(g_notify, keel::now_ns() + 100 * kMs, &bits);
       }
       continue;
     }
     bytes = bytes.subspan(n);
-    if (g_tx->needs_wakeup()) sys::notification_signal(g_driver_notify, serial::kTxBit);
+    if (g_out->tx->needs_wakeup()) sys::notification_signal(g_out->driver_notify, serial::kTxBit);
   }
 }
 
@@ -78,7 +106,7 @@ struct Interrupts final : keel::tty::Signals {
 // if nothing was there.
 bool take_input(Interrupts& sig) {
   uint8_t buf[512];
-  auto r = g_rx->read({buf, sizeof buf});
+  auto r = g_in->rx->read({buf, sizeof buf});
   if (!r.ok()) return false;
   keel::tty::OutputBuffer<1024> echo;
   g_tty.input({buf, *r}, echo, sig);
@@ -92,9 +120,9 @@ bool wait_until_output_restarts() {
   Interrupts sig;
   while (g_tty.output_stopped()) {
     if (!take_input(sig)) {
-      if (g_rx->broken()) return false;
+      if (g_in->rx->broken()) return false;
       uint64_t bits = 0;
-      if (g_rx->prepare_wait()) (void)sys::notification_wait(g_notify, keel::now_ns() + 100 * kMs, &bits);
+      if (g_in->rx->prepare_wait()) (void)sys::notification_wait(g_notify, keel::now_ns() + 100 * kMs, &bits);
     }
     if (sig.interrupted) {
       g_tty.start_output();
@@ -126,17 +154,17 @@ void putf(std::string_view fmt, const A&... args) {
 
 // ---------------------------------------------------------------- the driver
 
-// Finds the serial driver and attaches fresh rings. Retries until it works.
-void attach_serial() {
+// Finds the driver and attaches fresh rings. Retries until it works.
+void attach(Device& dev) {
   for (;;) {
-    if (g_serial != kInvalidHandle) sys::handle_close(g_serial);
-    g_serial = kInvalidHandle;
+    if (dev.endpoint != kInvalidHandle) sys::handle_close(dev.endpoint);
+    dev.endpoint = kInvalidHandle;
     keel::IpcMessage m{};
-    uint32_t at = keel::rpc::put_string(m, 0, "serial");
+    uint32_t at = keel::rpc::put_string(m, 0, dev.name);
     m.tag = keel::rpc::tag(keel::proto::names::kLookup, at);
     Status st = keel::rpc::call(g_names, m, keel::now_ns() + 2000 * kMs);
     if (st == Status::Ok && keel::rpc::handles(m) == 1) {
-      g_serial = m.handles[0];
+      dev.endpoint = m.handles[0];
       Handle vmo = kInvalidHandle, vmo_copy = kInvalidHandle, notify_copy = kInvalidHandle;
       uint64_t addr = 0;
       if (sys::vmo_create(serial::kRingsSize, 0, &vmo) == 0 &&
@@ -153,15 +181,15 @@ void attach_serial() {
           a.handles[0] = vmo_copy;
           a.handles[1] = notify_copy;
           a.tag = keel::rpc::tag(serial::kAttach, 0, 2);
-          if (keel::rpc::call(g_serial, a, keel::now_ns() + 2000 * kMs) == Status::Ok && keel::rpc::handles(a) == 1) {
-            if (g_rings) sys::vm_unmap(keel::start_info()->self_process, g_rings, serial::kRingsSize);
-            if (g_driver_notify != kInvalidHandle) sys::handle_close(g_driver_notify);
-            g_rings = addr;
-            delete g_rx;
-            delete g_tx;
-            g_rx = new keel::RingConsumer(static_cast<keel::RingConsumer&&>(*rx));
-            g_tx = new keel::RingProducer(static_cast<keel::RingProducer&&>(*tx));
-            g_driver_notify = a.handles[0];
+          if (keel::rpc::call(dev.endpoint, a, keel::now_ns() + 2000 * kMs) == Status::Ok && keel::rpc::handles(a) == 1) {
+            if (dev.rings) sys::vm_unmap(keel::start_info()->self_process, dev.rings, serial::kRingsSize);
+            if (dev.driver_notify != kInvalidHandle) sys::handle_close(dev.driver_notify);
+            dev.rings = addr;
+            delete dev.rx;
+            delete dev.tx;
+            dev.rx = new keel::RingConsumer(static_cast<keel::RingConsumer&&>(*rx));
+            dev.tx = new keel::RingProducer(static_cast<keel::RingProducer&&>(*tx));
+            dev.driver_notify = a.handles[0];
             sys::handle_close(vmo);
             return;
           }
@@ -170,18 +198,21 @@ void attach_serial() {
       }
       if (vmo != kInvalidHandle) sys::handle_close(vmo);
     } else if (st == Status::AccessDenied) {
-      keel::print("console: the policy does not let the console use the serial driver\n");
+      keel::print("console: the policy does not let the console use the {} driver\n", std::string_view(dev.name));
     }
     sys::thread_sleep(keel::now_ns() + 50 * kMs);
   }
 }
 
 // True if the driver still answers (a ping on its endpoint).
-bool serial_alive() {
+bool alive(Device& dev) {
   keel::IpcMessage m{};
   m.tag = keel::rpc::tag(keel::rpc::kMethodPing, 0);
-  return keel::rpc::call(g_serial, m, keel::now_ns() + 1000 * kMs) == Status::Ok;
+  return keel::rpc::call(dev.endpoint, m, keel::now_ns() + 1000 * kMs) == Status::Ok;
 }
+
+// Re-attaches to `dev` and says so, on the tty and (console-fb) in the log.
+void reattach(Device& dev);
 
 // ---------------------------------------------------------------- the shell
 
@@ -698,6 +729,23 @@ void serve_pings(uint64_t ep) {
   }, nullptr);
 }
 
+void reattach(Device& dev) {
+  attach(dev);
+  if (g_fb_tty) keel::print("console-fb: re-attached to {}\n", std::string_view(dev.name));
+  putf("\n[console: {} driver restarted]\n", std::string_view(dev.name));
+  prompt();
+}
+
+// Which tty this process is: its service name (init names the process).
+bool is_fb_tty() {
+  keel::ProcessInfo info{};
+  if (sys::process_get_info(keel::start_info()->self_process, &info) != 0) return false;
+  const char* name = reinterpret_cast<const char*>(info.name);
+  size_t len = 0;
+  while (len < sizeof info.name && name[len] != 0) ++len;
+  return std::string_view(name, len) == "console-fb";
+}
+
 }  // namespace
 
 int main(uint64_t) {
@@ -712,10 +760,19 @@ int main(uint64_t) {
     keel::print("console: cannot set up\n");
     return 1;
   }
-  attach_serial();
+  g_fb_tty = is_fb_tty();
+  if (g_fb_tty) {
+    g_in = &g_ps2kbd;
+    g_out = &g_fbcon;
+    attach(g_fbcon);
+    attach(g_ps2kbd);
+  } else {
+    attach(g_serial);
+  }
   (void)keel::rpc::announce_ready(ep, keel::now_ns() + 2000 * kMs);
 
-  put("\nKeel native console. Type 'help' for commands.\n");
+  put(g_fb_tty ? "Keel native console (screen and keyboard). Type 'help' for commands.\n"
+               : "\nKeel native console. Type 'help' for commands.\n");
   prompt();
   uint64_t idle_since = keel::now_ns();
   for (;;) {
@@ -727,23 +784,34 @@ int main(uint64_t) {
       while (g_tty.readable()) {
         size_t n = g_tty.read({reinterpret_cast<uint8_t*>(line), sizeof line});
         run({line, n});
+        if (g_fb_tty) {
+          std::string_view ran(line, n);
+          while (!ran.empty() && (ran.back() == '\n' || ran.back() == '\r')) ran.remove_suffix(1);
+          keel::print("console-fb: ran '{}'\n", ran);
+        }
         prompt();
       }
-      if (g_rx->needs_wakeup()) sys::notification_signal(g_driver_notify, serial::kTxBit);
+      if (g_in->rx->needs_wakeup()) sys::notification_signal(g_in->driver_notify, serial::kTxBit);
       continue;
     }
-    if (g_rx->broken()) {
-      attach_serial();
+    if (g_in->rx->broken()) {
+      attach(*g_in);
       continue;
     }
-    if (!g_rx->prepare_wait()) continue;
+    if (g_out->tx->broken()) {
+      attach(*g_out);
+      continue;
+    }
+    if (!g_in->rx->prepare_wait()) continue;
     uint64_t bits = 0;
     Status st = keel::status_of(sys::notification_wait(g_notify, keel::now_ns() + 1000 * kMs, &bits));
-    // Quiet for a second: make sure the driver is still there.
-    if (st == Status::TimedOut && keel::now_ns() - idle_since > 1000 * kMs && !serial_alive()) {
-      attach_serial();
-      put("\n[console: serial driver restarted]\n");
-      prompt();
+    // Quiet for a second: make sure the drivers are still there.
+    if (st == Status::TimedOut && keel::now_ns() - idle_since > 1000 * kMs) {
+      if (!alive(*g_out)) {
+        reattach(*g_out);
+      } else if (g_in != g_out && !alive(*g_in)) {
+        reattach(*g_in);
+      }
     }
   }
 }

@@ -15,8 +15,10 @@
 //             service itself gets "names-server" (its receive side) and "policy"
 //             (a MemoryObject with /etc/policy)
 //   and per grant: "ioports", "irq" + "irq-notify" (an Interrupt and the
-//   Notification it signals), "devmem", "resource", "initrd" — a second grant
-//   of a kind gets a digit suffix ("ioports1").
+//   Notification it signals), "devmem", "resource", "initrd", "framebuffer"
+//   + "framebuffer-info" (DeviceMemory over the boot framebuffer and a
+//   MemoryObject with its BootFramebuffer record) — a second grant of a kind
+//   gets a digit suffix ("ioports1").
 //
 // Registrations: a service that is ready sends kReady with its endpoint; init
 // registers it in names under the service's name. When names (re)starts, it
@@ -80,6 +82,8 @@ size_t g_service_count = 0;
 keel::cpio::Bytes g_initrd;
 Handle g_initrd_vmo = kInvalidHandle;
 Handle g_resource = kInvalidHandle;
+Handle g_fb_record = kInvalidHandle;  // the kernel's "framebuffer" module (BootFramebuffer), if any
+keel::BootFramebuffer g_fb{};         // its contents (magic 0: none)
 Handle g_init_ep = kInvalidHandle;   // init's own endpoint (receive side)
 Handle g_names_ep = kInvalidHandle;  // names' endpoint (init keeps the receive side too)
 Handle g_names_client = kInvalidHandle;  // init's badged client handle to names
@@ -197,7 +201,7 @@ Status give(keel::Prepared& p, const char* kind, unsigned nth, Handle h) {
 }
 
 // Makes and gives the objects of one grant. `counts` numbers grants per kind.
-Status give_grant(keel::Prepared& p, const keel::Grant& g, unsigned counts[5]) {
+Status give_grant(keel::Prepared& p, const keel::Grant& g, unsigned counts[keel::kGrantKindCount]) {
   unsigned nth = counts[unsigned(g.kind)]++;
   switch (g.kind) {
     case keel::GrantKind::IoPorts: {
@@ -236,6 +240,22 @@ Status give_grant(keel::Prepared& p, const keel::Grant& g, unsigned counts[5]) {
       if (int64_t r = sys::handle_duplicate(g_initrd_vmo, keel::kRightRead | keel::kRightMap | keel::kRightTransfer, &h); r != 0)
         return keel::status_of(r);
       return give(p, "initrd", nth, h);
+    }
+    case keel::GrantKind::Framebuffer: {
+      // The whole pages the framebuffer touches, and the record describing it.
+      if (g_fb.magic != keel::kBootFramebufferMagic) return Status::NotFound;
+      const uint64_t page = keel::kPageSize;
+      const uint64_t base = g_fb.address & ~(page - 1);
+      const uint64_t end = (g_fb.address + uint64_t(g_fb.pitch) * g_fb.height + page - 1) & ~(page - 1);
+      Handle mem = kInvalidHandle, info = kInvalidHandle;
+      if (int64_t r = sys::devmem_create(g_resource, base, end - base, &mem); r != 0) return keel::status_of(r);
+      if (Status s = give(p, "framebuffer", nth, mem); s != Status::Ok) {
+        sys::handle_close(mem);
+        return s;
+      }
+      if (int64_t r = sys::handle_duplicate(g_fb_record, keel::kRightRead | keel::kRightMap | keel::kRightTransfer, &info); r != 0)
+        return keel::status_of(r);
+      return give(p, "framebuffer-info", nth, info);
     }
   }
   return Status::InvalidArgument;
@@ -283,7 +303,7 @@ Status spawn_service(Service& s) {
       st = give_client(p, "names", g_names_ep, s.badge);
     }
   }
-  unsigned counts[5] = {};
+  unsigned counts[keel::kGrantKindCount] = {};
   for (size_t i = 0; st == Status::Ok && i < spec.grant_count; ++i) st = give_grant(p, spec.grants[i], counts);
   if (st != Status::Ok) {
     keel::spawn_cancel(p);
@@ -601,6 +621,14 @@ int main(uint64_t) {
     return 1;
   }
   if (!load_configuration()) return 1;
+  // The boot framebuffer, if the kernel passed one (for `grant framebuffer`).
+  uint64_t fb_size = 0;
+  if (keel::find_module("framebuffer", &g_fb_record, &fb_size) &&
+      (fb_size < sizeof g_fb || sys::vmo_read(g_fb_record, 0, &g_fb, sizeof g_fb) != 0 ||
+       g_fb.magic != keel::kBootFramebufferMagic || g_fb.pitch == 0 || g_fb.height == 0)) {
+    log("the framebuffer record is malformed: no framebuffer grants");
+    g_fb = keel::BootFramebuffer{};
+  }
   auto order = keel::manifest::start_order(g_manifest);
   if (!order.ok()) {
     log("the manifest has a dependency cycle");

@@ -10,6 +10,8 @@
 //   devmem BASE SIZE     physical memory BASE .. BASE+SIZE-1 (MMIO), page granular
 //   resource             the whole device authority (the root Resource; devmgr)
 //   modules              the boot modules (the initrd)
+//   framebuffer          the boot framebuffer: DeviceMemory over it and its
+//                        BootFramebuffer record (fbcon)
 //
 // The textual grammar of a grant is the same in both formats; it is described
 // in keel/manifest.h. Freestanding: no allocation, exceptions, RTTI or libc.
@@ -35,11 +37,12 @@ inline constexpr uint64_t kGrantPageSize = 0x1000;
 // or below 2^52.
 inline constexpr uint64_t kPhysAddressLimit = uint64_t(1) << 52;
 
-enum class GrantKind : uint8_t { IoPorts, Irq, DevMem, Resource, Modules };
+enum class GrantKind : uint8_t { IoPorts, Irq, DevMem, Resource, Modules, Framebuffer };
+inline constexpr unsigned kGrantKindCount = 6;
 
 // One grant. `base` and `size` by kind: IoPorts first port and port count;
 // Irq the interrupt number and 1; DevMem physical base and byte count;
-// Resource and Modules 0 and 0.
+// Resource, Modules and Framebuffer 0 and 0.
 struct Grant {
   GrantKind kind = GrantKind::Resource;
   uint64_t base = 0;
@@ -50,6 +53,7 @@ struct Grant {
   static constexpr Grant devmem(uint64_t base, uint64_t size) { return {GrantKind::DevMem, base, size}; }
   static constexpr Grant resource() { return {GrantKind::Resource, 0, 0}; }
   static constexpr Grant modules() { return {GrantKind::Modules, 0, 0}; }
+  static constexpr Grant framebuffer() { return {GrantKind::Framebuffer, 0, 0}; }
 
   friend constexpr bool operator==(const Grant&, const Grant&) = default;
 };
@@ -67,6 +71,8 @@ constexpr const char* grant_kind_name(GrantKind kind) {
       return "resource";
     case GrantKind::Modules:
       return "modules";
+    case GrantKind::Framebuffer:
+      return "framebuffer";
   }
   return "unknown";
 }
@@ -74,7 +80,7 @@ constexpr const char* grant_kind_name(GrantKind kind) {
 // True if `g` is a grant the text formats could produce: a non-empty port
 // range inside the 64 KiB port space; an irq <= kMaxIrq with size 1; a
 // non-empty page-aligned devmem range ending at or below kPhysAddressLimit;
-// resource/modules with base = size = 0.
+// resource/modules/framebuffer with base = size = 0.
 constexpr bool is_valid(const Grant& g) {
   switch (g.kind) {
     case GrantKind::IoPorts:
@@ -86,6 +92,7 @@ constexpr bool is_valid(const Grant& g) {
              g.base < kPhysAddressLimit && g.size <= kPhysAddressLimit - g.base;
     case GrantKind::Resource:
     case GrantKind::Modules:
+    case GrantKind::Framebuffer:
       return g.base == 0 && g.size == 0;
   }
   return false;
@@ -93,7 +100,7 @@ constexpr bool is_valid(const Grant& g) {
 
 // True if holding `allowed` permits holding `wanted`: same kind, both valid,
 // and for ioports/devmem the wanted range lies entirely inside the allowed one;
-// irq, resource and modules must match exactly.
+// irq, resource, modules and framebuffer must match exactly.
 constexpr bool covers(const Grant& allowed, const Grant& wanted) {
   if (allowed.kind != wanted.kind || !is_valid(allowed) || !is_valid(wanted)) return false;
   switch (wanted.kind) {
@@ -105,6 +112,7 @@ constexpr bool covers(const Grant& allowed, const Grant& wanted) {
       return wanted.base == allowed.base;
     case GrantKind::Resource:
     case GrantKind::Modules:
+    case GrantKind::Framebuffer:
       return true;
   }
   return false;

@@ -67,6 +67,8 @@
 //                             BASE+SIZE <= 2^52 (physical, bytes)
 //     resource                the whole device authority (devmgr only)
 //     modules                 the boot modules (the initrd)
+//     framebuffer             the boot framebuffer (DeviceMemory) and its
+//                             BootFramebuffer record (fbcon only)
 //
 // Every line must consume all its tokens ("trailing garbage" otherwise).
 // A manifest with no services is valid.
