@@ -292,6 +292,44 @@ TEST(FbConsole, SgrColours) {
   EXPECT_TRUE(s.cell_is(0, 9, 'A'));
 }
 
+// What the userspace fbcon driver draws for console-fb: a line discipline's
+// echo (typed text, DEL erasing as "\b \b", Enter as "\r\n"), cursor keys a
+// shell might echo back, colours, and then garbage a buggy client could send.
+TEST(FbConsole, TtySessionThenGarbage) {
+  Screen s(10, 3);
+  ASSERT_TRUE(s.init().ok());
+  s.con.set_cursor_visible(false);
+  s.put("# AB\b \b\r\n");  // typed "AB", one DEL erased the B
+  EXPECT_TRUE(s.cell_is(0, 2, 'A'));
+  EXPECT_TRUE(s.cell_is(0, 3, ' '));
+  EXPECT_EQ(s.con.cursor_row(), 1u);
+  EXPECT_EQ(s.con.cursor_col(), 0u);
+  s.put("\x1b[2J\x1b[3;4HA\x1b[2AA\x1b[1BA\x1b[3DA\x1b[2CA");  // ED, CUP, CUU, CUD, CUB, CUF
+  EXPECT_TRUE(s.cell_is(2, 3, 'A'));
+  EXPECT_TRUE(s.cell_is(0, 4, 'A'));
+  EXPECT_TRUE(s.cell_is(1, 5, 'A'));
+  EXPECT_TRUE(s.cell_is(1, 3, 'A'));
+  EXPECT_TRUE(s.cell_is(1, 6, 'A'));
+  s.put("\x1b[1;1H\x1b[K\x1b[33;41mA\x1b[97;7mA\x1b[0mA");  // EL; yellow on red; reverse bright white; reset
+  EXPECT_TRUE(s.cell_is(0, 0, 'A', 6, 4));
+  EXPECT_TRUE(s.cell_is(0, 1, 'A', 4, 15));
+  EXPECT_TRUE(s.cell_is(0, 2, 'A'));
+  EXPECT_TRUE(s.cell_is(0, 4, ' '));  // erased by EL
+  // Garbage: an overlong CSI, a lone ESC at the end of a write, a CSI
+  // aborted by a control, bytes no UTF-8 has: nothing outside the screen
+  // (ASan), the cursor stays on it, and the next text still draws.
+  std::string junk = "\x1b[";
+  for (int i = 0; i < 100000; ++i) junk += char('0' + i % 10);
+  s.put(junk);
+  s.put("\x1b");
+  s.put("[;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;m\xff\xfe\xc0\x80");
+  s.put("\x1b[12\x1b[H");
+  EXPECT_LT(s.con.cursor_row(), s.con.rows());
+  EXPECT_LE(s.con.cursor_col(), s.con.cols());
+  s.put("\x1b[HA");
+  EXPECT_TRUE(s.cell_is(0, 0, 'A'));
+}
+
 TEST(FbConsole, SixteenBitPixels) {
   Screen s(4, 2, 16);
   ASSERT_TRUE(s.init().ok());

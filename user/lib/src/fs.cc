@@ -17,6 +17,8 @@ constexpr uint64_t kMs = 1'000'000;
 // call, a reconnect, the retried call).
 constexpr uint64_t kCallDeadline = 4000 * kMs;
 constexpr Status kBadReply = Status::BadState;
+// How long a lookup that finds no vfs is repeated (vfs may be starting).
+constexpr uint64_t kStartingWindow = 1000 * kMs;
 
 SpinLock g_lock;
 Handle g_vfs = kInvalidHandle;  // guarded by g_lock
@@ -29,10 +31,19 @@ Status connect() {
   Handle names = kInvalidHandle;
   uint64_t unused = 0;
   if (!find_module("names", &names, &unused)) return Status::NotFound;
+  // vfs may be ready but not registered yet (init registers a service in
+  // names after its kReady): NotFound is asked again for a moment.
   IpcMessage m{};
-  uint32_t at = keel::rpc::put_string(m, 0, "vfs");
-  m.tag = tag(keel::proto::names::kLookup, at);
-  Status st = keel::rpc::call(names, m, now_ns() + 2000 * kMs);
+  Status st = Status::NotFound;
+  const uint64_t give_up = now_ns() + kStartingWindow;
+  for (;;) {
+    m = IpcMessage{};
+    uint32_t at = keel::rpc::put_string(m, 0, "vfs");
+    m.tag = tag(keel::proto::names::kLookup, at);
+    st = keel::rpc::call(names, m, now_ns() + 2000 * kMs);
+    if (st != Status::NotFound || now_ns() > give_up) break;
+    sys::thread_sleep(now_ns() + 20 * kMs);
+  }
   if (st != Status::Ok) return st;
   if (keel::rpc::handles(m) != 1) return kBadReply;
   g_vfs = m.handles[0];

@@ -114,10 +114,17 @@ int main(uint64_t) {
   }
   auto* servers = new (std::nothrow) NamesServers(names, *mounts);
   if (servers == nullptr) return 1;
-  // The servers are our dependencies: registered before we start. One that
-  // is not is looked up again at its first request.
+  // The servers are our dependencies: ready before we start, though init
+  // may not have registered them in names yet (its registrar thread does
+  // that after their kReady). One that is still missing after a while is
+  // looked up again at its first request.
+  const uint64_t give_up = keel::now_ns() + 5000 * kMs;
   for (size_t i = 0; i < mounts->count(); ++i) {
     Status st = servers->lookup(i);
+    while (st == Status::NotFound && keel::now_ns() < give_up) {
+      sys::thread_sleep(keel::now_ns() + 20 * kMs);
+      st = servers->lookup(i);
+    }
     if (st == Status::Ok) {
       keel::print("vfs: mounted {} at {}\n", mounts->service(i), mounts->point(i));
     } else {

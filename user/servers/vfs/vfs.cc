@@ -269,7 +269,11 @@ void handle(const MountTable& mounts, Servers& servers, IpcMessage& m, uint64_t 
       f.words[3] = where->index;
     } else {
       const uint64_t server_fid = f.words[0];
-      if (server_fid == 0 || server_fid > fsp::kServerFidMask) return reply_status(m, kBadReply);
+      if (server_fid == 0 || server_fid > fsp::kServerFidMask) {
+        IpcMessage close = server_request(fsp::kClose, server_fid, 0, 0, badge);  // (whatever it opened)
+        (void)servers.call(where->index, close);
+        return reply_status(m, kBadReply);
+      }
       const uint8_t children = f.words[1] == fsp::kTypeDirectory ? mounts.children(p1) : 0;
       f.words[0] = make_fid(where->index, uint32_t(server_fid), children);
     }

@@ -415,6 +415,27 @@ TEST_F(Vfs, MalformedRequests) {
   }
 }
 
+// A server that answers kOpen with a fid past kServerFidMask.
+struct BadFidServers final : keel::vfs::Servers {
+  std::vector<uint32_t> methods;
+  Status call(size_t, IpcMessage& m) override {
+    methods.push_back(keel::rpc::label(m));
+    m.words[0] = fsp::kServerFidMask + 1;
+    m.words[1] = fsp::kTypeFile;
+    m.tag = tag(uint32_t(Status::Ok), fsp::kWordString);
+    return Status::Ok;
+  }
+  Status reconnect(size_t) override { return Status::Ok; }
+};
+
+TEST_F(Vfs, BadFidFromServerIsClosed) {
+  BadFidServers bad;
+  IpcMessage m = with_path(request(fsp::kOpen, 0, kRW, 0644), "/tmp/x");
+  keel::vfs::handle(mounts, bad, m, kBadge, 0);
+  EXPECT_EQ(Status(keel::rpc::label(m)), Status::BadState);
+  EXPECT_EQ(bad.methods, (std::vector<uint32_t>{fsp::kOpen, fsp::kClose}));
+}
+
 TEST_F(Vfs, MalformedReplies) {
   servers.malformed_replies = true;
   uint64_t fid = 0;

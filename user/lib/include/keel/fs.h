@@ -17,7 +17,8 @@
 // BadHandle.
 //
 // Errors: those of keel/proto/fs.h; NameTooLong for a path past kPathMax
-// (not sent); NotFound (no "names" handle, vfs not registered) or
+// (not sent); NotFound (no "names" handle, vfs not registered: asked again
+// for up to 1 s, since a vfs that has just started may not be yet) or
 // AccessDenied (the policy) from the lookup; PeerClosed or TimedOut when vfs
 // failed twice; BadState for a reply that breaks the protocol.
 //
