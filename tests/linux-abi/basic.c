@@ -17,7 +17,7 @@ struct rlimit64_ { unsigned long long cur, max; };
 
 static void test_write(void) {
   int p[2];
-  if (pipe(p) < 0) { t_fail("pipe for write tests", __FILE__, __LINE__, "pipe failed"); return; }
+  if (pipe(p) < 0) { t_fail("pipe for write tests", __FILE__, __LINE__, "expected a pipe got -1/%s", t_errname(errno)); return; }
   CHECK_EQ(write(p[1], "", 0), 0, "write of 0 bytes returns 0");
   CHECK_EQ(write(p[1], "abc", 3), 3, "write returns the byte count");
   char b[4] = {0};

@@ -5,7 +5,8 @@
  * nothing is left buffered across fork or exec):
  *
  *   ok N name                                        a check passed (N counts from 1)
- *   FAIL name: expected X got Y (file.c:line)        a check failed
+ *   FAIL name: expected X got Y (file.c:line)        a check failed (the name may hold ": ";
+ *                                                    what follows it always starts "expected ")
  *   SKIP name: reason                                a check that could not run here (not counted)
  *   # text                                           a diagnostic
  *   linux-abi NAME: P passed, F failed               the last line
@@ -120,6 +121,9 @@ static __attribute__((unused)) void t_skip(const char *name, const char *reason)
 }
 
 #define t_note(...) t_printf(1, "# " __VA_ARGS__)
+
+/* Every failure message starts with "expected " (t_fail's fmt must too), so
+ * that a reader can split "FAIL name: expected ..." even when the name holds ": ". */
 
 /* CHECK(cond, name): passes if cond is true. */
 #define CHECK(cond, name)                                                          \

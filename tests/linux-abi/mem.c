@@ -95,7 +95,7 @@ static void test_mmap_anon(void) {
 static void test_fork_sharing(void) {
   volatile int *shared = mmap(NULL, PG, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   volatile int *priv = mmap(NULL, PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (shared == MAP_FAILED || priv == MAP_FAILED) { t_fail("mmap for fork tests", __FILE__, __LINE__, "failed"); return; }
+  if (shared == MAP_FAILED || priv == MAP_FAILED) { t_fail("mmap for fork tests", __FILE__, __LINE__, "expected two mappings got MAP_FAILED"); return; }
   shared[0] = 1;
   priv[0] = 1;
   pid_t c = fork();

@@ -57,15 +57,22 @@ Status connect() {
 }
 
 // Sends request `m` to vfs; `m` becomes the reply. Once more after a new
-// lookup if vfs died or did not answer. The result is the call's failure or
-// the reply's Status.
-Status call(IpcMessage& m) {
+// lookup if vfs died or did not answer. With `share`, each try sends a
+// duplicate of that MemoryObject (the handle moves with the message). The
+// result is the call's failure or the reply's Status.
+Status call(IpcMessage& m, Handle share = kInvalidHandle) {
   LockGuard guard(g_lock);
   const IpcMessage request = m;
   Status st = Status::NotFound;
   for (int attempt = 0; attempt < 2; ++attempt) {
     if (st = connect(); st != Status::Ok) return st;
     m = request;
+    if (share != kInvalidHandle) {
+      if (int64_t r = sys::handle_duplicate(share, kRightRead | kRightWrite | kRightMap | kRightTransfer, &m.handles[0]);
+          r != 0)
+        return status_of(r);
+      m.tag = tag(keel::rpc::label(request), keel::rpc::words(request), 1);
+    }
     int64_t r = sys::ipc_call(g_vfs, &m, now_ns() + kCallDeadline);
     if (r == 0) return Status(keel::rpc::label(m));
     st = status_of(r);
@@ -108,6 +115,42 @@ Status info_from(const IpcMessage& m, Info* out) {
   return Status::Ok;
 }
 
+// A read or write through a MemoryObject (kReadShared, kWriteShared), in
+// pieces of up to kSharedMax bytes; `*done` gets the bytes moved. A read
+// stops at the end of the file.
+Status shared_io(uint32_t method, Fid fid, uint8_t* data, size_t n, size_t* done) {
+  *done = 0;
+  const size_t piece = n < fsp::kSharedMax ? n : fsp::kSharedMax;
+  const size_t len = (piece + kPageSize - 1) & ~size_t(kPageSize - 1);
+  const Handle self = start_info()->self_process;
+  Handle vmo = kInvalidHandle;
+  if (int64_t r = sys::vmo_create(len, 0, &vmo); r != 0) return status_of(r);
+  uint64_t addr = 0;
+  if (int64_t r = sys::vm_map(self, vmo, 0, len, kVmRead | kVmWrite, &addr); r != 0) {
+    sys::handle_close(vmo);
+    return status_of(r);
+  }
+  auto* buf = reinterpret_cast<uint8_t*>(addr);
+  Status st = Status::Ok;
+  while (*done < n) {
+    const size_t count = n - *done < piece ? n - *done : piece;
+    if (method == fsp::kWriteShared) __builtin_memcpy(buf, data + *done, count);
+    IpcMessage m = request(method, fid, count);
+    if (st = call(m, vmo); st != Status::Ok) break;
+    const uint64_t moved = keel::rpc::words(m) >= 1 ? m.words[0] : ~uint64_t(0);
+    if (moved > count || (method == fsp::kWriteShared && moved == 0)) {
+      st = kBadReply;
+      break;
+    }
+    if (method == fsp::kReadShared) __builtin_memcpy(data + *done, buf, moved);
+    *done += moved;
+    if (method == fsp::kReadShared && moved < count) break;  // the end of the file
+  }
+  (void)sys::vm_unmap(self, addr, len);
+  sys::handle_close(vmo);
+  return st;
+}
+
 }  // namespace
 
 Status open(std::string_view path, uint64_t flags, Fid* out, uint64_t mode, Info* info) {
@@ -126,6 +169,7 @@ Status close(Fid fid) {
 }
 
 Status read(Fid fid, std::span<uint8_t> out, size_t* got) {
+  if (out.size() > fsp::kSharedThreshold) return shared_io(fsp::kReadShared, fid, out.data(), out.size(), got);
   *got = 0;
   while (*got < out.size()) {
     const size_t want = out.size() - *got < fsp::kIoMax ? out.size() - *got : fsp::kIoMax;
@@ -144,6 +188,12 @@ Status read(Fid fid, std::span<uint8_t> out, size_t* got) {
 }
 
 Status write(Fid fid, std::span<const uint8_t> in, size_t* written) {
+  if (in.size() > fsp::kSharedThreshold) {
+    size_t moved = 0;
+    Status st = shared_io(fsp::kWriteShared, fid, const_cast<uint8_t*>(in.data()), in.size(), &moved);
+    if (written) *written = moved;
+    return st;
+  }
   size_t done = 0;
   Status st = Status::Ok;
   while (done < in.size()) {

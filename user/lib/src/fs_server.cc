@@ -57,15 +57,18 @@ Status take_path(const IpcMessage& m, uint32_t at, char* norm, std::string_view*
 
 }  // namespace
 
-void dispatch(Backend& b, IpcMessage& m, uint32_t handles) {
+void dispatch(Backend& b, IpcMessage& m, uint32_t handles, std::span<uint8_t> shared) {
   const uint32_t method = keel::rpc::label(m);
-  if (method < fsp::kOpen || method > fsp::kForget) return keel::rpc::reply_status(m, Status::Unsupported);
-  if (keel::rpc::words(m) < fsp::kWordString || handles != 0)
+  if (method < fsp::kOpen || method > fsp::kMethodLast) return keel::rpc::reply_status(m, Status::Unsupported);
+  const bool is_shared = method == fsp::kReadShared || method == fsp::kWriteShared;
+  if (keel::rpc::words(m) < fsp::kWordString || handles != (is_shared ? 1u : 0u))
     return keel::rpc::reply_status(m, Status::InvalidArgument);
   const uint64_t raw_fid = m.words[fsp::kWordFid], a = m.words[fsp::kWordA], bw = m.words[fsp::kWordB];
   const uint64_t client = m.words[fsp::kWordClient];
+  if (is_shared && (a == 0 || a > fsp::kSharedMax || shared.size() != a))
+    return keel::rpc::reply_status(m, Status::InvalidArgument);
   const bool uses_fid = method == fsp::kClose || method == fsp::kRead || method == fsp::kWrite ||
-                        method == fsp::kSeek || method == fsp::kFstat || method == fsp::kReadDir;
+                        method == fsp::kSeek || method == fsp::kFstat || method == fsp::kReadDir || is_shared;
   if (uses_fid && (raw_fid == 0 || raw_fid > fsp::kServerFidMask)) return keel::rpc::reply_status(m, Status::BadHandle);
   const uint32_t fid = uint32_t(raw_fid);
   char path[fsp::kPathMax], path2[fsp::kPathMax];
@@ -151,6 +154,16 @@ void dispatch(Backend& b, IpcMessage& m, uint32_t handles) {
     case fsp::kForget:
       b.forget(client);
       return reply(m, Status::Ok);
+    case fsp::kReadShared: {
+      auto r = b.read(client, fid, shared);
+      if (!r.ok()) return reply(m, keel::status_from(r.error()));
+      return reply(m, Status::Ok, *r);
+    }
+    case fsp::kWriteShared: {
+      auto r = b.write(client, fid, shared);
+      if (!r.ok()) return reply(m, keel::status_from(r.error()));
+      return reply(m, Status::Ok, *r);
+    }
   }
   keel::rpc::reply_status(m, Status::Unsupported);
 }

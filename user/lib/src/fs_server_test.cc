@@ -12,6 +12,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace fsp = keel::proto::fs;
 using keel::IpcMessage;
@@ -112,6 +113,57 @@ TEST_F(Dispatch, DirectoriesRenameTruncateForget) {
   EXPECT_EQ(send(fs, closed), Status::BadHandle);
   IpcMessage rm2 = with_strings(request(fsp::kRmdir), "/d");
   EXPECT_EQ(send(fs, rm2), Status::Ok);
+}
+
+// kReadShared / kWriteShared: the bytes go through the mapped MemoryObject
+// (here a host buffer), not the message.
+TEST_F(Dispatch, SharedReadAndWrite) {
+  const uint64_t fid = open("/big", fsp::kFlagRead | fsp::kFlagWrite | fsp::kFlagCreate);
+  std::vector<uint8_t> out(10000), in(10000);
+  for (size_t i = 0; i < out.size(); ++i) out[i] = uint8_t(i * 13 + 1);
+  IpcMessage w = request(fsp::kWriteShared, fid, out.size());
+  keel::fs::dispatch(fs, w, 1, {out.data(), out.size()});
+  ASSERT_EQ(Status(keel::rpc::label(w)), Status::Ok);
+  EXPECT_EQ(w.words[0], out.size());
+  IpcMessage seek = request(fsp::kSeek, fid, fsp::kSeekSet, 0);
+  ASSERT_EQ(send(fs, seek), Status::Ok);
+  IpcMessage r = request(fsp::kReadShared, fid, in.size());
+  keel::fs::dispatch(fs, r, 1, {in.data(), in.size()});
+  ASSERT_EQ(Status(keel::rpc::label(r)), Status::Ok);
+  EXPECT_EQ(r.words[0], in.size());
+  EXPECT_EQ(in, out);
+  // At the end: 0 bytes.
+  r = request(fsp::kReadShared, fid, in.size());
+  keel::fs::dispatch(fs, r, 1, {in.data(), in.size()});
+  ASSERT_EQ(Status(keel::rpc::label(r)), Status::Ok);
+  EXPECT_EQ(r.words[0], 0u);
+  // Malformed: no handle, two, a count of 0 or past kSharedMax, a buffer
+  // that is not the count, a bad fid.
+  struct Case {
+    uint64_t fid, count;
+    uint32_t handles;
+    size_t buffer;
+    Status want;
+  } cases[] = {{fid, 100, 0, 100, Status::InvalidArgument},
+               {fid, 100, 2, 100, Status::InvalidArgument},
+               {fid, 0, 1, 0, Status::InvalidArgument},
+               {fid, fsp::kSharedMax + 1, 1, 100, Status::InvalidArgument},
+               {fid, 100, 1, 99, Status::InvalidArgument},
+               {0, 100, 1, 100, Status::BadHandle},
+               {fid + 1000, 100, 1, 100, Status::BadHandle}};
+  for (uint32_t method : {fsp::kReadShared, fsp::kWriteShared}) {
+    for (const Case& c : cases) {
+      IpcMessage m = request(method, c.fid, c.count);
+      keel::fs::dispatch(fs, m, c.handles, {in.data(), c.buffer});
+      EXPECT_EQ(Status(keel::rpc::label(m)), c.want) << method << " count " << c.count << " handles " << c.handles;
+    }
+  }
+  // A directory is IsADirectory, as with kRead.
+  IpcMessage d = with_strings(request(fsp::kOpen, 0, fsp::kFlagRead), "/");
+  ASSERT_EQ(send(fs, d), Status::Ok);
+  r = request(fsp::kReadShared, d.words[0], 10);
+  keel::fs::dispatch(fs, r, 1, {in.data(), 10});
+  EXPECT_EQ(Status(keel::rpc::label(r)), Status::IsADirectory);
 }
 
 TEST_F(Dispatch, MalformedRequests) {

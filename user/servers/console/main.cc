@@ -567,7 +567,7 @@ void cmd_cat(std::string_view arg) {
     return putf("cat: {}: {}\n", arg, keel::status_name(st));
   char last = '\n';
   for (;;) {
-    uint8_t buf[fsp::kIoMax];
+    static uint8_t buf[4096];  // (past kSharedThreshold: read through shared memory)
     size_t got = 0;
     Status st = keel::fs::read(f, {buf, sizeof buf}, &got);
     if (st != Status::Ok) {

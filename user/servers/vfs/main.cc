@@ -145,7 +145,7 @@ int main(uint64_t) {
       ep,
       [](IpcMessage& m, keel::rpc::Request& req) {
         auto* s = static_cast<State*>(req.ctx);
-        keel::vfs::handle(*s->mounts, *s->servers, m, req.badge, req.received_count);
+        keel::vfs::handle(*s->mounts, *s->servers, m, req.badge, {req.received, req.received_count});
       },
       &state);
   keel::print("vfs: serving failed: {}\n", keel::status_name(st));

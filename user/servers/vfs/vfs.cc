@@ -78,6 +78,7 @@ Status forward(Servers& servers, size_t mount, IpcMessage& m) {
   const IpcMessage request = m;
   Status st = servers.call(mount, m);
   if (st != Status::PeerClosed && st != Status::TimedOut) return st;
+  if (keel::rpc::handles(request) != 0) return st;  // (they went with the first try)
   if (servers.reconnect(mount) != Status::Ok) return st;
   m = request;
   return servers.call(mount, m);
@@ -207,17 +208,20 @@ void forget(Context& c, IpcMessage& m) {
   reply_status(m, first_error);
 }
 
+bool is_shared(uint32_t method) { return method == fsp::kReadShared || method == fsp::kWriteShared; }
+
 bool uses_fid(uint32_t method) {
   return method == fsp::kClose || method == fsp::kRead || method == fsp::kWrite || method == fsp::kSeek ||
-         method == fsp::kFstat || method == fsp::kReadDir;
+         method == fsp::kFstat || method == fsp::kReadDir || is_shared(method);
 }
 
 }  // namespace
 
-void handle(const MountTable& mounts, Servers& servers, IpcMessage& m, uint64_t badge, uint32_t handles) {
+void handle(const MountTable& mounts, Servers& servers, IpcMessage& m, uint64_t badge, std::span<Handle> received) {
   const uint32_t method = keel::rpc::label(m);
-  if (method < fsp::kOpen || method > fsp::kForget) return reply_status(m, Status::Unsupported);
-  if (keel::rpc::words(m) < fsp::kWordString || handles != 0) return reply_status(m, Status::InvalidArgument);
+  if (method < fsp::kOpen || method > fsp::kMethodLast) return reply_status(m, Status::Unsupported);
+  if (keel::rpc::words(m) < fsp::kWordString || received.size() != (is_shared(method) ? 1u : 0u))
+    return reply_status(m, Status::InvalidArgument);
   Context c{mounts, servers, badge};
 
   if (method == fsp::kForget) return forget(c, m);
@@ -231,6 +235,14 @@ void handle(const MountTable& mounts, Servers& servers, IpcMessage& m, uint64_t 
     IpcMessage f = m;
     f.words[fsp::kWordFid] = fid->server_fid;
     f.words[fsp::kWordClient] = badge;
+    if (is_shared(method)) {
+      // The MemoryObject goes on with the request (the server checks it).
+      f.handles[0] = received[0];
+      received[0] = kInvalidHandle;
+      f.tag = tag(method, keel::rpc::words(m), 1);
+    } else {
+      f.tag = tag(method, keel::rpc::words(m));
+    }
     Status st = forward(servers, fid->mount, f);
     if (st != Status::Ok) return reply_status(m, st);
     if (method == fsp::kFstat) {

@@ -31,6 +31,7 @@
 //   kRename  from and to on different mounts: CrossDevice
 //   kRename, kRmdir of a mount point, or of a directory above one: Busy
 //   kForget  forwarded to every mount (the first error is the reply)
+//   kReadShared, kWriteShared  the MemoryObject handle is passed on
 //   kStat, kFstat  r3 is the mount index
 // Everything else is the fs server's answer. A request vfs cannot parse is
 // refused before any server sees it: InvalidArgument (fewer than 4 words,
@@ -40,7 +41,9 @@
 // ## Restarts
 // A call that fails with PeerClosed or TimedOut (the server died, or its
 // endpoint is stale after a restart) is retried once after
-// Servers::reconnect; the second failure is the reply. A restarted server
+// Servers::reconnect; the second failure is the reply. A request that
+// carried a handle is not retried (the handle went with the first try: the
+// kernel closes the handles of a message it could not deliver). A restarted server
 // does not know the fids of the old one: they are BadHandle.
 #pragma once
 
@@ -51,6 +54,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <string_view>
 
 namespace keel::vfs {
@@ -126,8 +130,11 @@ class Servers {
   ~Servers() = default;
 };
 
-// One client request: `m` holds it (with `handles` handles, refused) and is
-// overwritten with the reply; `badge` is the caller's.
-void handle(const MountTable& mounts, Servers& servers, IpcMessage& m, uint64_t badge, uint32_t handles);
+// One client request: `m` holds it and is overwritten with the reply;
+// `badge` is the caller's; `received` are the handles that came with it.
+// The MemoryObject of kReadShared/kWriteShared goes on to the fs server
+// (its entry becomes kInvalidHandle); any other handle is refused
+// (InvalidArgument) and left to the caller to close.
+void handle(const MountTable& mounts, Servers& servers, IpcMessage& m, uint64_t badge, std::span<Handle> received);
 
 }  // namespace keel::vfs

@@ -12,6 +12,8 @@
 #include "../tmpfs/tmpfs.h"
 #include "vfs.h"
 
+#include <algorithm>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -121,6 +123,8 @@ struct FakeServers final : keel::vfs::Servers {
   bool malformed_replies = false;  // Ok with no words
   std::vector<std::string> paths[kCount];  // s1 of every request that reached each server
   uint64_t last_client[kCount] = {};
+  std::map<keel::Handle, std::vector<uint8_t>> buffers;  // "MemoryObjects"
+  std::vector<keel::Handle> handles_seen;
 
   FakeServers() {
     for (auto& f : fs) f = std::make_unique<keel::tmpfs::Tmpfs>(1 << 20);
@@ -139,7 +143,21 @@ struct FakeServers final : keel::vfs::Servers {
     const uint32_t method = keel::rpc::label(m);
     if (method != fsp::kWrite && keel::rpc::get_string(m, fsp::kWordString, buf, sizeof buf, &s, nullptr))
       paths[mount].emplace_back(s);
-    keel::fs::dispatch(*fs[mount], m, 0);
+    const uint32_t handles = keel::rpc::handles(m);
+    if (handles == 1) {
+      // A MemoryObject: the test's buffer under that handle value, as the
+      // server would map it (count bytes of it).
+      handles_seen.push_back(m.handles[0]);
+      auto it = buffers.find(m.handles[0]);
+      const uint64_t count = m.words[fsp::kWordA];
+      if (it == buffers.end() || it->second.size() < count) {
+        keel::rpc::reply_status(m, Status::InvalidArgument);
+      } else {
+        keel::fs::dispatch(*fs[mount], m, 1, {it->second.data(), size_t(count)});
+      }
+    } else {
+      keel::fs::dispatch(*fs[mount], m, handles);
+    }
     if (malformed_replies) m.tag = tag(uint32_t(Status::Ok), 0);
     return Status(keel::rpc::label(m));
   }
@@ -187,7 +205,20 @@ struct Vfs : ::testing::Test {
   }
 
   Status send(IpcMessage& m, uint64_t badge = kBadge, uint32_t handles = 0) {
-    keel::vfs::handle(mounts, servers, m, badge, handles);
+    keel::Handle received[keel::kIpcMaxHandles] = {101, 102, 103, 104};
+    keel::vfs::handle(mounts, servers, m, badge, {received, handles});
+    for (uint32_t i = 0; i < handles; ++i)
+      EXPECT_EQ(received[i], keel::Handle(101 + i)) << "a refused handle is the caller's to close";
+    return Status(keel::rpc::label(m));
+  }
+
+  // A shared read or write with "MemoryObject" `h`; true if vfs passed it on.
+  Status shared(uint32_t method, uint64_t fid, uint64_t count, keel::Handle h, bool* passed_on = nullptr) {
+    IpcMessage m = request(method, fid, count);
+    m.tag = tag(method, fsp::kWordString, 1);
+    keel::Handle received[1] = {h};
+    keel::vfs::handle(mounts, servers, m, kBadge, {received, 1});
+    if (passed_on) *passed_on = received[0] == keel::kInvalidHandle;
     return Status(keel::rpc::label(m));
   }
 
@@ -431,9 +462,47 @@ struct BadFidServers final : keel::vfs::Servers {
 TEST_F(Vfs, BadFidFromServerIsClosed) {
   BadFidServers bad;
   IpcMessage m = with_path(request(fsp::kOpen, 0, kRW, 0644), "/tmp/x");
-  keel::vfs::handle(mounts, bad, m, kBadge, 0);
+  keel::vfs::handle(mounts, bad, m, kBadge, {});
   EXPECT_EQ(Status(keel::rpc::label(m)), Status::BadState);
   EXPECT_EQ(bad.methods, (std::vector<uint32_t>{fsp::kOpen, fsp::kClose}));
+}
+
+TEST_F(Vfs, SharedReadAndWritePassTheMemoryObjectOn) {
+  uint64_t fid = 0;
+  ASSERT_EQ(open("/tmp/big", kCreate, &fid), Status::Ok);
+  auto& out = servers.buffers[42];
+  out.resize(5000);
+  for (size_t i = 0; i < out.size(); ++i) out[i] = uint8_t(i * 3);
+  bool passed = false;
+  ASSERT_EQ(shared(fsp::kWriteShared, fid, out.size(), 42, &passed), Status::Ok);
+  EXPECT_TRUE(passed);
+  EXPECT_EQ(servers.handles_seen.back(), 42u);
+  EXPECT_EQ(servers.last_client[1], kBadge);
+  auto st = servers.fs[1]->stat("/big");
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(st->size, 5000u);
+  IpcMessage seek = request(fsp::kSeek, fid, fsp::kSeekSet, 0);
+  ASSERT_EQ(send(seek), Status::Ok);
+  servers.buffers[43].resize(8192);
+  ASSERT_EQ(shared(fsp::kReadShared, fid, 8192, 43), Status::Ok);
+  EXPECT_TRUE(std::equal(out.begin(), out.end(), servers.buffers[43].begin()));
+  // Refused before any server sees them: no handle, two handles, a handle
+  // with another method, a bad fid (the handle stays the caller's).
+  const size_t seen = servers.handles_seen.size();
+  IpcMessage none = request(fsp::kReadShared, fid, 10);
+  EXPECT_EQ(send(none), Status::InvalidArgument);
+  IpcMessage two = request(fsp::kReadShared, fid, 10);
+  EXPECT_EQ(send(two, kBadge, 2), Status::InvalidArgument);
+  IpcMessage other = request(fsp::kRead, fid, 10);
+  EXPECT_EQ(send(other, kBadge, 1), Status::InvalidArgument);
+  EXPECT_EQ(shared(fsp::kReadShared, keel::vfs::make_fid(5, 1), 10, 43, &passed), Status::BadHandle);
+  EXPECT_FALSE(passed);
+  EXPECT_EQ(servers.handles_seen.size(), seen);
+  // Not retried: the handle went with the failed try.
+  const int reconnects = servers.reconnects[1];
+  servers.failing[1] = 1;
+  EXPECT_EQ(shared(fsp::kWriteShared, fid, 10, 42), Status::TimedOut);
+  EXPECT_EQ(servers.reconnects[1], reconnects);
 }
 
 TEST_F(Vfs, MalformedReplies) {

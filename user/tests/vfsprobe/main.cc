@@ -8,7 +8,8 @@
 // where directories are needed and the reverse, exclusive creation, bad and
 // forged fids, bad seeks, renames across mounts and into themselves,
 // non-empty directories, the read-only initrd — and reads and writes that
-// span several requests; then it opens kOpenMax files, leaves them open and
+// span several requests, through messages and through shared memory (1.25
+// MiB written and read back, a program read whole from the initrd); then it opens kOpenMax files, leaves them open and
 // exits 1. init restarts it.
 // Second run: its first request sends kForget, so the files of the first
 // run are closed: it can open kOpenMax files again (without kForget the
@@ -16,6 +17,8 @@
 // every check held, and exits 0.
 #include <keel/fs.h>
 #include <keel/keel.h>
+
+#include <new>
 
 namespace fsp = keel::proto::fs;
 using keel::Status;
@@ -131,6 +134,50 @@ void error_cases() {
   CHECK(info.type == fsp::kTypeDirectory && info.mount == 2);
 }
 
+// Bulk data: reads and writes past kSharedThreshold go through a
+// MemoryObject (kReadShared, kWriteShared), past kSharedMax in pieces.
+void shared_cases() {
+  constexpr size_t kBig = fsp::kSharedMax + fsp::kSharedMax / 4;  // two requests
+  auto* out = new (std::nothrow) uint8_t[kBig];
+  auto* in = new (std::nothrow) uint8_t[kBig + 100];
+  CHECK(out != nullptr && in != nullptr);
+  if (out == nullptr || in == nullptr) return;
+  for (size_t i = 0; i < kBig; ++i) out[i] = uint8_t(i * 31 + i / 4096);
+  keel::fs::Fid f = 0;
+  keel::fs::Info info;
+  size_t n = 0;
+  EXPECT(keel::fs::open("/run/big", kRW | fsp::kFlagCreate | fsp::kFlagTruncate, &f), Status::Ok);
+  EXPECT(keel::fs::write(f, {out, kBig}, &n), Status::Ok);
+  CHECK(n == kBig);
+  EXPECT(keel::fs::fstat(f, &info), Status::Ok);
+  CHECK(info.size == kBig);
+  EXPECT(keel::fs::seek(f, fsp::kSeekSet, 0), Status::Ok);
+  EXPECT(keel::fs::read(f, {in, kBig + 100}, &n), Status::Ok);  // (stops at the end)
+  CHECK(n == kBig);
+  bool same = true;
+  for (size_t i = 0; i < kBig; ++i) same = same && in[i] == out[i];
+  CHECK(same);
+  // The same bytes through messages, from the middle.
+  EXPECT(keel::fs::seek(f, fsp::kSeekSet, 5000), Status::Ok);
+  EXPECT(keel::fs::read(f, {in, 300}, &n), Status::Ok);
+  same = n == 300;
+  for (size_t i = 0; i < 300 && same; ++i) same = in[i] == out[5000 + i];
+  CHECK(same);
+  EXPECT(keel::fs::close(f), Status::Ok);
+  EXPECT(keel::fs::unlink("/run/big"), Status::Ok);
+  // A program from the initrd, whole.
+  EXPECT(keel::fs::stat("/sbin/vfsprobe", &info), Status::Ok);
+  CHECK(info.size > fsp::kSharedThreshold && info.size <= kBig);
+  EXPECT(keel::fs::open("/sbin/vfsprobe", fsp::kFlagRead, &f), Status::Ok);
+  EXPECT(keel::fs::read(f, {in, kBig}, &n), Status::Ok);
+  CHECK(n == info.size && in[0] == 0x7f && in[1] == 'E' && in[2] == 'L' && in[3] == 'F');
+  // Writing to the initrd is refused in bulk too.
+  EXPECT(keel::fs::write(f, {out, 4096}, &n), Status::AccessDenied);
+  EXPECT(keel::fs::close(f), Status::Ok);
+  delete[] out;
+  delete[] in;
+}
+
 // Opens kOpenMax files in /run; the next one is NoSpace. Returns how many opened.
 size_t open_all(keel::fs::Fid* fids) {
   size_t opened = 0;
@@ -159,6 +206,7 @@ int main(uint64_t) {
     EXPECT(keel::fs::open(kMarker, kRW | fsp::kFlagCreate, &marker), Status::Ok);
     EXPECT(keel::fs::close(marker), Status::Ok);
     error_cases();
+    shared_cases();
     CHECK(open_all(fids) == fsp::kOpenMax);
     EXPECT(keel::fs::open("/run/vfsprobe-xx", kRW | fsp::kFlagCreate, &fids[fsp::kOpenMax]), Status::NoSpace);
     keel::print("vfsprobe: first run: {} checks, {} failed; exiting with {} files open\n", g_checks, g_failures,

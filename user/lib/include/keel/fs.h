@@ -51,10 +51,11 @@ struct Info {
 // `info`, if given, gets the type and size.
 Status open(std::string_view path, uint64_t flags, Fid* out, uint64_t mode = 0644, Info* info = nullptr);
 Status close(Fid fid);
-// Reads until `out` is full or the end of the file, in kIoMax pieces; `*got`
-// gets the bytes read (0 at the end).
+// Reads until `out` is full or the end of the file; `*got` gets the bytes
+// read (0 at the end). Up to kSharedThreshold bytes in kIoMax messages;
+// more through a MemoryObject (kReadShared), kSharedMax bytes a request.
 Status read(Fid fid, std::span<uint8_t> out, size_t* got);
-// Writes all of `in`, in kIoMax pieces; `*written` (if given) gets how much
+// Writes all of `in`, as read() does; `*written` (if given) gets how much
 // was written before an error.
 Status write(Fid fid, std::span<const uint8_t> in, size_t* written = nullptr);
 inline Status write(Fid fid, std::string_view text, size_t* written = nullptr) {

@@ -3,7 +3,9 @@
 // replies out. Shared by tmpfs and initrdfs.
 //
 // Every request is validated before the Backend sees it:
-//   - at least kWordString words (fid, a, b, client), no handles;
+//   - at least kWordString words (fid, a, b, client); no handles, except
+//     the one MemoryObject of kReadShared and kWriteShared, whose count must
+//     be 1..kSharedMax and fit in it (serve() maps it for the request);
 //   - a fid that fits in kServerFidMask (else BadHandle);
 //   - strings whose count word and bytes lie inside the message (else
 //     InvalidArgument); a path longer than kPathMax is NameTooLong; bytes to
@@ -21,22 +23,49 @@
 #include <keel/fs_backend.h>
 #include <keel/keel.h>
 #include <keel/rpc.h>
+#include <keel/start.h>
+
+#include <span>
 
 namespace keel::fs {
 
 // Handles one request in `m` and overwrites `m` with its reply. `handles` is
-// how many handles came with the request (a request with any is refused).
+// how many handles came with the request (refused with any method but
+// kReadShared and kWriteShared, which need one); `shared` is, for those, the
+// mapped MemoryObject's first `count` bytes (anything else is refused).
 // Pure logic: tested on the host (user/lib/src/fs_server_test.cc).
-void dispatch(Backend& backend, IpcMessage& m, uint32_t handles);
+void dispatch(Backend& backend, IpcMessage& m, uint32_t handles, std::span<uint8_t> shared = {});
+
+// One request as serve() gets it: the MemoryObject of a shared read or
+// write mapped (read-write for kReadShared, read-only for kWriteShared) for
+// the length of the request, then dispatch().
+inline void dispatch_request(Backend& backend, IpcMessage& m, keel::rpc::Request& req) {
+  namespace fsp = keel::proto::fs;
+  const uint32_t method = keel::rpc::label(m);
+  const bool shared = method == fsp::kReadShared || method == fsp::kWriteShared;
+  if (!shared || req.received_count != 1 || keel::rpc::words(m) < fsp::kWordString || m.words[fsp::kWordA] == 0 ||
+      m.words[fsp::kWordA] > fsp::kSharedMax)
+    return dispatch(backend, m, req.received_count);  // (which refuses the malformed ones)
+  const uint64_t count = m.words[fsp::kWordA];
+  uint64_t size = 0;
+  if (sys::vmo_get_size(req.received[0], &size) != 0 || size < count)
+    return keel::rpc::reply_status(m, Status::InvalidArgument);
+  const uint64_t len = (count + kPageSize - 1) & ~uint64_t(kPageSize - 1);
+  const Handle self = start_info()->self_process;
+  uint64_t addr = 0;
+  const uint32_t prot = method == fsp::kReadShared ? kVmRead | kVmWrite : kVmRead;
+  if (int64_t r = sys::vm_map(self, req.received[0], 0, len, prot, &addr); r != 0)
+    return keel::rpc::reply_status(m, status_of(r));
+  dispatch(backend, m, 1, {reinterpret_cast<uint8_t*>(addr), size_t(count)});
+  (void)sys::vm_unmap(self, addr, len);
+}
 
 // Serves `endpoint` with `backend` until receiving fails (keel::rpc::serve;
 // heartbeats are answered). Returns the Status that ended it.
 inline Status serve(Handle endpoint, Backend& backend) {
   return keel::rpc::serve(
       endpoint,
-      [](IpcMessage& m, keel::rpc::Request& req) {
-        dispatch(*static_cast<Backend*>(req.ctx), m, req.received_count);
-      },
+      [](IpcMessage& m, keel::rpc::Request& req) { dispatch_request(*static_cast<Backend*>(req.ctx), m, req); },
       &backend);
 }
 

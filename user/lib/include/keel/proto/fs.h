@@ -42,6 +42,19 @@
 //   kRename    s1 from, s2 to                  —
 //   kTruncate  a size; s1 path                 —
 //   kForget    —                               — (every file of the caller is closed)
+//   kReadShared   fid, a count (1..kSharedMax); handles [MemoryObject]
+//                                              r0 bytes read (0: end of file), into the
+//                                              MemoryObject from its offset 0
+//   kWriteShared  fid, a count (1..kSharedMax); handles [MemoryObject]
+//                                              r0 bytes written (all of them), from offset 0
+//
+// kReadShared and kWriteShared move bulk data through shared memory instead
+// of the message: the MemoryObject (at least `count` bytes; read, map and
+// transfer rights, and write for kReadShared) moves with the request — vfs
+// passes it on to the fs server, which maps it for the one request — so a
+// client sends a duplicate of its own. keel/fs.h uses them for reads and
+// writes of more than kSharedThreshold bytes. They are not retried by vfs
+// (the handle went with the first try).
 //
 // Offsets are kept per open file by the fs server: kRead and kWrite move
 // them; kAppend files write at the end. Readdir's cookie starts at 0; each
@@ -63,7 +76,10 @@
 //   BadHandle      a fid that is not open for this client
 //   InvalidArgument a malformed request: a relative path, bad flags, a string
 //                  past the message, a rename of a directory into itself,
-//                  a seek before 0, a count past kIoMax
+//                  a seek before 0, a count past kIoMax; handles with any
+//                  method but the shared ones, which need exactly one: a
+//                  MemoryObject smaller than the count, a count of 0 or past
+//                  kSharedMax
 //   PeerClosed/TimedOut  (from vfs) the fs server did not answer twice
 #pragma once
 
@@ -86,6 +102,9 @@ inline constexpr uint32_t kUnlink = 11;
 inline constexpr uint32_t kRename = 12;
 inline constexpr uint32_t kTruncate = 13;
 inline constexpr uint32_t kForget = 14;
+inline constexpr uint32_t kReadShared = 15;
+inline constexpr uint32_t kWriteShared = 16;
+inline constexpr uint32_t kMethodLast = kWriteShared;
 
 // Word indices of the common layout.
 inline constexpr uint32_t kWordFid = 0;
@@ -124,6 +143,8 @@ inline constexpr size_t kNameMax = 60;   // bytes of one component
 inline constexpr size_t kDepthMax = 16;  // components
 inline constexpr size_t kIoMax = 448;    // bytes of one kRead or kWrite
 inline constexpr size_t kOpenMax = 32;   // open files per client per file system
+inline constexpr size_t kSharedMax = 1 << 20;       // bytes of one kReadShared or kWriteShared
+inline constexpr size_t kSharedThreshold = 1024;    // keel/fs.h: larger reads and writes go shared
 
 // vfs fids: the mount index above the fs server's fid.
 inline constexpr unsigned kMountShift = 24;
