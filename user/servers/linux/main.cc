@@ -1522,12 +1522,25 @@ Result sys_ioctl(Proc& p, int64_t fd, uint64_t req, uint64_t arg) {
   }
 }
 
+Result sys_kill(Proc& p, int64_t pid, int64_t sig);
 Result sys_kill(Proc& p, int64_t pid, int64_t sig) {
   if (sig < 0 || sig >= L::kSignalCount) return value(-L::EINVAL);
-  Proc* target = nullptr;
-  if (pid > 0) target = proc_by_pid(int(pid));
-  else if (pid == 0 || pid == -1) target = &p;  // (groups: the caller only, for now)
-  else target = proc_by_pid(int(-pid));
+  if (pid <= 0) {  // a process group (0: the caller's), or -1: every process but the caller's... and itself last
+    const int group = pid == 0 ? p.pgid : int(-pid);
+    bool any = false, self = false;
+    for (Proc& q : g_procs) {
+      if (!q.used || q.zombie || (pid != -1 && q.pgid != group) || (pid == -1 && &q == &p && false)) continue;
+      any = true;
+      if (&q == &p) {
+        self = true;
+        continue;
+      }
+      (void)sys_kill(p, q.pid, sig);
+    }
+    if (!any) return value(-L::ESRCH);
+    return self ? sys_kill(p, p.pid, sig) : value(0);
+  }
+  Proc* target = proc_by_pid(int(pid));
   if (!target || target->zombie) return value(-L::ESRCH);
   if (sig == 0) return value(0);
   const uint64_t handler = target->sigaction[sig][0];
@@ -2059,7 +2072,7 @@ struct Batch {
   uint64_t started_ns = 0;
   bool active = false;
 };
-constexpr uint64_t kBatchTimeoutNs = 60'000'000'000;  // a program of the batch that takes longer is killed
+uint64_t g_batch_timeout_ns = 60'000'000'000;  // a program of the batch that takes longer is killed (--timeout S)
 Batch g_batch;
 
 bool proc_alive(int pid) {
@@ -2069,7 +2082,7 @@ bool proc_alive(int pid) {
 
 void batch_next() {
   if (g_batch.active && g_batch.running && proc_alive(g_batch.running) &&
-      keel::now_ns() - g_batch.started_ns > kBatchTimeoutNs) {
+      keel::now_ns() - g_batch.started_ns > g_batch_timeout_ns) {
     keel::print("linux: pid {} timed out: killing it\n", g_batch.running);
     for (Proc& q : g_procs)  // and what it started
       if (q.used && !q.zombie && q.pid != g_batch.running && q.sid == proc_by_pid(g_batch.running)->sid)
@@ -2141,6 +2154,12 @@ int main(uint64_t) {
   }
   for (size_t i = 0; i < nargs; ++i) {
     if (args[i] == "--trace") g_trace = true;
+    if (args[i] == "--timeout" && i + 1 < nargs) {
+      uint64_t secs = 0;
+      for (char c : args[i + 1]) secs = c >= '0' && c <= '9' ? secs * 10 + uint64_t(c - '0') : secs;
+      if (secs) g_batch_timeout_ns = secs * 1'000'000'000;
+      ++i;
+    }
     if (args[i] == "--batch" && i + 1 < nargs) {
       char path[kPathMax] = {};
       const size_t n = args[i + 1].size() < kPathMax - 1 ? args[i + 1].size() : kPathMax - 1;
