@@ -12,7 +12,8 @@
 // serial driver speaks): the receive ring carries what is typed, already the
 // bytes a terminal sends (UTF-8 text, '\r' for Enter, DEL for Backspace,
 // xterm escape sequences for cursor and function keys); the transmit ring is
-// drained and ignored (there is nothing to send to a keyboard).
+// drained and ignored (there is nothing to send to a keyboard). The driver
+// itself keeps the lock LEDs (caps, num, scroll) in step with the locks.
 //
 // Threads: the main thread serves the endpoint (attach, heartbeats); the
 // device thread waits on the interrupt notification. g_lock guards the
@@ -54,6 +55,14 @@ Attachment g_att;       // guarded by g_lock
 ps2::Keyboard g_keyboard;  // guarded by g_lock (the device thread only, after start)
 uint64_t g_dropped = 0;
 
+// The lock LEDs: 0xed, its ack, the LED byte, its ack (keel/ps2.h). The
+// acks arrive among the scan codes and are taken out here. Device thread only.
+enum class LedState : uint8_t { Idle, AwaitCommandAck, AwaitDataAck };
+LedState g_led_state = LedState::Idle;
+uint8_t g_leds_shown = 0;     // what the keyboard shows (or was last told)
+uint64_t g_led_sent_ns = 0;   // an ack not here within 500 ms: given up
+bool g_keyboard_present = false;
+
 struct Ports final : ps2::Controller {
   uint8_t read_status() override {
     uint32_t v = 0xff;
@@ -70,6 +79,28 @@ struct Ports final : ps2::Controller {
   uint64_t now_ms() override { return keel::now_ns() / 1'000'000; }
 };
 
+// Sends a byte to the keyboard once the controller has room (it takes one
+// within microseconds; a wedged one loses the byte rather than hang us).
+void write_keyboard(Ports& ports, uint8_t byte) {
+  for (int spin = 0; spin < 1000 && (ports.read_status() & ps2::kStatusInputFull); ++spin) {
+  }
+  ports.write_data(byte);
+}
+
+// Starts telling the keyboard its LEDs if the locks changed. Lock held.
+void update_leds(Ports& ports) {
+  if (!g_keyboard_present) return;
+  if (g_led_state != LedState::Idle) {
+    if (keel::now_ns() - g_led_sent_ns < 500'000'000) return;
+    g_led_state = LedState::Idle;  // no ack: try again below
+  }
+  if (g_keyboard.leds() == g_leds_shown) return;
+  g_leds_shown = g_keyboard.leds();
+  write_keyboard(ports, ps2::kKbdSetLeds);
+  g_led_state = LedState::AwaitCommandAck;
+  g_led_sent_ns = keel::now_ns();
+}
+
 // Reads what the controller has, translates it and queues the bytes. Lock held.
 void receive_locked() {
   Ports ports;
@@ -80,10 +111,21 @@ void receive_locked() {
     if (!(status & ps2::kStatusOutputFull) || status == 0xff) break;
     const uint8_t byte = ports.read_data();
     if (status & ps2::kStatusAuxData) continue;  // a mouse byte (the port is disabled, but be safe)
+    if (g_led_state != LedState::Idle && (byte == ps2::kKbdAck || byte == 0xfe)) {
+      if (g_led_state == LedState::AwaitCommandAck && byte == ps2::kKbdAck) {
+        write_keyboard(ports, g_leds_shown);
+        g_led_state = LedState::AwaitDataAck;
+        g_led_sent_ns = keel::now_ns();
+      } else {
+        g_led_state = LedState::Idle;  // done, or refused (resend): not retried
+      }
+      continue;
+    }
     uint8_t out[ps2::kMaxBytesPerScanCode];
     const size_t k = g_keyboard.feed(byte, out);
     for (size_t i = 0; i < k && n < sizeof buf; ++i) buf[n++] = out[i];
   }
+  update_leds(ports);
   if (n == 0) return;
   if (!g_att.active || !g_att.rx->write({buf, n}).ok()) {
     g_dropped += n;
@@ -173,6 +215,7 @@ int main(uint64_t) {
     keel::print("ps2kbd: keyboard ready (scan code set 2, translated)\n");
   }
   g_working = r.ok;
+  g_keyboard_present = r.ok && r.keyboard_present;
   Handle ep = kInvalidHandle;
   if (sys::endpoint_create(&ep) != 0) {
     keel::print("ps2kbd: cannot create its endpoint\n");

@@ -11,7 +11,7 @@ constexpr uint8_t kCmdReadConfig = 0x20, kCmdWriteConfig = 0x60, kCmdSelfTest = 
 constexpr uint8_t kCmdDisablePort1 = 0xad, kCmdEnablePort1 = 0xae, kCmdDisablePort2 = 0xa7;
 constexpr uint8_t kSelfTestPassed = 0x55;
 constexpr uint8_t kKbdReset = 0xff, kKbdScanCodeSet = 0xf0, kKbdEnableScanning = 0xf4;
-constexpr uint8_t kKbdAck = 0xfa, kKbdResend = 0xfe, kKbdTestPassed = 0xaa;
+constexpr uint8_t kKbdResend = 0xfe, kKbdTestPassed = 0xaa;
 constexpr int kFlushMax = 64;  // bytes discarded at most before the bring-up
 
 bool wait_writable(Controller& c) {
@@ -231,6 +231,10 @@ size_t Keyboard::translate(const KeyEvent& e, uint8_t (&buf)[kMaxBytesPerScanCod
     case kKeyNumLock:
       if (e.pressed && !num_held_) num_lock_ = !num_lock_;
       num_held_ = e.pressed;
+      return 0;
+    case kKeyScrollLock:
+      if (e.pressed && !scroll_held_) scroll_lock_ = !scroll_lock_;
+      scroll_held_ = e.pressed;
       return 0;
     default:
       break;

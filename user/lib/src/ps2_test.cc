@@ -262,6 +262,17 @@ TEST(Ps2Keymap, ReleasesAndModifiersAloneSendNothing) {
   EXPECT_EQ(type(k, {0x9e, 0xe0, 0xc8, 0x2a, 0xaa, 0x1d, 0x9d, 0x38, 0xb8, 0x46, 0xc6}), "");
 }
 
+TEST(Ps2Keymap, LockLeds) {
+  Keyboard k;
+  EXPECT_EQ(k.leds(), 0);
+  type(k, {0x3a, 0x3a, 0xba});  // caps lock, held (repeated): one toggle
+  EXPECT_EQ(k.leds(), kLedCapsLock);
+  type(k, {0x45, 0xc5, 0x46, 0xc6});
+  EXPECT_EQ(k.leds(), kLedCapsLock | kLedNumLock | kLedScrollLock);
+  type(k, {0x3a, 0xba, 0x46, 0xc6});
+  EXPECT_EQ(k.leds(), kLedNumLock);
+}
+
 TEST(Ps2Keymap, GarbageNeverOverflowsOrCrashes) {
   Keyboard k;
   std::srand(12345);

@@ -54,6 +54,11 @@
 // sends digits and . with num lock on (off at start), else the keys printed
 // under them; keypad / * - + always send their character.
 //
+// The lock LEDs: the keyboard command 0xed, acknowledged (0xfa), then a byte
+// with bit 0 scroll lock, bit 1 num lock, bit 2 caps lock, acknowledged
+// again. Keyboard::leds() is that byte for the current locks; the driver
+// sends it when it changes.
+//
 // Freestanding: no allocation, exceptions, RTTI or libc.
 #pragma once
 
@@ -76,6 +81,10 @@ inline constexpr uint8_t kConfigPort2ClockOff = 0x20;
 inline constexpr uint8_t kConfigTranslate = 0x40;
 
 inline constexpr uint64_t kTimeoutMs = 200;  // per controller step
+
+inline constexpr uint8_t kKbdSetLeds = 0xed;  // keyboard command: the LED byte follows
+inline constexpr uint8_t kKbdAck = 0xfa;
+inline constexpr uint8_t kLedScrollLock = 0x01, kLedNumLock = 0x02, kLedCapsLock = 0x04;
 
 // The controller's ports and a clock, as the driver (or a test) provides them.
 class Controller {
@@ -191,14 +200,20 @@ class Keyboard {
   bool alt() const { return left_alt_ || right_alt_; }
   bool caps_lock() const { return caps_lock_; }
   bool num_lock() const { return num_lock_; }
+  bool scroll_lock() const { return scroll_lock_; }
+  // The LED byte for the locks (kLed*), for the 0xed command.
+  uint8_t leds() const {
+    return uint8_t((scroll_lock_ ? kLedScrollLock : 0) | (num_lock_ ? kLedNumLock : 0) |
+                   (caps_lock_ ? kLedCapsLock : 0));
+  }
 
  private:
   Decoder decoder_;
   bool left_shift_ = false, right_shift_ = false;
   bool left_ctrl_ = false, right_ctrl_ = false;
   bool left_alt_ = false, right_alt_ = false;
-  bool caps_lock_ = false, num_lock_ = false;
-  bool caps_held_ = false, num_held_ = false;  // (typematic repeat toggles once)
+  bool caps_lock_ = false, num_lock_ = false, scroll_lock_ = false;
+  bool caps_held_ = false, num_held_ = false, scroll_held_ = false;  // (typematic repeat toggles once)
 };
 
 }  // namespace keel::ps2

@@ -9,6 +9,11 @@
 // client signals the notification it gets back (bit kTxBit) after writing.
 // A new attachment replaces the previous one.
 //
+// This is Keel's byte stream protocol: the PS/2 keyboard driver (ps2kbd:
+// typed bytes in the receive ring; the transmit ring is drained unread) and
+// the framebuffer console driver (fbcon: bytes to draw in the transmit ring;
+// the receive ring stays empty) speak it too (docs/userspace.md).
+//
 // Methods (label; words; handles → reply label; words; handles):
 //   kAttach  ; [rings MemoryObject (read, write, map), client notification (signal)]
 //            → Ok; [driver notification (signal)] | InvalidArgument (not formatted rings)
