@@ -36,6 +36,27 @@ bool find_module(std::string_view name, Handle* vmo, uint64_t* size) {
   return false;
 }
 
+size_t start_args(std::string_view* out, size_t max) {
+  static char buf[1024];
+  static size_t len = SIZE_MAX;
+  if (len == SIZE_MAX) {
+    Handle vmo = kInvalidHandle;
+    uint64_t size = 0;
+    len = 0;
+    if (find_module("args", &vmo, &size) && size > 0) {
+      const size_t n = size < sizeof buf ? size_t(size) : sizeof buf;
+      if (sys::vmo_read(vmo, 0, buf, n) == 0) len = n;
+    }
+  }
+  size_t count = 0, start = 0;
+  for (size_t i = 0; i < len && count < max; ++i) {
+    if (buf[i] != 0) continue;
+    out[count++] = std::string_view(buf + start, i - start);
+    start = i + 1;
+  }
+  return count;
+}
+
 [[gnu::naked, noreturn]] void signal_and_exit(Handle, uint64_t) {
   asm volatile(
       "movl %0, %%eax\n"

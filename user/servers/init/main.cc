@@ -303,6 +303,16 @@ Status spawn_service(Service& s) {
       st = give_client(p, "names", g_names_ep, s.badge);
     }
   }
+  if (st == Status::Ok && spec.arg_count > 0) {  // the manifest's args: NUL-terminated, one after another
+    char joined[keel::manifest::kMaxArgs * keel::manifest::kArgSize];
+    size_t n = 0;
+    for (size_t i = 0; i < spec.arg_count; ++i) {
+      for (const char* a = spec.args[i]; *a && n + 1 < sizeof joined; ++a) joined[n++] = *a;
+      joined[n++] = 0;
+    }
+    Handle args = vmo_with({reinterpret_cast<const uint8_t*>(joined), n});
+    st = args == kInvalidHandle ? Status::NoMemory : keel::spawn_give(p, "args", args);
+  }
   unsigned counts[keel::kGrantKindCount] = {};
   for (size_t i = 0; st == Status::Ok && i < spec.grant_count; ++i) st = give_grant(p, spec.grants[i], counts);
   if (st != Status::Ok) {

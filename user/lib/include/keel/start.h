@@ -19,6 +19,12 @@ const StartInfo* start_info();
 // False if there is none.
 bool find_module(std::string_view name, Handle* vmo, uint64_t* size);
 
+// The arguments the manifest's `args` lines gave this service (init passes
+// them as the StartInfo module "args": NUL-terminated strings, one after
+// another). Fills out[0..n) with views into a buffer of libkeel's and returns
+// n (at most `max`; 0 without the module).
+size_t start_args(std::string_view* out, size_t max);
+
 // Records the start argument (called by keel_start before main).
 void record_start_arg(uint64_t arg);
 

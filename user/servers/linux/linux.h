@@ -1,0 +1,112 @@
+// linux/linux.h — the Linux personality server's state: Linux processes,
+// threads, open files, memory maps. docs/linux.md describes the design.
+//
+// Every Linux thread is a Keel thread whose syscall handler is this server's
+// endpoint, badged with the thread's tid (thread_set_syscall_handler). The
+// server is single-threaded: one loop receives foreign syscalls, and a call
+// that must wait (wait4, a pipe, nanosleep) is answered with
+// kForeignReplySuspend and completed later (thread_write_state +
+// thread_resume) when what it waits for happens; the server never blocks on
+// one client.
+#pragma once
+
+#include <keel/fs.h>
+#include <keel/keel.h>
+
+#include <cstddef>
+#include <cstdint>
+
+#include "abi.h"
+
+namespace linux_srv {
+
+using keel::Handle;
+using keel::Status;
+
+inline constexpr size_t kMaxProcs = 64;
+inline constexpr size_t kMaxThreads = 128;
+inline constexpr size_t kMaxFds = 256;
+inline constexpr size_t kMaxMaps = 96;
+inline constexpr size_t kPathMax = 192;    // = the VFS's bound (keel/path.h)
+inline constexpr size_t kPipeSize = 65536;  // pipe(7): the default capacity
+inline constexpr size_t kPipeBuf = 4096;    // PIPE_BUF: writes up to this size are atomic
+
+// A MemoryObject shared by the pieces of a split mapping.
+struct Vmo {
+  Handle handle = keel::kInvalidHandle;
+  int refs = 0;
+};
+
+struct Mapping {
+  bool used = false;
+  uint64_t start = 0, len = 0;  // page-aligned
+  uint32_t prot = 0;            // PROT_*
+  bool shared = false;          // MAP_SHARED: fork maps the same object, not a copy
+  Vmo* vmo = nullptr;
+  uint64_t offset = 0;          // of `start` in vmo
+};
+
+struct Pipe {
+  uint8_t* buf = nullptr;  // kPipeSize bytes
+  size_t head = 0, count = 0;
+  int readers = 0, writers = 0;
+};
+
+enum class FileKind : uint8_t { Console, Vfs, PipeRead, PipeWrite, Null, Zero, Full, Random, DevDir };
+
+struct File {
+  int refs = 0;
+  FileKind kind = FileKind::Null;
+  uint64_t flags = 0;        // O_ACCMODE | O_APPEND | O_NONBLOCK (F_GETFL/F_SETFL)
+  keel::fs::Fid fid = 0;     // Vfs
+  uint64_t type = 0;         // Vfs: keel::proto::fs::kType*
+  uint64_t dir_cookie = 0;   // Vfs directory: getdents64's position
+  Pipe* pipe = nullptr;
+  char path[kPathMax] = {};  // normalised absolute path (fstat, fchdir, /proc)
+};
+
+struct Fd {
+  File* file = nullptr;
+  bool cloexec = false;
+};
+
+enum class Block : uint8_t { None, Wait4, PipeRead, PipeWrite, Sleep, Pause };
+
+struct Proc;
+
+struct Thread {
+  bool used = false;
+  int tid = 0;
+  Proc* proc = nullptr;
+  Handle thread = keel::kInvalidHandle;  // Keel thread (manage)
+  uint64_t clear_child_tid = 0;          // set_tid_address / CLONE_CHILD_CLEARTID
+  // A syscall waiting (answered with kForeignReplySuspend): its registers
+  // and what it waits for; it is run again when that may have changed.
+  Block block = Block::None;
+  keel::UserRegs regs{};
+  uint64_t wake_ns = 0;   // Sleep
+  uint64_t progress = 0;  // PipeWrite: bytes written so far
+};
+
+struct Proc {
+  bool used = false;
+  int pid = 0, ppid = 0, pgid = 0, sid = 0;
+  Handle process = keel::kInvalidHandle;  // Keel process (manage, map, read, write)
+  bool zombie = false;
+  uint32_t wait_status = 0;
+  uint64_t brk_base = 0, brk_cur = 0, brk_mapped = 0;  // [brk_base, brk_mapped) is mapped
+  Mapping maps[kMaxMaps];
+  Fd fds[kMaxFds];
+  char cwd[kPathMax] = "/";
+  char exe[kPathMax] = {};
+  char comm[16] = {};
+  uint32_t umask = 022;
+  uint64_t sigmask = 0;
+  uint64_t sigaction[linux_abi::kSignalCount][4] = {};  // handler, flags, restorer, mask
+  char line[256] = {};  // console output waiting for its newline
+  size_t line_len = 0;
+  uint64_t start_ns = 0;
+  uint64_t mmap_hint = 0;
+};
+
+}  // namespace linux_srv
