@@ -6,6 +6,7 @@
 
 #include <sched.h>
 #include <sys/resource.h>
+#include <sys/sysinfo.h>
 #include <sys/utsname.h>
 
 #define ARCH_SET_GS 0x1001
@@ -238,6 +239,22 @@ static void test_arch_prctl(void) {
   CHECK_EQ(read_fs(0), fs, "the FS base is unchanged after the refused set");
 }
 
+/* sysinfo: what busybox free and uptime read. */
+static void test_sysinfo(void) {
+  struct sysinfo si;
+  memset(&si, 0, sizeof si);
+  CHECK_EQ(sysinfo(&si), 0, "sysinfo succeeds");
+  struct timespec boot;
+  clock_gettime(CLOCK_BOOTTIME, &boot);
+  long up = (long)si.uptime;
+  CHECK(up > 0 && up >= boot.tv_sec - 1 && up <= boot.tv_sec + 1, "sysinfo uptime agrees with CLOCK_BOOTTIME");
+  CHECK(si.mem_unit >= 1 && si.totalram > 0, "sysinfo totalram is positive (in mem_unit bytes)");
+  CHECK(si.freeram <= si.totalram && si.sharedram <= si.totalram && si.bufferram <= si.totalram, "sysinfo freeram, sharedram, bufferram <= totalram");
+  CHECK(si.freeswap <= si.totalswap, "sysinfo freeswap <= totalswap");
+  CHECK(si.procs >= 1, "sysinfo counts at least one process");
+  CHECK_ERR(syscall(SYS_sysinfo, T_BADPTR), EFAULT, "sysinfo into a bad pointer: EFAULT");
+}
+
 static void test_unknown(void) {
   CHECK_ERR(syscall(1000), ENOSYS, "system call 1000: ENOSYS");
   CHECK_ERR(syscall(-1), ENOSYS, "system call -1: ENOSYS");
@@ -255,6 +272,7 @@ int main(void) {
   test_sched();
   test_prlimit();
   test_arch_prctl();
+  test_sysinfo();
   test_unknown();
   return t_end();
 }

@@ -252,6 +252,74 @@ static void test_getdents(void) {
   (void)total;
 }
 
+/* A directory of 300 entries read through a small buffer: every name exactly
+ * once, and removing entries while reading does not repeat any. */
+static void test_big_dir(void) {
+  char d[512];
+  snprintf(d, sizeof d, "%s", t_path("big"));
+  mkdir(d, 0755);
+  int dfd = open(d, O_RDONLY | O_DIRECTORY);
+  int made = 0;
+  for (int i = 0; i < 300; i++) {
+    char n[64];
+    snprintf(n, sizeof n, "entry-%03d-%s", i, i % 2 ? "with-a-longer-name-to-vary-record-sizes" : "x");
+    int fd = openat(dfd, n, O_CREAT | O_WRONLY | O_EXCL, 0644);
+    if (fd >= 0) { made++; close(fd); }
+  }
+  CHECK_EQ(made, 300, "openat O_CREAT makes 300 files in one directory");
+  static unsigned char seen[300];
+  memset(seen, 0, sizeof seen);
+  int dups = 0, others = 0, calls = 0;
+  char buf[512];
+  long r;
+  while ((r = syscall(SYS_getdents64, dfd, buf, sizeof buf)) > 0) {
+    calls++;
+    for (long off = 0; off < r;) {
+      struct { uint64_t ino; int64_t off; unsigned short reclen; unsigned char type; char name[]; } *e = (void *)(buf + off);
+      int i;
+      if (sscanf(e->name, "entry-%d-", &i) == 1 && i >= 0 && i < 300) {
+        if (seen[i]++) dups++;
+      } else if (strcmp(e->name, ".") && strcmp(e->name, "..")) {
+        others++;
+      }
+      off += e->reclen;
+    }
+  }
+  int missing = 0;
+  for (int i = 0; i < 300; i++) missing += !seen[i];
+  CHECK(r == 0 && calls > 10, "getdents64 reads a big directory in many calls through a 512-byte buffer");
+  CHECK(missing == 0 && dups == 0 && others == 0, "every one of the 300 names comes back exactly once");
+  /* Unlink everything while reading: no name is returned twice. */
+  lseek(dfd, 0, SEEK_SET);
+  memset(seen, 0, sizeof seen);
+  dups = 0;
+  int removed = 0;
+  while ((r = syscall(SYS_getdents64, dfd, buf, sizeof buf)) > 0) {
+    for (long off = 0; off < r;) {
+      struct { uint64_t ino; int64_t off; unsigned short reclen; unsigned char type; char name[]; } *e = (void *)(buf + off);
+      int i;
+      if (sscanf(e->name, "entry-%d-", &i) == 1 && i >= 0 && i < 300) {
+        if (seen[i]++) dups++;
+        if (unlinkat(dfd, e->name, 0) == 0) removed++;
+      }
+      off += e->reclen;
+    }
+  }
+  CHECK(dups == 0 && removed == 300, "unlinking entries while reading the directory: each seen once, all removed");
+  lseek(dfd, 0, SEEK_SET);
+  int left = 0;
+  while ((r = syscall(SYS_getdents64, dfd, buf, sizeof buf)) > 0) {
+    for (long off = 0; off < r;) {
+      struct { uint64_t ino; int64_t off; unsigned short reclen; unsigned char type; char name[]; } *e = (void *)(buf + off);
+      if (strcmp(e->name, ".") && strcmp(e->name, "..")) left++;
+      off += e->reclen;
+    }
+  }
+  CHECK_EQ(left, 0, "the emptied directory lists only . and ..");
+  close(dfd);
+  CHECK_EQ(rmdir(d), 0, "and can be removed");
+}
+
 static void test_dirs_and_names(void) {
   char d[512];
   snprintf(d, sizeof d, "%s", t_path("dir"));
@@ -539,6 +607,7 @@ int main(void) {
   test_read_write();
   test_stat();
   test_getdents();
+  test_big_dir();
   test_dirs_and_names();
   test_cwd();
   test_access_chmod();

@@ -92,6 +92,42 @@ static void test_mmap_anon(void) {
             ENOMEM, "mmap of 128 TiB: ENOMEM");
 }
 
+static void test_placement(void) {
+  /* A hint without MAP_FIXED is only a hint, but a free, aligned one is taken. */
+  char *probe = mmap(NULL, 4 * PG, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (probe == MAP_FAILED) return;
+  munmap(probe, 4 * PG);
+  char *h = mmap(probe + PG, PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  CHECK(h == probe + PG, "a free hint address is used");
+  char *n = mmap(h, PG, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  CHECK(n != MAP_FAILED && n != h, "a hint over a mapping is moved, not replaced");
+  CHECK_ERR(mmap(h, PG, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0) == MAP_FAILED ? -1 : 0,
+            EEXIST, "MAP_FIXED_NOREPLACE over a mapping: EEXIST");
+  if (n != MAP_FAILED) munmap(n, PG);
+  munmap(h, PG);
+  /* Unmapping or protecting the middle of a mapping splits it. */
+  char *p = mmap(NULL, 5 * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) return;
+  memset(p, 's', 5 * PG);
+  munmap(p + 2 * PG, PG);
+  mprotect(p + 3 * PG, PG, PROT_READ);
+  CHECK(touch(p + PG, 1, 't') == 0 && touch(p + 2 * PG, 0, 0) == SIGSEGV && touch(p + 3 * PG, 1, 'u') == SIGSEGV &&
+        touch(p + 4 * PG, 1, 'v') == 0, "munmap and mprotect of middle pages split the mapping (rw, hole, ro, rw)");
+  CHECK(p[0] == 's' && p[PG] == 't' && p[3 * PG] == 's' && p[4 * PG] == 'v', "every piece keeps its contents");
+  munmap(p, 5 * PG);
+  /* Memory that was never touched reads as zero; a big mapping costs nothing until touched. */
+  size_t big = 1UL << 30;
+  char *g = mmap(NULL, big, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  CHECK(g != MAP_FAILED, "mmap of 1 GiB MAP_NORESERVE");
+  if (g != MAP_FAILED) {
+    g[0] = 1;
+    g[big / 2] = 2;
+    g[big - 1] = 3;
+    CHECK(g[0] == 1 && g[big / 2] == 2 && g[big - 1] == 3 && g[4096] == 0, "three pages of it are touched, the rest reads zero");
+    munmap(g, big);
+  }
+}
+
 static void test_fork_sharing(void) {
   volatile int *shared = mmap(NULL, PG, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   volatile int *priv = mmap(NULL, PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -218,6 +254,7 @@ int main(void) {
   catch_faults();
   test_brk();
   test_mmap_anon();
+  test_placement();
   test_fork_sharing();
   test_mprotect();
   test_mremap();

@@ -378,6 +378,9 @@ static void test_groups_sessions(void) {
   pid_t b = fork();
   if (b == 0) { for (;;) pause(); }
   CHECK_EQ(setpgid(b, a), 0, "parent: a second child joins the group");
+  int wst;
+  CHECK_EQ(waitpid(-a, &wst, WNOHANG), 0, "waitpid(-pgid, WNOHANG) with live members: 0");
+  CHECK_ERR(waitpid(-0x3fffffff, &wst, WNOHANG), ECHILD, "waitpid of a group with no children of ours: ECHILD");
   CHECK_EQ(kill(-a, SIGTERM), 0, "kill(-pgid, SIGTERM)");
   CHECK_KILLED(t_wait(a), SIGTERM, "the group leader died of SIGTERM");
   CHECK_KILLED(t_wait(b), SIGTERM, "the other member died of SIGTERM");

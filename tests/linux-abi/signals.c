@@ -5,7 +5,9 @@
  * ignore), SIGCHLD, and SIGSEGV/SIGILL/SIGFPE/SIGBUS/SIGTRAP from faults. */
 #include "harness.h"
 
+#include <poll.h>
 #include <setjmp.h>
+#include <sys/select.h>
 #include <sys/mman.h>
 #include <sys/time.h>
 #include <ucontext.h>
@@ -236,34 +238,103 @@ static void test_altstack(void) {
   alt_base = NULL;
 }
 
-/* SA_RESTART against EINTR: a timer interrupts a read from an empty pipe. */
-static int restart_pipe[2];
-static void on_alarm_write(int sig) { write(restart_pipe[1], "r", 1); }
+/* SA_RESTART against EINTR (signal(7)): a 2 ms interval timer interrupts a
+ * blocking call. On its act_at-th tick the handler makes the call able to
+ * finish (a byte into act_fd, or *act_word = 1), so a restarted call ends
+ * there, and a call that is not restarted returns EINTR at the first tick
+ * that finds it blocked. Ticks before the call blocks change nothing. */
+static volatile sig_atomic_t ticks, act_at;
+static volatile int act_fd = -1;
+static volatile int *act_word;
+static void on_tick(int sig) {
+  if (++ticks == act_at) {
+    if (act_fd >= 0) write(act_fd, "r", 1);
+    if (act_word) *act_word = 1;
+  }
+}
 
-static void test_restart(void) {
-  pipe(restart_pipe);
+static void ticking(int restart, int at, int fd, volatile int *word) {
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
-  sa.sa_handler = on_alarm_write;
-  sigaction(SIGALRM, &sa, NULL); /* no SA_RESTART */
-  struct itimerval it = {{0, 0}, {0, 5000}};
-  setitimer(ITIMER_REAL, &it, NULL);
-  char b[4];
-  CHECK_ERR(read(restart_pipe[0], b, sizeof b), EINTR, "a handler without SA_RESTART interrupts read: EINTR");
-  CHECK_EQ(read(restart_pipe[0], b, sizeof b), 1, "the handler's byte is there afterwards");
-  sa.sa_flags = SA_RESTART;
+  sa.sa_handler = on_tick;
+  sa.sa_flags = restart ? SA_RESTART : 0;
   sigaction(SIGALRM, &sa, NULL);
+  ticks = 0;
+  act_at = at;
+  act_fd = fd;
+  act_word = word;
+  struct itimerval it = {{0, 2000}, {0, 2000}};
   setitimer(ITIMER_REAL, &it, NULL);
-  CHECK_EQ(read(restart_pipe[0], b, sizeof b), 1, "with SA_RESTART the read restarts and returns the handler's byte");
-  /* nanosleep is not restarted and reports the time left. */
-  setitimer(ITIMER_REAL, &it, NULL);
+}
+
+static void stop_ticking(void) {
+  struct itimerval off = {{0, 0}, {0, 0}};
+  setitimer(ITIMER_REAL, &off, NULL);
+  signal(SIGALRM, SIG_IGN);
+  act_fd = -1;
+  act_word = NULL;
+}
+
+static void test_restart(void) {
+  int p[2];
+  pipe(p);
+  char b[4];
+  ticking(0, 0, -1, NULL);
+  CHECK_ERR(read(p[0], b, sizeof b), EINTR, "read of an empty pipe, handler without SA_RESTART: EINTR");
+  stop_ticking();
+  ticking(1, 3, p[1], NULL);
+  long r = read(p[0], b, sizeof b);
+  stop_ticking();
+  CHECK(r == 1 && ticks >= 3, "read with SA_RESTART restarts until the third tick's byte");
+  /* wait4 */
+  int c2p[2];
+  pipe(c2p);
+  pid_t c = fork();
+  if (c == 0) {
+    close(c2p[1]);
+    char x;
+    read(c2p[0], &x, 1);
+    _exit(0);
+  }
+  close(c2p[0]);
+  int st;
+  ticking(0, 0, -1, NULL);
+  CHECK_ERR(wait4(c, &st, 0, NULL), EINTR, "wait4 for a live child, handler without SA_RESTART: EINTR");
+  stop_ticking();
+  ticking(1, 3, c2p[1], NULL);
+  pid_t w = wait4(c, &st, 0, NULL);
+  stop_ticking();
+  CHECK(w == c && WIFEXITED(st) && ticks >= 3, "wait4 with SA_RESTART restarts until the child exits");
+  close(c2p[1]);
+  /* poll, select and nanosleep are never restarted. */
+  struct pollfd pf = {p[0], POLLIN, 0};
+  ticking(1, 0, -1, NULL);
+  CHECK_ERR(poll(&pf, 1, -1), EINTR, "poll is not restarted even with SA_RESTART: EINTR");
+  fd_set rs;
+  FD_ZERO(&rs);
+  FD_SET(p[0], &rs);
+  CHECK_ERR(select(p[0] + 1, &rs, NULL, NULL, NULL), EINTR, "select is not restarted even with SA_RESTART: EINTR");
   struct timespec req = {2, 0}, rem = {0, 0};
-  CHECK_ERR(nanosleep(&req, &rem), EINTR, "nanosleep interrupted by a handler: EINTR");
-  CHECK(rem.tv_sec >= 1 && rem.tv_sec <= 2, "nanosleep reports the time left");
-  read(restart_pipe[0], b, sizeof b);
+  CHECK_ERR(nanosleep(&req, &rem), EINTR, "nanosleep is not restarted even with SA_RESTART: EINTR");
+  CHECK(rem.tv_sec >= 1 && rem.tv_sec <= 2, "the interrupted nanosleep reports the time left");
+  CHECK_ERR(pause(), EINTR, "pause returns EINTR after a handler");
+  stop_ticking();
+  /* FUTEX_WAIT: EINTR without SA_RESTART; with it, the wait restarts and
+   * then finds the word changed by the handler (EAGAIN). */
+  static volatile int word;
+  word = 0;
+  ticking(0, 0, -1, NULL);
+  CHECK_ERR(syscall(SYS_futex, &word, 0 /* FUTEX_WAIT */, 0, NULL, NULL, 0), EINTR,
+            "FUTEX_WAIT, handler without SA_RESTART: EINTR");
+  stop_ticking();
+  ticking(1, 3, -1, &word);
+  r = syscall(SYS_futex, &word, 0, 0, NULL, NULL, 0);
+  int e = errno;
+  stop_ticking();
+  CHECK(r == -1 && e == EAGAIN && ticks >= 3, "FUTEX_WAIT with SA_RESTART restarts, then sees the changed word: EAGAIN");
   signal(SIGALRM, SIG_DFL);
-  close(restart_pipe[0]);
-  close(restart_pipe[1]);
+  close(p[0]);
+  close(p[1]);
 }
 
 static void test_defaults(void) {
