@@ -151,4 +151,10 @@ bool proc_alive(int pid);
 void batch_next();
 void fetch_boot_time();
 
+// The syscalls of one area: true (with *out set) if `r.rax` is one of
+// its numbers. signals.cc, threads.cc, tty.cc.
+bool dispatch_signals(Thread& t, UserRegs& r, Result* out);
+bool dispatch_threads(Thread& t, UserRegs& r, Result* out);
+bool dispatch_tty(Thread& t, UserRegs& r, Result* out);
+
 }  // namespace linux_srv

@@ -461,6 +461,10 @@ Result dispatch(Thread& t, UserRegs& r) {
     case L::kPause: return kBlock;
     default: break;
   }
+  // Areas with files of their own (signals.cc, threads.cc, tty.cc) handle
+  // their syscalls there: each returns false for a number it does not take.
+  Result area{};
+  if (dispatch_signals(t, r, &area) || dispatch_threads(t, r, &area) || dispatch_tty(t, r, &area)) return area;
   static uint64_t logged[8];  // each unknown number is logged once
   if (nr < 512 && !(logged[nr / 64] & (1ull << (nr % 64)))) {
     logged[nr / 64] |= 1ull << (nr % 64);
