@@ -432,7 +432,7 @@ Result dispatch(Thread& t, UserRegs& r) {
     }
     case L::kSysinfo: {
       uint8_t info[112] = {};
-      const int64_t up = int64_t(keel::now_ns() / 1'000'000'000);
+      const int64_t up = int64_t((keel::now_ns() + 999'999'999) / 1'000'000'000);  // (whole seconds, rounded up)
       memcpy(info, &up, 8);
       const uint64_t total = 512ull << 20;
       memcpy(info + 32, &total, 8);
