@@ -12,6 +12,8 @@
 
 #define FUTEX_WAIT_ 0
 #define FUTEX_WAKE_ 1
+#define FUTEX_REQUEUE_ 3
+#define FUTEX_CMP_REQUEUE_ 4
 #define FUTEX_WAIT_BITSET_ 9
 #define FUTEX_WAKE_BITSET_ 10
 #define FUTEX_PRIVATE_ 128
@@ -337,11 +339,119 @@ static void test_pthreads(void) {
   CHECK_EXIT(t_wait(c), 4, "after the main thread exits, another thread's exit(4) is the status");
 }
 
-int main(void) {
+/* FUTEX_CMP_REQUEUE (what condition-variable broadcasts use): waiters move
+ * from one futex word to another without waking. */
+static volatile int fa, fb;
+static void *requeue_waiter(void *arg) {
+  long r;
+  do r = futex(&fa, FUTEX_WAIT_, 0, NULL, NULL, 0);
+  while (r == -1 && errno == EINTR);
+  return (void *)(long)(r == 0 ? 1 : -errno);
+}
+
+static void test_requeue(void) {
+  fa = 0;
+  fb = 0;
+  CHECK_ERR(futex(&fa, FUTEX_CMP_REQUEUE_, 0, (const struct timespec *)(long)1, (int *)&fb, 5), EAGAIN,
+            "FUTEX_CMP_REQUEUE with a wrong expected value: EAGAIN");
+  CHECK_EQ(futex(&fa, FUTEX_CMP_REQUEUE_, 0, (const struct timespec *)(long)1, (int *)&fb, 0), 0,
+           "FUTEX_CMP_REQUEUE with no waiters moves 0");
+  pthread_t th[3];
+  for (int i = 0; i < 3; i++) pthread_create(&th[i], NULL, requeue_waiter, NULL);
+  /* Requeue (waking none) until all three have been moved. */
+  long moved = 0;
+  long long t0 = t_now_ns();
+  while (moved < 3 && t_now_ns() - t0 < 5000000000LL) {
+    long n = futex(&fa, FUTEX_CMP_REQUEUE_, 0, (const struct timespec *)(long)INT_MAX, (int *)&fb, 0);
+    if (n > 0) moved += n;
+    else sched_yield();
+  }
+  CHECK_EQ(moved, 3, "FUTEX_CMP_REQUEUE moves all three waiters without waking any");
+  CHECK_EQ(futex(&fa, FUTEX_WAKE_, INT_MAX, NULL, NULL, 0), 0, "nobody is left waiting on the first word");
+  CHECK_EQ(futex(&fb, FUTEX_WAKE_, INT_MAX, NULL, NULL, 0), 3, "FUTEX_WAKE on the second word wakes the three");
+  int all = 1;
+  for (int i = 0; i < 3; i++) {
+    void *rv;
+    pthread_join(th[i], &rv);
+    if ((long)rv != 1) all = 0;
+  }
+  CHECK(all, "each requeued FUTEX_WAIT returned 0 when woken");
+  CHECK_ERR(futex(&fa, FUTEX_CMP_REQUEUE_, -1, (const struct timespec *)(long)1, (int *)&fb, 0), EINVAL,
+            "FUTEX_CMP_REQUEUE with a negative wake count: EINVAL");
+}
+
+/* A process-directed signal goes to a thread that does not block it. */
+static volatile long usr2_tid;
+static void on_usr2(int sig) { usr2_tid = syscall(SYS_gettid); }
+static struct { volatile int stop; volatile long tid; volatile int masked_in_main; } sw;
+static void *unblocker(void *arg) {
+  sigset_t m;
+  sigemptyset(&m);
+  sigaddset(&m, SIGUSR2);
+  pthread_sigmask(SIG_UNBLOCK, &m, NULL);
+  sw.tid = syscall(SYS_gettid);
+  while (!sw.stop) futex(&sw.stop, FUTEX_WAIT_ | FUTEX_PRIVATE_, 0, NULL, NULL, 0);
+  return NULL;
+}
+
+static char exec_pid[24];
+static void *exec_thread(void *arg) {
+  char *args[] = {"threads", "--check-pid", exec_pid, NULL};
+  execv((char *)arg, args);
+  _exit(99);
+}
+
+static void test_thread_signals(char *self) {
+  signal(SIGUSR2, on_usr2);
+  sigset_t m, old;
+  sigemptyset(&m);
+  sigaddset(&m, SIGUSR2);
+  pthread_sigmask(SIG_BLOCK, &m, &old);
+  sw.stop = 0;
+  sw.tid = 0;
+  usr2_tid = 0;
+  pthread_t t;
+  pthread_create(&t, NULL, unblocker, NULL);
+  for (int i = 0; i < 2000 && sw.tid == 0; i++) t_sleep_ms(1);
+  kill(getpid(), SIGUSR2);
+  for (int i = 0; i < 2000 && usr2_tid == 0; i++) t_sleep_ms(1);
+  CHECK(usr2_tid == sw.tid && sw.tid != 0, "kill(pid) is handled by the one thread that does not block the signal");
+  sigset_t now;
+  pthread_sigmask(SIG_BLOCK, NULL, &now);
+  CHECK(sigismember(&now, SIGUSR2), "a thread's pthread_sigmask does not change the main thread's mask");
+  sw.stop = 1;
+  futex(&sw.stop, FUTEX_WAKE_ | FUTEX_PRIVATE_, 1, NULL, NULL, 0);
+  pthread_join(t, NULL);
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  signal(SIGUSR2, SIG_DFL);
+  /* execve from a second thread: the other threads end, the new program has the pid. */
+  pid_t c = fork();
+  if (c == 0) {
+    snprintf(exec_pid, sizeof exec_pid, "%d", getpid());
+    pthread_t x;
+    pthread_create(&x, NULL, exec_thread, self);
+    for (;;) pause();
+  }
+  CHECK_EXIT(t_wait(c), 0, "execve in a second thread: one thread remains, with the process's pid as its tid");
+}
+
+int main(int argc, char **argv) {
+  if (argc >= 3 && strcmp(argv[1], "--check-pid") == 0) {
+    /* Run by execve from a second thread: one thread, whose tid is the pid. */
+    static char st[4096];
+    int threads = -1;
+    if (t_read_file("/proc/self/status", st, sizeof st) > 0) {
+      const char *p = strstr(st, "Threads:");
+      if (p) threads = atoi(p + 8);
+    }
+    return getpid() == atoi(argv[2]) && syscall(SYS_gettid) == getpid() && (threads == 1 || threads == -1) ? 0 : 1;
+  }
   t_begin("threads");
   test_raw_clone();
   test_futex();
+  test_requeue();
   test_robust();
   test_pthreads();
+  test_thread_signals(argv[0]);
   return t_end();
 }
