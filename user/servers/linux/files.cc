@@ -1,0 +1,604 @@
+// linux/files.cc — file descriptors, the VFS, pipes, /dev and the file syscalls (internal.h lists the files).
+#include "internal.h"
+
+#include <keel/path.h>
+#include <keel/spawn.h>
+
+namespace linux_srv {
+
+// ---------------------------------------------------------------- files
+
+File* new_file(FileKind kind) {
+  File* f = new File();
+  if (!f) return nullptr;
+  f->refs = 1;
+  f->kind = kind;
+  return f;
+}
+void file_ref(File* f) { ++f->refs; }
+void file_unref(File* f) {
+  if (--f->refs > 0) return;
+  if (f->kind == FileKind::Vfs) (void)keel::fs::close(f->fid);
+  if (f->kind == FileKind::PipeRead || f->kind == FileKind::PipeWrite) {
+    Pipe* pp = f->pipe;
+    if (f->kind == FileKind::PipeRead) --pp->readers; else --pp->writers;
+    if (pp->readers == 0 && pp->writers == 0) {
+      delete[] pp->buf;
+      delete pp;
+    } else {
+      retry_blocked(Block::PipeRead);  // readers see the end, writers EPIPE
+    }
+  }
+  delete f;
+}
+
+int alloc_fd(Proc& p, int lowest) {
+  for (int i = lowest; i < int(kMaxFds); ++i)
+    if (!p.fds[i].file) return i;
+  return -1;
+}
+File* fd_file(Proc& p, int64_t fd) {
+  if (fd < 0 || fd >= int64_t(kMaxFds)) return nullptr;
+  return p.fds[fd].file;
+}
+void close_fd(Proc& p, int fd) {
+  if (File* f = p.fds[fd].file) {
+    p.fds[fd] = Fd{};
+    file_unref(f);
+  }
+}
+
+// Resolves `path` (relative to `dirfd` or the cwd) into a normalised
+// absolute path in `out`. Returns 0 or -errno.
+int64_t resolve(Proc& p, int64_t dirfd, const char* path, char (&out)[kPathMax]) {
+  char joined[2 * kPathMax + 2];
+  size_t n = 0;
+  const size_t plen = strlen(path);
+  if (plen == 0) return -L::ENOENT;
+  if (path[0] != '/') {
+    const char* base = p.cwd;
+    if (dirfd != L::AT_FDCWD) {
+      File* f = fd_file(p, dirfd);
+      if (!f) return -L::EBADF;
+      if (f->kind != FileKind::Vfs || f->type != pfs::kTypeDirectory) return -L::ENOTDIR;
+      base = f->path;
+    }
+    const size_t blen = strlen(base);
+    if (blen + 1 + plen >= sizeof joined) return -L::ENAMETOOLONG;
+    memcpy(joined, base, blen);
+    n = blen;
+    joined[n++] = '/';
+  }
+  if (n + plen >= sizeof joined) return -L::ENAMETOOLONG;
+  memcpy(joined + n, path, plen);
+  n += plen;
+  auto r = keel::path::normalize({joined, n}, {out, kPathMax});
+  if (!r.ok()) return r.error() == ktl::Error::NameTooLong ? -L::ENAMETOOLONG : -L::EINVAL;
+  const size_t len = r->size();
+  if (r->data() != out) memmove(out, r->data(), len);
+  if (len >= kPathMax) return -L::ENAMETOOLONG;
+  out[len] = 0;
+  return 0;
+}
+
+// Reads a path argument and resolves it.
+int64_t path_arg(Proc& p, int64_t dirfd, uint64_t addr, char (&out)[kPathMax]) {
+  char raw[kPathMax + 64];
+  int64_t n = read_string(p, addr, raw, sizeof raw);
+  if (n < 0) return n;
+  return resolve(p, dirfd, raw, out);
+}
+
+constexpr DevNode kDevNodes[] = {{"/dev/null", FileKind::Null},     {"/dev/zero", FileKind::Zero},
+                                 {"/dev/full", FileKind::Full},     {"/dev/urandom", FileKind::Random},
+                                 {"/dev/random", FileKind::Random}, {"/dev/tty", FileKind::Console},
+                                 {"/dev/console", FileKind::Console}};
+
+const DevNode* dev_node(const char* path) {
+  for (const DevNode& d : kDevNodes)
+    if (str_eq(d.path, path)) return &d;
+  return nullptr;
+}
+
+void fill_stat(L::Stat* st, uint32_t mode, uint64_t size, uint64_t ino, uint64_t rdev) {
+  memset(st, 0, sizeof *st);
+  st->st_dev = 1;
+  st->st_ino = ino;
+  st->st_nlink = (mode & L::S_IFMT) == L::S_IFDIR ? 2 : 1;
+  st->st_mode = mode;
+  st->st_rdev = rdev;
+  st->st_size = int64_t(size);
+  st->st_blksize = 4096;
+  st->st_blocks = int64_t((size + 511) / 512);
+  const int64_t now = int64_t((g_boot_realtime_ns + keel::now_ns()) / 1'000'000'000);
+  st->st_atime_sec = st->st_mtime_sec = st->st_ctime_sec = now;
+}
+
+uint64_t path_ino(const char* path) {  // a stable inode number: FNV-1a of the path
+  uint64_t h = 1469598103934665603ull;
+  for (const char* c = path; *c; ++c) h = (h ^ uint8_t(*c)) * 1099511628211ull;
+  return h | 1;
+}
+
+uint32_t mode_of_type(uint64_t type, uint64_t perm) {
+  const uint32_t fmt = type == pfs::kTypeDirectory ? L::S_IFDIR : type == pfs::kTypeSymlink ? L::S_IFLNK : L::S_IFREG;
+  return fmt | uint32_t(perm & 07777);
+}
+
+int64_t stat_path(const char* path, L::Stat* st) {
+  if (const DevNode* d = dev_node(path)) {
+    fill_stat(st, L::S_IFCHR | 0666, 0, path_ino(path), 0x100 + uint64_t(d->kind));
+    return 0;
+  }
+  if (str_eq(path, "/dev")) {
+    fill_stat(st, L::S_IFDIR | 0755, sizeof kDevNodes / sizeof kDevNodes[0], path_ino(path));
+    return 0;
+  }
+  keel::fs::Info info;
+  if (Status s = keel::fs::stat(path, &info); s != Status::Ok) return errno_of(s);
+  fill_stat(st, mode_of_type(info.type, info.mode), info.size, path_ino(path));
+  return 0;
+}
+
+int64_t stat_file(File* f, L::Stat* st) {
+  switch (f->kind) {
+    case FileKind::Vfs: {
+      keel::fs::Info info;
+      if (Status s = keel::fs::fstat(f->fid, &info); s != Status::Ok) return errno_of(s);
+      fill_stat(st, mode_of_type(info.type, info.mode), info.size, path_ino(f->path));
+      return 0;
+    }
+    case FileKind::PipeRead:
+    case FileKind::PipeWrite:
+      fill_stat(st, L::S_IFIFO | 0600, 0, uint64_t(reinterpret_cast<uintptr_t>(f->pipe)));
+      return 0;
+    case FileKind::DevDir: fill_stat(st, L::S_IFDIR | 0755, 0, path_ino("/dev")); return 0;
+    default: fill_stat(st, L::S_IFCHR | 0666, 0, path_ino(f->path), 0x100 + uint64_t(f->kind)); return 0;
+  }
+}
+
+// open(2) on an absolute normalised path.
+int64_t open_path(const char* path, uint64_t flags, uint64_t mode, File** out) {
+  if (const DevNode* d = dev_node(path)) {
+    File* f = new_file(d->kind);
+    if (!f) return -L::ENOMEM;
+    copy_cstr(f->path, path, sizeof f->path - 1);
+    f->flags = flags & (L::O_ACCMODE | L::O_APPEND | L::O_NONBLOCK);
+    *out = f;
+    return 0;
+  }
+  if (str_eq(path, "/dev")) {
+    if ((flags & L::O_ACCMODE) != L::O_RDONLY) return -L::EISDIR;
+    File* f = new_file(FileKind::DevDir);
+    if (!f) return -L::ENOMEM;
+    copy_cstr(f->path, path, sizeof f->path - 1);
+    *out = f;
+    return 0;
+  }
+  uint64_t kf = 0;
+  const uint64_t acc = flags & L::O_ACCMODE;
+  if (acc == L::O_RDONLY || acc == L::O_RDWR) kf |= pfs::kFlagRead;
+  if (acc == L::O_WRONLY || acc == L::O_RDWR) kf |= pfs::kFlagWrite;
+  if (acc == 3) return -L::EINVAL;
+  if (flags & L::O_CREAT) kf |= pfs::kFlagCreate;
+  if ((flags & L::O_EXCL) && (flags & L::O_CREAT)) kf |= pfs::kFlagExclusive;
+  if ((flags & L::O_TRUNC) && (kf & pfs::kFlagWrite)) kf |= pfs::kFlagTruncate;
+  if (flags & L::O_APPEND) kf |= pfs::kFlagAppend;
+  if (flags & L::O_DIRECTORY) kf |= pfs::kFlagDirectory;
+  if (!(kf & (pfs::kFlagRead | pfs::kFlagWrite))) kf |= pfs::kFlagRead;
+  keel::fs::Fid fid = 0;
+  keel::fs::Info info;
+  Status s = keel::fs::open(path, kf, &fid, mode & 0777, &info);
+  if (s == Status::IsADirectory && (kf & pfs::kFlagWrite)) return -L::EISDIR;
+  if (s != Status::Ok) return errno_of(s);
+  File* f = new_file(FileKind::Vfs);
+  if (!f) {
+    (void)keel::fs::close(fid);
+    return -L::ENOMEM;
+  }
+  f->fid = fid;
+  f->type = info.type;
+  f->flags = flags & (L::O_ACCMODE | L::O_APPEND | L::O_NONBLOCK);
+  copy_cstr(f->path, path, sizeof f->path - 1);
+  *out = f;
+  return 0;
+}
+
+
+int64_t do_write(Proc& p, Thread& t, File* f, uint64_t buf, uint64_t len, bool* block, int64_t at) {
+  if ((f->flags & L::O_ACCMODE) == L::O_RDONLY && f->kind != FileKind::Console && f->kind != FileKind::PipeWrite)
+    return -L::EBADF;
+  uint8_t chunk[4096];
+  switch (f->kind) {
+    case FileKind::Console: {
+      uint64_t done = 0;
+      while (done < len) {
+        size_t n = len - done > sizeof chunk ? sizeof chunk : size_t(len - done);
+        if (!read_user(p, buf + done, chunk, n)) return done ? int64_t(done) : -L::EFAULT;
+        console_write(p, chunk, n);
+        done += n;
+      }
+      return int64_t(len);
+    }
+    case FileKind::Null: case FileKind::Zero: case FileKind::Random: return int64_t(len);
+    case FileKind::Full: return -L::ENOSPC;
+    case FileKind::DevDir: return -L::EISDIR;
+    case FileKind::PipeRead: return -L::EBADF;
+    case FileKind::PipeWrite: {
+      Pipe* pp = f->pipe;
+      if (pp->readers == 0) return -L::EPIPE;  // (SIGPIPE: raised by the caller)
+      uint64_t done = t.progress;
+      const size_t space = kPipeSize - pp->count;
+      if (len <= kPipeBuf && space < len - done) {  // atomic: all or wait
+        if (f->flags & L::O_NONBLOCK) return -L::EAGAIN;
+        *block = true;
+        return 0;
+      }
+      while (done < len && pp->count < kPipeSize) {
+        size_t n = size_t(len - done);
+        const size_t tail = (pp->head + pp->count) % kPipeSize;
+        size_t room = kPipeSize - pp->count;
+        if (n > room) n = room;
+        if (n > kPipeSize - tail) n = kPipeSize - tail;
+        if (n > sizeof chunk) n = sizeof chunk;
+        if (!read_user(p, buf + done, chunk, n)) return done ? int64_t(done) : -L::EFAULT;
+        memcpy(pp->buf + tail, chunk, n);
+        pp->count += n;
+        done += n;
+      }
+      if (done > t.progress) retry_blocked(Block::PipeRead);
+      if (done < len) {
+        if (f->flags & L::O_NONBLOCK) return done ? int64_t(done) : -L::EAGAIN;
+        t.progress = done;
+        *block = true;
+        return 0;
+      }
+      return int64_t(done);
+    }
+    case FileKind::Vfs: {
+      if (f->type == pfs::kTypeDirectory) return -L::EISDIR;
+      uint64_t saved = 0;
+      if (at >= 0) {
+        if (keel::fs::seek(f->fid, pfs::kSeekCurrent, 0, &saved) != Status::Ok ||
+            keel::fs::seek(f->fid, pfs::kSeekSet, at) != Status::Ok)
+          return -L::EINVAL;
+      }
+      uint64_t done = 0;
+      while (done < len) {
+        size_t n = len - done > sizeof chunk ? sizeof chunk : size_t(len - done);
+        if (!read_user(p, buf + done, chunk, n)) return done ? int64_t(done) : -L::EFAULT;
+        size_t w = 0;
+        Status s = keel::fs::write(f->fid, {chunk, n}, &w);
+        done += w;
+        if (s != Status::Ok) return done ? int64_t(done) : errno_of(s);
+      }
+      if (at >= 0) (void)keel::fs::seek(f->fid, pfs::kSeekSet, int64_t(saved));
+      return int64_t(done);
+    }
+  }
+  return -L::EBADF;
+}
+
+int64_t sys_read_file(Proc& p, Thread& t, File* f, uint64_t buf, uint64_t len, bool* block, int64_t at) {
+  (void)t;
+  if ((f->flags & L::O_ACCMODE) == L::O_WRONLY && f->kind == FileKind::Vfs) return -L::EBADF;
+  uint8_t chunk[4096];
+  switch (f->kind) {
+    case FileKind::Console: case FileKind::Null: return 0;  // no terminal input yet: end of file
+    case FileKind::Zero: case FileKind::Full: case FileKind::Random: {
+      uint64_t done = 0;
+      static uint64_t seed = 0x2545f4914f6cdd1dull ^ keel::now_ns();
+      while (done < len) {
+        size_t n = len - done > sizeof chunk ? sizeof chunk : size_t(len - done);
+        if (f->kind == FileKind::Random) {
+          for (size_t i = 0; i < n; ++i) {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            chunk[i] = uint8_t(seed >> 24);
+          }
+        } else {
+          memset(chunk, 0, n);
+        }
+        if (!write_user(p, buf + done, chunk, n)) return done ? int64_t(done) : -L::EFAULT;
+        done += n;
+      }
+      return int64_t(done);
+    }
+    case FileKind::DevDir: return -L::EISDIR;
+    case FileKind::PipeWrite: return -L::EBADF;
+    case FileKind::PipeRead: {
+      Pipe* pp = f->pipe;
+      if (pp->count == 0) {
+        if (pp->writers == 0) return 0;
+        if (f->flags & L::O_NONBLOCK) return -L::EAGAIN;
+        *block = true;
+        return 0;
+      }
+      uint64_t done = 0;
+      while (done < len && pp->count > 0) {
+        size_t n = size_t(len - done);
+        if (n > pp->count) n = pp->count;
+        if (n > kPipeSize - pp->head) n = kPipeSize - pp->head;
+        if (n > sizeof chunk) n = sizeof chunk;
+        if (!write_user(p, buf + done, pp->buf + pp->head, n)) return done ? int64_t(done) : -L::EFAULT;
+        pp->head = (pp->head + n) % kPipeSize;
+        pp->count -= n;
+        done += n;
+      }
+      retry_blocked(Block::PipeWrite);
+      return int64_t(done);
+    }
+    case FileKind::Vfs: {
+      if (f->type == pfs::kTypeDirectory) return -L::EISDIR;
+      uint64_t saved = 0;
+      if (at >= 0 && (keel::fs::seek(f->fid, pfs::kSeekCurrent, 0, &saved) != Status::Ok ||
+                      keel::fs::seek(f->fid, pfs::kSeekSet, at) != Status::Ok))
+        return -L::EINVAL;
+      uint64_t done = 0;
+      while (done < len) {
+        size_t n = len - done > sizeof chunk ? sizeof chunk : size_t(len - done);
+        size_t got = 0;
+        Status s = keel::fs::read(f->fid, {chunk, n}, &got);
+        if (s != Status::Ok) return done ? int64_t(done) : errno_of(s);
+        if (got && !write_user(p, buf + done, chunk, got)) return done ? int64_t(done) : -L::EFAULT;
+        done += got;
+        if (got < n) break;
+      }
+      if (at >= 0) (void)keel::fs::seek(f->fid, pfs::kSeekSet, int64_t(saved));
+      return int64_t(done);
+    }
+  }
+  return -L::EBADF;
+}
+
+// SIGPIPE's default action for a write to a pipe nobody reads.
+Result sigpipe(Proc& p, Thread& t, int64_t r) {
+  (void)t;
+  if (r == -L::EPIPE && p.sigaction[L::SIGPIPE][0] == 0) {
+    end_process(p, L::wait_signaled(L::SIGPIPE));
+    return kGone;
+  }
+  return value(r);
+}
+
+// struct iovec { void* base; size_t len; }
+Result sys_rw_vector(Proc& p, Thread& t, const UserRegs& r, bool write) {
+  File* f = fd_file(p, int64_t(r.rdi));
+  if (!f) return value(-L::EBADF);
+  const uint64_t iov = r.rsi, cnt = r.rdx;
+  if (cnt > 1024) return value(-L::EINVAL);
+  int64_t total = 0;
+  for (uint64_t i = 0; i < cnt; ++i) {
+    uint64_t v[2];
+    if (!read_user(p, iov + 16 * i, v, sizeof v)) return value(total ? total : -L::EFAULT);
+    if (v[1] == 0) continue;
+    bool block = false;
+    int64_t n = write ? do_write(p, t, f, v[0], v[1], &block) : sys_read_file(p, t, f, v[0], v[1], &block);
+    if (block) {
+      if (total) return value(total);
+      t.progress = 0;
+      return kBlock;  // (pipes with vectors: only the first buffer waits)
+    }
+    if (n < 0) return write ? sigpipe(p, t, total ? total : n) : value(total ? total : n);
+    total += n;
+    if (uint64_t(n) < v[1]) break;
+  }
+  return value(total);
+}
+
+Result sys_getdents64(Proc& p, const UserRegs& r) {
+  File* f = fd_file(p, int64_t(r.rdi));
+  if (!f) return value(-L::EBADF);
+  if (f->kind == FileKind::DevDir) {
+    // /dev: the device nodes this server provides.
+    uint8_t out[4096];
+    size_t used = 0;
+    const size_t n = sizeof kDevNodes / sizeof kDevNodes[0];
+    while (f->dir_cookie < n) {
+      const char* name = kDevNodes[f->dir_cookie].path + 5;
+      const size_t nl = strlen(name);
+      const size_t rec = (19 + nl + 1 + 7) & ~size_t(7);
+      if (used + rec > r.rdx || used + rec > sizeof out) break;
+      uint8_t* e = out + used;
+      memset(e, 0, rec);
+      const uint64_t ino = path_ino(kDevNodes[f->dir_cookie].path);
+      const int64_t off = int64_t(f->dir_cookie + 1);
+      const uint16_t reclen = uint16_t(rec);
+      memcpy(e, &ino, 8);
+      memcpy(e + 8, &off, 8);
+      memcpy(e + 16, &reclen, 2);
+      e[18] = L::DT_CHR;
+      memcpy(e + 19, name, nl);
+      used += rec;
+      ++f->dir_cookie;
+    }
+    if (used == 0 && f->dir_cookie < n) return value(-L::EINVAL);
+    if (!write_user(p, r.rsi, out, used)) return value(-L::EFAULT);
+    return value(int64_t(used));
+  }
+  if (f->kind != FileKind::Vfs) return value(-L::ENOTDIR);
+  if (f->type != pfs::kTypeDirectory) return value(-L::ENOTDIR);
+  uint8_t out[4096];
+  size_t used = 0;
+  const size_t cap = r.rdx < sizeof out ? size_t(r.rdx) : sizeof out;
+  for (;;) {
+    keel::fs::DirEntry ent;
+    uint64_t next = f->dir_cookie;
+    // "." and ".." first (cookies 0 and 1 here; the VFS's start at 2).
+    const char* dot = nullptr;
+    uint8_t dtype = L::DT_DIR;
+    size_t nl = 0;
+    const char* name = nullptr;
+    if (f->dir_cookie < 2) {
+      dot = f->dir_cookie == 0 ? "." : "..";
+      name = dot;
+      nl = strlen(dot);
+      next = f->dir_cookie + 1;
+    } else {
+      uint64_t vc = f->dir_cookie - 2;
+      Status s = keel::fs::readdir(f->fid, &vc, &ent);
+      if (s == Status::OutOfRange) break;
+      if (s != Status::Ok) return value(used ? int64_t(used) : errno_of(s));
+      name = ent.name;
+      nl = ent.name_len;
+      dtype = ent.type == pfs::kTypeDirectory ? L::DT_DIR : ent.type == pfs::kTypeSymlink ? L::DT_LNK : L::DT_REG;
+      next = vc + 2;
+    }
+    const size_t rec = (19 + nl + 1 + 7) & ~size_t(7);
+    if (used + rec > cap) {
+      if (used == 0) return value(-L::EINVAL);
+      break;
+    }
+    uint8_t* e = out + used;
+    memset(e, 0, rec);
+    char full[kPathMax * 2];
+    size_t fl = strlen(f->path);
+    memcpy(full, f->path, fl);
+    full[fl++] = '/';
+    memcpy(full + fl, name, nl);
+    full[fl + nl] = 0;
+    const uint64_t ino = path_ino(full);
+    const int64_t off = int64_t(next);
+    const uint16_t reclen = uint16_t(rec);
+    memcpy(e, &ino, 8);
+    memcpy(e + 8, &off, 8);
+    memcpy(e + 16, &reclen, 2);
+    e[18] = dtype;
+    memcpy(e + 19, name, nl);
+    used += rec;
+    f->dir_cookie = next;
+  }
+  if (!write_user(p, r.rsi, out, used)) return value(-L::EFAULT);
+  return value(int64_t(used));
+}
+
+Result sys_pipe2(Proc& p, uint64_t addr, uint64_t flags) {
+  if (flags & ~(L::O_CLOEXEC | L::O_NONBLOCK)) return value(-L::EINVAL);
+  const int rfd = alloc_fd(p);
+  if (rfd < 0) return value(-L::EMFILE);
+  p.fds[rfd].file = reinterpret_cast<File*>(1);  // reserved while the second is found
+  const int wfd = alloc_fd(p);
+  p.fds[rfd].file = nullptr;
+  if (wfd < 0) return value(-L::EMFILE);
+  Pipe* pp = new Pipe();
+  uint8_t* buf = new uint8_t[kPipeSize];
+  File* rf = new_file(FileKind::PipeRead);
+  File* wf = new_file(FileKind::PipeWrite);
+  if (!pp || !buf || !rf || !wf) {
+    delete pp;
+    delete[] buf;
+    delete rf;
+    delete wf;
+    return value(-L::ENFILE);
+  }
+  pp->buf = buf;
+  pp->readers = pp->writers = 1;
+  rf->pipe = wf->pipe = pp;
+  rf->flags = L::O_RDONLY | (flags & L::O_NONBLOCK);
+  wf->flags = L::O_WRONLY | (flags & L::O_NONBLOCK);
+  const int32_t fds[2] = {rfd, wfd};
+  if (!write_user(p, addr, fds, sizeof fds)) {
+    file_unref(rf);
+    file_unref(wf);
+    return value(-L::EFAULT);
+  }
+  p.fds[rfd] = {rf, bool(flags & L::O_CLOEXEC)};
+  p.fds[wfd] = {wf, bool(flags & L::O_CLOEXEC)};
+  return value(0);
+}
+
+Result sys_dup3(Proc& p, int64_t oldfd, int64_t newfd, uint64_t flags, bool dup2) {
+  File* f = fd_file(p, oldfd);
+  if (!f) return value(-L::EBADF);
+  if (newfd < 0 || newfd >= int64_t(kMaxFds)) return value(-L::EBADF);
+  if (oldfd == newfd) return value(dup2 ? newfd : -L::EINVAL);
+  if (flags & ~L::O_CLOEXEC) return value(-L::EINVAL);
+  file_ref(f);
+  close_fd(p, int(newfd));
+  p.fds[newfd] = {f, bool(flags & L::O_CLOEXEC)};
+  return value(newfd);
+}
+
+Result sys_fcntl(Proc& p, int64_t fd, uint64_t cmd, uint64_t arg) {
+  File* f = fd_file(p, fd);
+  if (!f) return value(-L::EBADF);
+  switch (cmd) {
+    case L::F_DUPFD:
+    case L::F_DUPFD_CLOEXEC: {
+      if (arg >= kMaxFds) return value(-L::EINVAL);
+      const int nfd = alloc_fd(p, int(arg));
+      if (nfd < 0) return value(-L::EMFILE);
+      file_ref(f);
+      p.fds[nfd] = {f, cmd == L::F_DUPFD_CLOEXEC};
+      return value(nfd);
+    }
+    case L::F_GETFD: return value(p.fds[fd].cloexec ? L::FD_CLOEXEC : 0);
+    case L::F_SETFD: p.fds[fd].cloexec = arg & L::FD_CLOEXEC; return value(0);
+    case L::F_GETFL: return value(int64_t(f->flags));
+    case L::F_SETFL: f->flags = (f->flags & ~(L::O_APPEND | L::O_NONBLOCK)) | (arg & (L::O_APPEND | L::O_NONBLOCK)); return value(0);
+    default: return value(-L::EINVAL);
+  }
+}
+
+Result sys_lseek(Proc& p, int64_t fd, int64_t off, uint64_t whence) {
+  File* f = fd_file(p, fd);
+  if (!f) return value(-L::EBADF);
+  if (f->kind == FileKind::PipeRead || f->kind == FileKind::PipeWrite || f->kind == FileKind::Console)
+    return value(-L::ESPIPE);
+  if (f->kind != FileKind::Vfs) return value(0);
+  if (whence > 2) return value(-L::EINVAL);
+  if (f->type == pfs::kTypeDirectory) {
+    if (whence != 0 || off < 0) return value(-L::EINVAL);
+    f->dir_cookie = uint64_t(off);
+    return value(off);
+  }
+  uint64_t pos = 0;
+  Status s = keel::fs::seek(f->fid, whence, off, &pos);
+  if (s != Status::Ok) return value(-L::EINVAL);
+  return value(int64_t(pos));
+}
+
+Result sys_ioctl(Proc& p, int64_t fd, uint64_t req, uint64_t arg) {
+  File* f = fd_file(p, fd);
+  if (!f) return value(-L::EBADF);
+  if (req == L::FIONREAD && (f->kind == FileKind::PipeRead || f->kind == FileKind::Vfs)) {
+    int32_t n = 0;
+    if (f->kind == FileKind::PipeRead) {
+      n = int32_t(f->pipe->count);
+    } else {
+      keel::fs::Info info;
+      uint64_t pos = 0;
+      if (keel::fs::fstat(f->fid, &info) == Status::Ok && keel::fs::seek(f->fid, pfs::kSeekCurrent, 0, &pos) == Status::Ok)
+        n = info.size > pos ? int32_t(info.size - pos) : 0;
+    }
+    return value(write_obj(p, arg, n) ? 0 : -L::EFAULT);
+  }
+  if (f->kind != FileKind::Console) return value(-L::ENOTTY);
+  switch (req) {
+    case L::TIOCGWINSZ: {
+      const uint16_t ws[4] = {24, 80, 0, 0};
+      return value(write_user(p, arg, ws, sizeof ws) ? 0 : -L::EFAULT);
+    }
+    case L::TIOCSWINSZ: return value(0);
+    case L::TCGETS: {
+      // struct termios (60 bytes): Linux's defaults (c_iflag ICRNL|IXON|IUTF8, c_oflag OPOST|ONLCR,
+      // c_cflag B38400|CS8|CREAD|HUPCL, c_lflag ISIG|ICANON|ECHO|ECHOE|ECHOK|ECHOCTL|ECHOKE|IEXTEN).
+      uint8_t t[60] = {};
+      const uint32_t flags[4] = {0x4500, 0x5, 0xbf, 0x8a3b};
+      memcpy(t, flags, sizeof flags);
+      const uint8_t cc[] = {3, 28, 127, 21, 4, 0, 1, 0, 17, 19, 26, 0, 18, 15, 23, 22};
+      memcpy(t + 17, cc, sizeof cc);
+      return value(write_user(p, arg, t, sizeof t) ? 0 : -L::EFAULT);
+    }
+    case L::TCSETS: case L::TCSETSW: case L::TCSETSF: return value(0);
+    case L::TIOCGPGRP: {
+      const int32_t pg = p.pgid;
+      return value(write_obj(p, arg, pg) ? 0 : -L::EFAULT);
+    }
+    case L::TIOCSPGRP: case L::TIOCSCTTY: return value(0);
+    default: return value(-L::EINVAL);
+  }
+}
+
+}  // namespace linux_srv

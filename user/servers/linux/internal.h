@@ -1,0 +1,160 @@
+// linux/internal.h — what the Linux personality server's files share (not an
+// interface: one program). linux.h has the state, docs/linux.md the design.
+//
+//   main.cc     the loop, the dispatch of syscalls, waiting calls, the batch
+//   core.cc     tables, the Linux process's memory, the console
+//   files.cc    file descriptors, the VFS, pipes, /dev, the file syscalls
+//   mem.cc      memory maps and the memory syscalls
+//   process.cc  loading programs, fork, execve, wait4, kill, process ends
+//   time.cc     clocks
+#pragma once
+
+#include <keel/fs.h>
+#include <keel/keel.h>
+#include <keel/proto/fs.h>
+
+#include <cstring>
+#include <span>
+#include <string_view>
+
+#include "abi.h"
+#include "linux.h"
+
+namespace linux_srv {
+
+namespace sys = keel::sys;
+namespace L = linux_abi;
+namespace pfs = keel::proto::fs;
+using keel::kInvalidHandle;
+using keel::UserRegs;
+
+inline constexpr uint64_t kPage = keel::kPageSize;
+inline constexpr uint64_t kStackTop = 0x7fff'ffff'e000;
+inline constexpr uint64_t kStackSize = 8ull << 20;        // RLIMIT_STACK's usual 8 MiB, committed on touch
+inline constexpr uint64_t kPieBase = 0x5555'5555'4000;    // where a PIE goes (Linux's ELF_ET_DYN_BASE on x86-64)
+inline constexpr uint64_t kMmapBase = 0x7f00'0000'0000;   // mmap without a hint grows down from here
+inline constexpr uint64_t kMaxImage = 32ull << 20;        // biggest program file loaded
+inline constexpr uint64_t kBrkMax = 1ull << 30;           // most a heap may grow
+// A foreign thread's handler badge: this bit | its tid. Only this server
+// mints badges with it (names mints small service ids for native clients),
+// so a message carrying it was made by the kernel for one of our threads.
+inline constexpr uint64_t kThreadBadge = 1ull << 62;
+
+extern Handle g_ep;  // the server endpoint (read); threads get badged copies
+extern Proc g_procs[kMaxProcs];
+extern Thread g_threads[kMaxThreads];
+extern int g_next_pid;
+extern bool g_trace;
+extern uint64_t g_boot_realtime_ns;  // wall-clock time at boot (0: unknown, the epoch)
+
+// What a syscall handler decided: a value for rax, new registers (the
+// handler changed `r`), "wait" (the call is kept and run again), or "gone"
+// (the process ended; value 1: the reply was sent already).
+enum class Out { Value, Regs, Block, Gone };
+struct Result {
+  Out kind;
+  int64_t value;
+};
+inline Result value(int64_t v) { return {Out::Value, v}; }
+inline constexpr Result kBlock{Out::Block, 0};
+inline constexpr Result kGone{Out::Gone, 0};
+
+struct DevNode {
+  const char* path;
+  FileKind kind;
+};
+
+template <typename T>
+bool read_obj(Proc& p, uint64_t addr, T* v) { return read_user(p, addr, v, sizeof(T)); }
+template <typename T>
+bool write_obj(Proc& p, uint64_t addr, const T& v) { return write_user(p, addr, &v, sizeof(T)); }
+
+void copy_cstr(char* dst, const char* src, size_t n);
+bool str_eq(const char* a, const char* b);
+const char* last_slash(const char* s, int = '/');
+uint64_t page_down(uint64_t v);
+uint64_t page_up(uint64_t v);
+int64_t errno_of(Status s);
+bool read_user(Proc& p, uint64_t addr, void* buf, size_t len);
+bool write_user(Proc& p, uint64_t addr, const void* buf, size_t len);
+int64_t read_string(Proc& p, uint64_t addr, char* out, size_t cap);
+Thread* thread_by_tid(uint64_t tid);
+Proc* proc_by_pid(int pid);
+Proc* new_proc();
+Thread* new_thread(Proc* p, int tid);
+void console_write(Proc& p, const uint8_t* data, size_t len);
+void console_flush(Proc& p);
+File* new_file(FileKind kind);
+void file_ref(File* f);
+void file_unref(File* f);
+int alloc_fd(Proc& p, int lowest = 0);
+File* fd_file(Proc& p, int64_t fd);
+void close_fd(Proc& p, int fd);
+int64_t resolve(Proc& p, int64_t dirfd, const char* path, char (&out)[kPathMax]);
+int64_t path_arg(Proc& p, int64_t dirfd, uint64_t addr, char (&out)[kPathMax]);
+const DevNode* dev_node(const char* path);
+void fill_stat(L::Stat* st, uint32_t mode, uint64_t size, uint64_t ino, uint64_t rdev = 0);
+uint64_t path_ino(const char* path);
+uint32_t mode_of_type(uint64_t type, uint64_t perm);
+int64_t stat_path(const char* path, L::Stat* st);
+int64_t stat_file(File* f, L::Stat* st);
+int64_t open_path(const char* path, uint64_t flags, uint64_t mode, File** out);
+int64_t do_write(Proc& p, Thread& t, File* f, uint64_t buf, uint64_t len, bool* block, int64_t at = -1);
+int64_t sys_read_file(Proc& p, Thread& t, File* f, uint64_t buf, uint64_t len, bool* block, int64_t at = -1);
+Result sigpipe(Proc& p, Thread& t, int64_t r);
+Result sys_rw_vector(Proc& p, Thread& t, const UserRegs& r, bool write);
+Result sys_getdents64(Proc& p, const UserRegs& r);
+Result sys_pipe2(Proc& p, uint64_t addr, uint64_t flags);
+Result sys_dup3(Proc& p, int64_t oldfd, int64_t newfd, uint64_t flags, bool dup2);
+Result sys_fcntl(Proc& p, int64_t fd, uint64_t cmd, uint64_t arg);
+Result sys_lseek(Proc& p, int64_t fd, int64_t off, uint64_t whence);
+Result sys_ioctl(Proc& p, int64_t fd, uint64_t req, uint64_t arg);
+uint32_t keel_prot(uint64_t prot);
+Vmo* new_vmo(Handle h);
+void vmo_unref(Vmo* v);
+Mapping* add_mapping(Proc& p, uint64_t start, uint64_t len, uint32_t prot, bool shared, Vmo* vmo, uint64_t off);
+bool forget_range(Proc& p, uint64_t start, uint64_t len);
+bool protect_range(Proc& p, uint64_t start, uint64_t len, uint32_t prot);
+bool range_mapped(Proc& p, uint64_t start, uint64_t len);
+bool range_free(Proc& p, uint64_t start, uint64_t len);
+int64_t map_new(Proc& p, uint64_t addr, uint64_t len, uint64_t prot, bool fixed, bool shared, Vmo** out_vmo = nullptr);
+void unmap_all(Proc& p);
+Result sys_brk(Proc& p, uint64_t want);
+Result sys_mmap(Proc& p, const UserRegs& r);
+Result sys_munmap(Proc& p, uint64_t addr, uint64_t len);
+Result sys_mprotect(Proc& p, uint64_t addr, uint64_t len, uint64_t prot);
+int64_t read_file(const char* path, uint8_t** out, size_t* size);
+int64_t start_linux_thread(Proc& p, Thread& t, const UserRegs& regs);
+void set_comm(Proc& p, const char* path);
+void end_process(Proc& p, uint32_t status);
+int signal_of_exit(int64_t code);
+void reap_dead_keel_processes();
+// execve into a fresh Keel process for `p` (the caller kills the old one):
+// reads `path` (a "#!" script runs its interpreter), loads it, builds the
+// stack. On success p.process is the new process and *regs its first
+// thread's registers; -errno otherwise (p unchanged).
+int64_t exec_into(Proc& p, const char* path, std::span<const std::string_view> argv_in,
+                  std::span<const std::string_view> envp, UserRegs* regs);
+Result sys_fork(Proc& parent, Thread& t, const UserRegs& regs);
+Result sys_execve(Proc& p, Thread& t, const UserRegs& r);
+Result sys_wait4(Proc& p, const UserRegs& r);
+Result sys_kill(Proc& p, int64_t pid, int64_t sig);
+uint64_t realtime_ns();
+Result sys_clock_gettime(Proc& p, uint64_t clock, uint64_t addr);
+void put_field(uint8_t* uts, int index, const char* s);
+Result dispatch(Thread& t, UserRegs& r);
+void complete(Thread& t, int64_t rax);
+void retry_blocked(Block kind);
+uint64_t next_deadline();
+int64_t spawn_program(std::span<const std::string_view> argv);
+bool proc_alive(int pid);
+void batch_next();
+void fetch_boot_time();
+
+// The syscalls of one area: true (with *out set) if `r.rax` is one of
+// its numbers. signals.cc, threads.cc, tty.cc.
+bool dispatch_signals(Thread& t, UserRegs& r, Result* out);
+bool dispatch_threads(Thread& t, UserRegs& r, Result* out);
+bool dispatch_tty(Thread& t, UserRegs& r, Result* out);
+
+}  // namespace linux_srv

@@ -1,0 +1,521 @@
+// linux/process.cc — loading programs, fork, execve, wait4, kill and how processes end (internal.h lists the files).
+#include "internal.h"
+
+#include <keel/path.h>
+#include <keel/spawn.h>
+#include <ktl/bytes.h>
+#include <loader/elf.h>
+#include "stack.h"
+
+namespace linux_srv {
+
+// ---------------------------------------------------------------- loading programs
+
+// Reads the whole file at `path` into a new buffer. -errno on failure.
+int64_t read_file(const char* path, uint8_t** out, size_t* size) {
+  keel::fs::Fid fid = 0;
+  keel::fs::Info info;
+  Status s = keel::fs::open(path, pfs::kFlagRead, &fid, 0, &info);
+  if (s != Status::Ok) return errno_of(s);
+  if (info.type != pfs::kTypeFile) {
+    (void)keel::fs::close(fid);
+    return -L::EACCES;
+  }
+  if (info.size > kMaxImage) {
+    (void)keel::fs::close(fid);
+    return -L::ENOMEM;
+  }
+  uint8_t* buf = new uint8_t[info.size ? info.size : 1];
+  if (!buf) {
+    (void)keel::fs::close(fid);
+    return -L::ENOMEM;
+  }
+  size_t got = 0;
+  s = keel::fs::read(fid, {buf, size_t(info.size)}, &got);
+  (void)keel::fs::close(fid);
+  if (s != Status::Ok) {
+    delete[] buf;
+    return errno_of(s);
+  }
+  *out = buf;
+  *size = got;
+  return 0;
+}
+
+struct Exec {
+  uint64_t entry = 0, rsp = 0;
+};
+
+// Loads the ELF `image` into the new, empty Linux process `p` (its Keel
+// process exists) and builds its stack. Returns 0 or -errno.
+int64_t load_image(Proc& p, const uint8_t* image, size_t size, std::span<const std::string_view> argv,
+                   std::span<const std::string_view> envp, const char* execfn, Exec* out) {
+  loader::ElfLimits limits;
+  limits.user_top = 0x7f00'0000'0000;
+  loader::ElfDiag diag{};
+  auto parsed = loader::parse_elf(ktl::Bytes(image, size), limits, &diag);
+  if (!parsed.ok()) {
+    keel::print("linux: {}: not a loadable program: {}\n", execfn, diag.reason ? diag.reason : "?");
+    return -L::ENOEXEC;
+  }
+  const loader::ElfImage& elf = *parsed;
+  if (elf.has_interp) {
+    keel::print("linux: {}: dynamically linked programs are not supported yet\n", execfn);
+    return -L::ENOEXEC;
+  }
+  const uint64_t bias = elf.pie ? kPieBase : 0;
+  for (size_t i = 0; i < elf.segment_count; ++i) {
+    const loader::ElfSegment& seg = elf.segments[i];
+    const uint64_t start = page_down(seg.vaddr + bias);
+    const uint64_t end = page_up(seg.vaddr + bias + seg.memsz);
+    uint64_t prot = L::PROT_READ;
+    if (seg.prot & loader::kSegWrite) prot |= L::PROT_WRITE;
+    if (seg.prot & loader::kSegExec) prot |= L::PROT_EXEC;
+    Vmo* v = nullptr;
+    int64_t r = map_new(p, start, end - start, prot, true, false, &v);
+    if (r < 0) return r;
+    if (seg.filesz && sys::vmo_write(v->handle, seg.vaddr + bias - start, image + seg.offset, seg.filesz) != 0)
+      return -L::ENOMEM;
+  }
+  p.brk_base = p.brk_cur = p.brk_mapped = page_up(elf.max_vaddr + bias);
+  // The stack, and what goes on it.
+  if (int64_t r = map_new(p, kStackTop - kStackSize, kStackSize, L::PROT_READ | L::PROT_WRITE, true, false); r < 0)
+    return r;
+  uint8_t random[16];
+  uint64_t seed = keel::now_ns() * 0x9e3779b97f4a7c15ull ^ uint64_t(p.pid) << 32;
+  for (uint8_t& b : random) {
+    seed ^= seed << 13;
+    seed ^= seed >> 7;
+    seed ^= seed << 17;
+    b = uint8_t(seed);
+  }
+  const linux_stack::AuxEntry aux[] = {
+      {L::AT_PHDR, elf.phdr_vaddr ? elf.phdr_vaddr + bias : 0},
+      {L::AT_PHENT, elf.phentsize},
+      {L::AT_PHNUM, elf.phnum},
+      {L::AT_PAGESZ, kPage},
+      {L::AT_BASE, 0},
+      {L::AT_FLAGS, 0},
+      {L::AT_ENTRY, elf.entry + bias},
+      {L::AT_UID, 0},
+      {L::AT_EUID, 0},
+      {L::AT_GID, 0},
+      {L::AT_EGID, 0},
+      {L::AT_HWCAP, 0x178bfbff},  // CPUID.1:EDX of a typical x86-64 (fpu..sse2): what Linux passes
+      {L::AT_CLKTCK, 100},
+      {L::AT_SECURE, 0},
+      {L::AT_HWCAP2, 0},
+  };
+  constexpr size_t kImage = 128 * 1024;
+  uint8_t* img = new uint8_t[kImage];
+  if (!img) return -L::ENOMEM;
+  memset(img, 0, kImage);
+  uint64_t rsp = 0;
+  auto res = linux_stack::build(kStackTop, argv, envp, aux, random, execfn, {img, kImage}, &rsp);
+  if (res != linux_stack::Result::Ok) {
+    delete[] img;
+    return -L::E2BIG;
+  }
+  bool ok = write_user(p, rsp, img + (rsp - (kStackTop - kImage)), kStackTop - rsp);
+  delete[] img;
+  if (!ok) return -L::EFAULT;
+  out->entry = elf.entry + bias;
+  out->rsp = rsp;
+  return 0;
+}
+
+// Makes a Keel thread in p's process that runs as Linux thread `tid` with `regs`.
+int64_t start_linux_thread(Proc& p, Thread& t, const UserRegs& regs) {
+  Handle th = kInvalidHandle, badged = kInvalidHandle;
+  const char* name = p.comm[0] ? p.comm : "linux";
+  if (sys::thread_create(p.process, name, strlen(name), &th) != 0) return -L::EAGAIN;
+  if (sys::handle_mint(g_ep, keel::kRightWrite, kThreadBadge | uint64_t(t.tid), &badged) != 0 ||
+      sys::thread_set_syscall_handler(th, badged) != 0 || sys::thread_write_state(th, &regs) != 0) {
+    if (badged != kInvalidHandle) sys::handle_close(badged);
+    sys::handle_close(th);
+    return -L::EAGAIN;
+  }
+  sys::handle_close(badged);  // the kernel keeps its own reference
+  if (sys::thread_start(th, 0, 0, 0) != 0) {
+    sys::handle_close(th);
+    return -L::EAGAIN;
+  }
+  t.thread = th;
+  return 0;
+}
+
+void set_comm(Proc& p, const char* path) {
+  const char* base = last_slash(path, '/');
+  base = base ? base + 1 : path;
+  memset(p.comm, 0, sizeof p.comm);
+  copy_cstr(p.comm, base, sizeof p.comm - 1);
+  copy_cstr(p.exe, path, sizeof p.exe - 1);
+}
+
+// Splits a "#!" line: interpreter and optional argument (views into `line`).
+bool parse_shebang(const uint8_t* image, size_t size, char (&line)[kPathMax], std::string_view* interp,
+                   std::string_view* arg) {
+  if (size < 3 || image[0] != '#' || image[1] != '!') return false;
+  size_t n = 0;
+  for (size_t i = 2; i < size && image[i] != '\n' && n + 1 < sizeof line; ++i) line[n++] = char(image[i]);
+  line[n] = 0;
+  size_t a = 0;
+  while (a < n && (line[a] == ' ' || line[a] == '\t')) ++a;
+  size_t b = a;
+  while (b < n && line[b] != ' ' && line[b] != '\t') ++b;
+  *interp = {line + a, b - a};
+  size_t c = b;
+  while (c < n && (line[c] == ' ' || line[c] == '\t')) ++c;
+  size_t e = n;
+  while (e > c && (line[e - 1] == ' ' || line[e - 1] == '\t' || line[e - 1] == '\r')) --e;
+  *arg = {line + c, e - c};
+  return !interp->empty();
+}
+
+// execve into a fresh Keel process for `p` (the old one, if any, is the
+// caller's to kill). On success p.process is the new process and `*regs`
+// the first thread's registers.
+int64_t exec_into(Proc& p, const char* path, std::span<const std::string_view> argv_in,
+                  std::span<const std::string_view> envp, UserRegs* regs) {
+  uint8_t* image = nullptr;
+  size_t size = 0;
+  if (int64_t r = read_file(path, &image, &size); r < 0) return r;
+  // "#!interpreter [arg]": run the interpreter with the script's path.
+  char line[kPathMax];
+  std::string_view interp, iarg;
+  char interp_path[kPathMax];
+  std::string_view argv_buf[linux_stack::kMaxStrings];
+  std::span<const std::string_view> argv = argv_in;
+  if (parse_shebang(image, size, line, &interp, &iarg)) {
+    delete[] image;
+    if (interp.size() >= kPathMax) return -L::ENAMETOOLONG;
+    memcpy(interp_path, interp.data(), interp.size());
+    interp_path[interp.size()] = 0;
+    size_t n = 0;
+    argv_buf[n++] = interp;
+    if (!iarg.empty()) argv_buf[n++] = iarg;
+    argv_buf[n++] = path;
+    for (size_t i = 1; i < argv_in.size() && n < linux_stack::kMaxStrings; ++i) argv_buf[n++] = argv_in[i];
+    argv = {argv_buf, n};
+    path = interp_path;
+    if (int64_t r = read_file(path, &image, &size); r < 0) return r;
+    if (size >= 2 && image[0] == '#' && image[1] == '!') {
+      delete[] image;
+      return -L::ELOOP;
+    }
+  }
+  Handle process = kInvalidHandle;
+  const char* base = last_slash(path, '/');
+  base = base ? base + 1 : path;
+  size_t blen = strlen(base);
+  if (blen > 31) blen = 31;
+  if (sys::process_create(base, blen, &process) != 0) {
+    delete[] image;
+    return -L::ENOMEM;
+  }
+  // Keep the old state until the new image is in place.
+  Handle old_process = p.process;
+  Mapping old_maps[kMaxMaps];
+  memcpy(static_cast<void*>(old_maps), p.maps, sizeof old_maps);
+  for (Mapping& m : p.maps) m = Mapping{};
+  const uint64_t old_brk[3] = {p.brk_base, p.brk_cur, p.brk_mapped}, old_hint = p.mmap_hint;
+  p.process = process;
+  p.mmap_hint = 0;
+  Exec e;
+  int64_t r = load_image(p, image, size, argv, envp, path, &e);
+  delete[] image;
+  if (r < 0) {
+    unmap_all(p);
+    memcpy(static_cast<void*>(p.maps), old_maps, sizeof old_maps);
+    p.process = old_process;
+    p.brk_base = old_brk[0], p.brk_cur = old_brk[1], p.brk_mapped = old_brk[2];
+    p.mmap_hint = old_hint;
+    sys::process_kill(process);
+    sys::handle_close(process);
+    return r;
+  }
+  // The old address space's objects are no longer ours to keep.
+  for (Mapping& m : old_maps)
+    if (m.used) vmo_unref(m.vmo);
+  set_comm(p, path);
+  *regs = UserRegs{};
+  regs->rip = e.entry;
+  regs->rsp = e.rsp;
+  regs->rflags = 0x202;
+  // Close-on-exec files; signal handlers go back to their defaults.
+  for (int fd = 0; fd < int(kMaxFds); ++fd)
+    if (p.fds[fd].file && p.fds[fd].cloexec) close_fd(p, fd);
+  for (auto& a : p.sigaction)
+    if (a[0] > 1) memset(a, 0, sizeof a);
+  return 0;
+}
+
+// ---------------------------------------------------------------- process life
+
+
+// Ends Linux process `p` with wait status `status`: its Keel process is
+// killed, its files closed, its children handed to no one, its parent told.
+void end_process(Proc& p, uint32_t status) {
+  if (p.zombie) return;
+  console_flush(p);
+  for (Thread& t : g_threads)
+    if (t.used && t.proc == &p) {
+      if (t.thread != kInvalidHandle) sys::handle_close(t.thread);
+      t = Thread{};
+    }
+  if (p.process != kInvalidHandle) {
+    sys::process_kill(p.process);
+    int64_t code = 0;
+    (void)sys::process_wait(p.process, keel::now_ns() + 1'000'000'000, &code);
+    sys::handle_close(p.process);
+    p.process = kInvalidHandle;
+  }
+  for (int fd = 0; fd < int(kMaxFds); ++fd) close_fd(p, fd);
+  unmap_all(p);
+  p.zombie = true;
+  p.wait_status = status;
+  for (Proc& c : g_procs)  // orphans: nobody will wait for them
+    if (c.used && c.ppid == p.pid) {
+      c.ppid = 0;
+      if (c.zombie) c = Proc{};
+    }
+  if ((status & 0x7f) == 0)
+    keel::print("linux: pid {} ({}) exited with status {}\n", p.pid, p.comm, (status >> 8) & 0xff);
+  else
+    keel::print("linux: pid {} ({}) killed by signal {}\n", p.pid, p.comm, status & 0x7f);
+  if (p.ppid == 0) {
+    p = Proc{};  // no parent: reaped at once
+  }
+  retry_blocked(Block::Wait4);
+}
+
+// A Keel process that died without asking (a fault): which signal Linux
+// would have sent. Keel's exit code for a fault is kExitFaultBase - vector.
+int signal_of_exit(int64_t code) {
+  const int64_t vector = keel::kExitFaultBase - code;
+  switch (vector) {
+    case 0: return L::SIGFPE;       // #DE
+    case 6: return L::SIGILL;       // #UD
+    case 13: case 14: return L::SIGSEGV;
+    case 16: case 19: return L::SIGFPE;  // x87, SIMD
+    case 17: return L::SIGBUS;      // #AC
+    case 3: return L::SIGTRAP;
+    default: return L::SIGKILL;
+  }
+}
+
+void reap_dead_keel_processes() {
+  for (Proc& p : g_procs) {
+    if (!p.used || p.zombie || p.process == kInvalidHandle) continue;
+    int64_t code = 0;
+    if (sys::process_wait(p.process, keel::kDeadlinePoll, &code) == 0) {
+      keel::print("linux: pid {} ({}) faulted (Keel exit code {})\n", p.pid, p.comm, code);
+      end_process(p, L::wait_signaled(signal_of_exit(code)));
+    }
+  }
+}
+
+
+// fork(2): a copy of `parent` with one thread continuing from `regs` with rax = 0.
+Result sys_fork(Proc& parent, Thread& t, const UserRegs& regs) {
+  Proc* c = new_proc();
+  if (!c) return value(-L::EAGAIN);
+  Thread* ct = new_thread(c, c->pid);
+  if (!ct) {
+    *c = Proc{};
+    return value(-L::EAGAIN);
+  }
+  auto fail = [&](int64_t e) {
+    unmap_all(*c);
+    for (int fd = 0; fd < int(kMaxFds); ++fd) close_fd(*c, fd);
+    if (c->process != kInvalidHandle) {
+      sys::process_kill(c->process);
+      sys::handle_close(c->process);
+    }
+    *ct = Thread{};
+    *c = Proc{};
+    return value(e);
+  };
+  c->ppid = parent.pid;
+  c->pgid = parent.pgid;
+  c->sid = parent.sid;
+  memcpy(c->cwd, parent.cwd, sizeof c->cwd);
+  memcpy(c->exe, parent.exe, sizeof c->exe);
+  memcpy(c->comm, parent.comm, sizeof c->comm);
+  c->umask = parent.umask;
+  c->sigmask = parent.sigmask;
+  memcpy(c->sigaction, parent.sigaction, sizeof c->sigaction);
+  c->brk_base = parent.brk_base, c->brk_cur = parent.brk_cur, c->brk_mapped = parent.brk_mapped;
+  c->mmap_hint = parent.mmap_hint;
+  const size_t clen = strlen(c->comm);
+  if (sys::process_create(c->comm, clen ? clen : 1, &c->process) != 0) return fail(-L::ENOMEM);
+  for (Mapping& m : parent.maps) {
+    if (!m.used) continue;
+    Vmo* v = nullptr;
+    if (m.shared) {
+      v = m.vmo;
+      ++v->refs;
+    } else {
+      Handle h = kInvalidHandle;
+      if (sys::vmo_clone(m.vmo->handle, m.offset, m.len, &h) != 0) return fail(-L::ENOMEM);
+      v = new_vmo(h);
+      if (!v) {
+        sys::handle_close(h);
+        return fail(-L::ENOMEM);
+      }
+    }
+    const uint64_t off = m.shared ? m.offset : 0;
+    uint64_t at = m.start;
+    if (sys::vm_map(c->process, v->handle, off, m.len, keel_prot(m.prot) | keel::kVmFixed, &at) != 0 ||
+        !add_mapping(*c, m.start, m.len, m.prot, m.shared, v, off)) {
+      vmo_unref(v);
+      return fail(-L::ENOMEM);
+    }
+  }
+  for (size_t fd = 0; fd < kMaxFds; ++fd)
+    if (parent.fds[fd].file) {
+      c->fds[fd] = parent.fds[fd];
+      file_ref(c->fds[fd].file);
+    }
+  UserRegs cr = regs;
+  cr.rax = 0;
+  if (int64_t e = start_linux_thread(*c, *ct, cr); e < 0) return fail(e);
+  (void)t;
+  return value(c->pid);
+}
+
+Result sys_execve(Proc& p, Thread& t, const UserRegs& r) {
+  char path[kPathMax];
+  if (int64_t e = path_arg(p, L::AT_FDCWD, r.rdi, path); e < 0) return value(e);
+  // argv and envp: pointers to strings, copied into one buffer.
+  constexpr size_t kArgBytes = 128 * 1024;
+  char* strings = new char[kArgBytes];
+  std::string_view* views = new std::string_view[linux_stack::kMaxStrings];
+  if (!strings || !views) {
+    delete[] strings;
+    delete[] views;
+    return value(-L::ENOMEM);
+  }
+  size_t used = 0, count[2] = {0, 0};
+  int64_t err = 0;
+  for (int list = 0; list < 2 && err == 0; ++list) {
+    const uint64_t base = list == 0 ? r.rsi : r.rdx;
+    if (base == 0) continue;
+    for (size_t i = 0;; ++i) {
+      uint64_t ptr = 0;
+      if (!read_obj(p, base + 8 * i, &ptr)) {
+        err = -L::EFAULT;
+        break;
+      }
+      if (ptr == 0) break;
+      if (count[0] + count[1] >= linux_stack::kMaxStrings) {
+        err = -L::E2BIG;
+        break;
+      }
+      int64_t n = read_string(p, ptr, strings + used, kArgBytes - used);
+      if (n < 0) {
+        err = n == -L::ENAMETOOLONG ? -L::E2BIG : n;
+        break;
+      }
+      views[count[0] + count[1]] = {strings + used, size_t(n)};
+      used += size_t(n) + 1;
+      ++count[list];
+    }
+  }
+  Result res = value(0);
+  if (err == 0) {
+    Handle old_process = p.process;
+    UserRegs regs{};
+    int64_t e = exec_into(p, path, {views, count[0]}, {views + count[0], count[1]}, &regs);
+    if (e < 0) {
+      res = value(e);
+    } else {
+      // The calling thread goes with its old process; a new one runs the program.
+      Handle old_thread = t.thread;
+      t.thread = kInvalidHandle;
+      t.block = Block::None;
+      t.clear_child_tid = 0;
+      if (int64_t s = start_linux_thread(p, t, regs); s < 0) {
+        keel::print("linux: pid {}: execve could not start the new image\n", p.pid);
+        sys::process_kill(old_process);
+        sys::handle_close(old_process);
+        sys::handle_close(old_thread);
+        end_process(p, L::wait_signaled(L::SIGKILL));
+        res = kGone;
+      } else {
+        res = {Out::Gone, 1};  // reply "suspend" to the old thread, then kill its process
+        keel::IpcMessage m{};
+        m.tag = keel::IpcTag::make(keel::kForeignReplySuspend, 0, 0, 0);
+        (void)sys::ipc_reply(&m);
+        sys::process_kill(old_process);
+        sys::handle_close(old_process);
+        sys::handle_close(old_thread);
+      }
+    }
+  } else {
+    res = value(err);
+  }
+  delete[] strings;
+  delete[] views;
+  return res;
+}
+
+Result sys_wait4(Proc& p, const UserRegs& r) {
+  const int64_t pid = int64_t(int32_t(r.rdi));
+  const uint64_t status_addr = r.rsi, options = r.rdx;
+  if (options & ~(L::WNOHANG | L::WUNTRACED | L::WCONTINUED | 0x40000000ull /*__WALL*/)) return value(-L::EINVAL);
+  bool any = false;
+  for (Proc& c : g_procs) {
+    if (!c.used || c.ppid != p.pid) continue;
+    if (pid > 0 && c.pid != pid) continue;
+    if (pid == 0 && c.pgid != p.pgid) continue;
+    if (pid < -1 && c.pgid != -pid) continue;
+    any = true;
+    if (!c.zombie) continue;
+    if (status_addr && !write_obj(p, status_addr, c.wait_status)) return value(-L::EFAULT);
+    if (r.r10) {  // struct rusage: zeros
+      uint8_t zero[144] = {};
+      if (!write_user(p, r.r10, zero, sizeof zero)) return value(-L::EFAULT);
+    }
+    const int cpid = c.pid;
+    c = Proc{};
+    return value(cpid);
+  }
+  if (!any) return value(-L::ECHILD);
+  if (options & L::WNOHANG) return value(0);
+  return kBlock;
+}
+
+Result sys_kill(Proc& p, int64_t pid, int64_t sig) {
+  if (sig < 0 || sig >= L::kSignalCount) return value(-L::EINVAL);
+  if (pid <= 0) {  // a process group (0: the caller's), or -1: every process but the caller's... and itself last
+    const int group = pid == 0 ? p.pgid : int(-pid);
+    bool any = false, self = false;
+    for (Proc& q : g_procs) {
+      if (!q.used || q.zombie || (pid != -1 && q.pgid != group) || (pid == -1 && &q == &p && false)) continue;
+      any = true;
+      if (&q == &p) {
+        self = true;
+        continue;
+      }
+      (void)sys_kill(p, q.pid, sig);
+    }
+    if (!any) return value(-L::ESRCH);
+    return self ? sys_kill(p, p.pid, sig) : value(0);
+  }
+  Proc* target = proc_by_pid(int(pid));
+  if (!target || target->zombie) return value(-L::ESRCH);
+  if (sig == 0) return value(0);
+  const uint64_t handler = target->sigaction[sig][0];
+  const bool ignored_by_default = sig == L::SIGCHLD || sig == L::SIGCONT || sig == L::SIGWINCH || sig == 23;
+  if (sig != L::SIGKILL && (handler == 1 || (handler == 0 && ignored_by_default))) return value(0);
+  if (sig != L::SIGKILL && sig != L::SIGSTOP && handler > 1) {
+    keel::print("linux: pid {}: signal {} has a handler; delivery is not implemented yet, ignored\n", target->pid, sig);
+    return value(0);
+  }
+  const bool self = target == &p;
+  end_process(*target, L::wait_signaled(int(sig)));
+  return self ? kGone : value(0);
+}
+
+}  // namespace linux_srv
