@@ -257,6 +257,7 @@ int64_t do_write(Proc& p, Thread& t, File* f, uint64_t buf, uint64_t len, bool* 
     }
     case FileKind::Vfs: {
       if (f->type == pfs::kTypeDirectory) return -L::EISDIR;
+      static uint8_t big[64 * 1024];  // (one thread: one request at a time) big pieces go through shared memory
       uint64_t saved = 0;
       if (at >= 0) {
         if (keel::fs::seek(f->fid, pfs::kSeekCurrent, 0, &saved) != Status::Ok ||
@@ -265,10 +266,10 @@ int64_t do_write(Proc& p, Thread& t, File* f, uint64_t buf, uint64_t len, bool* 
       }
       uint64_t done = 0;
       while (done < len) {
-        size_t n = len - done > sizeof chunk ? sizeof chunk : size_t(len - done);
-        if (!read_user(p, buf + done, chunk, n)) return done ? int64_t(done) : -L::EFAULT;
+        size_t n = len - done > sizeof big ? sizeof big : size_t(len - done);
+        if (!read_user(p, buf + done, big, n)) return done ? int64_t(done) : -L::EFAULT;
         size_t w = 0;
-        Status s = keel::fs::write(f->fid, {chunk, n}, &w);
+        Status s = keel::fs::write(f->fid, {big, n}, &w);
         done += w;
         if (s != Status::Ok) return done ? int64_t(done) : errno_of(s);
       }
@@ -331,17 +332,18 @@ int64_t sys_read_file(Proc& p, Thread& t, File* f, uint64_t buf, uint64_t len, b
     }
     case FileKind::Vfs: {
       if (f->type == pfs::kTypeDirectory) return -L::EISDIR;
+      static uint8_t big[64 * 1024];
       uint64_t saved = 0;
       if (at >= 0 && (keel::fs::seek(f->fid, pfs::kSeekCurrent, 0, &saved) != Status::Ok ||
                       keel::fs::seek(f->fid, pfs::kSeekSet, at) != Status::Ok))
         return -L::EINVAL;
       uint64_t done = 0;
       while (done < len) {
-        size_t n = len - done > sizeof chunk ? sizeof chunk : size_t(len - done);
+        size_t n = len - done > sizeof big ? sizeof big : size_t(len - done);
         size_t got = 0;
-        Status s = keel::fs::read(f->fid, {chunk, n}, &got);
+        Status s = keel::fs::read(f->fid, {big, n}, &got);
         if (s != Status::Ok) return done ? int64_t(done) : errno_of(s);
-        if (got && !write_user(p, buf + done, chunk, got)) return done ? int64_t(done) : -L::EFAULT;
+        if (got && !write_user(p, buf + done, big, got)) return done ? int64_t(done) : -L::EFAULT;
         done += got;
         if (got < n) break;
       }

@@ -38,6 +38,8 @@ inline constexpr uint64_t kBrkMax = 1ull << 30;           // most a heap may gro
 // A foreign thread's handler badge: this bit | its tid. Only this server
 // mints badges with it (names mints small service ids for native clients),
 // so a message carrying it was made by the kernel for one of our threads.
+// The rest of the badge: the thread's slot in g_threads (bits 32..47, for a
+// lookup without a search) and its tid (bits 0..31, checked: a slot is reused).
 inline constexpr uint64_t kThreadBadge = 1ull << 62;
 
 extern Handle g_ep;  // the server endpoint (read); threads get badged copies
@@ -79,6 +81,10 @@ bool read_user(Proc& p, uint64_t addr, void* buf, size_t len);
 bool write_user(Proc& p, uint64_t addr, const void* buf, size_t len);
 int64_t read_string(Proc& p, uint64_t addr, char* out, size_t cap);
 Thread* thread_by_tid(uint64_t tid);
+uint64_t thread_badge(const Thread& t);
+// The thread a foreign syscall's badge names, or null (not a thread badge, or
+// a thread that is gone).
+Thread* thread_of_badge(uint64_t badge);
 Proc* proc_by_pid(int pid);
 Proc* new_proc();
 Thread* new_thread(Proc* p, int tid);

@@ -513,10 +513,20 @@ void retry_blocked(Block kind) {
   g_retrying = false;
 }
 
+// When the loop must wake up without a message: the earliest sleeper, and at
+// most 50 ms from when it was computed (to notice processes that faulted).
+// Cached: recomputed (a scan and a clock read) only when the loop woke up
+// without a message or a sleeper was added, not for every syscall.
+uint64_t g_wake_at = 0;
+bool g_wake_stale = true;
+
 uint64_t next_deadline() {
-  uint64_t d = keel::now_ns() + 50'000'000;  // also polls for processes that faulted
+  if (!g_wake_stale) return g_wake_at;
+  uint64_t d = keel::now_ns() + 50'000'000;
   for (Thread& t : g_threads)
     if (t.used && t.block == Block::Sleep && t.wake_ns < d) d = t.wake_ns;
+  g_wake_at = d;
+  g_wake_stale = false;
   return d;
 }
 
@@ -689,30 +699,33 @@ int main(uint64_t) {
   batch_next();
   keel::IpcMessage msg{};
   unsigned since_poll = 0;
+  bool reply_pending = false;  // msg holds a reply to send with the next receive
   for (;;) {
-    const int64_t rr = sys::ipc_recv(g_ep, &msg, next_deadline());
-    if (rr != 0 || ++since_poll >= 64) {
+    // The reply to the last call and the next call in one syscall.
+    const int64_t rr = reply_pending ? sys::ipc_reply_recv(g_ep, &msg, next_deadline())
+                                     : sys::ipc_recv(g_ep, &msg, next_deadline());
+    reply_pending = false;
+    if (rr != 0) g_wake_stale = true;
+    if (rr != 0 || ++since_poll >= 1024) {
       since_poll = 0;
       reap_dead_keel_processes();
       retry_blocked(Block::Sleep);
       batch_next();
       if (rr != 0) continue;
     }
-    Thread* t = (msg.badge & kThreadBadge) ? thread_by_tid(msg.badge & ~kThreadBadge) : nullptr;
     if (!(msg.badge & kThreadBadge)) {  // a native client (init's heartbeat): no methods but ping yet
-      keel::IpcMessage m{};
       const bool ping = keel::IpcTag::label(msg.tag) == keel::rpc::kMethodPing;
-      m.tag = keel::IpcTag::make(uint32_t(ping ? Status::Ok : Status::Unsupported), 0, 0, 0);
       for (uint32_t i = 0; i < keel::IpcTag::handles(msg.tag) && i < keel::kIpcMaxHandles; ++i)
         sys::handle_close(msg.handles[i]);
-      (void)sys::ipc_reply(&m);
+      msg.tag = keel::IpcTag::make(uint32_t(ping ? Status::Ok : Status::Unsupported), 0, 0, 0);
+      reply_pending = true;
       continue;
     }
+    Thread* t = thread_of_badge(msg.badge);
     if (keel::IpcTag::label(msg.tag) != keel::kForeignSyscallLabel || !t ||
         keel::IpcTag::words(msg.tag) != keel::kUserRegsWords) {
-      keel::IpcMessage m{};
-      m.tag = keel::IpcTag::make(0xdead, 0, 0, 0);  // a thread we no longer know: the kernel kills it
-      (void)sys::ipc_reply(&m);
+      msg.tag = keel::IpcTag::make(0xdead, 0, 0, 0);  // a thread we no longer know: the kernel kills it
+      reply_pending = true;
       continue;
     }
     UserRegs r;
@@ -722,32 +735,34 @@ int main(uint64_t) {
     if (g_trace && t->used)
       keel::print("linux: [{}] {}({:#x}, {:#x}, {:#x}) = {}\n", t->tid, L::syscall_name(entry.rax), entry.rdi,
                   entry.rsi, entry.rdx, res.kind == Out::Value ? res.value : 0);
-    keel::IpcMessage m{};
     switch (res.kind) {
       case Out::Value:
-        m.tag = keel::IpcTag::make(keel::kForeignReplyResume, 1, 0, 0);
-        m.words[0] = uint64_t(res.value);
-        (void)sys::ipc_reply(&m);
+        msg.tag = keel::IpcTag::make(keel::kForeignReplyResume, 1, 0, 0);
+        msg.words[0] = uint64_t(res.value);
+        reply_pending = true;
         break;
       case Out::Regs:
-        m.tag = keel::IpcTag::make(keel::kForeignReplyResume, keel::kUserRegsWords, 0, 0);
-        memcpy(m.words, &r, sizeof r);
-        (void)sys::ipc_reply(&m);
+        msg.tag = keel::IpcTag::make(keel::kForeignReplyResume, keel::kUserRegsWords, 0, 0);
+        memcpy(msg.words, &r, sizeof r);
+        reply_pending = true;
         break;
       case Out::Block:
         t->block = entry.rax == L::kWait4 ? Block::Wait4 : Block::PipeRead;
-        if (entry.rax == L::kNanosleep || entry.rax == L::kClockNanosleep) t->block = Block::Sleep;
+        if (entry.rax == L::kNanosleep || entry.rax == L::kClockNanosleep) {
+          t->block = Block::Sleep;
+          g_wake_stale = true;
+        }
         t->regs = entry;
-        m.tag = keel::IpcTag::make(keel::kForeignReplySuspend, 0, 0, 0);
-        (void)sys::ipc_reply(&m);
+        msg.tag = keel::IpcTag::make(keel::kForeignReplySuspend, 0, 0, 0);
+        reply_pending = true;
         break;
       case Out::Gone:
         if (res.value == 0) {  // the process is being (or was) killed: stop the thread
-          m.tag = keel::IpcTag::make(keel::kForeignReplySuspend, 0, 0, 0);
-          (void)sys::ipc_reply(&m);
+          msg.tag = keel::IpcTag::make(keel::kForeignReplySuspend, 0, 0, 0);
+          reply_pending = true;
         }
         break;
     }
-    batch_next();
+    if (g_batch.active) batch_next();
   }
 }

@@ -129,7 +129,7 @@ int64_t start_linux_thread(Proc& p, Thread& t, const UserRegs& regs) {
   Handle th = kInvalidHandle, badged = kInvalidHandle;
   const char* name = p.comm[0] ? p.comm : "linux";
   if (sys::thread_create(p.process, name, strlen(name), &th) != 0) return -L::EAGAIN;
-  if (sys::handle_mint(g_ep, keel::kRightWrite, kThreadBadge | uint64_t(t.tid), &badged) != 0 ||
+  if (sys::handle_mint(g_ep, keel::kRightWrite, thread_badge(t), &badged) != 0 ||
       sys::thread_set_syscall_handler(th, badged) != 0 || sys::thread_write_state(th, &regs) != 0) {
     if (badged != kInvalidHandle) sys::handle_close(badged);
     sys::handle_close(th);
