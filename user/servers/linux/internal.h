@@ -157,6 +157,17 @@ bool proc_alive(int pid);
 void batch_next();
 void fetch_boot_time();
 
+// /proc (procfs.cc). procfs_path: `path` (normalised) is /proc or below it.
+bool procfs_path(const char* path);
+int64_t procfs_open(Proc& caller, const char* path, uint64_t flags, File** out);
+int64_t procfs_stat(Proc& caller, const char* path, L::Stat* st, bool follow);
+int64_t procfs_readlink(Proc& caller, const char* path, char* out, size_t cap);
+int64_t procfs_read(Proc& p, File* f, uint64_t buf, uint64_t len);
+int64_t procfs_getdents(Proc& p, File* f, uint64_t buf, uint64_t cap);
+// stat(2) of any path the caller may name: /proc, /dev, the VFS. `follow`:
+// /proc's symlinks are followed (stat) or not (lstat).
+int64_t stat_any(Proc& caller, const char* path, L::Stat* st, bool follow = true);
+
 // The syscalls of one area: true (with *out set) if `r.rax` is one of
 // its numbers. signals.cc, threads.cc, tty.cc.
 bool dispatch_signals(Thread& t, UserRegs& r, Result* out);

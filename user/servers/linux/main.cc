@@ -88,7 +88,9 @@ Result dispatch(Thread& t, UserRegs& r) {
       const int fd = alloc_fd(p);
       if (fd < 0) return value(-L::EMFILE);
       File* f = nullptr;
-      if (int64_t e = open_path(path, flags, mode & ~uint64_t(p.umask), &f); e < 0) return value(e);
+      const int64_t e = procfs_path(path) ? procfs_open(p, path, flags, &f)
+                                          : open_path(path, flags, mode & ~uint64_t(p.umask), &f);
+      if (e < 0) return value(e);
       p.fds[fd] = {f, bool(flags & L::O_CLOEXEC)};
       return value(fd);
     }
@@ -115,7 +117,8 @@ Result dispatch(Thread& t, UserRegs& r) {
       char path[kPathMax];
       e = path_arg(p, nr == L::kNewfstatat ? int64_t(int32_t(r.rdi)) : L::AT_FDCWD, nr == L::kNewfstatat ? r.rsi : r.rdi,
                    path);
-      if (e == 0) e = stat_path(path, &st);
+      const bool follow = nr == L::kStat || (nr == L::kNewfstatat && !(r.r10 & L::AT_SYMLINK_NOFOLLOW));
+      if (e == 0) e = stat_any(p, path, &st, follow);
       if (e == 0 && !write_obj(p, out, st)) e = -L::EFAULT;
       return value(e);
     }
@@ -171,7 +174,7 @@ Result dispatch(Thread& t, UserRegs& r) {
       const uint64_t mode = at ? r.rdx : r.rsi;
       if (mode & ~uint64_t(7)) return value(-L::EINVAL);
       L::Stat st;
-      if (int64_t e = stat_path(path, &st); e < 0) return value(e);
+      if (int64_t e = stat_any(p, path, &st); e < 0) return value(e);
       // root: read and write always; execute if any x bit (or a directory).
       if ((mode & 1) && !(st.st_mode & 0111)) return value(-L::EACCES);
       return value(0);
@@ -333,7 +336,7 @@ Result dispatch(Thread& t, UserRegs& r) {
         return value(e);
       }
       L::Stat st;
-      if (int64_t e = stat_path(path, &st); e < 0) return value(e);
+      if (int64_t e = stat_any(p, path, &st); e < 0) return value(e);
       if ((st.st_mode & L::S_IFMT) != L::S_IFDIR) return value(-L::ENOTDIR);
       memcpy(p.cwd, path, sizeof p.cwd);
       return value(0);
@@ -392,7 +395,27 @@ Result dispatch(Thread& t, UserRegs& r) {
     case L::kChmod: case L::kFchmod: case L::kFchmodat: case L::kChown: case L::kFchown: case L::kLchown:
     case L::kFchownat: case L::kUtimensat:
       return value(0);  // (the VFS keeps no owners and times; modes are fixed at creation)
-    case L::kReadlink: case L::kReadlinkat: return value(-L::EINVAL);  // no symbolic links followed here
+    case L::kReadlink: case L::kReadlinkat: {
+      const bool at = nr == L::kReadlinkat;
+      char path[kPathMax];
+      if (int64_t e = path_arg(p, at ? int64_t(int32_t(r.rdi)) : L::AT_FDCWD, at ? r.rsi : r.rdi, path); e < 0)
+        return value(e);
+      const uint64_t buf = at ? r.rdx : r.rsi, size = at ? r.r10 : r.rdx;
+      if (int64_t(size) <= 0) return value(-L::EINVAL);
+      char target[kPathMax];
+      int64_t e = -L::EINVAL;  // (the VFS follows no symbolic links: only /proc has them here)
+      if (procfs_path(path)) {
+        e = procfs_readlink(p, path, target, sizeof target);
+      } else {
+        L::Stat st;
+        e = stat_path(path, &st);
+        if (e == 0) e = -L::EINVAL;
+      }
+      if (e < 0) return value(e);
+      size_t n = strlen(target);
+      if (n > size) n = size_t(size);
+      return value(write_user(p, buf, target, n) ? int64_t(n) : -L::EFAULT);
+    }
     case L::kFork: case L::kVfork: return sys_fork(p, t, r);
     case L::kClone: {
       const uint64_t flags = r.rdi;

@@ -238,6 +238,13 @@ int64_t exec_into(Proc& p, const char* path, std::span<const std::string_view> a
   for (Mapping& m : old_maps)
     if (m.used) vmo_unref(m.vmo);
   set_comm(p, path);
+  p.cmdline_len = 0;
+  for (std::string_view a : argv) {
+    if (p.cmdline_len + a.size() + 1 > sizeof p.cmdline) break;
+    memcpy(p.cmdline + p.cmdline_len, a.data(), a.size());
+    p.cmdline_len += a.size();
+    p.cmdline[p.cmdline_len++] = 0;
+  }
   *regs = UserRegs{};
   regs->rip = e.entry;
   regs->rsp = e.rsp;
@@ -342,6 +349,8 @@ Result sys_fork(Proc& parent, Thread& t, const UserRegs& regs) {
   memcpy(c->cwd, parent.cwd, sizeof c->cwd);
   memcpy(c->exe, parent.exe, sizeof c->exe);
   memcpy(c->comm, parent.comm, sizeof c->comm);
+  memcpy(c->cmdline, parent.cmdline, sizeof c->cmdline);
+  c->cmdline_len = parent.cmdline_len;
   c->umask = parent.umask;
   c->sigmask = parent.sigmask;
   memcpy(c->sigaction, parent.sigaction, sizeof c->sigaction);
