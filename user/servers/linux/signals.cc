@@ -318,6 +318,7 @@ void signal_timers() {
     } else {
       p.itimer_ns = 0;
     }
+    g_wake_stale = true;
     F::Siginfo si;
     si.code = F::kSiKernel;
     (void)send_signal(p, nullptr, L::SIGALRM, si);
@@ -358,6 +359,7 @@ Result sys_setitimer(Proc& p, uint64_t which, uint64_t new_addr, uint64_t old_ad
     const uint64_t v = tv_ns(nv + 2);
     p.itimer_ns = v ? keel::now_ns() + v : 0;
     p.itimer_interval_ns = v ? tv_ns(nv) : 0;
+    g_wake_stale = true;
   }
   if (old_addr && !write_user(p, old_addr, old, sizeof old)) return value(-L::EFAULT);
   return value(0);
@@ -552,6 +554,7 @@ bool dispatch_signals(Thread& t, UserRegs& r, Result* out) {
       const uint64_t left = p.itimer_ns > now ? (p.itimer_ns - now + 999'999'999) / 1'000'000'000 : 0;
       p.itimer_ns = r.rdi ? now + (r.rdi & 0xffffffff) * 1'000'000'000 : 0;
       p.itimer_interval_ns = 0;
+      g_wake_stale = true;
       *out = value(int64_t(left));
       return true;
     }
