@@ -15,7 +15,9 @@
 //             service itself gets "names-server" (its receive side) and "policy"
 //             (a MemoryObject with /etc/policy)
 //   and per grant: "ioports", "irq" + "irq-notify" (an Interrupt and the
-//   Notification it signals), "devmem", "resource", "initrd", "framebuffer"
+//   Notification it signals), "devmem", "resource" (+ "acpi-rsdp", the
+//   kernel's copy of the boot loader's ACPI RSDP, when there is one),
+//   "initrd", "framebuffer"
 //   + "framebuffer-info" (DeviceMemory over the boot framebuffer and a
 //   MemoryObject with its BootFramebuffer record) — a second grant of a kind
 //   gets a digit suffix ("ioports1").
@@ -84,6 +86,7 @@ Handle g_initrd_vmo = kInvalidHandle;
 Handle g_resource = kInvalidHandle;
 Handle g_fb_record = kInvalidHandle;  // the kernel's "framebuffer" module (BootFramebuffer), if any
 keel::BootFramebuffer g_fb{};         // its contents (magic 0: none)
+Handle g_rsdp_record = kInvalidHandle;  // the kernel's "acpi-rsdp" module (the RSDP's bytes), if any
 Handle g_init_ep = kInvalidHandle;   // init's own endpoint (receive side)
 Handle g_names_ep = kInvalidHandle;  // names' endpoint (init keeps the receive side too)
 Handle g_names_client = kInvalidHandle;  // init's badged client handle to names
@@ -233,7 +236,14 @@ Status give_grant(keel::Prepared& p, const keel::Grant& g, unsigned counts[keel:
       Handle h = kInvalidHandle;
       if (int64_t r = sys::handle_duplicate(g_resource, keel::kRightManage | keel::kRightDuplicate | keel::kRightTransfer, &h); r != 0)
         return keel::status_of(r);
-      return give(p, "resource", nth, h);
+      if (Status s = give(p, "resource", nth, h); s != Status::Ok) return s;
+      // With it, the boot loader's ACPI RSDP if the kernel passed one (the
+      // only way to the ACPI tables under UEFI).
+      if (g_rsdp_record == kInvalidHandle) return Status::Ok;
+      Handle rsdp = kInvalidHandle;
+      if (int64_t r = sys::handle_duplicate(g_rsdp_record, keel::kRightRead | keel::kRightMap | keel::kRightTransfer, &rsdp); r != 0)
+        return keel::status_of(r);
+      return give(p, "acpi-rsdp", nth, rsdp);
     }
     case keel::GrantKind::Modules: {
       Handle h = kInvalidHandle;
@@ -241,6 +251,11 @@ Status give_grant(keel::Prepared& p, const keel::Grant& g, unsigned counts[keel:
         return keel::status_of(r);
       return give(p, "initrd", nth, h);
     }
+    case keel::GrantKind::Pci:
+      // `match pci`: handing a matched device's BARs and interrupt to its
+      // driver is not done yet (TODO(issue 4)).
+      logf("match pci {:04x}:{:04x}: device hand-out is not implemented", g.base, g.size);
+      return Status::Unsupported;
     case keel::GrantKind::Framebuffer: {
       // The whole pages the framebuffer touches, and the record describing it.
       if (g_fb.magic != keel::kBootFramebufferMagic) return Status::NotFound;
@@ -639,6 +654,9 @@ int main(uint64_t) {
     log("the framebuffer record is malformed: no framebuffer grants");
     g_fb = keel::BootFramebuffer{};
   }
+  // The boot loader's ACPI RSDP, if the kernel passed it (given with `grant resource`).
+  uint64_t rsdp_size = 0;
+  if (!keel::find_module("acpi-rsdp", &g_rsdp_record, &rsdp_size)) g_rsdp_record = kInvalidHandle;
   auto order = keel::manifest::start_order(g_manifest);
   if (!order.ok()) {
     log("the manifest has a dependency cycle");
