@@ -30,6 +30,8 @@
 //
 // Threads: the main thread serves init's endpoint; each service has a
 // supervisor thread. g_lock guards the service table.
+#include "pci_match.h"
+
 #include <keel/alloc.h>
 #include <keel/cpio.h>
 #include <keel/keel.h>
@@ -204,7 +206,7 @@ Status give(keel::Prepared& p, const char* kind, unsigned nth, Handle h) {
 }
 
 // Makes and gives the objects of one grant. `counts` numbers grants per kind.
-Status give_grant(keel::Prepared& p, const keel::Grant& g, unsigned counts[keel::kGrantKindCount]) {
+Status give_grant(keel::Prepared& p, const char* service, const keel::Grant& g, unsigned counts[keel::kGrantKindCount]) {
   unsigned nth = counts[unsigned(g.kind)]++;
   switch (g.kind) {
     case keel::GrantKind::IoPorts: {
@@ -251,11 +253,24 @@ Status give_grant(keel::Prepared& p, const keel::Grant& g, unsigned counts[keel:
         return keel::status_of(r);
       return give(p, "initrd", nth, h);
     }
-    case keel::GrantKind::Pci:
-      // `match pci`: handing a matched device's BARs and interrupt to its
-      // driver is not done yet (TODO(issue 4)).
-      logf("match pci {:04x}:{:04x}: device hand-out is not implemented", g.base, g.size);
-      return Status::Unsupported;
+    case keel::GrantKind::Pci: {
+      // `match pci`: the matched function's BARs and interrupt (pci_match.h),
+      // found through devmgr, which must be running (`after devmgr`).
+      Handle devmgr = kInvalidHandle;
+      g_lock.lock();
+      for (size_t i = 0; i < g_service_count; ++i)
+        if (std::string_view(g_services[i].spec->name) == "devmgr" && g_services[i].state == State::Running &&
+            g_services[i].endpoint != kInvalidHandle)
+          (void)sys::handle_duplicate(g_services[i].endpoint, keel::kRightWrite, &devmgr);
+      g_lock.unlock();
+      if (devmgr == kInvalidHandle) {
+        logf("{}: match pci {:04x}:{:04x}: devmgr is not running (say `after devmgr`)", service, g.base, g.size);
+        return Status::NotFound;
+      }
+      Status st = init_pci::give_device(p, service, g, g_resource, devmgr);
+      sys::handle_close(devmgr);
+      return st;
+    }
     case keel::GrantKind::Framebuffer: {
       // The whole pages the framebuffer touches, and the record describing it.
       if (g_fb.magic != keel::kBootFramebufferMagic) return Status::NotFound;
@@ -289,8 +304,12 @@ Status spawn_service(Service& s) {
   const auto& spec = *s.spec;
   for (size_t i = 0; i < spec.grant_count; ++i) {
     if (!keel::policy::may_hold(g_policy, spec.program, spec.grants[i])) {
-      logf("policy denies {} ({}) the grant {} {:#x}+{:#x}", spec.name, spec.program,
-           keel::grant_kind_name(spec.grants[i].kind), spec.grants[i].base, spec.grants[i].size);
+      if (spec.grants[i].kind == keel::GrantKind::Pci)
+        logf("policy denies {} ({}) the match pci {:04x}:{:04x}: no BAR, no interrupt", spec.name, spec.program,
+             spec.grants[i].base, spec.grants[i].size);
+      else
+        logf("policy denies {} ({}) the grant {} {:#x}+{:#x}", spec.name, spec.program,
+             keel::grant_kind_name(spec.grants[i].kind), spec.grants[i].base, spec.grants[i].size);
       return Status::AccessDenied;
     }
   }
@@ -329,7 +348,7 @@ Status spawn_service(Service& s) {
     st = args == kInvalidHandle ? Status::NoMemory : keel::spawn_give(p, "args", args);
   }
   unsigned counts[keel::kGrantKindCount] = {};
-  for (size_t i = 0; st == Status::Ok && i < spec.grant_count; ++i) st = give_grant(p, spec.grants[i], counts);
+  for (size_t i = 0; st == Status::Ok && i < spec.grant_count; ++i) st = give_grant(p, spec.name, spec.grants[i], counts);
   if (st != Status::Ok) {
     keel::spawn_cancel(p);
     return st;
