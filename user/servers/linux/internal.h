@@ -7,6 +7,7 @@
 //   mem.cc      memory maps and the memory syscalls
 //   process.cc  loading programs, fork, execve, wait4, kill, process ends
 //   time.cc     clocks
+//   signals.cc  signal actions, masks, delivery, rt_sigreturn, interval timers
 //   threads.cc  threads, exit of one thread, fork/vfork/clone, futexes
 #pragma once
 
@@ -39,7 +40,11 @@ inline constexpr uint64_t kBrkMax = 1ull << 30;           // most a heap may gro
 // A foreign thread's handler badge: this bit | its tid. Only this server
 // mints badges with it (names mints small service ids for native clients),
 // so a message carrying it was made by the kernel for one of our threads.
+// The rest of the badge: the thread's slot in g_threads (bits 32..47, for a
+// lookup without a search) and its tid (bits 0..31, checked: a slot is reused).
 inline constexpr uint64_t kThreadBadge = 1ull << 62;
+// A Linux process's pager badge: this bit | its pid (minted here only, too).
+inline constexpr uint64_t kPagerBadge = 1ull << 61;
 
 extern Handle g_ep;  // the server endpoint (read); threads get badged copies
 extern Proc g_procs[kMaxProcs];
@@ -80,6 +85,10 @@ bool read_user(Proc& p, uint64_t addr, void* buf, size_t len);
 bool write_user(Proc& p, uint64_t addr, const void* buf, size_t len);
 int64_t read_string(Proc& p, uint64_t addr, char* out, size_t cap);
 Thread* thread_by_tid(uint64_t tid);
+uint64_t thread_badge(const Thread& t);
+// The thread a foreign syscall's badge names, or null (not a thread badge, or
+// a thread that is gone).
+Thread* thread_of_badge(uint64_t badge);
 Proc* proc_by_pid(int pid);
 Proc* new_proc();
 Thread* new_thread(Proc* p, int tid);
@@ -139,7 +148,20 @@ int64_t exec_into(Proc& p, const char* path, std::span<const std::string_view> a
 Result sys_fork(Proc& parent, Thread& t, const UserRegs& regs);
 Result sys_execve(Proc& p, Thread& t, const UserRegs& r);
 Result sys_wait4(Proc& p, const UserRegs& r);
-Result sys_kill(Proc& p, int64_t pid, int64_t sig);
+// signals.cc: kill(2) from `p` (`t` its calling thread); sends `sig` with
+// `info` to process `q` (tid: to that thread); what the parent of `child` is told when it
+// ends, stops or continues (SIGCHLD); the delivery after each syscall.
+Result sys_kill(Proc& p, Thread& t, int64_t pid, int64_t sig);
+int64_t send_signal(Proc& q, Thread* to, int sig, const linux_sigframe::Siginfo& info);
+void child_changed(Proc& parent, Proc& child, int code, int status);
+Result signal_on_return(Thread& t, const UserRegs& entry, UserRegs& r, Result res);
+void signal_timers();
+extern bool g_wake_stale;  // main.cc: next_deadline must be computed again (a timer changed)
+void set_dispatching(Thread* t);
+// A kPagerLabelFault call from process `badge & ~kPagerBadge`: replies to it
+// (retry into a SIGSEGV handler, or kill).
+void signal_page_fault(uint64_t badge, const keel::IpcMessage& msg);  // (a signal to it is delivered on its return, not by interrupting it)
+uint64_t signal_deadline(uint64_t d);
 uint64_t realtime_ns();
 Result sys_clock_gettime(Proc& p, uint64_t clock, uint64_t addr);
 void put_field(uint8_t* uts, int index, const char* s);
@@ -151,6 +173,17 @@ int64_t spawn_program(std::span<const std::string_view> argv);
 bool proc_alive(int pid);
 void batch_next();
 void fetch_boot_time();
+
+// /proc (procfs.cc). procfs_path: `path` (normalised) is /proc or below it.
+bool procfs_path(const char* path);
+int64_t procfs_open(Proc& caller, const char* path, uint64_t flags, File** out);
+int64_t procfs_stat(Proc& caller, const char* path, L::Stat* st, bool follow);
+int64_t procfs_readlink(Proc& caller, const char* path, char* out, size_t cap);
+int64_t procfs_read(Proc& p, File* f, uint64_t buf, uint64_t len);
+int64_t procfs_getdents(Proc& p, File* f, uint64_t buf, uint64_t cap);
+// stat(2) of any path the caller may name: /proc, /dev, the VFS. `follow`:
+// /proc's symlinks are followed (stat) or not (lstat).
+int64_t stat_any(Proc& caller, const char* path, L::Stat* st, bool follow = true);
 
 // The syscalls of one area: true (with *out set) if `r.rax` is one of
 // its numbers. signals.cc, threads.cc, tty.cc.

@@ -17,6 +17,7 @@
 #include <cstdint>
 
 #include "abi.h"
+#include "sigframe.h"
 
 namespace linux_srv {
 
@@ -52,7 +53,7 @@ struct Pipe {
   int readers = 0, writers = 0;
 };
 
-enum class FileKind : uint8_t { Console, Vfs, PipeRead, PipeWrite, Null, Zero, Full, Random, DevDir };
+enum class FileKind : uint8_t { Console, Vfs, PipeRead, PipeWrite, Null, Zero, Full, Random, DevDir, ProcFile, ProcDir };
 
 struct File {
   int refs = 0;
@@ -62,6 +63,8 @@ struct File {
   uint64_t type = 0;         // Vfs: keel::proto::fs::kType*
   uint64_t dir_cookie = 0;   // Vfs directory: getdents64's position
   Pipe* pipe = nullptr;
+  char* data = nullptr;      // ProcFile: its text; ProcDir: its entries (procfs.cc); read at dir_cookie
+  size_t data_len = 0;
   char path[kPathMax] = {};  // normalised absolute path (fstat, fchdir, /proc)
 };
 
@@ -88,6 +91,20 @@ struct Thread {
   uint64_t progress = 0;  // PipeWrite: bytes written so far
   uint64_t robust_list = 0, robust_len = 0;  // set_robust_list (kept, read back; not walked at exit)
   int vfork_child = 0;    // Vfork: the child whose execve or exit resumes this thread
+  // Signals (signals.cc): the blocked mask, pending signals in the order
+  // sent (a standard signal at most once, real-time ones queued), the
+  // alternate stack, the mask rt_sigsuspend replaced.
+  uint64_t sigmask = 0;
+  static constexpr int kQueue = 24;
+  struct Queued {
+    int sig;
+    linux_sigframe::Siginfo info;
+  } queue[kQueue] = {};
+  int queued = 0;
+  uint64_t alt_sp = 0, alt_size = 0;  // alt_size 0: none (SS_DISABLE)
+  bool has_saved_mask = false;
+  uint64_t saved_mask = 0;
+  bool stopped = false;  // suspended by a stop signal (SIGCONT resumes it)
 };
 
 struct Proc {
@@ -102,9 +119,13 @@ struct Proc {
   char cwd[kPathMax] = "/";
   char exe[kPathMax] = {};
   char comm[16] = {};
+  char cmdline[256] = {};  // argv, NUL after each (as /proc/PID/cmdline shows it; cut at 256 bytes)
+  size_t cmdline_len = 0;
   uint32_t umask = 022;
-  uint64_t sigmask = 0;
-  uint64_t sigaction[linux_abi::kSignalCount][4] = {};  // handler, flags, restorer, mask
+  uint64_t sigaction[linux_sigframe::kMaxSig + 1][4] = {};  // [sig]: handler, flags, restorer, mask
+  bool stopped = false;            // by SIGSTOP/SIGTSTP/SIGTTIN/SIGTTOU
+  int stop_report = 0;             // for wait4: 0 none, else WUNTRACED's stop signal, or -1: continued
+  uint64_t itimer_ns = 0, itimer_interval_ns = 0;  // ITIMER_REAL: next expiry (0 off), period
   char line[256] = {};  // console output waiting for its newline
   size_t line_len = 0;
   uint64_t start_ns = 0;

@@ -88,7 +88,9 @@ Result dispatch(Thread& t, UserRegs& r) {
       const int fd = alloc_fd(p);
       if (fd < 0) return value(-L::EMFILE);
       File* f = nullptr;
-      if (int64_t e = open_path(path, flags, mode & ~uint64_t(p.umask), &f); e < 0) return value(e);
+      const int64_t e = procfs_path(path) ? procfs_open(p, path, flags, &f)
+                                          : open_path(path, flags, mode & ~uint64_t(p.umask), &f);
+      if (e < 0) return value(e);
       p.fds[fd] = {f, bool(flags & L::O_CLOEXEC)};
       return value(fd);
     }
@@ -115,7 +117,8 @@ Result dispatch(Thread& t, UserRegs& r) {
       char path[kPathMax];
       e = path_arg(p, nr == L::kNewfstatat ? int64_t(int32_t(r.rdi)) : L::AT_FDCWD, nr == L::kNewfstatat ? r.rsi : r.rdi,
                    path);
-      if (e == 0) e = stat_path(path, &st);
+      const bool follow = nr == L::kStat || (nr == L::kNewfstatat && !(r.r10 & L::AT_SYMLINK_NOFOLLOW));
+      if (e == 0) e = stat_any(p, path, &st, follow);
       if (e == 0 && !write_obj(p, out, st)) e = -L::EFAULT;
       return value(e);
     }
@@ -133,35 +136,6 @@ Result dispatch(Thread& t, UserRegs& r) {
     case L::kMprotect: return sys_mprotect(p, r.rdi, r.rsi, r.rdx);
     case L::kMadvise: return value(0);
     case L::kBrk: return sys_brk(p, r.rdi);
-    case L::kRtSigaction: {
-      const int64_t sig = int64_t(r.rdi);
-      if (sig < 1 || sig >= L::kSignalCount || r.r10 != 8) return value(-L::EINVAL);
-      if (r.rdx && !write_user(p, r.rdx, p.sigaction[sig], 32)) return value(-L::EFAULT);
-      if (r.rsi) {
-        if (sig == L::SIGKILL || sig == L::SIGSTOP) return value(-L::EINVAL);
-        uint64_t act[4];
-        if (!read_user(p, r.rsi, act, sizeof act)) return value(-L::EFAULT);
-        memcpy(p.sigaction[sig], act, sizeof act);
-      }
-      return value(0);
-    }
-    case L::kRtSigprocmask: {
-      if (r.r10 != 8) return value(-L::EINVAL);
-      const uint64_t old = p.sigmask;
-      if (r.rsi) {
-        uint64_t set = 0;
-        if (!read_obj(p, r.rsi, &set)) return value(-L::EFAULT);
-        const uint64_t keep = ~((1ull << (L::SIGKILL - 1)) | (1ull << (L::SIGSTOP - 1)));
-        switch (r.rdi) {
-          case 0: p.sigmask |= set & keep; break;
-          case 1: p.sigmask &= ~set; break;
-          case 2: p.sigmask = set & keep; break;
-          default: return value(-L::EINVAL);
-        }
-      }
-      if (r.rdx && !write_obj(p, r.rdx, old)) return value(-L::EFAULT);
-      return value(0);
-    }
     case L::kIoctl: return sys_ioctl(p, int64_t(r.rdi), r.rsi, r.rdx);
     case L::kAccess: case L::kFaccessat: case L::kFaccessat2: {
       char path[kPathMax];
@@ -171,7 +145,7 @@ Result dispatch(Thread& t, UserRegs& r) {
       const uint64_t mode = at ? r.rdx : r.rsi;
       if (mode & ~uint64_t(7)) return value(-L::EINVAL);
       L::Stat st;
-      if (int64_t e = stat_path(path, &st); e < 0) return value(e);
+      if (int64_t e = stat_any(p, path, &st); e < 0) return value(e);
       // root: read and write always; execute if any x bit (or a directory).
       if ((mode & 1) && !(st.st_mode & 0111)) return value(-L::EACCES);
       return value(0);
@@ -332,7 +306,7 @@ Result dispatch(Thread& t, UserRegs& r) {
         return value(e);
       }
       L::Stat st;
-      if (int64_t e = stat_path(path, &st); e < 0) return value(e);
+      if (int64_t e = stat_any(p, path, &st); e < 0) return value(e);
       if ((st.st_mode & L::S_IFMT) != L::S_IFDIR) return value(-L::ENOTDIR);
       memcpy(p.cwd, path, sizeof p.cwd);
       return value(0);
@@ -391,26 +365,32 @@ Result dispatch(Thread& t, UserRegs& r) {
     case L::kChmod: case L::kFchmod: case L::kFchmodat: case L::kChown: case L::kFchown: case L::kLchown:
     case L::kFchownat: case L::kUtimensat:
       return value(0);  // (the VFS keeps no owners and times; modes are fixed at creation)
-    case L::kReadlink: case L::kReadlinkat: return value(-L::EINVAL);  // no symbolic links followed here
+    case L::kReadlink: case L::kReadlinkat: {
+      const bool at = nr == L::kReadlinkat;
+      char path[kPathMax];
+      if (int64_t e = path_arg(p, at ? int64_t(int32_t(r.rdi)) : L::AT_FDCWD, at ? r.rsi : r.rdi, path); e < 0)
+        return value(e);
+      const uint64_t buf = at ? r.rdx : r.rsi, size = at ? r.r10 : r.rdx;
+      if (int64_t(size) <= 0) return value(-L::EINVAL);
+      char target[kPathMax];
+      int64_t e = -L::EINVAL;  // (the VFS follows no symbolic links: only /proc has them here)
+      if (procfs_path(path)) {
+        e = procfs_readlink(p, path, target, sizeof target);
+      } else {
+        L::Stat st;
+        e = stat_path(path, &st);
+        if (e == 0) e = -L::EINVAL;
+      }
+      if (e < 0) return value(e);
+      size_t n = strlen(target);
+      if (n > size) n = size_t(size);
+      return value(write_user(p, buf, target, n) ? int64_t(n) : -L::EFAULT);
+    }
     case L::kExecve: return sys_execve(p, t, r);
     case L::kExitGroup:  // (exit, of one thread: threads.cc)
       end_process(p, L::wait_exited(int(r.rdi)));
       return kGone;
     case L::kWait4: return sys_wait4(p, r);
-    case L::kKill: return sys_kill(p, int64_t(int32_t(r.rdi)), int64_t(r.rsi));
-    case L::kTkill: case L::kTgkill: {
-      const int64_t tid = int64_t(nr == L::kTgkill ? r.rsi : r.rdi), sig = int64_t(nr == L::kTgkill ? r.rdx : r.rsi);
-      Thread* target = thread_by_tid(uint64_t(tid));
-      if (!target) return value(-L::ESRCH);
-      return sys_kill(p, target->proc->pid, sig);
-    }
-    case L::kSigaltstack: {
-      if (r.rsi) {
-        const uint64_t ss[3] = {0, 2 /*SS_DISABLE*/, 0};
-        if (!write_user(p, r.rsi, ss, sizeof ss)) return value(-L::EFAULT);
-      }
-      return value(0);
-    }
     case L::kSysinfo: {
       uint8_t info[112] = {};
       const int64_t up = int64_t((keel::now_ns() + 999'999'999) / 1'000'000'000);  // (whole seconds, rounded up)
@@ -439,7 +419,6 @@ Result dispatch(Thread& t, UserRegs& r) {
       if (r.rsi && !write_obj(p, r.rsi, zero)) return value(-L::EFAULT);
       return value(0);
     }
-    case L::kPause: return kBlock;
     default: break;
   }
   // Areas with files of their own (signals.cc, threads.cc, tty.cc) handle
@@ -483,7 +462,9 @@ void retry_blocked(Block kind) {
     for (Thread& t : g_threads) {
       if (!t.used || t.block == Block::None) continue;
       UserRegs r = t.regs;
+      set_dispatching(&t);
       Result res = dispatch(t, r);
+      set_dispatching(nullptr);
       if (!t.used) continue;  // the process ended meanwhile
       if (res.kind == Out::Block) continue;
       t.block = Block::None;
@@ -494,10 +475,21 @@ void retry_blocked(Block kind) {
   g_retrying = false;
 }
 
+// When the loop must wake up without a message: the earliest sleeper, and at
+// most 50 ms from when it was computed (to notice processes that faulted).
+// Cached: recomputed (a scan and a clock read) only when the loop woke up
+// without a message or a sleeper was added, not for every syscall.
+uint64_t g_wake_at = 0;
+bool g_wake_stale = true;
+
 uint64_t next_deadline() {
-  uint64_t d = keel::now_ns() + 50'000'000;  // also polls for processes that faulted
+  if (!g_wake_stale) return g_wake_at;
+  uint64_t d = keel::now_ns() + 50'000'000;
   for (Thread& t : g_threads)
     if (t.used && (t.block == Block::Sleep || (t.block == Block::Futex && t.wake_ns)) && t.wake_ns < d) d = t.wake_ns;
+  d = signal_deadline(d);
+  g_wake_at = d;
+  g_wake_stale = false;
   return d;
 }
 
@@ -670,67 +662,80 @@ int main(uint64_t) {
   batch_next();
   keel::IpcMessage msg{};
   unsigned since_poll = 0;
+  bool reply_pending = false;  // msg holds a reply to send with the next receive
   for (;;) {
-    const int64_t rr = sys::ipc_recv(g_ep, &msg, next_deadline());
-    if (rr != 0 || ++since_poll >= 64) {
+    // The reply to the last call and the next call in one syscall.
+    const int64_t rr = reply_pending ? sys::ipc_reply_recv(g_ep, &msg, next_deadline())
+                                     : sys::ipc_recv(g_ep, &msg, next_deadline());
+    reply_pending = false;
+    if (rr != 0) g_wake_stale = true;
+    signal_timers();
+    if (rr != 0 || ++since_poll >= 1024) {
       since_poll = 0;
       reap_dead_keel_processes();
       retry_blocked(Block::Sleep);
       batch_next();
       if (rr != 0) continue;
     }
-    Thread* t = (msg.badge & kThreadBadge) ? thread_by_tid(msg.badge & ~kThreadBadge) : nullptr;
-    if (!(msg.badge & kThreadBadge)) {  // a native client (init's heartbeat): no methods but ping yet
-      keel::IpcMessage m{};
-      const bool ping = keel::IpcTag::label(msg.tag) == keel::rpc::kMethodPing;
-      m.tag = keel::IpcTag::make(uint32_t(ping ? Status::Ok : Status::Unsupported), 0, 0, 0);
-      for (uint32_t i = 0; i < keel::IpcTag::handles(msg.tag) && i < keel::kIpcMaxHandles; ++i)
-        sys::handle_close(msg.handles[i]);
-      (void)sys::ipc_reply(&m);
+    if ((msg.badge & kPagerBadge) && !(msg.badge & kThreadBadge)) {  // a Linux process's unresolvable fault
+      signal_page_fault(msg.badge, msg);  // (replies itself)
       continue;
     }
+    if (!(msg.badge & kThreadBadge)) {  // a native client (init's heartbeat): no methods but ping yet
+      const bool ping = keel::IpcTag::label(msg.tag) == keel::rpc::kMethodPing;
+      for (uint32_t i = 0; i < keel::IpcTag::handles(msg.tag) && i < keel::kIpcMaxHandles; ++i)
+        sys::handle_close(msg.handles[i]);
+      msg.tag = keel::IpcTag::make(uint32_t(ping ? Status::Ok : Status::Unsupported), 0, 0, 0);
+      reply_pending = true;
+      continue;
+    }
+    Thread* t = thread_of_badge(msg.badge);
     if (keel::IpcTag::label(msg.tag) != keel::kForeignSyscallLabel || !t ||
         keel::IpcTag::words(msg.tag) != keel::kUserRegsWords) {
-      keel::IpcMessage m{};
-      m.tag = keel::IpcTag::make(0xdead, 0, 0, 0);  // a thread we no longer know: the kernel kills it
-      (void)sys::ipc_reply(&m);
+      msg.tag = keel::IpcTag::make(0xdead, 0, 0, 0);  // a thread we no longer know: the kernel kills it
+      reply_pending = true;
       continue;
     }
     UserRegs r;
     memcpy(&r, msg.words, sizeof r);
     const UserRegs entry = r;
-    Result res = dispatch(*t, r);
+    set_dispatching(t);
+    Result res = signal_on_return(*t, entry, r, dispatch(*t, r));
+    set_dispatching(nullptr);
     if (g_trace && t->used)
       keel::print("linux: [{}] {}({:#x}, {:#x}, {:#x}) = {}\n", t->tid, L::syscall_name(entry.rax), entry.rdi,
                   entry.rsi, entry.rdx, res.kind == Out::Value ? res.value : 0);
-    keel::IpcMessage m{};
     switch (res.kind) {
       case Out::Value:
-        m.tag = keel::IpcTag::make(keel::kForeignReplyResume, 1, 0, 0);
-        m.words[0] = uint64_t(res.value);
-        (void)sys::ipc_reply(&m);
+        msg.tag = keel::IpcTag::make(keel::kForeignReplyResume, 1, 0, 0);
+        msg.words[0] = uint64_t(res.value);
+        reply_pending = true;
         break;
       case Out::Regs:
-        m.tag = keel::IpcTag::make(keel::kForeignReplyResume, keel::kUserRegsWords, 0, 0);
-        memcpy(m.words, &r, sizeof r);
-        (void)sys::ipc_reply(&m);
+        msg.tag = keel::IpcTag::make(keel::kForeignReplyResume, keel::kUserRegsWords, 0, 0);
+        memcpy(msg.words, &r, sizeof r);
+        reply_pending = true;
         break;
       case Out::Block:
         if (t->block == Block::None) {  // (a handler may have named what it waits for)
           t->block = entry.rax == L::kWait4 ? Block::Wait4 : Block::PipeRead;
-          if (entry.rax == L::kNanosleep || entry.rax == L::kClockNanosleep) t->block = Block::Sleep;
+          if (entry.rax == L::kNanosleep || entry.rax == L::kClockNanosleep || entry.rax == L::kRtSigtimedwait)
+            t->block = Block::Sleep;
+        }
+        if (t->block == Block::Sleep || t->block == Block::Futex) {
+          g_wake_stale = true;
         }
         t->regs = entry;
-        m.tag = keel::IpcTag::make(keel::kForeignReplySuspend, 0, 0, 0);
-        (void)sys::ipc_reply(&m);
+        msg.tag = keel::IpcTag::make(keel::kForeignReplySuspend, 0, 0, 0);
+        reply_pending = true;
         break;
       case Out::Gone:
         if (res.value == 0) {  // the process is being (or was) killed: stop the thread
-          m.tag = keel::IpcTag::make(keel::kForeignReplySuspend, 0, 0, 0);
-          (void)sys::ipc_reply(&m);
+          msg.tag = keel::IpcTag::make(keel::kForeignReplySuspend, 0, 0, 0);
+          reply_pending = true;
         }
         break;
     }
-    batch_next();
+    if (g_batch.active) batch_next();
   }
 }

@@ -121,6 +121,7 @@ Result clone_thread(Thread& t, const UserRegs& r) {
   Thread* ct = new_thread(&p, g_next_pid);
   if (!ct) return value(-L::EAGAIN);
   ++g_next_pid;
+  ct->sigmask = t.sigmask;  // a new thread starts with its creator's signal mask
   UserRegs cr = r;
   cr.rax = 0;
   if (r.rsi) cr.rsp = r.rsi;
