@@ -418,6 +418,8 @@ UTEST(device, acpi_rsdp_module_and_readonly_tables) {
   UEXPECT(sig[0] == (xsdt ? 'X' : 'R') && sig[1] == 'S' && sig[2] == 'D' && sig[3] == 'T');
   UEXPECT_EQ(sys::vm_unmap(self(), uintptr_t(addr), 4096), 0);
   const int64_t w = sys::vm_map(self(), dm, 0, 4096, keel::kVmRead | keel::kVmWrite, &addr);
+  keel::print("usertest: the {} at {:#x} is {}\n", xsdt ? "XSDT" : "RSDT", root,
+              w == 0 ? "device memory (not RAM)" : "ACPI-reclaimable RAM: read-only");
   if (w == 0) {
     UEXPECT_EQ(sys::vm_unmap(self(), uintptr_t(addr), 4096), 0);  // BIOS: the tables are not RAM
   } else {
