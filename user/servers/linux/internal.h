@@ -8,6 +8,7 @@
 //   process.cc  loading programs, fork, execve, wait4, kill, process ends
 //   time.cc     clocks
 //   signals.cc  signal actions, masks, delivery, rt_sigreturn, interval timers
+//   threads.cc  threads, exit of one thread, fork/vfork/clone, futexes
 #pragma once
 
 #include <keel/fs.h>
@@ -195,5 +196,10 @@ Result sys_sendfile(Proc& p, const UserRegs& r);
 bool dispatch_signals(Thread& t, UserRegs& r, Result* out);
 bool dispatch_threads(Thread& t, UserRegs& r, Result* out);
 bool dispatch_tty(Thread& t, UserRegs& r, Result* out);
+
+// threads.cc: a vfork child `c` execs or ends, resuming its parent; the
+// threads of `p` other than `keep` end (execve).
+void vfork_release(Proc& c);
+void end_other_threads(Proc& p, Thread& keep);
 
 }  // namespace linux_srv
