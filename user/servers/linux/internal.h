@@ -7,6 +7,7 @@
 //   mem.cc      memory maps and the memory syscalls
 //   process.cc  loading programs, fork, execve, wait4, kill, process ends
 //   time.cc     clocks
+//   tty.cc      the console's tty session, tty ioctls, poll and select, reboot
 #pragma once
 
 #include <keel/fs.h>
@@ -91,7 +92,10 @@ int alloc_fd(Proc& p, int lowest = 0);
 File* fd_file(Proc& p, int64_t fd);
 void close_fd(Proc& p, int fd);
 int64_t resolve(Proc& p, int64_t dirfd, const char* path, char (&out)[kPathMax]);
-int64_t path_arg(Proc& p, int64_t dirfd, uint64_t addr, char (&out)[kPathMax]);
+int64_t path_arg(Proc& p, int64_t dirfd, uint64_t addr, char (&out)[kPathMax], bool follow = true);
+int64_t read_link(const char* path, char* out, size_t cap);
+int64_t follow_links(char (&path)[kPathMax]);
+Result sys_readlink(Proc& p, int64_t dirfd, uint64_t path_addr, uint64_t buf, uint64_t size);
 const DevNode* dev_node(const char* path);
 void fill_stat(L::Stat* st, uint32_t mode, uint64_t size, uint64_t ino, uint64_t rdev = 0);
 uint64_t path_ino(const char* path);
@@ -146,7 +150,8 @@ Result dispatch(Thread& t, UserRegs& r);
 void complete(Thread& t, int64_t rax);
 void retry_blocked(Block kind);
 uint64_t next_deadline();
-int64_t spawn_program(std::span<const std::string_view> argv);
+// (path: the program, when it is not argv[0])
+int64_t spawn_program(std::span<const std::string_view> argv, const char* path = nullptr);
 bool proc_alive(int pid);
 void batch_next();
 void fetch_boot_time();
@@ -156,5 +161,19 @@ void fetch_boot_time();
 bool dispatch_signals(Thread& t, UserRegs& r, Result* out);
 bool dispatch_threads(Thread& t, UserRegs& r, Result* out);
 bool dispatch_tty(Thread& t, UserRegs& r, Result* out);
+
+// The console's tty (tty.cc): while a session is open, every Console file is
+// it. tty_native answers a native client's tty method (keel/proto/linux.h);
+// tty_tick ends the session when its leader has ended.
+bool tty_active();
+int64_t tty_read(Proc& p, File* f, uint64_t buf, uint64_t len, bool* block);
+int64_t tty_write(Proc& p, File* f, uint64_t buf, uint64_t len, bool* block);
+Result tty_ioctl(Proc& p, File* f, uint64_t req, uint64_t arg);
+bool tty_native(keel::IpcMessage& msg);
+void tty_tick();
+void tty_process_ended(Proc& p);
+// kill(1, sig) when no Linux process is pid 1: pid 1 is Keel's init as
+// Linux programs see it (busybox's poweroff and reboot signal it).
+Result kill_init(int64_t sig);
 
 }  // namespace linux_srv

@@ -113,8 +113,9 @@ Result dispatch(Thread& t, UserRegs& r) {
         }
       }
       char path[kPathMax];
+      const bool follow = !(nr == L::kLstat || (nr == L::kNewfstatat && (r.r10 & L::AT_SYMLINK_NOFOLLOW)));
       e = path_arg(p, nr == L::kNewfstatat ? int64_t(int32_t(r.rdi)) : L::AT_FDCWD, nr == L::kNewfstatat ? r.rsi : r.rdi,
-                   path);
+                   path, follow);
       if (e == 0) e = stat_path(path, &st);
       if (e == 0 && !write_obj(p, out, st)) e = -L::EFAULT;
       return value(e);
@@ -355,7 +356,7 @@ Result dispatch(Thread& t, UserRegs& r) {
       char path[kPathMax];
       const bool at = nr == L::kUnlinkat;
       if (at && (r.rdx & ~L::AT_REMOVEDIR)) return value(-L::EINVAL);
-      if (int64_t e = path_arg(p, at ? int64_t(int32_t(r.rdi)) : L::AT_FDCWD, at ? r.rsi : r.rdi, path); e < 0)
+      if (int64_t e = path_arg(p, at ? int64_t(int32_t(r.rdi)) : L::AT_FDCWD, at ? r.rsi : r.rdi, path, false); e < 0)
         return value(e);
       if (at && (r.rdx & L::AT_REMOVEDIR)) return value(errno_of(keel::fs::rmdir(path)));
       Status s = keel::fs::unlink(path);
@@ -392,7 +393,8 @@ Result dispatch(Thread& t, UserRegs& r) {
     case L::kChmod: case L::kFchmod: case L::kFchmodat: case L::kChown: case L::kFchown: case L::kLchown:
     case L::kFchownat: case L::kUtimensat:
       return value(0);  // (the VFS keeps no owners and times; modes are fixed at creation)
-    case L::kReadlink: case L::kReadlinkat: return value(-L::EINVAL);  // no symbolic links followed here
+    case L::kReadlink: return sys_readlink(p, L::AT_FDCWD, r.rdi, r.rsi, r.rdx);
+    case L::kReadlinkat: return sys_readlink(p, int64_t(int32_t(r.rdi)), r.rsi, r.rdx, r.r10);
     case L::kFork: case L::kVfork: return sys_fork(p, t, r);
     case L::kClone: {
       const uint64_t flags = r.rdi;
@@ -416,7 +418,9 @@ Result dispatch(Thread& t, UserRegs& r) {
       end_process(p, L::wait_exited(int(r.rdi)));
       return kGone;
     case L::kWait4: return sys_wait4(p, r);
-    case L::kKill: return sys_kill(p, int64_t(int32_t(r.rdi)), int64_t(r.rsi));
+    case L::kKill:
+      if (int32_t(r.rdi) == 1 && !proc_by_pid(1)) return kill_init(int64_t(r.rsi));  // (tty.cc)
+      return sys_kill(p, int64_t(int32_t(r.rdi)), int64_t(r.rsi));
     case L::kTkill: case L::kTgkill: {
       const int64_t tid = int64_t(nr == L::kTgkill ? r.rsi : r.rdi), sig = int64_t(nr == L::kTgkill ? r.rdx : r.rsi);
       Thread* target = thread_by_tid(uint64_t(tid));
@@ -524,7 +528,7 @@ uint64_t next_deadline() {
 
 // Starts the program `argv[0]` as a new Linux process (no parent) with
 // stdin, stdout and stderr on the console. Returns its pid or -errno.
-int64_t spawn_program(std::span<const std::string_view> argv) {
+int64_t spawn_program(std::span<const std::string_view> argv, const char* program) {
   Proc* p = new_proc();
   if (!p) return -L::EAGAIN;
   Thread* t = new_thread(p, p->pid);
@@ -544,7 +548,8 @@ int64_t spawn_program(std::span<const std::string_view> argv) {
   const size_t n0 = argv[0].size() < kPathMax - 1 ? argv[0].size() : kPathMax - 1;
   memcpy(arg0, argv[0].data(), n0);
   arg0[n0] = 0;
-  int64_t e = resolve(*p, L::AT_FDCWD, arg0, path);
+  int64_t e = resolve(*p, L::AT_FDCWD, program ? program : arg0, path);
+  if (e == 0) e = follow_links(path);
   const std::string_view envp[] = {"PATH=/bin:/sbin:/usr/bin", "HOME=/root", "TERM=vt100", "USER=root"};
   UserRegs regs{};
   if (e == 0) e = exec_into(*p, path, argv, envp, &regs);
@@ -695,11 +700,13 @@ int main(uint64_t) {
       since_poll = 0;
       reap_dead_keel_processes();
       retry_blocked(Block::Sleep);
+      tty_tick();
       batch_next();
       if (rr != 0) continue;
     }
     Thread* t = (msg.badge & kThreadBadge) ? thread_by_tid(msg.badge & ~kThreadBadge) : nullptr;
-    if (!(msg.badge & kThreadBadge)) {  // a native client (init's heartbeat): no methods but ping yet
+    if (!(msg.badge & kThreadBadge)) {  // a native client: the console's tty (tty.cc), init's heartbeat
+      if (tty_native(msg)) continue;
       keel::IpcMessage m{};
       const bool ping = keel::IpcTag::label(msg.tag) == keel::rpc::kMethodPing;
       m.tag = keel::IpcTag::make(uint32_t(ping ? Status::Ok : Status::Unsupported), 0, 0, 0);
@@ -736,7 +743,9 @@ int main(uint64_t) {
         break;
       case Out::Block:
         t->block = entry.rax == L::kWait4 ? Block::Wait4 : Block::PipeRead;
-        if (entry.rax == L::kNanosleep || entry.rax == L::kClockNanosleep) t->block = Block::Sleep;
+        if (entry.rax == L::kNanosleep || entry.rax == L::kClockNanosleep || entry.rax == L::kPoll ||
+            entry.rax == L::kPpoll || entry.rax == L::kSelect || entry.rax == L::kPselect6)
+          t->block = Block::Sleep;  // (with t->wake_ns: next_deadline wakes it)
         t->regs = entry;
         m.tag = keel::IpcTag::make(keel::kForeignReplySuspend, 0, 0, 0);
         (void)sys::ipc_reply(&m);
