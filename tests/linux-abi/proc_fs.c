@@ -247,6 +247,42 @@ static void test_system_files(void) {
   CHECK(lines > 0 && good, "every /proc/mounts line has 6 fields");
   CHECK(has_proc, "/proc/mounts lists proc on /proc");
   CHECK_ERR(open("/proc/999999999/stat", O_RDONLY), ENOENT, "/proc of no such pid: ENOENT");
+}
+
+/* What busybox top and ps read besides the files above: /proc/stat,
+ * /proc/loadavg, /proc/PID/statm, and the owner of /proc/PID. */
+static void test_top_files(void) {
+  ssize_t n = t_read_file("/proc/stat", big, sizeof big);
+  CHECK(n > 0, "read /proc/stat");
+  unsigned long long v[4] = {0, 0, 0, 0};
+  CHECK(n > 0 && sscanf(big, "cpu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3]) == 4,
+        "/proc/stat starts with a cpu line of user, nice, system, idle ticks");
+  int cpus = 0;
+  for (const char *l = big; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
+    if (strncmp(l, "cpu", 3) == 0 && l[3] >= '0' && l[3] <= '9') cpus++;
+  CHECK(cpus >= 1, "/proc/stat has a cpuN line per CPU");
+  const char *bt = strstr(big, "\nbtime ");
+  struct timespec rt, boot;
+  clock_gettime(CLOCK_REALTIME, &rt);
+  clock_gettime(CLOCK_BOOTTIME, &boot);
+  long long btime = bt ? atoll(bt + 7) : 0;
+  CHECK(bt && btime >= rt.tv_sec - boot.tv_sec - 2 && btime <= rt.tv_sec - boot.tv_sec + 2,
+        "/proc/stat btime is the boot time (now - CLOCK_BOOTTIME)");
+  CHECK(strstr(big, "\nprocesses ") != NULL, "/proc/stat counts processes");
+  char la[128];
+  n = t_read_file("/proc/loadavg", la, sizeof la);
+  double l1 = -1, l5 = -1, l15 = -1;
+  int running = -1, total = -1, last = -1;
+  CHECK(n > 0 && sscanf(la, "%lf %lf %lf %d/%d %d", &l1, &l5, &l15, &running, &total, &last) == 6,
+        "/proc/loadavg: three loads, running/total, the last pid");
+  CHECK(l1 >= 0 && l5 >= 0 && l15 >= 0 && running >= 1 && total >= running, "the loadavg numbers are consistent");
+  n = t_read_file("/proc/self/statm", la, sizeof la);
+  long size = -1, resident = -1;
+  CHECK(n > 0 && sscanf(la, "%ld %ld", &size, &resident) == 2 && size > 0 && resident > 0 && resident <= size,
+        "/proc/self/statm: size >= resident > 0 (pages)");
+  struct stat st;
+  CHECK(stat("/proc/self", &st) == 0 && st.st_uid == geteuid() && st.st_gid == getegid(),
+        "/proc/PID is owned by the process's euid and egid (ps reads the user there)");
   if (geteuid() != 0) CHECK_ERR(open("/proc/self/stat", O_WRONLY), EACCES, "/proc/self/stat is not writable: EACCES");
   else t_skip("/proc/self/stat is not writable: EACCES", "running as root");
 }
@@ -265,5 +301,6 @@ int main(int argc, char **argv) {
   test_cmdline();
   test_fd_dir();
   test_system_files();
+  test_top_files();
   return t_end();
 }

@@ -9,6 +9,7 @@
 #include "harness.h"
 
 #include <sys/ioctl.h>
+#include <sys/sysmacros.h>
 #include <termios.h>
 
 static void test_not_a_tty(void) {
@@ -33,6 +34,11 @@ static void test_not_a_tty(void) {
   CHECK(ttyname(fd) == NULL, "ttyname of a regular file: NULL");
   close(fd);
   CHECK_ERR(ioctl(1000, TCGETS, &t), EBADF, "TCGETS on a bad fd: EBADF");
+  struct stat st;
+  CHECK(stat("/dev/tty", &st) == 0 && S_ISCHR(st.st_mode) && major(st.st_rdev) == 5 && minor(st.st_rdev) == 0,
+        "/dev/tty is the character device 5:0");
+  CHECK(stat("/dev/console", &st) == 0 && S_ISCHR(st.st_mode) && major(st.st_rdev) == 5 && minor(st.st_rdev) == 1,
+        "/dev/console is the character device 5:1");
   errno = 0;
   CHECK(isatty(1000) == 0 && errno == EBADF, "isatty of a bad fd: 0, EBADF");
   /* A new session has no controlling terminal. */
@@ -124,6 +130,7 @@ static void test_pty(void) {
   CHECK(n == 2 && b[0] == 'a' && b[1] == 0x7f, "raw mode: bytes arrive as they are, without a newline");
   n = read_some(master, b, 1, 20);
   CHECK_EQ(n, 0, "raw mode: no echo");
+  CHECK_EQ(tcsetattr(s, TCSADRAIN, &raw), 0, "tcsetattr TCSADRAIN (TCSETSW)");
   CHECK_EQ(tcsetattr(s, TCSAFLUSH, &t), 0, "tcsetattr back to canonical (TCSETSF)");
   CHECK_ERR(tcsetattr(s, 99, &t), EINVAL, "tcsetattr with a bad action: EINVAL");
   CHECK_ERR(tcgetpgrp(s), ENOTTY, "tcgetpgrp of a terminal that is not our controlling one: ENOTTY");

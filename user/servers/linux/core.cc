@@ -86,6 +86,18 @@ int64_t read_string(Proc& p, uint64_t addr, char* out, size_t cap) {
 
 // ---------------------------------------------------------------- tables
 
+uint64_t thread_badge(const Thread& t) {
+  return kThreadBadge | (uint64_t(&t - g_threads) << 32) | uint64_t(uint32_t(t.tid));
+}
+
+Thread* thread_of_badge(uint64_t badge) {
+  if (!(badge & kThreadBadge)) return nullptr;
+  const uint64_t slot = (badge >> 32) & 0xffff;
+  if (slot >= kMaxThreads) return nullptr;
+  Thread& t = g_threads[slot];
+  return t.used && uint32_t(t.tid) == uint32_t(badge) ? &t : nullptr;
+}
+
 Thread* thread_by_tid(uint64_t tid) {
   for (Thread& t : g_threads)
     if (t.used && uint64_t(t.tid) == tid) return &t;

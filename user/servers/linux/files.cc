@@ -19,6 +19,7 @@ void file_ref(File* f) { ++f->refs; }
 void file_unref(File* f) {
   if (--f->refs > 0) return;
   if (f->kind == FileKind::Vfs) (void)keel::fs::close(f->fid);
+  delete[] f->data;
   if (f->kind == FileKind::PipeRead || f->kind == FileKind::PipeWrite) {
     Pipe* pp = f->pipe;
     if (f->kind == FileKind::PipeRead) --pp->readers; else --pp->writers;
@@ -205,6 +206,11 @@ int64_t stat_path(const char* path, L::Stat* st) {
   return 0;
 }
 
+int64_t stat_any(Proc& caller, const char* path, L::Stat* st, bool follow) {
+  if (procfs_path(path)) return procfs_stat(caller, path, st, follow);
+  return stat_path(path, st);
+}
+
 int64_t stat_file(File* f, L::Stat* st) {
   switch (f->kind) {
     case FileKind::Vfs: {
@@ -218,6 +224,8 @@ int64_t stat_file(File* f, L::Stat* st) {
       fill_stat(st, L::S_IFIFO | 0600, 0, uint64_t(reinterpret_cast<uintptr_t>(f->pipe)));
       return 0;
     case FileKind::DevDir: fill_stat(st, L::S_IFDIR | 0755, 0, path_ino("/dev")); return 0;
+    case FileKind::ProcDir: fill_stat(st, L::S_IFDIR | 0555, 0, path_ino(f->path)); return 0;
+    case FileKind::ProcFile: fill_stat(st, L::S_IFREG | 0444, 0, path_ino(f->path)); return 0;
     default: fill_stat(st, L::S_IFCHR | 0666, 0, path_ino(f->path), 0x100 + uint64_t(f->kind)); return 0;
   }
 }
@@ -288,7 +296,8 @@ int64_t do_write(Proc& p, Thread& t, File* f, uint64_t buf, uint64_t len, bool* 
     }
     case FileKind::Null: case FileKind::Zero: case FileKind::Random: return int64_t(len);
     case FileKind::Full: return -L::ENOSPC;
-    case FileKind::DevDir: return -L::EISDIR;
+    case FileKind::DevDir: case FileKind::ProcDir: return -L::EISDIR;
+    case FileKind::ProcFile: return -L::EBADF;
     case FileKind::PipeRead: return -L::EBADF;
     case FileKind::PipeWrite: {
       Pipe* pp = f->pipe;
@@ -323,6 +332,7 @@ int64_t do_write(Proc& p, Thread& t, File* f, uint64_t buf, uint64_t len, bool* 
     }
     case FileKind::Vfs: {
       if (f->type == pfs::kTypeDirectory) return -L::EISDIR;
+      static uint8_t big[64 * 1024];  // (one thread: one request at a time) big pieces go through shared memory
       uint64_t saved = 0;
       if (at >= 0) {
         if (keel::fs::seek(f->fid, pfs::kSeekCurrent, 0, &saved) != Status::Ok ||
@@ -331,10 +341,10 @@ int64_t do_write(Proc& p, Thread& t, File* f, uint64_t buf, uint64_t len, bool* 
       }
       uint64_t done = 0;
       while (done < len) {
-        size_t n = len - done > sizeof chunk ? sizeof chunk : size_t(len - done);
-        if (!read_user(p, buf + done, chunk, n)) return done ? int64_t(done) : -L::EFAULT;
+        size_t n = len - done > sizeof big ? sizeof big : size_t(len - done);
+        if (!read_user(p, buf + done, big, n)) return done ? int64_t(done) : -L::EFAULT;
         size_t w = 0;
-        Status s = keel::fs::write(f->fid, {chunk, n}, &w);
+        Status s = keel::fs::write(f->fid, {big, n}, &w);
         done += w;
         if (s != Status::Ok) return done ? int64_t(done) : errno_of(s);
       }
@@ -373,6 +383,7 @@ int64_t sys_read_file(Proc& p, Thread& t, File* f, uint64_t buf, uint64_t len, b
       return int64_t(done);
     }
     case FileKind::DevDir: return -L::EISDIR;
+    case FileKind::ProcFile: case FileKind::ProcDir: return procfs_read(p, f, buf, len);
     case FileKind::PipeWrite: return -L::EBADF;
     case FileKind::PipeRead: {
       Pipe* pp = f->pipe;
@@ -398,17 +409,18 @@ int64_t sys_read_file(Proc& p, Thread& t, File* f, uint64_t buf, uint64_t len, b
     }
     case FileKind::Vfs: {
       if (f->type == pfs::kTypeDirectory) return -L::EISDIR;
+      static uint8_t big[64 * 1024];
       uint64_t saved = 0;
       if (at >= 0 && (keel::fs::seek(f->fid, pfs::kSeekCurrent, 0, &saved) != Status::Ok ||
                       keel::fs::seek(f->fid, pfs::kSeekSet, at) != Status::Ok))
         return -L::EINVAL;
       uint64_t done = 0;
       while (done < len) {
-        size_t n = len - done > sizeof chunk ? sizeof chunk : size_t(len - done);
+        size_t n = len - done > sizeof big ? sizeof big : size_t(len - done);
         size_t got = 0;
-        Status s = keel::fs::read(f->fid, {chunk, n}, &got);
+        Status s = keel::fs::read(f->fid, {big, n}, &got);
         if (s != Status::Ok) return done ? int64_t(done) : errno_of(s);
-        if (got && !write_user(p, buf + done, chunk, got)) return done ? int64_t(done) : -L::EFAULT;
+        if (got && !write_user(p, buf + done, big, got)) return done ? int64_t(done) : -L::EFAULT;
         done += got;
         if (got < n) break;
       }
@@ -484,6 +496,7 @@ Result sys_getdents64(Proc& p, const UserRegs& r) {
     if (!write_user(p, r.rsi, out, used)) return value(-L::EFAULT);
     return value(int64_t(used));
   }
+  if (f->kind == FileKind::ProcDir) return value(procfs_getdents(p, f, r.rsi, r.rdx));
   if (f->kind != FileKind::Vfs) return value(-L::ENOTDIR);
   if (f->type != pfs::kTypeDirectory) return value(-L::ENOTDIR);
   uint8_t out[4096];
@@ -613,6 +626,11 @@ Result sys_lseek(Proc& p, int64_t fd, int64_t off, uint64_t whence) {
   if (!f) return value(-L::EBADF);
   if (f->kind == FileKind::PipeRead || f->kind == FileKind::PipeWrite || f->kind == FileKind::Console)
     return value(-L::ESPIPE);
+  if (f->kind == FileKind::ProcFile || f->kind == FileKind::ProcDir) {
+    if (whence != 0 || off < 0) return value(-L::EINVAL);
+    f->dir_cookie = uint64_t(off);
+    return value(off);
+  }
   if (f->kind != FileKind::Vfs) return value(0);
   if (whence > 2) return value(-L::EINVAL);
   if (f->type == pfs::kTypeDirectory) {

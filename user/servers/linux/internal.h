@@ -39,6 +39,8 @@ inline constexpr uint64_t kBrkMax = 1ull << 30;           // most a heap may gro
 // A foreign thread's handler badge: this bit | its tid. Only this server
 // mints badges with it (names mints small service ids for native clients),
 // so a message carrying it was made by the kernel for one of our threads.
+// The rest of the badge: the thread's slot in g_threads (bits 32..47, for a
+// lookup without a search) and its tid (bits 0..31, checked: a slot is reused).
 inline constexpr uint64_t kThreadBadge = 1ull << 62;
 
 extern Handle g_ep;  // the server endpoint (read); threads get badged copies
@@ -80,6 +82,10 @@ bool read_user(Proc& p, uint64_t addr, void* buf, size_t len);
 bool write_user(Proc& p, uint64_t addr, const void* buf, size_t len);
 int64_t read_string(Proc& p, uint64_t addr, char* out, size_t cap);
 Thread* thread_by_tid(uint64_t tid);
+uint64_t thread_badge(const Thread& t);
+// The thread a foreign syscall's badge names, or null (not a thread badge, or
+// a thread that is gone).
+Thread* thread_of_badge(uint64_t badge);
 Proc* proc_by_pid(int pid);
 Proc* new_proc();
 Thread* new_thread(Proc* p, int tid);
@@ -155,6 +161,17 @@ int64_t spawn_program(std::span<const std::string_view> argv, const char* path =
 bool proc_alive(int pid);
 void batch_next();
 void fetch_boot_time();
+
+// /proc (procfs.cc). procfs_path: `path` (normalised) is /proc or below it.
+bool procfs_path(const char* path);
+int64_t procfs_open(Proc& caller, const char* path, uint64_t flags, File** out);
+int64_t procfs_stat(Proc& caller, const char* path, L::Stat* st, bool follow);
+int64_t procfs_readlink(Proc& caller, const char* path, char* out, size_t cap);
+int64_t procfs_read(Proc& p, File* f, uint64_t buf, uint64_t len);
+int64_t procfs_getdents(Proc& p, File* f, uint64_t buf, uint64_t cap);
+// stat(2) of any path the caller may name: /proc, /dev, the VFS. `follow`:
+// /proc's symlinks are followed (stat) or not (lstat).
+int64_t stat_any(Proc& caller, const char* path, L::Stat* st, bool follow = true);
 
 // The syscalls of one area: true (with *out set) if `r.rax` is one of
 // its numbers. signals.cc, threads.cc, tty.cc.

@@ -52,7 +52,7 @@ struct Pipe {
   int readers = 0, writers = 0;
 };
 
-enum class FileKind : uint8_t { Console, Vfs, PipeRead, PipeWrite, Null, Zero, Full, Random, DevDir };
+enum class FileKind : uint8_t { Console, Vfs, PipeRead, PipeWrite, Null, Zero, Full, Random, DevDir, ProcFile, ProcDir };
 
 struct File {
   int refs = 0;
@@ -62,6 +62,8 @@ struct File {
   uint64_t type = 0;         // Vfs: keel::proto::fs::kType*
   uint64_t dir_cookie = 0;   // Vfs directory: getdents64's position
   Pipe* pipe = nullptr;
+  char* data = nullptr;      // ProcFile: its text; ProcDir: its entries (procfs.cc); read at dir_cookie
+  size_t data_len = 0;
   char path[kPathMax] = {};  // normalised absolute path (fstat, fchdir, /proc)
 };
 
@@ -100,6 +102,8 @@ struct Proc {
   char cwd[kPathMax] = "/";
   char exe[kPathMax] = {};
   char comm[16] = {};
+  char cmdline[256] = {};  // argv, NUL after each (as /proc/PID/cmdline shows it; cut at 256 bytes)
+  size_t cmdline_len = 0;
   uint32_t umask = 022;
   uint64_t sigmask = 0;
   uint64_t sigaction[linux_abi::kSignalCount][4] = {};  // handler, flags, restorer, mask

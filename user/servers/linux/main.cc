@@ -88,7 +88,9 @@ Result dispatch(Thread& t, UserRegs& r) {
       const int fd = alloc_fd(p);
       if (fd < 0) return value(-L::EMFILE);
       File* f = nullptr;
-      if (int64_t e = open_path(path, flags, mode & ~uint64_t(p.umask), &f); e < 0) return value(e);
+      const int64_t e = procfs_path(path) ? procfs_open(p, path, flags, &f)
+                                          : open_path(path, flags, mode & ~uint64_t(p.umask), &f);
+      if (e < 0) return value(e);
       p.fds[fd] = {f, bool(flags & L::O_CLOEXEC)};
       return value(fd);
     }
@@ -113,10 +115,10 @@ Result dispatch(Thread& t, UserRegs& r) {
         }
       }
       char path[kPathMax];
-      const bool follow = !(nr == L::kLstat || (nr == L::kNewfstatat && (r.r10 & L::AT_SYMLINK_NOFOLLOW)));
+      const bool follow = nr == L::kStat || (nr == L::kNewfstatat && !(r.r10 & L::AT_SYMLINK_NOFOLLOW));
       e = path_arg(p, nr == L::kNewfstatat ? int64_t(int32_t(r.rdi)) : L::AT_FDCWD, nr == L::kNewfstatat ? r.rsi : r.rdi,
                    path, follow);
-      if (e == 0) e = stat_path(path, &st);
+      if (e == 0) e = stat_any(p, path, &st, follow);
       if (e == 0 && !write_obj(p, out, st)) e = -L::EFAULT;
       return value(e);
     }
@@ -172,7 +174,7 @@ Result dispatch(Thread& t, UserRegs& r) {
       const uint64_t mode = at ? r.rdx : r.rsi;
       if (mode & ~uint64_t(7)) return value(-L::EINVAL);
       L::Stat st;
-      if (int64_t e = stat_path(path, &st); e < 0) return value(e);
+      if (int64_t e = stat_any(p, path, &st); e < 0) return value(e);
       // root: read and write always; execute if any x bit (or a directory).
       if ((mode & 1) && !(st.st_mode & 0111)) return value(-L::EACCES);
       return value(0);
@@ -334,7 +336,7 @@ Result dispatch(Thread& t, UserRegs& r) {
         return value(e);
       }
       L::Stat st;
-      if (int64_t e = stat_path(path, &st); e < 0) return value(e);
+      if (int64_t e = stat_any(p, path, &st); e < 0) return value(e);
       if ((st.st_mode & L::S_IFMT) != L::S_IFDIR) return value(-L::ENOTDIR);
       memcpy(p.cwd, path, sizeof p.cwd);
       return value(0);
@@ -393,8 +395,22 @@ Result dispatch(Thread& t, UserRegs& r) {
     case L::kChmod: case L::kFchmod: case L::kFchmodat: case L::kChown: case L::kFchown: case L::kLchown:
     case L::kFchownat: case L::kUtimensat:
       return value(0);  // (the VFS keeps no owners and times; modes are fixed at creation)
-    case L::kReadlink: return sys_readlink(p, L::AT_FDCWD, r.rdi, r.rsi, r.rdx);
-    case L::kReadlinkat: return sys_readlink(p, int64_t(int32_t(r.rdi)), r.rsi, r.rdx, r.r10);
+    case L::kReadlink: case L::kReadlinkat: {
+      const bool at = nr == L::kReadlinkat;
+      char path[kPathMax];
+      if (int64_t e = path_arg(p, at ? int64_t(int32_t(r.rdi)) : L::AT_FDCWD, at ? r.rsi : r.rdi, path, false); e < 0)
+        return value(e);
+      const uint64_t buf = at ? r.rdx : r.rsi, size = at ? r.r10 : r.rdx;
+      if (int64_t(size) <= 0) return value(-L::EINVAL);
+      char target[kPathMax];
+      // /proc's links, or the VFS's (the initrd's /bin/APPLET -> busybox: read_link)
+      const int64_t e = procfs_path(path) ? procfs_readlink(p, path, target, sizeof target)
+                                          : read_link(path, target, sizeof target);
+      if (e < 0) return value(e);
+      size_t n = strlen(target);
+      if (n > size) n = size_t(size);
+      return value(write_user(p, buf, target, n) ? int64_t(n) : -L::EFAULT);
+    }
     case L::kFork: case L::kVfork: return sys_fork(p, t, r);
     case L::kClone: {
       const uint64_t flags = r.rdi;
@@ -517,10 +533,20 @@ void retry_blocked(Block kind) {
   g_retrying = false;
 }
 
+// When the loop must wake up without a message: the earliest sleeper, and at
+// most 50 ms from when it was computed (to notice processes that faulted).
+// Cached: recomputed (a scan and a clock read) only when the loop woke up
+// without a message or a sleeper was added, not for every syscall.
+uint64_t g_wake_at = 0;
+bool g_wake_stale = true;
+
 uint64_t next_deadline() {
-  uint64_t d = keel::now_ns() + 50'000'000;  // also polls for processes that faulted
+  if (!g_wake_stale) return g_wake_at;
+  uint64_t d = keel::now_ns() + 50'000'000;
   for (Thread& t : g_threads)
     if (t.used && t.block == Block::Sleep && t.wake_ns < d) d = t.wake_ns;
+  g_wake_at = d;
+  g_wake_stale = false;
   return d;
 }
 
@@ -694,9 +720,14 @@ int main(uint64_t) {
   batch_next();
   keel::IpcMessage msg{};
   unsigned since_poll = 0;
+  bool reply_pending = false;  // msg holds a reply to send with the next receive
   for (;;) {
-    const int64_t rr = sys::ipc_recv(g_ep, &msg, next_deadline());
-    if (rr != 0 || ++since_poll >= 64) {
+    // The reply to the last call and the next call in one syscall.
+    const int64_t rr = reply_pending ? sys::ipc_reply_recv(g_ep, &msg, next_deadline())
+                                     : sys::ipc_recv(g_ep, &msg, next_deadline());
+    reply_pending = false;
+    if (rr != 0) g_wake_stale = true;
+    if (rr != 0 || ++since_poll >= 1024) {
       since_poll = 0;
       reap_dead_keel_processes();
       retry_blocked(Block::Sleep);
@@ -704,22 +735,20 @@ int main(uint64_t) {
       batch_next();
       if (rr != 0) continue;
     }
-    Thread* t = (msg.badge & kThreadBadge) ? thread_by_tid(msg.badge & ~kThreadBadge) : nullptr;
     if (!(msg.badge & kThreadBadge)) {  // a native client: the console's tty (tty.cc), init's heartbeat
-      if (tty_native(msg)) continue;
-      keel::IpcMessage m{};
+      if (tty_native(msg)) continue;  // (answered already)
       const bool ping = keel::IpcTag::label(msg.tag) == keel::rpc::kMethodPing;
-      m.tag = keel::IpcTag::make(uint32_t(ping ? Status::Ok : Status::Unsupported), 0, 0, 0);
       for (uint32_t i = 0; i < keel::IpcTag::handles(msg.tag) && i < keel::kIpcMaxHandles; ++i)
         sys::handle_close(msg.handles[i]);
-      (void)sys::ipc_reply(&m);
+      msg.tag = keel::IpcTag::make(uint32_t(ping ? Status::Ok : Status::Unsupported), 0, 0, 0);
+      reply_pending = true;
       continue;
     }
+    Thread* t = thread_of_badge(msg.badge);
     if (keel::IpcTag::label(msg.tag) != keel::kForeignSyscallLabel || !t ||
         keel::IpcTag::words(msg.tag) != keel::kUserRegsWords) {
-      keel::IpcMessage m{};
-      m.tag = keel::IpcTag::make(0xdead, 0, 0, 0);  // a thread we no longer know: the kernel kills it
-      (void)sys::ipc_reply(&m);
+      msg.tag = keel::IpcTag::make(0xdead, 0, 0, 0);  // a thread we no longer know: the kernel kills it
+      reply_pending = true;
       continue;
     }
     UserRegs r;
@@ -729,34 +758,35 @@ int main(uint64_t) {
     if (g_trace && t->used)
       keel::print("linux: [{}] {}({:#x}, {:#x}, {:#x}) = {}\n", t->tid, L::syscall_name(entry.rax), entry.rdi,
                   entry.rsi, entry.rdx, res.kind == Out::Value ? res.value : 0);
-    keel::IpcMessage m{};
     switch (res.kind) {
       case Out::Value:
-        m.tag = keel::IpcTag::make(keel::kForeignReplyResume, 1, 0, 0);
-        m.words[0] = uint64_t(res.value);
-        (void)sys::ipc_reply(&m);
+        msg.tag = keel::IpcTag::make(keel::kForeignReplyResume, 1, 0, 0);
+        msg.words[0] = uint64_t(res.value);
+        reply_pending = true;
         break;
       case Out::Regs:
-        m.tag = keel::IpcTag::make(keel::kForeignReplyResume, keel::kUserRegsWords, 0, 0);
-        memcpy(m.words, &r, sizeof r);
-        (void)sys::ipc_reply(&m);
+        msg.tag = keel::IpcTag::make(keel::kForeignReplyResume, keel::kUserRegsWords, 0, 0);
+        memcpy(msg.words, &r, sizeof r);
+        reply_pending = true;
         break;
       case Out::Block:
         t->block = entry.rax == L::kWait4 ? Block::Wait4 : Block::PipeRead;
         if (entry.rax == L::kNanosleep || entry.rax == L::kClockNanosleep || entry.rax == L::kPoll ||
-            entry.rax == L::kPpoll || entry.rax == L::kSelect || entry.rax == L::kPselect6)
+            entry.rax == L::kPpoll || entry.rax == L::kSelect || entry.rax == L::kPselect6) {
           t->block = Block::Sleep;  // (with t->wake_ns: next_deadline wakes it)
+          g_wake_stale = true;
+        }
         t->regs = entry;
-        m.tag = keel::IpcTag::make(keel::kForeignReplySuspend, 0, 0, 0);
-        (void)sys::ipc_reply(&m);
+        msg.tag = keel::IpcTag::make(keel::kForeignReplySuspend, 0, 0, 0);
+        reply_pending = true;
         break;
       case Out::Gone:
         if (res.value == 0) {  // the process is being (or was) killed: stop the thread
-          m.tag = keel::IpcTag::make(keel::kForeignReplySuspend, 0, 0, 0);
-          (void)sys::ipc_reply(&m);
+          msg.tag = keel::IpcTag::make(keel::kForeignReplySuspend, 0, 0, 0);
+          reply_pending = true;
         }
         break;
     }
-    batch_next();
+    if (g_batch.active) batch_next();
   }
 }

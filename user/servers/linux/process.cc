@@ -132,7 +132,7 @@ int64_t start_linux_thread(Proc& p, Thread& t, const UserRegs& regs) {
   Handle th = kInvalidHandle, badged = kInvalidHandle;
   const char* name = p.comm[0] ? p.comm : "linux";
   if (sys::thread_create(p.process, name, strlen(name), &th) != 0) return -L::EAGAIN;
-  if (sys::handle_mint(g_ep, keel::kRightWrite, kThreadBadge | uint64_t(t.tid), &badged) != 0 ||
+  if (sys::handle_mint(g_ep, keel::kRightWrite, thread_badge(t), &badged) != 0 ||
       sys::thread_set_syscall_handler(th, badged) != 0 || sys::thread_write_state(th, &regs) != 0) {
     if (badged != kInvalidHandle) sys::handle_close(badged);
     sys::handle_close(th);
@@ -241,6 +241,13 @@ int64_t exec_into(Proc& p, const char* path, std::span<const std::string_view> a
   for (Mapping& m : old_maps)
     if (m.used) vmo_unref(m.vmo);
   set_comm(p, path);
+  p.cmdline_len = 0;
+  for (std::string_view a : argv) {
+    if (p.cmdline_len + a.size() + 1 > sizeof p.cmdline) break;
+    memcpy(p.cmdline + p.cmdline_len, a.data(), a.size());
+    p.cmdline_len += a.size();
+    p.cmdline[p.cmdline_len++] = 0;
+  }
   *regs = UserRegs{};
   regs->rip = e.entry;
   regs->rsp = e.rsp;
@@ -346,6 +353,8 @@ Result sys_fork(Proc& parent, Thread& t, const UserRegs& regs) {
   memcpy(c->cwd, parent.cwd, sizeof c->cwd);
   memcpy(c->exe, parent.exe, sizeof c->exe);
   memcpy(c->comm, parent.comm, sizeof c->comm);
+  memcpy(c->cmdline, parent.cmdline, sizeof c->cmdline);
+  c->cmdline_len = parent.cmdline_len;
   c->umask = parent.umask;
   c->sigmask = parent.sigmask;
   memcpy(c->sigaction, parent.sigaction, sizeof c->sigaction);

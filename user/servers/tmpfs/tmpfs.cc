@@ -303,14 +303,39 @@ ktl::Result<void> Tmpfs::readdir(uint64_t client, uint32_t fid, uint64_t cookie,
   auto* f = file(client, fid);
   if (f == nullptr) return Error::BadHandle;
   if (!f->node->is_dir()) return Error::NotADirectory;
+  DirCursor& cur = f->extra;
+  // Resume after a name (children are in name order), or walk to an index.
+  std::string_view after;
+  bool by_name = true;
+  if (cookie == 0) {
+    after = {};
+  } else if (cur.next_cookie != 0 && cookie == cur.next_cookie) {
+    after = {cur.last, cur.last_len};
+  } else if (cur.next_cookie != 0 && cookie == cur.prev_cookie) {
+    after = {cur.prev_after, cur.prev_after_len};
+  } else {
+    by_name = false;
+  }
   Node* c = f->node->first_child;
-  for (uint64_t i = 0; c != nullptr && i < cookie; ++i) c = c->next_sibling;
+  if (by_name) {
+    if (cookie != 0 || !after.empty())
+      while (c != nullptr && c->view() <= after) c = c->next_sibling;
+  } else {
+    for (uint64_t i = 0; c != nullptr && i < cookie; ++i) c = c->next_sibling;
+  }
   if (c == nullptr) return Error::OutOfRange;
   const keel::fs::Stat s = stat_of(c);
   out->type = s.type;
   out->size = s.size;
   for (size_t i = 0; i < c->name_len; ++i) out->name[i] = c->name[i];
   out->name_len = c->name_len;
+  // Remember where this call stood, and what it returned.
+  cur.prev_cookie = cookie;
+  for (size_t i = 0; i < after.size(); ++i) cur.prev_after[i] = after[i];  // (after may be cur.last: copy first)
+  cur.prev_after_len = after.size();
+  cur.next_cookie = cookie + 1;
+  for (size_t i = 0; i < c->name_len; ++i) cur.last[i] = c->name[i];
+  cur.last_len = c->name_len;
   *next = cookie + 1;
   return ktl::ok();
 }

@@ -16,6 +16,10 @@
 // entry needs 0200 on the directory. A file is created with the mode its
 // kOpen asks for, and its creator may use it as opened whatever the mode.
 //
+// Readdir of an open directory is stable while its entries change: each
+// call resumes after the name returned last (DirCursor), so a directory
+// emptied while it is read (rm -r) is listed once, each entry once.
+//
 // Not thread-safe: the server is single-threaded.
 #pragma once
 
@@ -58,7 +62,19 @@ class Tmpfs final : public keel::fs::Backend {
 
  private:
   struct Node;
-  using Files = keel::fs::OpenFiles<Node*, kMaxOpenFiles>;
+  // Where readdir of an open directory stands: it resumes after the name it
+  // returned last (or, asked again for the same cookie, after the name
+  // before that), so that entries removed or added meanwhile make it skip
+  // or repeat nothing. A cookie it did not hand out last is an index.
+  struct DirCursor {
+    uint64_t prev_cookie = 0;  // the cookie of the last call, and the name it resumed after
+    char prev_after[keel::path::kNameMax];
+    size_t prev_after_len = 0;
+    uint64_t next_cookie = 0;  // the cookie it answered, and the name it returned (0: none yet)
+    char last[keel::path::kNameMax];
+    size_t last_len = 0;
+  };
+  using Files = keel::fs::OpenFiles<Node*, kMaxOpenFiles, DirCursor>;
 
   ktl::Result<Node*> lookup(std::string_view path);
   // The directory that would hold `path`'s last component, and that name.

@@ -382,3 +382,72 @@ TEST(Tmpfs, DestroyedWithEverythingInIt) {
 }
 
 }  // namespace
+
+namespace {
+
+// Readdir stays put while the directory changes under it (rm -r): each
+// call resumes after the name it returned last.
+TEST(TmpfsReaddir, UnlinkingWhileReading) {
+  Tmpfs fs(1 << 20);
+  ASSERT_TRUE(fs.mkdir("/d", 0755).ok());
+  for (int i = 0; i < 50; ++i) put(fs, "/d/e" + std::to_string(100 + i), "x");
+  const uint32_t dir = open_ok(fs, "/d", fsp::kFlagRead | fsp::kFlagDirectory);
+  std::vector<std::string> seen;
+  uint64_t cookie = 0;
+  for (int guard = 0; guard < 200; ++guard) {
+    keel::fs::DirEntry e;
+    uint64_t next = 0;
+    auto r = fs.readdir(kClient, dir, cookie, &e, &next);
+    if (!r.ok()) {
+      EXPECT_EQ(r.error(), Error::OutOfRange);
+      break;
+    }
+    seen.emplace_back(e.view());
+    EXPECT_TRUE(fs.unlink("/d/" + std::string(e.view())).ok());
+    cookie = next;
+  }
+  EXPECT_EQ(seen.size(), 50u);
+  for (int i = 0; i < 50 && i < int(seen.size()); ++i) EXPECT_EQ(seen[i], "e" + std::to_string(100 + i));
+  EXPECT_TRUE(list(fs, "/d").empty());
+  EXPECT_TRUE(fs.close(kClient, dir).ok());
+  EXPECT_TRUE(fs.rmdir("/d").ok());
+}
+
+// Asked again for the same cookie (a caller whose buffer was full), it
+// gives the same entry, even after the ones before it went away; other
+// cookies are indices; a new entry after the current one is listed.
+TEST(TmpfsReaddir, SameCookieAgainAndChangesAhead) {
+  Tmpfs fs(1 << 20);
+  for (const char* n : {"/a", "/b", "/c", "/e"}) put(fs, n, "x");
+  const uint32_t dir = open_ok(fs, "/", fsp::kFlagRead | fsp::kFlagDirectory);
+  keel::fs::DirEntry e;
+  uint64_t next = 0, cookie = 0;
+  ASSERT_TRUE(fs.readdir(kClient, dir, 0, &e, &next).ok());
+  EXPECT_EQ(e.view(), "a");
+  cookie = next;
+  ASSERT_TRUE(fs.readdir(kClient, dir, cookie, &e, &next).ok());
+  EXPECT_EQ(e.view(), "b");
+  ASSERT_TRUE(fs.unlink("/a").ok());
+  ASSERT_TRUE(fs.readdir(kClient, dir, cookie, &e, &next).ok());  // again: "b" still
+  EXPECT_EQ(e.view(), "b");
+  cookie = next;
+  put(fs, "/d", "x");  // ahead of the cursor: listed
+  ASSERT_TRUE(fs.readdir(kClient, dir, cookie, &e, &next).ok());
+  EXPECT_EQ(e.view(), "c");
+  cookie = next;
+  ASSERT_TRUE(fs.readdir(kClient, dir, cookie, &e, &next).ok());
+  EXPECT_EQ(e.view(), "d");
+  cookie = next;
+  ASSERT_TRUE(fs.readdir(kClient, dir, cookie, &e, &next).ok());
+  EXPECT_EQ(e.view(), "e");
+  EXPECT_EQ(fs.readdir(kClient, dir, next, &e, &next).error(), Error::OutOfRange);
+  // An old cookie is an index into the directory as it is now (b c d e).
+  ASSERT_TRUE(fs.readdir(kClient, dir, 1, &e, &next).ok());
+  EXPECT_EQ(e.view(), "c");
+  // 0 starts again.
+  ASSERT_TRUE(fs.readdir(kClient, dir, 0, &e, &next).ok());
+  EXPECT_EQ(e.view(), "b");
+  EXPECT_TRUE(fs.close(kClient, dir).ok());
+}
+
+}  // namespace

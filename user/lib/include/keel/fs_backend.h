@@ -60,9 +60,11 @@ class Backend {
 };
 
 // Open files: (client, fid) → the server's node and the file's offset and
-// flags. At most kOpenMax per client and `Capacity` in all; fids are 1..2^24-1,
-// handed out in turn so that a closed fid is not reused at once.
-template <typename Node, size_t Capacity>
+// flags, and `Extra` state of the server's own (zeroed at open). At most
+// kOpenMax per client and `Capacity` in all; fids are 1..2^24-1, handed out
+// in turn so that a closed fid is not reused at once.
+struct NoExtra {};
+template <typename Node, size_t Capacity, typename Extra = NoExtra>
 class OpenFiles {
  public:
   struct File {
@@ -71,6 +73,7 @@ class OpenFiles {
     Node node{};
     uint64_t offset = 0;
     uint64_t flags = 0;
+    [[no_unique_address]] Extra extra{};
   };
 
   // True if `client` may open one more file (checked before creating one).
@@ -94,7 +97,7 @@ class OpenFiles {
         fid = next_fid_++;
         if (next_fid_ > keel::proto::fs::kServerFidMask) next_fid_ = 1;
       } while (find_fid(fid) != nullptr);
-      f = File{client, fid, node, 0, flags};
+      f = File{client, fid, node, 0, flags, Extra{}};
       return &f;
     }
     return ktl::Error::NoSpace;
