@@ -433,10 +433,11 @@ int64_t sys_read_file(Proc& p, Thread& t, File* f, uint64_t buf, uint64_t len, b
 
 // SIGPIPE's default action for a write to a pipe nobody reads.
 Result sigpipe(Proc& p, Thread& t, int64_t r) {
-  (void)t;
-  if (r == -L::EPIPE && p.sigaction[L::SIGPIPE][0] == 0) {
-    end_process(p, L::wait_signaled(L::SIGPIPE));
-    return kGone;
+  if (r == -L::EPIPE) {
+    linux_sigframe::Siginfo si;
+    si.set32(16, p.pid);
+    (void)send_signal(p, &t, L::SIGPIPE, si);
+    if (!t.used) return kGone;
   }
   return value(r);
 }

@@ -7,6 +7,7 @@
 //   mem.cc      memory maps and the memory syscalls
 //   process.cc  loading programs, fork, execve, wait4, kill, process ends
 //   time.cc     clocks
+//   signals.cc  signal actions, masks, delivery, rt_sigreturn, interval timers
 //   tty.cc      the console's tty session, tty ioctls, poll and select, reboot
 #pragma once
 
@@ -42,6 +43,8 @@ inline constexpr uint64_t kBrkMax = 1ull << 30;           // most a heap may gro
 // The rest of the badge: the thread's slot in g_threads (bits 32..47, for a
 // lookup without a search) and its tid (bits 0..31, checked: a slot is reused).
 inline constexpr uint64_t kThreadBadge = 1ull << 62;
+// A Linux process's pager badge: this bit | its pid (minted here only, too).
+inline constexpr uint64_t kPagerBadge = 1ull << 61;
 
 extern Handle g_ep;  // the server endpoint (read); threads get badged copies
 extern Proc g_procs[kMaxProcs];
@@ -148,7 +151,20 @@ int64_t exec_into(Proc& p, const char* path, std::span<const std::string_view> a
 Result sys_fork(Proc& parent, Thread& t, const UserRegs& regs);
 Result sys_execve(Proc& p, Thread& t, const UserRegs& r);
 Result sys_wait4(Proc& p, const UserRegs& r);
-Result sys_kill(Proc& p, int64_t pid, int64_t sig);
+// signals.cc: kill(2) from `p` (`t` its calling thread); sends `sig` with
+// `info` to process `q` (tid: to that thread); what the parent of `child` is told when it
+// ends, stops or continues (SIGCHLD); the delivery after each syscall.
+Result sys_kill(Proc& p, Thread& t, int64_t pid, int64_t sig);
+int64_t send_signal(Proc& q, Thread* to, int sig, const linux_sigframe::Siginfo& info);
+void child_changed(Proc& parent, Proc& child, int code, int status);
+Result signal_on_return(Thread& t, const UserRegs& entry, UserRegs& r, Result res);
+void signal_timers();
+extern bool g_wake_stale;  // main.cc: next_deadline must be computed again (a timer changed)
+void set_dispatching(Thread* t);
+// A kPagerLabelFault call from process `badge & ~kPagerBadge`: replies to it
+// (retry into a SIGSEGV handler, or kill).
+void signal_page_fault(uint64_t badge, const keel::IpcMessage& msg);  // (a signal to it is delivered on its return, not by interrupting it)
+uint64_t signal_deadline(uint64_t d);
 uint64_t realtime_ns();
 Result sys_clock_gettime(Proc& p, uint64_t clock, uint64_t addr);
 void put_field(uint8_t* uts, int index, const char* s);
@@ -189,8 +205,9 @@ Result tty_ioctl(Proc& p, File* f, uint64_t req, uint64_t arg);
 bool tty_native(keel::IpcMessage& msg);
 void tty_tick();
 void tty_process_ended(Proc& p);
-// kill(1, sig) when no Linux process is pid 1: pid 1 is Keel's init as
-// Linux programs see it (busybox's poweroff and reboot signal it).
-Result kill_init(int64_t sig);
+// kill(1, sig) in a server that runs the console's tty, where no Linux
+// process is pid 1: pid 1 is Keel's init as Linux programs see it (busybox's
+// poweroff and reboot signal it). False (not handled) elsewhere.
+bool kill_init(int64_t sig, Result* out);
 
 }  // namespace linux_srv

@@ -17,6 +17,7 @@
 #include <cstdint>
 
 #include "abi.h"
+#include "sigframe.h"
 
 namespace linux_srv {
 
@@ -88,6 +89,20 @@ struct Thread {
   keel::UserRegs regs{};
   uint64_t wake_ns = 0;   // Sleep
   uint64_t progress = 0;  // PipeWrite: bytes written so far
+  // Signals (signals.cc): the blocked mask, pending signals in the order
+  // sent (a standard signal at most once, real-time ones queued), the
+  // alternate stack, the mask rt_sigsuspend replaced.
+  uint64_t sigmask = 0;
+  static constexpr int kQueue = 24;
+  struct Queued {
+    int sig;
+    linux_sigframe::Siginfo info;
+  } queue[kQueue] = {};
+  int queued = 0;
+  uint64_t alt_sp = 0, alt_size = 0;  // alt_size 0: none (SS_DISABLE)
+  bool has_saved_mask = false;
+  uint64_t saved_mask = 0;
+  bool stopped = false;  // suspended by a stop signal (SIGCONT resumes it)
 };
 
 struct Proc {
@@ -105,8 +120,10 @@ struct Proc {
   char cmdline[256] = {};  // argv, NUL after each (as /proc/PID/cmdline shows it; cut at 256 bytes)
   size_t cmdline_len = 0;
   uint32_t umask = 022;
-  uint64_t sigmask = 0;
-  uint64_t sigaction[linux_abi::kSignalCount][4] = {};  // handler, flags, restorer, mask
+  uint64_t sigaction[linux_sigframe::kMaxSig + 1][4] = {};  // [sig]: handler, flags, restorer, mask
+  bool stopped = false;            // by SIGSTOP/SIGTSTP/SIGTTIN/SIGTTOU
+  int stop_report = 0;             // for wait4: 0 none, else WUNTRACED's stop signal, or -1: continued
+  uint64_t itimer_ns = 0, itimer_interval_ns = 0;  // ITIMER_REAL: next expiry (0 off), period
   char line[256] = {};  // console output waiting for its newline
   size_t line_len = 0;
   uint64_t start_ns = 0;

@@ -136,35 +136,6 @@ Result dispatch(Thread& t, UserRegs& r) {
     case L::kMprotect: return sys_mprotect(p, r.rdi, r.rsi, r.rdx);
     case L::kMadvise: return value(0);
     case L::kBrk: return sys_brk(p, r.rdi);
-    case L::kRtSigaction: {
-      const int64_t sig = int64_t(r.rdi);
-      if (sig < 1 || sig >= L::kSignalCount || r.r10 != 8) return value(-L::EINVAL);
-      if (r.rdx && !write_user(p, r.rdx, p.sigaction[sig], 32)) return value(-L::EFAULT);
-      if (r.rsi) {
-        if (sig == L::SIGKILL || sig == L::SIGSTOP) return value(-L::EINVAL);
-        uint64_t act[4];
-        if (!read_user(p, r.rsi, act, sizeof act)) return value(-L::EFAULT);
-        memcpy(p.sigaction[sig], act, sizeof act);
-      }
-      return value(0);
-    }
-    case L::kRtSigprocmask: {
-      if (r.r10 != 8) return value(-L::EINVAL);
-      const uint64_t old = p.sigmask;
-      if (r.rsi) {
-        uint64_t set = 0;
-        if (!read_obj(p, r.rsi, &set)) return value(-L::EFAULT);
-        const uint64_t keep = ~((1ull << (L::SIGKILL - 1)) | (1ull << (L::SIGSTOP - 1)));
-        switch (r.rdi) {
-          case 0: p.sigmask |= set & keep; break;
-          case 1: p.sigmask &= ~set; break;
-          case 2: p.sigmask = set & keep; break;
-          default: return value(-L::EINVAL);
-        }
-      }
-      if (r.rdx && !write_obj(p, r.rdx, old)) return value(-L::EFAULT);
-      return value(0);
-    }
     case L::kIoctl: return sys_ioctl(p, int64_t(r.rdi), r.rsi, r.rdx);
     case L::kAccess: case L::kFaccessat: case L::kFaccessat2: {
       char path[kPathMax];
@@ -434,22 +405,6 @@ Result dispatch(Thread& t, UserRegs& r) {
       end_process(p, L::wait_exited(int(r.rdi)));
       return kGone;
     case L::kWait4: return sys_wait4(p, r);
-    case L::kKill:
-      if (int32_t(r.rdi) == 1 && !proc_by_pid(1)) return kill_init(int64_t(r.rsi));  // (tty.cc)
-      return sys_kill(p, int64_t(int32_t(r.rdi)), int64_t(r.rsi));
-    case L::kTkill: case L::kTgkill: {
-      const int64_t tid = int64_t(nr == L::kTgkill ? r.rsi : r.rdi), sig = int64_t(nr == L::kTgkill ? r.rdx : r.rsi);
-      Thread* target = thread_by_tid(uint64_t(tid));
-      if (!target) return value(-L::ESRCH);
-      return sys_kill(p, target->proc->pid, sig);
-    }
-    case L::kSigaltstack: {
-      if (r.rsi) {
-        const uint64_t ss[3] = {0, 2 /*SS_DISABLE*/, 0};
-        if (!write_user(p, r.rsi, ss, sizeof ss)) return value(-L::EFAULT);
-      }
-      return value(0);
-    }
     case L::kSysinfo: {
       uint8_t info[112] = {};
       const int64_t up = int64_t((keel::now_ns() + 999'999'999) / 1'000'000'000);  // (whole seconds, rounded up)
@@ -478,12 +433,12 @@ Result dispatch(Thread& t, UserRegs& r) {
       if (r.rsi && !write_obj(p, r.rsi, zero)) return value(-L::EFAULT);
       return value(0);
     }
-    case L::kPause: return kBlock;
     default: break;
   }
   // Areas with files of their own (signals.cc, threads.cc, tty.cc) handle
   // their syscalls there: each returns false for a number it does not take.
   Result area{};
+  if (nr == L::kKill && int32_t(r.rdi) == 1 && kill_init(int64_t(r.rsi), &area)) return area;  // (tty.cc)
   if (dispatch_signals(t, r, &area) || dispatch_threads(t, r, &area) || dispatch_tty(t, r, &area)) return area;
   static uint64_t logged[8];  // each unknown number is logged once
   if (nr < 512 && !(logged[nr / 64] & (1ull << (nr % 64)))) {
@@ -522,7 +477,9 @@ void retry_blocked(Block kind) {
     for (Thread& t : g_threads) {
       if (!t.used || t.block == Block::None) continue;
       UserRegs r = t.regs;
+      set_dispatching(&t);
       Result res = dispatch(t, r);
+      set_dispatching(nullptr);
       if (!t.used) continue;  // the process ended meanwhile
       if (res.kind == Out::Block) continue;
       t.block = Block::None;
@@ -545,6 +502,7 @@ uint64_t next_deadline() {
   uint64_t d = keel::now_ns() + 50'000'000;
   for (Thread& t : g_threads)
     if (t.used && t.block == Block::Sleep && t.wake_ns < d) d = t.wake_ns;
+  d = signal_deadline(d);
   g_wake_at = d;
   g_wake_stale = false;
   return d;
@@ -727,6 +685,7 @@ int main(uint64_t) {
                                      : sys::ipc_recv(g_ep, &msg, next_deadline());
     reply_pending = false;
     if (rr != 0) g_wake_stale = true;
+    signal_timers();
     if (rr != 0 || ++since_poll >= 1024) {
       since_poll = 0;
       reap_dead_keel_processes();
@@ -734,6 +693,10 @@ int main(uint64_t) {
       tty_tick();
       batch_next();
       if (rr != 0) continue;
+    }
+    if ((msg.badge & kPagerBadge) && !(msg.badge & kThreadBadge)) {  // a Linux process's unresolvable fault
+      signal_page_fault(msg.badge, msg);  // (replies itself)
+      continue;
     }
     if (!(msg.badge & kThreadBadge)) {  // a native client: the console's tty (tty.cc), init's heartbeat
       if (tty_native(msg)) continue;  // (answered already)
@@ -754,7 +717,9 @@ int main(uint64_t) {
     UserRegs r;
     memcpy(&r, msg.words, sizeof r);
     const UserRegs entry = r;
-    Result res = dispatch(*t, r);
+    set_dispatching(t);
+    Result res = signal_on_return(*t, entry, r, dispatch(*t, r));
+    set_dispatching(nullptr);
     if (g_trace && t->used)
       keel::print("linux: [{}] {}({:#x}, {:#x}, {:#x}) = {}\n", t->tid, L::syscall_name(entry.rax), entry.rdi,
                   entry.rsi, entry.rdx, res.kind == Out::Value ? res.value : 0);
@@ -771,8 +736,8 @@ int main(uint64_t) {
         break;
       case Out::Block:
         t->block = entry.rax == L::kWait4 ? Block::Wait4 : Block::PipeRead;
-        if (entry.rax == L::kNanosleep || entry.rax == L::kClockNanosleep || entry.rax == L::kPoll ||
-            entry.rax == L::kPpoll || entry.rax == L::kSelect || entry.rax == L::kPselect6) {
+        if (entry.rax == L::kNanosleep || entry.rax == L::kClockNanosleep || entry.rax == L::kRtSigtimedwait ||
+            entry.rax == L::kPoll || entry.rax == L::kPpoll || entry.rax == L::kSelect || entry.rax == L::kPselect6) {
           t->block = Block::Sleep;  // (with t->wake_ns: next_deadline wakes it)
           g_wake_stale = true;
         }

@@ -139,6 +139,13 @@ int64_t start_linux_thread(Proc& p, Thread& t, const UserRegs& regs) {
     return -L::EAGAIN;
   }
   sys::handle_close(badged);  // the kernel keeps its own reference
+  // The server is the process's pager: a fault the kernel cannot resolve
+  // becomes SIGSEGV (signal_page_fault).
+  Handle pager = kInvalidHandle;
+  if (sys::handle_mint(g_ep, keel::kRightWrite, kPagerBadge | uint64_t(p.pid), &pager) == 0) {
+    (void)sys::process_set_pager(p.process, pager);
+    sys::handle_close(pager);
+  }
   if (sys::thread_start(th, 0, 0, 0) != 0) {
     sys::handle_close(th);
     return -L::EAGAIN;
@@ -296,6 +303,9 @@ void end_process(Proc& p, uint32_t status) {
   tty_process_ended(p);  // (the tty session ends with its leader)
   if (p.ppid == 0) {
     p = Proc{};  // no parent: reaped at once
+  } else if (Proc* parent = proc_by_pid(p.ppid)) {
+    child_changed(*parent, p, (status & 0x7f) == 0 ? linux_sigframe::kCldExited : linux_sigframe::kCldKilled,
+                  (status & 0x7f) == 0 ? int((status >> 8) & 0xff) : int(status & 0x7f));
   }
   retry_blocked(Block::Wait4);
 }
@@ -356,7 +366,8 @@ Result sys_fork(Proc& parent, Thread& t, const UserRegs& regs) {
   memcpy(c->cmdline, parent.cmdline, sizeof c->cmdline);
   c->cmdline_len = parent.cmdline_len;
   c->umask = parent.umask;
-  c->sigmask = parent.sigmask;
+  ct->sigmask = t.sigmask;  // (the mask and alternate stack are the thread's; nothing stays pending)
+  ct->alt_sp = t.alt_sp, ct->alt_size = t.alt_size;
   memcpy(c->sigaction, parent.sigaction, sizeof c->sigaction);
   c->brk_base = parent.brk_base, c->brk_cur = parent.brk_cur, c->brk_mapped = parent.brk_mapped;
   c->mmap_hint = parent.mmap_hint;
@@ -485,7 +496,14 @@ Result sys_wait4(Proc& p, const UserRegs& r) {
     if (pid == 0 && c.pgid != p.pgid) continue;
     if (pid < -1 && c.pgid != -pid) continue;
     any = true;
-    if (!c.zombie) continue;
+    if (!c.zombie) {  // a stop or a continue to report?
+      const bool report = (c.stop_report > 0 && (options & L::WUNTRACED)) || (c.stop_report < 0 && (options & L::WCONTINUED));
+      if (!report) continue;
+      const uint32_t st = c.stop_report > 0 ? uint32_t(c.stop_report) << 8 | 0x7f : 0xffff;
+      if (status_addr && !write_obj(p, status_addr, st)) return value(-L::EFAULT);
+      c.stop_report = 0;
+      return value(c.pid);
+    }
     if (status_addr && !write_obj(p, status_addr, c.wait_status)) return value(-L::EFAULT);
     if (r.r10) {  // struct rusage: zeros
       uint8_t zero[144] = {};
@@ -498,38 +516,6 @@ Result sys_wait4(Proc& p, const UserRegs& r) {
   if (!any) return value(-L::ECHILD);
   if (options & L::WNOHANG) return value(0);
   return kBlock;
-}
-
-Result sys_kill(Proc& p, int64_t pid, int64_t sig) {
-  if (sig < 0 || sig >= L::kSignalCount) return value(-L::EINVAL);
-  if (pid <= 0) {  // a process group (0: the caller's), or -1: every process but the caller's... and itself last
-    const int group = pid == 0 ? p.pgid : int(-pid);
-    bool any = false, self = false;
-    for (Proc& q : g_procs) {
-      if (!q.used || q.zombie || (pid != -1 && q.pgid != group) || (pid == -1 && &q == &p && false)) continue;
-      any = true;
-      if (&q == &p) {
-        self = true;
-        continue;
-      }
-      (void)sys_kill(p, q.pid, sig);
-    }
-    if (!any) return value(-L::ESRCH);
-    return self ? sys_kill(p, p.pid, sig) : value(0);
-  }
-  Proc* target = proc_by_pid(int(pid));
-  if (!target || target->zombie) return value(-L::ESRCH);
-  if (sig == 0) return value(0);
-  const uint64_t handler = target->sigaction[sig][0];
-  const bool ignored_by_default = sig == L::SIGCHLD || sig == L::SIGCONT || sig == L::SIGWINCH || sig == 23;
-  if (sig != L::SIGKILL && (handler == 1 || (handler == 0 && ignored_by_default))) return value(0);
-  if (sig != L::SIGKILL && sig != L::SIGSTOP && handler > 1) {
-    keel::print("linux: pid {}: signal {} has a handler; delivery is not implemented yet, ignored\n", target->pid, sig);
-    return value(0);
-  }
-  const bool self = target == &p;
-  end_process(*target, L::wait_signaled(int(sig)));
-  return self ? kGone : value(0);
 }
 
 }  // namespace linux_srv

@@ -101,7 +101,7 @@ uint64_t vsize(const Proc& p) {
   return v;
 }
 
-char state_of(const Proc& p) { return p.zombie ? 'Z' : 'R'; }
+char state_of(const Proc& p) { return p.zombie ? 'Z' : p.stopped ? 'T' : 'R'; }
 
 void fd_target(const Proc& p, int fd, char* out, size_t cap) {
   const File* f = p.fds[fd].file;

@@ -64,15 +64,13 @@ struct Raised final : kt::Signals {
   void raise(kt::Signal s) override { bits |= 1u << unsigned(s); }
 };
 
-// Sends `sig` to the foreground process group. SIGTSTP's default action
-// (stop) is not implemented: without a handler it is ignored.
+// Sends `sig` to every process of the foreground process group (signals.cc
+// delivers: handlers, default actions, SIGTSTP stops), si_code SI_KERNEL.
 void signal_foreground(int sig) {
-  for (Proc& q : g_procs) {
-    if (!q.used || q.zombie || q.pgid != g_tty->fg) continue;
-    if (sig == L::SIGTSTP && q.sigaction[sig][0] == 0) return;
-    (void)sys_kill(q, -int64_t(g_tty->fg), sig);
-    return;
-  }
+  linux_sigframe::Siginfo info;
+  info.code = 0x80;  // SI_KERNEL
+  for (Proc& q : g_procs)
+    if (q.used && !q.zombie && q.pgid == g_tty->fg) (void)send_signal(q, nullptr, sig, info);
 }
 
 // Takes what the console queued in the input ring.
@@ -424,11 +422,17 @@ void tty_process_ended(Proc& p) {
   if (tty_open() && p.pid == g_tty->leader) close_session(p.wait_status);
 }
 
-Result kill_init(int64_t sig) {
-  if (sig < 0 || sig >= L::kSignalCount) return value(-L::EINVAL);
-  // SIGUSR1 halt and SIGUSR2 power off (busybox init's meaning), SIGTERM reboot.
-  if (sig == L::SIGUSR1 || sig == L::SIGUSR2 || sig == L::SIGTERM) return power(sig == L::SIGTERM);
-  return value(0);  // (init ignores the others; 0: it exists)
+bool kill_init(int64_t sig, Result* out) {
+  if (!g_tty || proc_by_pid(1)) return false;  // (g_tty: a session was opened, pid 1 was kept free)
+  if (sig < 0 || sig >= L::kSignalCount) {
+    *out = value(-L::EINVAL);
+  } else if (sig == L::SIGUSR1 || sig == L::SIGUSR2 || sig == L::SIGTERM) {
+    // SIGUSR1 halt and SIGUSR2 power off (busybox init's meaning), SIGTERM reboot.
+    *out = power(sig == L::SIGTERM);
+  } else {
+    *out = value(0);  // (init ignores the others; 0: it exists)
+  }
+  return true;
 }
 
 bool dispatch_tty(Thread& t, UserRegs& r, Result* out) {
