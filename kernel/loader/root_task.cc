@@ -54,7 +54,8 @@ std::string_view module_name(const boot::Module& m) {
 // Builds the StartInfo (syscall_abi.h): the root task's own process handle,
 // the boot's one Resource (device authority), a MemoryObject handle per
 // boot module, and one named "framebuffer" with a BootFramebuffer record if
-// the boot loader set up a usable framebuffer. Returns its user address.
+// the boot loader set up a usable framebuffer, and one named "acpi-rsdp" with
+// the RSDP's bytes if the boot loader passed it. Returns its user address.
 ktl::Result<uint64_t> build_start_info(object::Process& proc, const boot::BootInfo& info) {
   using namespace syscalls;
   static StartInfo si;  // large for a kernel stack; boot runs this once
@@ -101,6 +102,21 @@ ktl::Result<uint64_t> build_start_info(object::Process& proc, const boot::BootIn
                                                kRightRead | kRightMap | kRightDuplicate | kRightTransfer));
     si.module_size[k] = sizeof rec;
     const char name[] = "framebuffer";
+    char* dst = reinterpret_cast<char*>(&si.module_name[4 * k]);
+    for (size_t c = 0; c + 1 < sizeof name; ++c) dst[c] = name[c];
+  }
+  // The ACPI RSDP the boot loader found (multiboot2 tag 14 or 15), as one
+  // more module: under UEFI it is only in the EFI system table, which a
+  // program cannot search for as it can search the BIOS area.
+  const boot::RsdpInfo& rsdp = info.rsdp;
+  if (rsdp.present && (rsdp.length == 20 || rsdp.length == 36) && si.module_count < kStartMaxModules) {
+    auto vmo = TRY(vm::MemoryObject::create(mm::frame_allocator_unlocked(), mm::kPageSize, &proc.quota()));
+    TRY(vmo->write(0, rsdp.bytes, rsdp.length));
+    uint32_t k = si.module_count++;
+    si.module_vmo[k] = TRY(proc.handles().add(static_cast<ktl::RefPtr<object::KernelObject>&&>(vmo),
+                                               kRightRead | kRightMap | kRightDuplicate | kRightTransfer));
+    si.module_size[k] = rsdp.length;
+    const char name[] = "acpi-rsdp";
     char* dst = reinterpret_cast<char*>(&si.module_name[4 * k]);
     for (size_t c = 0; c + 1 < sizeof name; ++c) dst[c] = name[c];
   }

@@ -31,6 +31,7 @@ FrameAllocator g_frames;  // locks itself
 // and read-only afterwards.
 PhysRange g_ram[boot::BootInfo::kMaxRegions];
 size_t g_ram_count = 0;
+bool g_ram_acpi[boot::BootInfo::kMaxRegions];  // g_ram[i] is an AcpiReclaimable region
 
 // The kernel page table lives in static storage, constructed by paging_init.
 alignas(x86::PageTable) unsigned char g_kernel_pt_storage[sizeof(x86::PageTable)];
@@ -78,12 +79,28 @@ bool is_ram(PhysAddr phys, uint64_t size) {
   return false;
 }
 
+bool is_acpi_tables(PhysAddr phys, uint64_t size) {
+  uint64_t end;
+  if (size == 0 || !ktl::checked_add(phys, size, end)) return false;
+  bool inside = false;
+  for (size_t i = 0; i < g_ram_count; ++i) {
+    const uint64_t rend = g_ram[i].base + g_ram[i].length;
+    if (!(phys < rend && g_ram[i].base < end)) continue;  // no overlap
+    if (!g_ram_acpi[i]) return false;                     // touches other RAM
+    if (g_ram[i].base <= phys && end <= rend) inside = true;
+  }
+  return inside;
+}
+
 void pmm_init(const boot::BootInfo& info) {
   for (size_t i = 0; i < info.region_count; ++i) {
     const auto& r = info.regions[i];
     if (r.type == boot::MemoryType::Usable || r.type == boot::MemoryType::BootloaderReclaimable ||
         r.type == boot::MemoryType::AcpiReclaimable)
+    {
+      g_ram_acpi[g_ram_count] = r.type == boot::MemoryType::AcpiReclaimable;
       g_ram[g_ram_count++] = {r.base, r.length};
+    }
   }
   PhysRange usable[boot::BootInfo::kMaxRegions];
   size_t nusable = 0;

@@ -46,6 +46,13 @@ void pmm_init(const boot::BootInfo& info);
 // Valid after pmm_init; the answer never changes afterwards.
 bool is_ram(PhysAddr phys, uint64_t size);
 
+// True if [phys, phys + size) lies wholly inside one AcpiReclaimable region
+// of the boot memory map (firmware's ACPI tables: OVMF puts them there) and
+// touches no other RAM. The kernel never hands such frames to its allocator
+// (it does not reclaim them), so devmem_create may give a read-only view of
+// them. False for an empty or wrapping range. Valid after pmm_init.
+bool is_acpi_tables(PhysAddr phys, uint64_t size);
+
 // Physical address of the kernel PML4 (for CR3 on every CPU).
 PhysAddr kernel_page_table_root();
 // The kernel's page table, whose kernel half every address space shares.

@@ -128,12 +128,22 @@ int64_t sys_devmem_create(Handle resource, uint64_t phys, size_t size, UserAddr 
   uint64_t end;
   if (!ktl::checked_add(phys, size, end) || end > (uint64_t(1) << physical_address_bits()))
     return abi_error(ktl::Error::OutOfRange);
-  if (mm::is_ram(phys, size) || overlaps_kernel_devices(phys, size)) return abi_error(ktl::Error::AccessDenied);
+  if (overlaps_kernel_devices(phys, size)) return abi_error(ktl::Error::AccessDenied);
+  // RAM is refused, but for the firmware's ACPI tables in ACPI-reclaimable
+  // memory (never given to the frame allocator): those only read-only, the
+  // handle without kRightWrite (so no writable mapping, no vmo_write).
+  Rights rights = kDeviceMemoryDefaultRights;
+  bool uncached = true;
+  if (mm::is_ram(phys, size)) {
+    if (!mm::is_acpi_tables(phys, size)) return abi_error(ktl::Error::AccessDenied);
+    rights &= ~kRightWrite;
+    uncached = false;  // RAM: the same (write-back) memory type as the kernel's direct map
+  }
   // Device memory is a MemoryObject over the fixed range, mapped uncached;
   // vm_map takes it like any MemoryObject.
-  auto vmo = vm::MemoryObject::create_physical(phys, size, /*uncached=*/true, &current_process().quota());
+  auto vmo = vm::MemoryObject::create_physical(phys, size, uncached, &current_process().quota());
   if (!vmo.ok()) return abi_error(vmo.error());
-  int64_t r = to_abi(give_handle(vmo.release_value(), kDeviceMemoryDefaultRights, out));
+  int64_t r = to_abi(give_handle(vmo.release_value(), rights, out));
   // A userspace framebuffer driver takes the screen over from the kernel's console.
   if (r == 0) console_framebuffer_claimed(phys, size, current_process().id());
   return r;

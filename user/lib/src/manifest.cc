@@ -20,7 +20,7 @@ struct Block {
 
 bool is_keyword(std::string_view kw) {
   return kw == "service" || kw == "program" || kw == "args" || kw == "after" || kw == "restart" ||
-         kw == "heartbeat" || kw == "grant";
+         kw == "heartbeat" || kw == "grant" || kw == "match";
 }
 
 // Places services in stable topological order into `order` and marks them in
@@ -133,7 +133,17 @@ ktl::Result<void> parse_line(Tokens& t, Manifest& out, Block& block, Diagnostics
   } else if (kw == "grant") {
     if (s.grant_count == kMaxGrants) return diag.fail(Error::NoSpace, "too many grants");
     Grant g = TRY(text::take_grant(t, diag));
+    if (g.kind == GrantKind::Pci) return diag.fail(Error::InvalidArgument, "pci is matched, not granted");
     s.grants[s.grant_count++] = g;
+  } else if (kw == "match") {
+    Tokens ahead = t;
+    const std::string_view what = ahead.next();
+    if (what.empty()) return diag.fail(Error::InvalidArgument, "missing match kind");
+    if (what != "pci") return diag.fail(Error::InvalidArgument, "unknown match kind");
+    for (size_t i = 0; i < s.grant_count; ++i)
+      if (s.grants[i].kind == GrantKind::Pci) return diag.fail(Error::InvalidArgument, "duplicate match");
+    if (s.grant_count == kMaxGrants) return diag.fail(Error::NoSpace, "too many grants");
+    s.grants[s.grant_count++] = TRY(text::take_grant(t, diag));
   }
   return text::expect_end(t, diag);
 }

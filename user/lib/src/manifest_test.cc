@@ -687,3 +687,37 @@ TEST(StartOrder, RefusesBrokenHandBuiltManifests) {
 }
 
 }  // namespace
+
+// ---------------------------------------------------------------------------
+// `match pci VVVV:DDDD`: the service is the driver of that PCI function.
+
+TEST(Manifest, MatchPci) {
+  auto m = parse_ok(in_service("match pci 1234:11e8\ngrant irq 4\n") + "service t\nprogram /t\nmatch pci 8086:10D3\n");
+  const Service& s = m->services[0];
+  ASSERT_EQ(s.grant_count, 2u);
+  EXPECT_EQ(s.grants[0], Grant::pci(0x1234, 0x11e8));
+  EXPECT_EQ(s.grants[1], Grant::irq(4));
+  EXPECT_TRUE(keel::is_valid(s.grants[0]));
+  EXPECT_EQ(m->services[1].grants[0], Grant::pci(0x8086, 0x10d3));  // either case
+  auto z = parse_ok(in_service("match pci 0000:ffff"));
+  EXPECT_EQ(z->services[0].grants[0], Grant::pci(0, 0xffff));
+}
+
+TEST(ManifestRefuses, BadMatch) {
+  EXPECT_TRUE(Refused(in_service("match"), Error::InvalidArgument, 3, "missing match kind"));
+  EXPECT_TRUE(Refused(in_service("match usb 1234:5678"), Error::InvalidArgument, 3, "unknown match kind"));
+  EXPECT_TRUE(Refused(in_service("match PCI 1234:5678"), Error::InvalidArgument, 3, "unknown match kind"));
+  EXPECT_TRUE(Refused(in_service("match pci"), Error::InvalidArgument, 3, "missing pci id"));
+  for (const char* id : {"1234", "1234:", ":1234", "123:4567", "12345:678", "1234:56789", "0x1234:5678",
+                         "12g4:5678", "1234-5678", "1234::567", "1234:567 "})
+    EXPECT_TRUE(Refused(in_service(std::string("match pci ") + id), Error::InvalidArgument, 3, "malformed pci id"))
+        << id;
+  EXPECT_TRUE(Refused(in_service("match pci ffff:1234"), Error::InvalidArgument, 3, "pci vendor 0xffff"));
+  EXPECT_TRUE(Refused(in_service("match pci 1234:5678 9"), Error::InvalidArgument, 3, "trailing garbage"));
+  EXPECT_TRUE(Refused(in_service("match pci 1234:5678\nmatch pci 1234:5679"), Error::InvalidArgument, 4,
+                      "duplicate match"));
+  // A device is matched, never granted.
+  EXPECT_TRUE(Refused(in_service("grant pci 1234:5678"), Error::InvalidArgument, 3, "pci is matched, not granted"));
+  EXPECT_TRUE(Refused("match pci 1234:5678\nservice a\nprogram /a\n", Error::InvalidArgument, 1,
+                      "keyword outside a service"));
+}

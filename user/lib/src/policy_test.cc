@@ -345,3 +345,21 @@ TEST(PolicyRefuses, TooMany) {
 }
 
 }  // namespace
+
+// `device PATH pci VVVV:DDDD`: PATH may be the driver of that PCI function
+// (manifest `match pci`); the ids match exactly.
+TEST(Policy, PciExact) {
+  auto p = parse_ok("device /sbin/edu pci 1234:11e8\n");
+  EXPECT_TRUE(may_hold(*p, "/sbin/edu", Grant::pci(0x1234, 0x11e8)));
+  EXPECT_FALSE(may_hold(*p, "/sbin/edu", Grant::pci(0x1234, 0x11e9)));
+  EXPECT_FALSE(may_hold(*p, "/sbin/edu", Grant::pci(0x1235, 0x11e8)));
+  EXPECT_FALSE(may_hold(*p, "/sbin/probe", Grant::pci(0x1234, 0x11e8)));
+  EXPECT_FALSE(may_hold(*p, "/sbin/edu", Grant::devmem(0x1234000, 0x1000)));
+  EXPECT_FALSE(may_hold(*p, "/sbin/edu", Grant{GrantKind::Pci, 0xffff, 0}));  // not a valid grant
+  EXPECT_FALSE(keel::is_valid(Grant{GrantKind::Pci, 0x1234, 0x10000}));
+  EXPECT_FALSE(keel::covers(Grant::resource(), Grant::pci(0x1234, 0x11e8)));  // the whole authority is another kind
+  EXPECT_STREQ(keel::grant_kind_name(GrantKind::Pci), "pci");
+  EXPECT_TRUE(Refused("device /d pci 1234", Error::InvalidArgument, 1, "malformed pci id"));
+  EXPECT_TRUE(Refused("device /d pci", Error::InvalidArgument, 1, "missing pci id"));
+  EXPECT_TRUE(Refused("device /d pci ffff:0000", Error::InvalidArgument, 1, "pci vendor 0xffff"));
+}

@@ -187,6 +187,28 @@ ktl::Result<Grant> take_grant(Tokens& t, Diagnostics& diag) {
   if (kind == "resource") return Grant::resource();
   if (kind == "modules") return Grant::modules();
   if (kind == "framebuffer") return Grant::framebuffer();
+  if (kind == "pci") {
+    // VVVV:DDDD, exactly four hex digits each (the way lspci writes them).
+    std::string_view id = t.next();
+    if (id.empty()) return diag.fail(Error::InvalidArgument, "missing pci id");
+    auto hex = [](char c) -> int {
+      if (c >= '0' && c <= '9') return c - '0';
+      if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+      if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+      return -1;
+    };
+    if (id.size() != 9 || id[4] != ':') return diag.fail(Error::InvalidArgument, "malformed pci id");
+    uint32_t v = 0, d = 0;
+    for (size_t i = 0; i < 9; ++i) {
+      if (i == 4) continue;
+      int x = hex(id[i]);
+      if (x < 0) return diag.fail(Error::InvalidArgument, "malformed pci id");
+      if (i < 4) v = v * 16 + uint32_t(x);
+      else d = d * 16 + uint32_t(x);
+    }
+    if (v == 0xffff) return diag.fail(Error::InvalidArgument, "pci vendor 0xffff");
+    return Grant::pci(uint16_t(v), uint16_t(d));
+  }
   return diag.fail(Error::InvalidArgument, "unknown grant kind");
 }
 

@@ -3,21 +3,23 @@
 //
 // Configuration space is reached through ECAM (PCI Express memory-mapped
 // configuration), found in the ACPI MCFG table. devmgr finds the tables
-// itself, as the ACPI specification (§5.2.5.1) lets a legacy BIOS system do:
-// the RSDP in the BIOS area 0xe0000..0xfffff, the RSDT or XSDT it names, the
-// MCFG among their entries — every page mapped read-only as DeviceMemory made
-// from the Resource (manifest: `grant resource`), copied, then validated
-// (keel/acpi.h) before use. The parsing, the BAR sizing, the capability walk
+// itself: the RSDP (from the boot loader, or, as the ACPI specification
+// §5.2.5.1 lets a legacy BIOS system do, in the BIOS area 0xe0000..0xfffff),
+// the RSDT or XSDT it names, the MCFG among their entries — every page
+// mapped read-only as DeviceMemory made from the Resource (manifest: `grant
+// resource`), copied, then validated (keel/acpi.h) before use. The parsing, the BAR sizing, the capability walk
 // and the bus walk are keel/acpi.h and keel/pci.h, tested on the host.
 //
-// Not (yet) reachable: the RSDP of a UEFI boot (it is only in the EFI system
-// table, which the kernel does not pass on; devmem_create also refuses the
-// ACPI-reclaimable memory OVMF puts its tables in), and the legacy
-// configuration mechanism #1, ports 0xcf8-0xcff, which the kernel keeps for
-// itself (ioports_create refuses them: the pair cannot be shared, and 0xcf9
-// is the machine's reset register). Without an MCFG devmgr serves an empty
-// list and says why in the log. TODO(issue 4): a kernel interface for the
-// ACPI tables (or the RSDP) of a UEFI boot.
+// Under UEFI the RSDP is only in the EFI system table: the kernel passes the
+// copy the boot loader made (multiboot2 tag 14/15) as the "acpi-rsdp" module,
+// which init gives with the Resource; devmgr uses it first and searches the
+// BIOS area only without it. OVMF keeps its tables in ACPI-reclaimable
+// memory, which devmem_create maps read-only (never writable: it is RAM).
+//
+// Not reachable: the legacy configuration mechanism #1, ports 0xcf8-0xcff,
+// which the kernel keeps for itself (ioports_create refuses them: the pair
+// cannot be shared, and 0xcf9 is the machine's reset register). Without an
+// MCFG devmgr serves an empty list and says why in the log.
 #include <keel/acpi.h>
 #include <keel/alloc.h>
 #include <keel/keel.h>
@@ -109,15 +111,38 @@ void visit_entry(void* ctx, uint64_t phys) {
 
 // Finds the MCFG: Ok and *out, or the reason there is none (logged).
 bool find_mcfg(acpi::Mcfg* out) {
-  static uint8_t area[acpi::kBiosAreaSize];
-  if (Status st = copy_phys(acpi::kBiosAreaBase, sizeof area, area); st != Status::Ok) {
-    keel::print("devmgr: cannot map the BIOS area: {}\n", keel::status_name(st));
-    return false;
+  // The RSDP the boot loader passed (the kernel's "acpi-rsdp" module, given
+  // with the Resource), else the legacy BIOS area search.
+  ktl::Result<acpi::Rsdp> rsdp = ktl::Error::NotFound;
+  Handle given = kInvalidHandle;
+  uint64_t given_size = 0;
+  if (keel::find_module("acpi-rsdp", &given, &given_size)) {
+    // Its first 20 (ACPI 1.0) or 36 bytes; the MemoryObject is a page, zero
+    // after them.
+    uint8_t copy[36] = {};
+    if (given_size < 20 || given_size > sizeof copy) given_size = given_size < 20 ? given_size : sizeof copy;
+    if (given_size < 20 || sys::vmo_read(given, 0, copy, given_size) != 0) {
+      keel::print("devmgr: the boot loader's RSDP ({} bytes) is unreadable; searching the BIOS area\n", given_size);
+    } else {
+      rsdp = acpi::find_rsdp(acpi::Bytes(copy, given_size));
+      if (rsdp.ok() && rsdp->offset == 0) keel::print("devmgr: ACPI RSDP from the boot loader (revision {})\n", rsdp->revision);
+      else {
+        keel::print("devmgr: the boot loader's RSDP is refused (bad signature or checksum); searching the BIOS area\n");
+        rsdp = ktl::Error::NotFound;
+      }
+    }
   }
-  auto rsdp = acpi::find_rsdp(area);
   if (!rsdp.ok()) {
-    keel::print("devmgr: no ACPI RSDP in the BIOS area (a UEFI boot?)\n");
-    return false;
+    static uint8_t area[acpi::kBiosAreaSize];
+    if (Status st = copy_phys(acpi::kBiosAreaBase, sizeof area, area); st != Status::Ok) {
+      keel::print("devmgr: cannot map the BIOS area: {}\n", keel::status_name(st));
+      return false;
+    }
+    rsdp = acpi::find_rsdp(area);
+    if (!rsdp.ok()) {
+      keel::print("devmgr: no ACPI RSDP (none from the boot loader, none in the BIOS area)\n");
+      return false;
+    }
   }
   const bool xsdt = rsdp->revision >= 2 && rsdp->xsdt != 0;
   const uint64_t root_phys = xsdt ? rsdp->xsdt : rsdp->rsdt;

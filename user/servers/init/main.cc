@@ -15,7 +15,9 @@
 //             service itself gets "names-server" (its receive side) and "policy"
 //             (a MemoryObject with /etc/policy)
 //   and per grant: "ioports", "irq" + "irq-notify" (an Interrupt and the
-//   Notification it signals), "devmem", "resource", "initrd", "framebuffer"
+//   Notification it signals), "devmem", "resource" (+ "acpi-rsdp", the
+//   kernel's copy of the boot loader's ACPI RSDP, when there is one),
+//   "initrd", "framebuffer"
 //   + "framebuffer-info" (DeviceMemory over the boot framebuffer and a
 //   MemoryObject with its BootFramebuffer record) — a second grant of a kind
 //   gets a digit suffix ("ioports1").
@@ -28,6 +30,8 @@
 //
 // Threads: the main thread serves init's endpoint; each service has a
 // supervisor thread. g_lock guards the service table.
+#include "pci_match.h"
+
 #include <keel/alloc.h>
 #include <keel/cpio.h>
 #include <keel/keel.h>
@@ -84,6 +88,7 @@ Handle g_initrd_vmo = kInvalidHandle;
 Handle g_resource = kInvalidHandle;
 Handle g_fb_record = kInvalidHandle;  // the kernel's "framebuffer" module (BootFramebuffer), if any
 keel::BootFramebuffer g_fb{};         // its contents (magic 0: none)
+Handle g_rsdp_record = kInvalidHandle;  // the kernel's "acpi-rsdp" module (the RSDP's bytes), if any
 Handle g_init_ep = kInvalidHandle;   // init's own endpoint (receive side)
 Handle g_names_ep = kInvalidHandle;  // names' endpoint (init keeps the receive side too)
 Handle g_names_client = kInvalidHandle;  // init's badged client handle to names
@@ -201,7 +206,7 @@ Status give(keel::Prepared& p, const char* kind, unsigned nth, Handle h) {
 }
 
 // Makes and gives the objects of one grant. `counts` numbers grants per kind.
-Status give_grant(keel::Prepared& p, const keel::Grant& g, unsigned counts[keel::kGrantKindCount]) {
+Status give_grant(keel::Prepared& p, const char* service, const keel::Grant& g, unsigned counts[keel::kGrantKindCount]) {
   unsigned nth = counts[unsigned(g.kind)]++;
   switch (g.kind) {
     case keel::GrantKind::IoPorts: {
@@ -233,13 +238,38 @@ Status give_grant(keel::Prepared& p, const keel::Grant& g, unsigned counts[keel:
       Handle h = kInvalidHandle;
       if (int64_t r = sys::handle_duplicate(g_resource, keel::kRightManage | keel::kRightDuplicate | keel::kRightTransfer, &h); r != 0)
         return keel::status_of(r);
-      return give(p, "resource", nth, h);
+      if (Status s = give(p, "resource", nth, h); s != Status::Ok) return s;
+      // With it, the boot loader's ACPI RSDP if the kernel passed one (the
+      // only way to the ACPI tables under UEFI).
+      if (g_rsdp_record == kInvalidHandle) return Status::Ok;
+      Handle rsdp = kInvalidHandle;
+      if (int64_t r = sys::handle_duplicate(g_rsdp_record, keel::kRightRead | keel::kRightMap | keel::kRightTransfer, &rsdp); r != 0)
+        return keel::status_of(r);
+      return give(p, "acpi-rsdp", nth, rsdp);
     }
     case keel::GrantKind::Modules: {
       Handle h = kInvalidHandle;
       if (int64_t r = sys::handle_duplicate(g_initrd_vmo, keel::kRightRead | keel::kRightMap | keel::kRightTransfer, &h); r != 0)
         return keel::status_of(r);
       return give(p, "initrd", nth, h);
+    }
+    case keel::GrantKind::Pci: {
+      // `match pci`: the matched function's BARs and interrupt (pci_match.h),
+      // found through devmgr, which must be running (`after devmgr`).
+      Handle devmgr = kInvalidHandle;
+      g_lock.lock();
+      for (size_t i = 0; i < g_service_count; ++i)
+        if (std::string_view(g_services[i].spec->name) == "devmgr" && g_services[i].state == State::Running &&
+            g_services[i].endpoint != kInvalidHandle)
+          (void)sys::handle_duplicate(g_services[i].endpoint, keel::kRightWrite, &devmgr);
+      g_lock.unlock();
+      if (devmgr == kInvalidHandle) {
+        logf("{}: match pci {:04x}:{:04x}: devmgr is not running (say `after devmgr`)", service, g.base, g.size);
+        return Status::NotFound;
+      }
+      Status st = init_pci::give_device(p, service, g, g_resource, devmgr);
+      sys::handle_close(devmgr);
+      return st;
     }
     case keel::GrantKind::Framebuffer: {
       // The whole pages the framebuffer touches, and the record describing it.
@@ -274,8 +304,12 @@ Status spawn_service(Service& s) {
   const auto& spec = *s.spec;
   for (size_t i = 0; i < spec.grant_count; ++i) {
     if (!keel::policy::may_hold(g_policy, spec.program, spec.grants[i])) {
-      logf("policy denies {} ({}) the grant {} {:#x}+{:#x}", spec.name, spec.program,
-           keel::grant_kind_name(spec.grants[i].kind), spec.grants[i].base, spec.grants[i].size);
+      if (spec.grants[i].kind == keel::GrantKind::Pci)
+        logf("policy denies {} ({}) the match pci {:04x}:{:04x}: no BAR, no interrupt", spec.name, spec.program,
+             spec.grants[i].base, spec.grants[i].size);
+      else
+        logf("policy denies {} ({}) the grant {} {:#x}+{:#x}", spec.name, spec.program,
+             keel::grant_kind_name(spec.grants[i].kind), spec.grants[i].base, spec.grants[i].size);
       return Status::AccessDenied;
     }
   }
@@ -314,7 +348,7 @@ Status spawn_service(Service& s) {
     st = args == kInvalidHandle ? Status::NoMemory : keel::spawn_give(p, "args", args);
   }
   unsigned counts[keel::kGrantKindCount] = {};
-  for (size_t i = 0; st == Status::Ok && i < spec.grant_count; ++i) st = give_grant(p, spec.grants[i], counts);
+  for (size_t i = 0; st == Status::Ok && i < spec.grant_count; ++i) st = give_grant(p, spec.name, spec.grants[i], counts);
   if (st != Status::Ok) {
     keel::spawn_cancel(p);
     return st;
@@ -639,6 +673,9 @@ int main(uint64_t) {
     log("the framebuffer record is malformed: no framebuffer grants");
     g_fb = keel::BootFramebuffer{};
   }
+  // The boot loader's ACPI RSDP, if the kernel passed it (given with `grant resource`).
+  uint64_t rsdp_size = 0;
+  if (!keel::find_module("acpi-rsdp", &g_rsdp_record, &rsdp_size)) g_rsdp_record = kInvalidHandle;
   auto order = keel::manifest::start_order(g_manifest);
   if (!order.ok()) {
     log("the manifest has a dependency cycle");

@@ -9,7 +9,7 @@ namespace linux_srv {
 Handle g_ep = kInvalidHandle;  // the server endpoint (read); threads get badged copies
 Proc g_procs[kMaxProcs];
 Thread g_threads[kMaxThreads];
-int g_next_pid = 1;
+int g_next_pid = 2;  // pid 1 is the personality itself, as init: the parent of the programs it starts
 bool g_trace = false;
 uint64_t g_boot_realtime_ns = 0;  // wall-clock time at boot (0: unknown, the epoch)
 

@@ -34,7 +34,8 @@ void file_unref(File* f) {
 }
 
 int alloc_fd(Proc& p, int lowest) {
-  for (int i = lowest; i < int(kMaxFds); ++i)
+  const int limit = p.nofile < kMaxFds ? int(p.nofile) : int(kMaxFds);
+  for (int i = lowest; i < limit; ++i)
     if (!p.fds[i].file) return i;
   return -1;
 }
@@ -139,26 +140,35 @@ int64_t follow_links(char (&path)[kPathMax]) {
   return -L::ELOOP;
 }
 
-// readlink(2), readlinkat(2): the target, not NUL-terminated, cut to `size`.
-Result sys_readlink(Proc& p, int64_t dirfd, uint64_t path_addr, uint64_t buf, uint64_t size) {
-  if (int64_t(size) <= 0) return value(-L::EINVAL);
-  char path[kPathMax];
-  if (int64_t e = path_arg(p, dirfd, path_addr, path, false); e < 0) return value(e);
-  if (str_eq(path, "/proc/self/exe")) {  // (what busybox re-executes itself through)
-    const size_t n = strlen(p.exe) < size ? strlen(p.exe) : size_t(size);
-    return value(write_user(p, buf, p.exe, n) ? int64_t(n) : -L::EFAULT);
-  }
-  char target[kPathMax];
-  int64_t n = read_link(path, target, sizeof target);
-  if (n < 0) return value(n);
-  if (uint64_t(n) > size) n = int64_t(size);
-  return value(write_user(p, buf, target, size_t(n)) ? n : -L::EFAULT);
-}
 
 constexpr DevNode kDevNodes[] = {{"/dev/null", FileKind::Null},     {"/dev/zero", FileKind::Zero},
                                  {"/dev/full", FileKind::Full},     {"/dev/urandom", FileKind::Random},
                                  {"/dev/random", FileKind::Random}, {"/dev/tty", FileKind::Console},
                                  {"/dev/console", FileKind::Console}};
+
+// The device number Linux gives each node (devices.txt: 1:3 null, 1:5 zero,
+// 1:7 full, 1:8 random, 1:9 urandom, 5:0 tty, 5:1 console), as
+// makedev(major, minor) encodes small numbers.
+uint64_t dev_rdev(const char* path) {
+  struct Num {
+    const char* path;
+    uint64_t major, minor;
+  };
+  constexpr Num kNums[] = {{"/dev/null", 1, 3},   {"/dev/zero", 1, 5}, {"/dev/full", 1, 7},   {"/dev/random", 1, 8},
+                           {"/dev/urandom", 1, 9}, {"/dev/tty", 5, 0},  {"/dev/console", 5, 1}};
+  for (const Num& n : kNums)
+    if (str_eq(n.path, path)) return (n.major << 8) | n.minor;
+  return (5 << 8) | 1;  // the console's, for the standard streams
+}
+
+// A path that goes on below a device node ("/dev/null/x"): ENOTDIR.
+bool under_dev_node(const char* path) {
+  for (const DevNode& d : kDevNodes) {
+    const size_t n = strlen(d.path);
+    if (memcmp(path, d.path, n) == 0 && path[n] == '/') return true;
+  }
+  return false;
+}
 
 const DevNode* dev_node(const char* path) {
   for (const DevNode& d : kDevNodes)
@@ -193,9 +203,10 @@ uint32_t mode_of_type(uint64_t type, uint64_t perm) {
 
 int64_t stat_path(const char* path, L::Stat* st) {
   if (const DevNode* d = dev_node(path)) {
-    fill_stat(st, L::S_IFCHR | 0666, 0, path_ino(path), 0x100 + uint64_t(d->kind));
+    fill_stat(st, L::S_IFCHR | 0666, 0, path_ino(path), dev_rdev(d->path));
     return 0;
   }
+  if (under_dev_node(path)) return -L::ENOTDIR;
   if (str_eq(path, "/dev")) {
     fill_stat(st, L::S_IFDIR | 0755, sizeof kDevNodes / sizeof kDevNodes[0], path_ino(path));
     return 0;
@@ -226,13 +237,15 @@ int64_t stat_file(File* f, L::Stat* st) {
     case FileKind::DevDir: fill_stat(st, L::S_IFDIR | 0755, 0, path_ino("/dev")); return 0;
     case FileKind::ProcDir: fill_stat(st, L::S_IFDIR | 0555, 0, path_ino(f->path)); return 0;
     case FileKind::ProcFile: fill_stat(st, L::S_IFREG | 0444, 0, path_ino(f->path)); return 0;
-    default: fill_stat(st, L::S_IFCHR | 0666, 0, path_ino(f->path), 0x100 + uint64_t(f->kind)); return 0;
+    default: fill_stat(st, L::S_IFCHR | 0666, 0, path_ino(f->path), dev_rdev(f->path)); return 0;
   }
 }
 
 // open(2) on an absolute normalised path.
 int64_t open_path(const char* path, uint64_t flags, uint64_t mode, File** out) {
+  if (under_dev_node(path)) return -L::ENOTDIR;
   if (const DevNode* d = dev_node(path)) {
+    if (flags & L::O_DIRECTORY) return -L::ENOTDIR;
     File* f = new_file(d->kind);
     if (!f) return -L::ENOMEM;
     copy_cstr(f->path, path, sizeof f->path - 1);
@@ -357,7 +370,8 @@ int64_t do_write(Proc& p, Thread& t, File* f, uint64_t buf, uint64_t len, bool* 
 
 int64_t sys_read_file(Proc& p, Thread& t, File* f, uint64_t buf, uint64_t len, bool* block, int64_t at) {
   (void)t;
-  if ((f->flags & L::O_ACCMODE) == L::O_WRONLY && f->kind == FileKind::Vfs) return -L::EBADF;
+  if ((f->flags & L::O_ACCMODE) == L::O_WRONLY && f->kind != FileKind::PipeRead && f->kind != FileKind::Console)
+    return -L::EBADF;
   uint8_t chunk[4096];
   switch (f->kind) {
     case FileKind::Console: return tty_active() ? tty_read(p, f, buf, len, block) : 0;  // (no tty: end of file)
@@ -662,6 +676,131 @@ Result sys_ioctl(Proc& p, int64_t fd, uint64_t req, uint64_t arg) {
   }
   if (f->kind != FileKind::Console) return value(-L::ENOTTY);
   return tty_ioctl(p, f, req, arg);  // (tty.cc)
+}
+
+// The stat of what newfstatat/statx name: `dirfd` + `path`, or with
+// AT_EMPTY_PATH and an empty path the file `dirfd` itself (or the cwd).
+int64_t stat_at(Proc& p, int64_t dirfd, uint64_t path_addr, uint64_t flags, L::Stat* st) {
+  if (flags & L::AT_EMPTY_PATH) {
+    char first = 0;
+    if (!read_obj(p, path_addr, &first)) return -L::EFAULT;
+    if (first == 0) {
+      if (dirfd == L::AT_FDCWD) return stat_any(p, p.cwd, st);
+      File* f = fd_file(p, dirfd);
+      if (!f) return -L::EBADF;
+      return stat_file(f, st);
+    }
+  }
+  char path[kPathMax];
+  const bool follow = !(flags & L::AT_SYMLINK_NOFOLLOW);
+  if (int64_t e = path_arg(p, dirfd, path_addr, path, follow); e < 0) return e;
+  return stat_any(p, path, st, follow);
+}
+
+// statx(2): struct statx (256 bytes), filled from the same stat; every
+// STATX_BASIC_STATS field is valid.
+Result sys_statx(Proc& p, const UserRegs& r) {
+  constexpr uint64_t kAtNoAutomount = 0x800, kAtStatxSyncType = 0x6000;
+  constexpr uint32_t kStatxReserved = 0x80000000u, kStatxBasicStats = 0x7ff;
+  const uint64_t flags = r.rdx;
+  if (flags & ~(L::AT_SYMLINK_NOFOLLOW | L::AT_EMPTY_PATH | kAtNoAutomount | kAtStatxSyncType)) return value(-L::EINVAL);
+  if ((flags & kAtStatxSyncType) == kAtStatxSyncType) return value(-L::EINVAL);
+  if (uint32_t(r.r10) & kStatxReserved) return value(-L::EINVAL);
+  L::Stat st;
+  if (int64_t e = stat_at(p, int64_t(int32_t(r.rdi)), r.rsi, flags, &st); e < 0) return value(e);
+  uint8_t x[256] = {};
+  auto put32 = [&](size_t off, uint32_t v) { memcpy(x + off, &v, 4); };
+  auto put64 = [&](size_t off, uint64_t v) { memcpy(x + off, &v, 8); };
+  put32(0, kStatxBasicStats);
+  put32(4, uint32_t(st.st_blksize));
+  put32(16, uint32_t(st.st_nlink));
+  put32(20, st.st_uid);
+  put32(24, st.st_gid);
+  const uint16_t mode = uint16_t(st.st_mode);
+  memcpy(x + 28, &mode, 2);
+  put64(32, st.st_ino);
+  put64(40, uint64_t(st.st_size));
+  put64(48, uint64_t(st.st_blocks));
+  for (size_t off : {64, 96, 112}) put64(off, uint64_t(st.st_mtime_sec));  // atime, ctime, mtime
+  put32(128, uint32_t(st.st_rdev >> 8));
+  put32(132, uint32_t(st.st_rdev & 0xff));
+  put32(136, uint32_t(st.st_dev >> 8));
+  put32(140, uint32_t(st.st_dev & 0xff));
+  return value(write_user(p, r.r8, x, sizeof x) ? 0 : -L::EFAULT);
+}
+
+// sendfile(2): from a VFS file (at *offset, which moves, or at its own
+// position, which moves) to any writable file. Copies through the server in
+// 64 KiB pieces; a pipe with no room takes what fits (no waiting).
+Result sys_sendfile(Proc& p, const UserRegs& r) {
+  File* out = fd_file(p, int64_t(int32_t(r.rdi)));
+  File* in = fd_file(p, int64_t(int32_t(r.rsi)));
+  if (!out || !in) return value(-L::EBADF);
+  if ((out->flags & L::O_ACCMODE) == L::O_RDONLY && out->kind != FileKind::Console && out->kind != FileKind::PipeWrite)
+    return value(-L::EBADF);
+  if ((in->flags & L::O_ACCMODE) == L::O_WRONLY) return value(-L::EBADF);
+  if (in->kind != FileKind::Vfs || in->type != pfs::kTypeFile) return value(-L::EINVAL);
+  if (out->flags & L::O_APPEND) return value(-L::EINVAL);
+  int64_t off = -1;
+  if (r.rdx) {
+    if (!read_obj(p, r.rdx, &off)) return value(-L::EFAULT);
+    if (off < 0) return value(-L::EINVAL);
+  }
+  uint64_t saved = 0;
+  if (off >= 0) {
+    if (keel::fs::seek(in->fid, pfs::kSeekCurrent, 0, &saved) != Status::Ok ||
+        keel::fs::seek(in->fid, pfs::kSeekSet, off) != Status::Ok)
+      return value(-L::EINVAL);
+  }
+  static uint8_t buf[64 * 1024];
+  uint64_t done = 0;
+  int64_t err = 0;
+  while (done < r.r10) {
+    size_t n = r.r10 - done > sizeof buf ? sizeof buf : size_t(r.r10 - done);
+    size_t got = 0;
+    if (Status s = keel::fs::read(in->fid, {buf, n}, &got); s != Status::Ok) {
+      err = errno_of(s);
+      break;
+    }
+    if (got == 0) break;
+    size_t put = 0;
+    if (out->kind == FileKind::Vfs) {
+      Status s = keel::fs::write(out->fid, {buf, got}, &put);
+      if (s != Status::Ok) err = errno_of(s);
+    } else if (out->kind == FileKind::Console) {
+      console_write(p, buf, got);
+      put = got;
+    } else if (out->kind == FileKind::PipeWrite) {
+      Pipe* pp = out->pipe;
+      if (pp->readers == 0) {
+        err = -L::EPIPE;
+      } else {
+        while (put < got && pp->count < kPipeSize) {
+          const size_t tail = (pp->head + pp->count) % kPipeSize;
+          pp->buf[tail] = buf[put++];
+          ++pp->count;
+        }
+        retry_blocked(Block::PipeRead);
+      }
+    } else if (out->kind == FileKind::Full) {
+      err = -L::ENOSPC;
+    } else {
+      put = got;  // /dev/null and friends
+    }
+    done += put;
+    if (put < got) {  // give back what was read but not written
+      (void)keel::fs::seek(in->fid, pfs::kSeekCurrent, -int64_t(got - put));
+      break;
+    }
+    if (err) break;
+  }
+  if (off >= 0) {
+    const int64_t now = off + int64_t(done);
+    (void)keel::fs::seek(in->fid, pfs::kSeekSet, int64_t(saved));
+    if (!write_obj(p, r.rdx, now)) return value(-L::EFAULT);
+  }
+  if (done == 0 && err) return value(err);
+  return value(int64_t(done));
 }
 
 }  // namespace linux_srv

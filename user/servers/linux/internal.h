@@ -104,8 +104,9 @@ int64_t resolve(Proc& p, int64_t dirfd, const char* path, char (&out)[kPathMax])
 int64_t path_arg(Proc& p, int64_t dirfd, uint64_t addr, char (&out)[kPathMax], bool follow = true);
 int64_t read_link(const char* path, char* out, size_t cap);
 int64_t follow_links(char (&path)[kPathMax]);
-Result sys_readlink(Proc& p, int64_t dirfd, uint64_t path_addr, uint64_t buf, uint64_t size);
 const DevNode* dev_node(const char* path);
+uint64_t dev_rdev(const char* path);
+bool under_dev_node(const char* path);
 void fill_stat(L::Stat* st, uint32_t mode, uint64_t size, uint64_t ino, uint64_t rdev = 0);
 uint64_t path_ino(const char* path);
 uint32_t mode_of_type(uint64_t type, uint64_t perm);
@@ -188,6 +189,10 @@ int64_t procfs_getdents(Proc& p, File* f, uint64_t buf, uint64_t cap);
 // stat(2) of any path the caller may name: /proc, /dev, the VFS. `follow`:
 // /proc's symlinks are followed (stat) or not (lstat).
 int64_t stat_any(Proc& caller, const char* path, L::Stat* st, bool follow = true);
+
+int64_t stat_at(Proc& p, int64_t dirfd, uint64_t path_addr, uint64_t flags, L::Stat* st);
+Result sys_statx(Proc& p, const UserRegs& r);
+Result sys_sendfile(Proc& p, const UserRegs& r);
 
 // The syscalls of one area: true (with *out set) if `r.rax` is one of
 // its numbers. signals.cc, threads.cc, tty.cc.

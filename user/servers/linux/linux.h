@@ -120,6 +120,8 @@ struct Proc {
   char cmdline[256] = {};  // argv, NUL after each (as /proc/PID/cmdline shows it; cut at 256 bytes)
   size_t cmdline_len = 0;
   uint32_t umask = 022;
+  uint64_t rlimit[16][2] = {};  // setrlimit/prlimit64 (cur, max); 0,0 = not set: the defaults (main.cc)
+  uint64_t nofile = kMaxFds;    // RLIMIT_NOFILE's soft limit: fds from it on are refused (EMFILE)
   uint64_t sigaction[linux_sigframe::kMaxSig + 1][4] = {};  // [sig]: handler, flags, restorer, mask
   bool stopped = false;            // by SIGSTOP/SIGTSTP/SIGTTIN/SIGTTOU
   int stop_report = 0;             // for wait4: 0 none, else WUNTRACED's stop signal, or -1: continued

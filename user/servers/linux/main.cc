@@ -101,27 +101,20 @@ Result dispatch(Thread& t, UserRegs& r) {
     }
     case L::kStat: case L::kLstat: case L::kNewfstatat: {
       L::Stat st;
-      int64_t e = 0;
       const uint64_t out = nr == L::kNewfstatat ? r.rdx : r.rsi;
-      if (nr == L::kNewfstatat && (r.r10 & L::AT_EMPTY_PATH)) {
-        char first = 0;
-        if (!read_obj(p, r.rsi, &first)) return value(-L::EFAULT);
-        if (first == 0) {
-          File* f = fd_file(p, int64_t(int32_t(r.rdi)));
-          if (!f) return value(-L::EBADF);
-          e = stat_file(f, &st);
-          if (e == 0 && !write_obj(p, out, st)) e = -L::EFAULT;
-          return value(e);
-        }
+      int64_t e = 0;
+      if (nr == L::kNewfstatat) {
+        constexpr uint64_t kAtNoAutomount = 0x800;
+        if (r.r10 & ~(L::AT_SYMLINK_NOFOLLOW | L::AT_EMPTY_PATH | kAtNoAutomount)) return value(-L::EINVAL);
+        e = stat_at(p, int64_t(int32_t(r.rdi)), r.rsi, r.r10, &st);
+      } else {
+        e = stat_at(p, L::AT_FDCWD, r.rdi, nr == L::kLstat ? L::AT_SYMLINK_NOFOLLOW : 0, &st);
       }
-      char path[kPathMax];
-      const bool follow = nr == L::kStat || (nr == L::kNewfstatat && !(r.r10 & L::AT_SYMLINK_NOFOLLOW));
-      e = path_arg(p, nr == L::kNewfstatat ? int64_t(int32_t(r.rdi)) : L::AT_FDCWD, nr == L::kNewfstatat ? r.rsi : r.rdi,
-                   path, follow);
-      if (e == 0) e = stat_any(p, path, &st, follow);
       if (e == 0 && !write_obj(p, out, st)) e = -L::EFAULT;
       return value(e);
     }
+    case L::kStatx: return sys_statx(p, r);
+    case L::kSendfile: return sys_sendfile(p, r);
     case L::kFstat: {
       File* f = fd_file(p, int64_t(r.rdi));
       if (!f) return value(-L::EBADF);
@@ -194,7 +187,7 @@ Result dispatch(Thread& t, UserRegs& r) {
         if (!write_obj(p, a, zero)) return value(-L::EFAULT);
       return value(0);
     }
-    case L::kGetgroups: return value(0);
+    case L::kGetgroups: return value(int32_t(r.rdi) < 0 ? -L::EINVAL : 0);  // root is in no other group
     case L::kSetgroups: return value(0);
     case L::kGetpgrp: return value(p.pgid);
     case L::kGetpgid: {
@@ -242,7 +235,8 @@ Result dispatch(Thread& t, UserRegs& r) {
           r.rax = 0;
           return {Out::Regs, 0};
         case L::ARCH_GET_FS: return value(write_obj(p, r.rsi, r.fs_base) ? 0 : -L::EFAULT);
-        case L::ARCH_SET_GS: case L::ARCH_GET_GS: return value(-L::EINVAL);  // (GS is Keel's)
+        case L::ARCH_GET_GS: return value(write_obj(p, r.rsi, uint64_t(0)) ? 0 : -L::EFAULT);
+        case L::ARCH_SET_GS: return value(-L::EPERM);  // (a thread's GS base stays 0 here)
         default: return value(-L::EINVAL);
       }
     }
@@ -274,23 +268,39 @@ Result dispatch(Thread& t, UserRegs& r) {
       return value(sys_read_file(p, t, &rnd, r.rdi, r.rsi > 33554431 ? 33554431 : r.rsi, &block));
     }
     case L::kSchedGetaffinity: {
+      if (r.rdi != 0 && !thread_by_tid(r.rdi) && !proc_by_pid(int(r.rdi))) return value(-L::ESRCH);
       if (r.rsi < 8 || (r.rsi & 7)) return value(-L::EINVAL);
       const uint64_t mask = 1;  // one CPU, as far as Linux programs can tell
       return value(write_obj(p, r.rdx, mask) ? 8 : -L::EFAULT);
     }
     case L::kSchedSetaffinity: return value(0);
-    case L::kPrlimit64: case L::kGetrlimit: {
-      const uint64_t res = nr == L::kGetrlimit ? r.rdi : r.rsi;
-      const uint64_t out = nr == L::kGetrlimit ? r.rsi : r.r10;
-      if (nr == L::kPrlimit64 && r.rdi != 0 && int(r.rdi) != p.pid) return value(-L::ESRCH);
+    case L::kPrlimit64: case L::kGetrlimit: case L::kSetrlimit: {
+      const bool pr = nr == L::kPrlimit64;
+      const uint64_t res = pr ? r.rsi : r.rdi;
+      const uint64_t in = pr ? r.rdx : nr == L::kSetrlimit ? r.rsi : 0;
+      const uint64_t out = pr ? r.r10 : nr == L::kGetrlimit ? r.rsi : 0;
+      Proc* q = &p;
+      if (pr && r.rdi != 0) q = proc_by_pid(int(r.rdi));
+      if (!q) return value(-L::ESRCH);
       if (res >= 16) return value(-L::EINVAL);
-      uint64_t lim[2] = {~0ull, ~0ull};
-      if (res == 3) lim[0] = kStackSize;           // RLIMIT_STACK
-      if (res == 7) lim[0] = lim[1] = kMaxFds;     // RLIMIT_NOFILE
+      uint64_t lim[2] = {q->rlimit[res][0], q->rlimit[res][1]};
+      if (lim[0] == 0 && lim[1] == 0) {  // the defaults
+        lim[0] = lim[1] = ~0ull;
+        if (res == 3) lim[0] = kStackSize;            // RLIMIT_STACK
+        if (res == 7) lim[0] = lim[1] = kMaxFds;      // RLIMIT_NOFILE
+      }
       if (out && !write_user(p, out, lim, sizeof lim)) return value(-L::EFAULT);
+      if (in) {
+        uint64_t want[2];
+        if (!read_user(p, in, want, sizeof want)) return value(-L::EFAULT);
+        if (want[0] > want[1]) return value(-L::EINVAL);
+        if (res == 7 && want[1] > kMaxFds) return value(-L::EPERM);  // past what the table holds
+        q->rlimit[res][0] = want[0];
+        q->rlimit[res][1] = want[1];
+        if (res == 7) q->nofile = want[0];
+      }
       return value(0);
     }
-    case L::kSetrlimit: return value(0);
     case L::kGetcwd: {
       const size_t n = strlen(p.cwd) + 1;
       if (r.rsi < n) return value(-L::ERANGE);
@@ -521,6 +531,7 @@ int64_t spawn_program(std::span<const std::string_view> argv, const char* progra
     return -L::EAGAIN;
   }
   p->pgid = p->sid = p->pid;
+  p->ppid = 1;
   File* con = new_file(FileKind::Console);
   if (!con) return -L::ENOMEM;
   copy_cstr(con->path, "/dev/console", sizeof con->path - 1);

@@ -293,7 +293,7 @@ void end_process(Proc& p, uint32_t status) {
   p.wait_status = status;
   for (Proc& c : g_procs)  // orphans: nobody will wait for them
     if (c.used && c.ppid == p.pid) {
-      c.ppid = 0;
+      c.ppid = 1;  // to init (the personality), which reaps them
       if (c.zombie) c = Proc{};
     }
   if ((status & 0x7f) == 0)
@@ -301,7 +301,7 @@ void end_process(Proc& p, uint32_t status) {
   else
     keel::print("linux: pid {} ({}) killed by signal {}\n", p.pid, p.comm, status & 0x7f);
   tty_process_ended(p);  // (the tty session ends with its leader)
-  if (p.ppid == 0) {
+  if (p.ppid <= 1) {
     p = Proc{};  // no parent: reaped at once
   } else if (Proc* parent = proc_by_pid(p.ppid)) {
     child_changed(*parent, p, (status & 0x7f) == 0 ? linux_sigframe::kCldExited : linux_sigframe::kCldKilled,
@@ -364,6 +364,8 @@ Result sys_fork(Proc& parent, Thread& t, const UserRegs& regs) {
   memcpy(c->exe, parent.exe, sizeof c->exe);
   memcpy(c->comm, parent.comm, sizeof c->comm);
   memcpy(c->cmdline, parent.cmdline, sizeof c->cmdline);
+  memcpy(c->rlimit, parent.rlimit, sizeof c->rlimit);
+  c->nofile = parent.nofile;
   c->cmdline_len = parent.cmdline_len;
   c->umask = parent.umask;
   ct->sigmask = t.sigmask;  // (the mask and alternate stack are the thread's; nothing stays pending)

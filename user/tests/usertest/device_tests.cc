@@ -15,6 +15,7 @@
 //    write to its interrupt-raise register (QEMU docs/specs/edu.rst).
 // Each test leaves the devices as it found them (RTC interrupts off, NIC
 // interrupts masked) and closes what it made.
+#include <keel/acpi.h>
 #include <keel/start.h>
 #include <keel/utest.h>
 
@@ -389,6 +390,43 @@ UTEST(device, devmem_create_errors) {
   UEXPECT_EQ(sys::devmem_create(r, 0xa0000, 0x20000, &out), 0);
   UEXPECT_EQ(sys::handle_close(out), 0);
   sys::handle_close(vmo);
+}
+
+// The kernel passes the boot loader's RSDP ("acpi-rsdp", multiboot2 tag 14
+// or 15) under either firmware; the root table it names can be mapped. Under
+// UEFI (OVMF) the tables are in ACPI-reclaimable RAM: then the DeviceMemory is
+// read-only (no writable mapping) and a range reaching past that region into
+// other memory is refused whole.
+UTEST(device, acpi_rsdp_module_and_readonly_tables) {
+  keel::Handle rec = 0;
+  uint64_t size = 0;
+  UASSERT(keel::find_module("acpi-rsdp", &rec, &size));
+  uint8_t rsdp[36] = {};
+  UASSERT(size >= 20);
+  UASSERT(sys::vmo_read(rec, 0, rsdp, size < sizeof rsdp ? size : sizeof rsdp) == 0);
+  auto r = keel::acpi::find_rsdp(keel::acpi::Bytes(rsdp, sizeof rsdp));
+  UASSERT(r.ok());
+  UEXPECT_EQ(r->offset, 0u);
+  const bool xsdt = r->revision >= 2 && r->xsdt != 0;
+  const uint64_t root = xsdt ? r->xsdt : r->rsdt;
+  const uint64_t page = root & ~uint64_t(4095);
+  keel::Handle dm = 0;
+  UASSERT(sys::devmem_create(resource(), page, 4096, &dm) == 0);
+  uint64_t addr = 0;
+  UASSERT(sys::vm_map(self(), dm, 0, 4096, keel::kVmRead, &addr) == 0);
+  const volatile char* sig = reinterpret_cast<const volatile char*>(addr + (root - page));
+  UEXPECT(sig[0] == (xsdt ? 'X' : 'R') && sig[1] == 'S' && sig[2] == 'D' && sig[3] == 'T');
+  UEXPECT_EQ(sys::vm_unmap(self(), uintptr_t(addr), 4096), 0);
+  const int64_t w = sys::vm_map(self(), dm, 0, 4096, keel::kVmRead | keel::kVmWrite, &addr);
+  if (w == 0) {
+    UEXPECT_EQ(sys::vm_unmap(self(), uintptr_t(addr), 4096), 0);  // BIOS: the tables are not RAM
+  } else {
+    UEXPECT_EQ(w, err(Status::AccessDenied));  // UEFI: ACPI-reclaimable RAM, read-only
+    keel::Handle out = 0;
+    UEXPECT_EQ(sys::devmem_create(resource(), page - 0x1000000, 0x1001000, &out), err(Status::AccessDenied));
+    UEXPECT_EQ(sys::devmem_create(resource(), page, 0x1000000, &out), err(Status::AccessDenied));
+  }
+  UEXPECT_EQ(sys::handle_close(dm), 0);
 }
 
 // A level-triggered PCI line: the e1000e NIC holds INTx asserted while a

@@ -8,7 +8,8 @@
 //   ioports BASE COUNT   I/O ports BASE .. BASE+COUNT-1 (x86 port space, 64 KiB)
 //   irq N                one interrupt line: an ISA IRQ or a GSI number, 0..255
 //   devmem BASE SIZE     physical memory BASE .. BASE+SIZE-1 (MMIO), page granular
-//   resource             the whole device authority (the root Resource; devmgr)
+//   resource             the whole device authority (the root Resource; devmgr), and
+//                        "acpi-rsdp" (the boot loader's ACPI RSDP) when the kernel passed it
 //   modules              the boot modules (the initrd)
 //   framebuffer          the boot framebuffer: DeviceMemory over it and its
 //                        BootFramebuffer record (fbcon)
@@ -37,12 +38,13 @@ inline constexpr uint64_t kGrantPageSize = 0x1000;
 // or below 2^52.
 inline constexpr uint64_t kPhysAddressLimit = uint64_t(1) << 52;
 
-enum class GrantKind : uint8_t { IoPorts, Irq, DevMem, Resource, Modules, Framebuffer };
-inline constexpr unsigned kGrantKindCount = 6;
+enum class GrantKind : uint8_t { IoPorts, Irq, DevMem, Resource, Modules, Framebuffer, Pci };
+inline constexpr unsigned kGrantKindCount = 7;
 
 // One grant. `base` and `size` by kind: IoPorts first port and port count;
 // Irq the interrupt number and 1; DevMem physical base and byte count;
-// Resource, Modules and Framebuffer 0 and 0.
+// Resource, Modules and Framebuffer 0 and 0; Pci the vendor and device ids
+// (the driver of that PCI function: its BARs and its interrupt).
 struct Grant {
   GrantKind kind = GrantKind::Resource;
   uint64_t base = 0;
@@ -54,6 +56,7 @@ struct Grant {
   static constexpr Grant resource() { return {GrantKind::Resource, 0, 0}; }
   static constexpr Grant modules() { return {GrantKind::Modules, 0, 0}; }
   static constexpr Grant framebuffer() { return {GrantKind::Framebuffer, 0, 0}; }
+  static constexpr Grant pci(uint16_t vendor, uint16_t device) { return {GrantKind::Pci, vendor, device}; }
 
   friend constexpr bool operator==(const Grant&, const Grant&) = default;
 };
@@ -73,6 +76,8 @@ constexpr const char* grant_kind_name(GrantKind kind) {
       return "modules";
     case GrantKind::Framebuffer:
       return "framebuffer";
+    case GrantKind::Pci:
+      return "pci";
   }
   return "unknown";
 }
@@ -80,7 +85,8 @@ constexpr const char* grant_kind_name(GrantKind kind) {
 // True if `g` is a grant the text formats could produce: a non-empty port
 // range inside the 64 KiB port space; an irq <= kMaxIrq with size 1; a
 // non-empty page-aligned devmem range ending at or below kPhysAddressLimit;
-// resource/modules/framebuffer with base = size = 0.
+// resource/modules/framebuffer with base = size = 0; pci ids of 16 bits, the
+// vendor not 0xffff (what an absent function reads as).
 constexpr bool is_valid(const Grant& g) {
   switch (g.kind) {
     case GrantKind::IoPorts:
@@ -94,13 +100,15 @@ constexpr bool is_valid(const Grant& g) {
     case GrantKind::Modules:
     case GrantKind::Framebuffer:
       return g.base == 0 && g.size == 0;
+    case GrantKind::Pci:
+      return g.base < 0xffff && g.size <= 0xffff;
   }
   return false;
 }
 
 // True if holding `allowed` permits holding `wanted`: same kind, both valid,
 // and for ioports/devmem the wanted range lies entirely inside the allowed one;
-// irq, resource, modules and framebuffer must match exactly.
+// irq, resource, modules, framebuffer and pci must match exactly.
 constexpr bool covers(const Grant& allowed, const Grant& wanted) {
   if (allowed.kind != wanted.kind || !is_valid(allowed) || !is_valid(wanted)) return false;
   switch (wanted.kind) {
@@ -110,6 +118,8 @@ constexpr bool covers(const Grant& allowed, const Grant& wanted) {
       return wanted.base >= allowed.base && wanted.base + wanted.size <= allowed.base + allowed.size;
     case GrantKind::Irq:
       return wanted.base == allowed.base;
+    case GrantKind::Pci:
+      return wanted.base == allowed.base && wanted.size == allowed.size;
     case GrantKind::Resource:
     case GrantKind::Modules:
     case GrantKind::Framebuffer:

@@ -65,10 +65,17 @@
 //     irq N                   N <= 255 (an ISA IRQ or a GSI)
 //     devmem BASE SIZE        BASE and SIZE multiples of 0x1000, SIZE >= 0x1000,
 //                             BASE+SIZE <= 2^52 (physical, bytes)
-//     resource                the whole device authority (devmgr only)
+//     resource                the whole device authority (devmgr only), with the
+//                             kernel's "acpi-rsdp" record when there is one
 //     modules                 the boot modules (the initrd)
 //     framebuffer             the boot framebuffer (DeviceMemory) and its
 //                             BootFramebuffer record (fbcon only)
+//   match pci VVVV:DDDD     The service is the driver of the PCI function with
+//                           that vendor and device id (exactly four hex digits
+//                           each, either case; vendor not ffff). At most once;
+//                           stored as a Grant of kind Pci (counts towards
+//                           kMaxGrants), so the policy must allow it (`device
+//                           PATH pci VVVV:DDDD`). `grant pci` is refused.
 //
 // Every line must consume all its tokens ("trailing garbage" otherwise).
 // A manifest with no services is valid.
@@ -97,6 +104,9 @@
 //                    missing grant kind | unknown grant kind | empty port range
 //                    empty devmem range | service depends on itself
 //                    duplicate dependency | dependency cycle
+//                    missing match kind | unknown match kind | duplicate match
+//                    missing pci id | malformed pci id | pci vendor 0xffff
+//                    pci is matched, not granted
 //   AlreadyExists    duplicate service name
 //   NotFound         unknown dependency
 //   NoSpace          too many services | too many args | too many dependencies

@@ -33,12 +33,13 @@
 //                            manifest's `grant` keyword (same kinds, ranges and
 //                            refusals). No wildcard: device authority is always
 //                            given to a named program. A repeated rule is
-//                            stored once.
+//                            stored once. `pci VVVV:DDDD` allows the manifest's
+//                            `match pci` (being that function's driver).
 //
 // Queries: may_lookup is true iff a lookup rule names the program, or `*`, and
 // the service. may_hold is true iff a device rule for exactly that program
 // covers the grant (keel::covers): an ioports/devmem grant lying entirely
-// inside one allowed range; irq, resource and modules matching exactly.
+// inside one allowed range; irq, resource, modules and pci matching exactly.
 // An empty policy denies everything.
 //
 // ## Refusals

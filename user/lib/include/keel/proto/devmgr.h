@@ -17,8 +17,9 @@
 // (kFlag*), [12] header type, [13] MSI vectors (0: no MSI), [14] MSI-X table entries (0: none).
 //
 // Any program the policy lets look up "devmgr" may ask; the answers hold no
-// authority (addresses are what the firmware assigned; a driver gets its
-// DeviceMemory and IoPorts handles from its manifest grants).
+// authority (addresses are what the firmware assigned). A driver gets its
+// DeviceMemory, IoPorts and Interrupt handles from init, which asks devmgr
+// where its matched device is (manifest `match pci`, PciDevice below).
 #pragma once
 
 #include <cstdint>
@@ -47,6 +48,21 @@ inline constexpr uint64_t kBarNone = 0, kBarIo = 1, kBarMem32 = 2, kBarMem64 = 3
 enum class Access : uint64_t {
   None = 0,  // no MCFG was found: nothing enumerated
   Ecam = 1,  // memory-mapped (PCI Express ECAM), from the ACPI MCFG
+};
+
+// What init gives the driver of a matched function (manifest `match pci`)
+// as the MemoryObject "pci", beside "bar0".."bar5" (DeviceMemory for a
+// memory BAR, IoPorts for an I/O BAR; only the BARs the function has) and
+// "irq" + "irq-notify" (its interrupt, bit 0 of the notification).
+struct PciDevice {
+  uint32_t bus = 0, device = 0, function = 0;
+  uint32_t vendor_id = 0, device_id = 0;
+  uint32_t class_code = 0, subclass = 0;
+  uint32_t msi = 0;        // 1: the interrupt is an MSI (programmed and enabled by init), 0: INTx
+  uint32_t gsi = 0;        // INTx: the interrupt line (level-triggered: interrupt_ack after servicing)
+  uint32_t bar_kind[6] = {};  // kBar*
+  uint64_t bar_base[6] = {};
+  uint64_t bar_size[6] = {};
 };
 
 }  // namespace keel::proto::devmgr
