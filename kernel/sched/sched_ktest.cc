@@ -194,12 +194,21 @@ KTEST(sched, higher_priority_preempts) {
   unsigned n = x86::cpu_count() < kMax ? x86::cpu_count() : kMax;
   for (unsigned i = 0; i < n; ++i) low[i] = spawn("kt-low", &low_prio_spin, &stop, 2);
   sched::sleep_ns(20'000'000);
-  // This thread (priority 16) must still wake on time from a sleep.
-  uint64_t t0 = x86::monotonic_ns();
-  sched::sleep_ns(10'000'000);
-  uint64_t late = x86::monotonic_ns() - t0 - 10'000'000;
-  KEXPECT(late < 50'000'000);  // woken within a few ticks, not after a low thread's slice
-  KEXPECT(g_low_progress.load() > 0);
+  // This thread (priority 16) must still wake on time from a sleep: woken
+  // within a few ticks, not after a low thread's slice. The lateness measured
+  // also holds whatever time the host did not run this vCPU (TCG on a loaded
+  // 2-core host: tens of milliseconds at times), so the best of five tries
+  // counts; a scheduler that let the spinners finish their slices first would
+  // be late on every try.
+  uint64_t best = UINT64_MAX;
+  for (int i = 0; i < 5 && best >= 50'000'000; ++i) {
+    uint64_t t0 = x86::monotonic_ns();
+    sched::sleep_ns(10'000'000);
+    uint64_t late = x86::monotonic_ns() - t0 - 10'000'000;
+    if (late < best) best = late;
+  }
+  KEXPECT(best < 50'000'000);
+  KEXPECT(wait_until(5'000'000'000ull, [] { return g_low_progress.load() > 0; }));
   stop = true;
   for (unsigned i = 0; i < n; ++i)
     KEXPECT(wait_until(5'000'000'000ull, [&] { return low[i]->state() == sched::ThreadState::Dead; }));

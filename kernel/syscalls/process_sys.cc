@@ -95,7 +95,8 @@ int64_t sys_thread_suspend(Handle thread) {
   auto t = lookup<sched::Thread>(thread, kRightManage);
   if (!t.ok()) return abi_error(t.error());
   if (!(*t)->is_user) return abi_error(ktl::Error::WrongType);
-  (*t)->suspended.fetch_or(sched::Thread::kSuspendRequested, std::memory_order_release);
+  // (seq_cst: pairs with user_return_slow, see the `stopped` store there.)
+  (*t)->suspended.fetch_or(sched::Thread::kSuspendRequested, std::memory_order_seq_cst);
   // Running user code on another CPU: make it enter the kernel now.
   x86::lapic_send_ipi_others(x86::IpiMode::Fixed, x86::kVectorReschedule);
   return 0;
@@ -188,7 +189,7 @@ ktl::Error wait_stopped(sched::Thread* t) {
     if (t->state() == sched::ThreadState::Dead || t->kill_pending.load(std::memory_order_acquire) ||
         !t->suspended.load(std::memory_order_acquire))
       return ktl::Error::BadState;
-    if (t->stopped.load(std::memory_order_acquire)) return ktl::Error::None;
+    if (t->stopped.load(std::memory_order_seq_cst)) return ktl::Error::None;
     if (x86::monotonic_ns() >= give_up) return ktl::Error::BadState;
     sched::yield();
   }

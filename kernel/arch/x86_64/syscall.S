@@ -60,9 +60,9 @@
   jne \slow
 .endm
 
-.text
-.global syscall_entry
-syscall_entry:
+// The SYSCALL entries' first steps: the kernel GS, the thread's kernel stack
+// and an InterruptFrame like isr.S's (vector = kSyscallVector).
+.macro SYSCALL_SAVE_FRAME
   swapgs
   movq %rsp, %gs:PERCPU_SCRATCH
   movq %gs:PERCPU_KSTACK, %rsp
@@ -74,6 +74,12 @@ syscall_entry:
   pushq $0                       // error code
   pushq $SYSCALL_VECTOR          // vector
   PUSH_GPRS
+.endm
+
+.text
+.global syscall_entry
+syscall_entry:
+  SYSCALL_SAVE_FRAME
   xorl %ebp, %ebp                // backtraces stop at the user boundary
   sti
   // The arguments are still in their registers: rdi, rsi, rdx, r10 (→ rcx,
@@ -99,17 +105,7 @@ syscall_entry:
 // reply to the frame (rax, or every register).
 .global syscall_entry_foreign
 syscall_entry_foreign:
-  swapgs
-  movq %rsp, %gs:PERCPU_SCRATCH
-  movq %gs:PERCPU_KSTACK, %rsp
-  pushq $USER_DS                 // ss
-  pushq %gs:PERCPU_SCRATCH       // rsp
-  pushq %r11                     // rflags
-  pushq $USER_CS                 // cs
-  pushq %rcx                     // rip
-  pushq $0                       // error code
-  pushq $SYSCALL_VECTOR          // vector
-  PUSH_GPRS
+  SYSCALL_SAVE_FRAME
   xorl %ebp, %ebp
   sti
   movq %rsp, %rdi

@@ -98,14 +98,20 @@ namespace {
     // killed. Meanwhile it is `stopped`: thread_read_state and
     // thread_write_state may use its user frame and fs_base, so the FS base
     // is reloaded on the way out.
-    if (t->suspended.load(std::memory_order_acquire)) {
+    if (t->suspended.load(std::memory_order_seq_cst)) {
       t->stopped.store(true, std::memory_order_release);
       while (t->suspended.load(std::memory_order_acquire) && !t->kill_pending.load(std::memory_order_acquire)) {
         x86::sti();
         (void)sched::park(UINT64_MAX);
         x86::cli();
       }
-      t->stopped.store(false, std::memory_order_release);
+      // Sequentially consistent, with the load of `suspended` at the top of
+      // the loop: a thread_suspend that comes now (a fetch_or, then a load
+      // of `stopped` in wait_stopped) either sees `stopped` false or is seen
+      // here, never neither (a release store could still sit in the store
+      // buffer while the load passed it, letting thread_write_state change
+      // the frame of a thread on its way to user mode).
+      t->stopped.store(false, std::memory_order_seq_cst);
       x86::PerCpu* cpu = x86::this_cpu();
       if (cpu->loaded_fs_base != t->fs_base) {
         x86::wrmsr(x86::kMsrFsBase, t->fs_base);

@@ -151,15 +151,26 @@ bool resolve_user_fault(uint64_t addr, uint64_t error_code) {
 // A page fault the kernel could not resolve goes to the process's pager, if
 // it has one: the faulting thread makes a kernel-built call (label
 // kPagerLabelFault, words: address and access) and waits for the reply.
-// Returns true if the pager answered "retry" (label 0).
-bool ask_pager(object::Process& proc, sched::Thread& t, uint64_t addr, uint64_t error_code) {
+// Another CPU exception goes there too, with 3 words: the rip of the
+// instruction, 0 (no access), the vector. Returns true if the pager
+// answered "retry" (label 0).
+bool ask_pager(object::Process& proc, sched::Thread& t, const InterruptFrame& f) {
   uint64_t badge = 0;
   ktl::RefPtr<ipc::Endpoint> pager = proc.pager(&badge);
   if (!pager) return false;
   ipc::ThreadIpc& me = t.ipc;
-  me.msg.tag = (uint64_t(syscalls::kPagerLabelFault) << 32) | (uint64_t(2) << 24);
-  me.msg.words[0] = addr;
-  me.msg.words[1] = (error_code & 16) ? syscalls::kVmExecute : (error_code & 2) ? syscalls::kVmWrite : syscalls::kVmRead;
+  if (f.vector == 14) {
+    me.msg.tag = (uint64_t(syscalls::kPagerLabelFault) << 32) | (uint64_t(2) << 24);
+    me.msg.words[0] = read_cr2();
+    me.msg.words[1] = (f.error_code & 16)  ? syscalls::kVmExecute
+                      : (f.error_code & 2) ? syscalls::kVmWrite
+                                           : syscalls::kVmRead;
+  } else {
+    me.msg.tag = (uint64_t(syscalls::kPagerLabelFault) << 32) | (uint64_t(3) << 24);
+    me.msg.words[0] = f.rip;
+    me.msg.words[1] = 0;
+    me.msg.words[2] = f.vector;
+  }
   me.handle_count = 0;
   sti();  // from user mode: no kernel lock is held
   ktl::Error e = pager->send(badge, /*is_call=*/true, UINT64_MAX);
@@ -169,12 +180,22 @@ bool ask_pager(object::Process& proc, sched::Thread& t, uint64_t addr, uint64_t 
   return e == ktl::Error::None && (me.msg.tag >> 32) == 0;
 }
 
+// The exceptions a pager is told about besides #PF: those an instruction of
+// the thread itself raises (#DE #DB #BP #OF #BR #UD #GP #MF #AC #XM), not
+// #DF, #MC and the like.
+bool pager_exception(uint64_t vector) {
+  switch (vector) {
+    case 0: case 1: case 3: case 4: case 5: case 6: case 13: case 16: case 17: case 19: return true;
+    default: return false;
+  }
+}
+
 // A fault in user mode that could not be resolved (and that no pager
 // resolved): the process dies with kExitCodeFaultBase - vector.
 void user_exception(InterruptFrame& f) {
   sched::Thread* t = sched::current();
   auto* proc = t ? static_cast<object::Process*>(t->process) : nullptr;
-  if (proc && f.vector == 14 && ask_pager(*proc, *t, read_cr2(), f.error_code)) return;  // retry
+  if (proc && (f.vector == 14 || pager_exception(f.vector)) && ask_pager(*proc, *t, f)) return;  // retry
   if (f.vector == 14)
     klog::warn("user fault: 14 (page fault) in thread '{}' of process '{}' at rip {:#x}, address {:#x}",
                t ? t->name() : "?", proc ? proc->name() : "?", f.rip, read_cr2());

@@ -79,35 +79,55 @@ void receive_locked() {
   if (wake && g_att.active && g_att.rx->needs_wakeup()) sys::notification_signal(g_att.client, proto::kClientBit);
 }
 
-// Sends what the transmit ring holds. Lock held.
-void transmit_locked() {
-  if (!g_att.active) return;
-  uint8_t buf[proto::kRingCapacity / 2];
+// Bytes taken from the transmit ring and not yet in the FIFO: kept across
+// calls, so that a transmitter that stays busy delays them but never loses
+// them. Guarded by g_lock.
+uint8_t g_tx_buf[proto::kRingCapacity / 2];
+size_t g_tx_len = 0, g_tx_at = 0;
+
+// Sends what the transmit ring holds. Lock held. Returns false if the
+// transmitter is still busy with bytes left to send: call again later.
+// (QEMU keeps THRE clear for as long as the host end of the console does not
+// read — seconds on a loaded host — and this driver once gave up on a batch
+// after a while of spinning, losing up to 2 KiB of console output.)
+bool transmit_locked() {
+  if (!g_att.active && g_tx_at == g_tx_len) return true;
+  bool busy = false;
   for (;;) {
-    auto r = g_att.tx->read({buf, sizeof buf});
-    if (!r.ok()) break;
-    for (size_t i = 0; i < *r;) {
-      // Wait for an empty FIFO, then fill it.
-      for (int spin = 0; !(in(kLsr) & kLsrThrEmpty); ++spin) {
-        if (spin > 100000) return;  // the UART is gone; give up on this batch
-      }
-      for (size_t k = 0; k < kFifoDepth && i < *r; ++k) out(kThr, buf[i++]);
+    if (g_tx_at == g_tx_len) {
+      if (!g_att.active) break;
+      auto r = g_att.tx->read({g_tx_buf, sizeof g_tx_buf});
+      if (!r.ok() || *r == 0) break;
+      g_tx_len = *r;
+      g_tx_at = 0;
     }
+    // Wait (briefly: the lock is held) for an empty FIFO, then fill it.
+    int spin = 0;
+    while (!(in(kLsr) & kLsrThrEmpty) && ++spin < 256) {
+    }
+    if (spin == 256) {
+      busy = true;
+      break;
+    }
+    for (size_t k = 0; k < kFifoDepth && g_tx_at < g_tx_len; ++k) out(kThr, g_tx_buf[g_tx_at++]);
   }
-  if (g_att.tx->needs_wakeup()) sys::notification_signal(g_att.client, proto::kClientBit);
+  if (g_att.active && g_att.tx->needs_wakeup()) sys::notification_signal(g_att.client, proto::kClientBit);
+  return !busy;
 }
 
 void device_loop(uint64_t) {
   for (;;) {
     g_lock.lock();
     receive_locked();
-    transmit_locked();
-    // Sleep only if the transmit ring stays empty (the ring's wait protocol).
-    const bool sleep = !g_att.active || g_att.tx->prepare_wait();
+    const bool sent = transmit_locked();
+    // Sleep only if the transmit ring stays empty (the ring's wait protocol);
+    // with the transmitter busy, for a millisecond before trying again.
+    const bool sleep = !sent || !g_att.active || g_att.tx->prepare_wait();
     g_lock.unlock();
     if (!sleep) continue;
     uint64_t bits = 0;
-    if (sys::notification_wait(g_notify, keel::now_ns() + 1'000'000'000, &bits) == 0 && (bits & kIrqBit))
+    const uint64_t wait_ns = sent ? 1'000'000'000 : 1'000'000;
+    if (sys::notification_wait(g_notify, keel::now_ns() + wait_ns, &bits) == 0 && (bits & kIrqBit))
       (void)sys::interrupt_ack(g_irq);
   }
 }

@@ -19,7 +19,8 @@
 // Linux personality for busybox sh (keel/proto/linux.h, docs/linux.md);
 // the native shell below runs when that shell exits, and `sh` starts it again.
 //
-// Commands: help, services, ps, kill NAME, lookup NAME, dmesg, mem, date,
+// Commands: help, services, ps, kill NAME, lookup NAME, ask NAME LABEL
+// [WORD...], dmesg, mem, date,
 // lsdev, uptime, echo TEXT, sh, poweroff, reboot, and the file commands ls, cat,
 // stat, mkdir, rmdir, rm, mv, write, echo TEXT > PATH, cd, pwd.
 // services/ps/kill/poweroff ask init (keel/proto/init.h); date asks the rtc
@@ -391,6 +392,55 @@ void cmd_date() {
   putf("{} {}\n", kDays[keel::rtc::weekday(t)], std::string_view(text));
 }
 
+// ask NAME LABEL [WORD...]: one request to a service the policy lets the
+// console look up (a label and up to 8 words, decimal or 0x hex), its reply
+// status and words printed in hex. For trying a driver's protocol by hand.
+bool parse_word(std::string_view t, uint64_t* out) {
+  uint64_t v = 0;
+  const bool hex = t.size() > 2 && t[0] == '0' && (t[1] == 'x' || t[1] == 'X');
+  if (hex) t.remove_prefix(2);
+  if (t.empty() || t.size() > (hex ? 16u : 19u)) return false;
+  for (char c : t) {
+    unsigned d;
+    if (c >= '0' && c <= '9') d = unsigned(c - '0');
+    else if (hex && c >= 'a' && c <= 'f') d = unsigned(c - 'a' + 10);
+    else if (hex && c >= 'A' && c <= 'F') d = unsigned(c - 'A' + 10);
+    else return false;
+    v = v * (hex ? 16 : 10) + d;
+  }
+  *out = v;
+  return true;
+}
+
+void cmd_ask(std::string_view arg) {
+  std::string_view tok[10];
+  size_t n = 0;
+  while (!arg.empty()) {
+    size_t sp = arg.find(' ');
+    std::string_view t = arg.substr(0, sp);
+    if (!t.empty()) {
+      if (n == 10) return put("ask: at most 8 words\n");
+      tok[n++] = t;
+    }
+    if (sp == std::string_view::npos) break;
+    arg.remove_prefix(sp + 1);
+  }
+  uint64_t label = 0;
+  if (n < 2 || !parse_word(tok[1], &label) || label == 0 || label > 0xffff)
+    return put("usage: ask NAME LABEL [WORD...] (LABEL 1..65535, at most 8 words)\n");
+  keel::IpcMessage m{};
+  for (size_t i = 2; i < n; ++i)
+    if (!parse_word(tok[i], &m.words[i - 2])) return putf("ask: not a number: {}\n", tok[i]);
+  m.tag = keel::rpc::tag(uint32_t(label), uint32_t(n - 2));
+  Status st = call_service(tok[0], m);
+  if (st != Status::Ok) return putf("{}: {}\n", tok[0], keel::status_name(st));
+  char out[256];
+  size_t len = ktl::format(out, sizeof out, "{}: {}", tok[0], keel::status_name(Status(keel::rpc::label(m))));
+  const uint32_t words = keel::rpc::words(m) < 8 ? keel::rpc::words(m) : 8;
+  for (uint32_t i = 0; i < words; ++i) len += ktl::format(out + len, sizeof out - len, " {:#x}", m.words[i]);
+  putf("{}\n", std::string_view(out, len));
+}
+
 const char* bar_kind_name(uint64_t kind) {
   namespace dm = keel::proto::devmgr;
   switch (kind) {
@@ -679,7 +729,7 @@ void run(std::string_view line) {
     while (!arg.empty() && arg.front() == ' ') arg.remove_prefix(1);
   }
   if (cmd == "help") {
-    put("commands: help, services, ps, kill NAME, lookup NAME, dmesg, mem, date, lsdev [-v], uptime, echo TEXT, sh, poweroff, reboot\n"
+    put("commands: help, services, ps, kill NAME, lookup NAME, ask NAME LABEL [WORD...], dmesg, mem, date, lsdev [-v], uptime, echo TEXT, sh, poweroff, reboot\n"
         "files: ls [-l] [PATH], cat PATH, stat PATH, mkdir PATH, rmdir PATH, rm PATH, mv FROM TO, write PATH TEXT,\n"
         "       echo TEXT > PATH, echo TEXT >> PATH, cd [PATH], pwd\n");
   } else if (cmd == "services") {
@@ -690,6 +740,8 @@ void run(std::string_view line) {
     cmd_kill(arg);
   } else if (cmd == "lookup") {
     cmd_lookup(arg);
+  } else if (cmd == "ask") {
+    cmd_ask(arg);
   } else if (cmd == "dmesg") {
     cmd_dmesg();
   } else if (cmd == "mem") {

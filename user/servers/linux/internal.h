@@ -8,6 +8,7 @@
 //   process.cc  loading programs, fork, execve, wait4, kill, process ends
 //   time.cc     clocks
 //   signals.cc  signal actions, masks, delivery, rt_sigreturn, interval timers
+//   threads.cc  threads, exit of one thread, fork/vfork/clone, futexes
 //   tty.cc      the console's tty session, tty ioctls, poll and select, reboot
 #pragma once
 
@@ -214,5 +215,9 @@ void tty_process_ended(Proc& p);
 // process is pid 1: pid 1 is Keel's init as Linux programs see it (busybox's
 // poweroff and reboot signal it). False (not handled) elsewhere.
 bool kill_init(int64_t sig, Result* out);
+// threads.cc: a vfork child `c` execs or ends, resuming its parent; the
+// threads of `p` other than `keep` end (execve).
+void vfork_release(Proc& c);
+void end_other_threads(Proc& p, Thread& keep);
 
 }  // namespace linux_srv

@@ -73,7 +73,7 @@ struct Fd {
   bool cloexec = false;
 };
 
-enum class Block : uint8_t { None, Wait4, PipeRead, PipeWrite, Sleep, Pause };
+enum class Block : uint8_t { None, Wait4, PipeRead, PipeWrite, Sleep, Pause, Futex, Vfork };
 
 struct Proc;
 
@@ -89,6 +89,8 @@ struct Thread {
   keel::UserRegs regs{};
   uint64_t wake_ns = 0;   // Sleep
   uint64_t progress = 0;  // PipeWrite: bytes written so far
+  uint64_t robust_list = 0, robust_len = 0;  // set_robust_list (kept, read back; not walked at exit)
+  int vfork_child = 0;    // Vfork: the child whose execve or exit resumes this thread
   // Signals (signals.cc): the blocked mask, pending signals in the order
   // sent (a standard signal at most once, real-time ones queued), the
   // alternate stack, the mask rt_sigsuspend replaced.
@@ -130,6 +132,7 @@ struct Proc {
   size_t line_len = 0;
   uint64_t start_ns = 0;
   uint64_t mmap_hint = 0;
+  int vfork_parent = 0;  // tid of the thread suspended in vfork until this process execs or ends (0: none)
 };
 
 }  // namespace linux_srv

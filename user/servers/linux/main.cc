@@ -241,7 +241,6 @@ Result dispatch(Thread& t, UserRegs& r) {
       }
     }
     case L::kSetTidAddress: t.clear_child_tid = r.rdi; return value(t.tid);
-    case L::kSetRobustList: return value(r.rsi == 24 ? 0 : -L::EINVAL);
     case L::kRseq: return value(-L::ENOSYS);
     case L::kClockGettime: return sys_clock_gettime(p, r.rdi, r.rsi);
     case L::kClockGetres: {
@@ -392,26 +391,8 @@ Result dispatch(Thread& t, UserRegs& r) {
       if (n > size) n = size_t(size);
       return value(write_user(p, buf, target, n) ? int64_t(n) : -L::EFAULT);
     }
-    case L::kFork: case L::kVfork: return sys_fork(p, t, r);
-    case L::kClone: {
-      const uint64_t flags = r.rdi;
-      if ((flags & L::CLONE_VM) && !(flags & L::CLONE_VFORK)) return value(-L::ENOSYS);  // threads: not yet
-      if ((flags & L::CSIGNAL) != L::SIGCHLD && (flags & L::CSIGNAL) != 0) return value(-L::EINVAL);
-      UserRegs cr = r;
-      if (r.rsi) cr.rsp = r.rsi;
-      Result res = sys_fork(p, t, cr);
-      if (res.kind == Out::Value && res.value > 0) {
-        Proc* c = proc_by_pid(int(res.value));
-        if (c && (flags & L::CLONE_PARENT_SETTID)) (void)write_obj(p, r.rdx, int32_t(res.value));
-        if (c && (flags & L::CLONE_CHILD_SETTID)) (void)write_obj(*c, r.r10, int32_t(res.value));
-        if (c && (flags & L::CLONE_CHILD_CLEARTID)) {
-          if (Thread* ct = thread_by_tid(uint64_t(res.value))) ct->clear_child_tid = r.r10;
-        }
-      }
-      return res;
-    }
     case L::kExecve: return sys_execve(p, t, r);
-    case L::kExit: case L::kExitGroup:
+    case L::kExitGroup:  // (exit, of one thread: threads.cc)
       end_process(p, L::wait_exited(int(r.rdi)));
       return kGone;
     case L::kWait4: return sys_wait4(p, r);
@@ -511,7 +492,7 @@ uint64_t next_deadline() {
   if (!g_wake_stale) return g_wake_at;
   uint64_t d = keel::now_ns() + 50'000'000;
   for (Thread& t : g_threads)
-    if (t.used && t.block == Block::Sleep && t.wake_ns < d) d = t.wake_ns;
+    if (t.used && (t.block == Block::Sleep || (t.block == Block::Futex && t.wake_ns)) && t.wake_ns < d) d = t.wake_ns;
   d = signal_deadline(d);
   g_wake_at = d;
   g_wake_stale = false;
@@ -746,10 +727,13 @@ int main(uint64_t) {
         reply_pending = true;
         break;
       case Out::Block:
-        t->block = entry.rax == L::kWait4 ? Block::Wait4 : Block::PipeRead;
-        if (entry.rax == L::kNanosleep || entry.rax == L::kClockNanosleep || entry.rax == L::kRtSigtimedwait ||
-            entry.rax == L::kPoll || entry.rax == L::kPpoll || entry.rax == L::kSelect || entry.rax == L::kPselect6) {
-          t->block = Block::Sleep;  // (with t->wake_ns: next_deadline wakes it)
+        if (t->block == Block::None) {  // (a handler may have named what it waits for)
+          t->block = entry.rax == L::kWait4 ? Block::Wait4 : Block::PipeRead;
+          if (entry.rax == L::kNanosleep || entry.rax == L::kClockNanosleep || entry.rax == L::kRtSigtimedwait ||
+              entry.rax == L::kPoll || entry.rax == L::kPpoll || entry.rax == L::kSelect || entry.rax == L::kPselect6)
+            t->block = Block::Sleep;
+        }
+        if (t->block == Block::Sleep || t->block == Block::Futex) {
           g_wake_stale = true;
         }
         t->regs = entry;

@@ -462,6 +462,8 @@ Result sys_execve(Proc& p, Thread& t, const UserRegs& r) {
       t.thread = kInvalidHandle;
       t.block = Block::None;
       t.clear_child_tid = 0;
+      end_other_threads(p, t);  // (they die with the old process; the caller becomes the main thread)
+      t.tid = p.pid;
       if (int64_t s = start_linux_thread(p, t, regs); s < 0) {
         keel::print("linux: pid {}: execve could not start the new image\n", p.pid);
         sys::process_kill(old_process);
@@ -477,6 +479,7 @@ Result sys_execve(Proc& p, Thread& t, const UserRegs& r) {
         sys::process_kill(old_process);
         sys::handle_close(old_process);
         sys::handle_close(old_thread);
+        vfork_release(p);
       }
     }
   } else {

@@ -564,22 +564,40 @@ bool dispatch_signals(Thread& t, UserRegs& r, Result* out) {
 
 void set_dispatching(Thread* t) { g_dispatching = t; }
 
-// The fault goes to a SIGSEGV handler if there is one and SIGSEGV is not
-// blocked: the thread is suspended, the fault "retried" (it parks before
+// A fault goes to the handler of its signal (a page fault: SIGSEGV; another
+// exception: its signal, docs/kernel.md) if there is one and the signal is
+// not blocked: the thread is suspended, the fault "retried" (it parks before
 // running again), and its state at the fault gets the frame. Otherwise the
-// reply kills the process (reap_dead_keel_processes reports SIGSEGV).
+// reply kills the process (reap_dead_keel_processes reports the signal).
 void signal_page_fault(uint64_t badge, const keel::IpcMessage& msg) {
   keel::IpcMessage m{};
   Proc* p = proc_by_pid(int(badge & 0xffff'ffff));
   Thread* t = nullptr;
   for (Thread& th : g_threads)
     if (p && th.used && th.proc == p && (!t || th.tid == p->pid)) t = &th;
-  const bool fault = keel::IpcTag::label(msg.tag) == keel::kPagerLabelFault && keel::IpcTag::words(msg.tag) == 2;
+  const uint32_t words = keel::IpcTag::words(msg.tag);
+  const bool fault = keel::IpcTag::label(msg.tag) == keel::kPagerLabelFault && (words == 2 || words == 3);
   for (uint32_t i = 0; i < keel::IpcTag::handles(msg.tag) && i < keel::kIpcMaxHandles; ++i)
     sys::handle_close(msg.handles[i]);
-  const uint64_t addr = msg.words[0];
-  if (!fault || !p || p->zombie || !t || action_of(*p, L::SIGSEGV) != Act::Handler ||
-      (blocked_of(*t) & bit(L::SIGSEGV)) || t->queued == Thread::kQueue || sys::thread_suspend(t->thread) != 0) {
+  const uint64_t addr = msg.words[0], vector = words == 3 ? msg.words[2] : 14;
+  int sig = L::SIGSEGV;
+  F::Siginfo si;
+  si.code = F::kSiKernel;
+  switch (vector) {
+    case 14:
+      si.code = p && range_mapped(*p, page_down(addr), kPage) ? F::kSegvAccerr : F::kSegvMaperr;
+      si.set64(16, addr);
+      break;
+    case 0: sig = L::SIGFPE, si.code = 1 /*FPE_INTDIV*/, si.set64(16, addr); break;
+    case 16: case 19: sig = L::SIGFPE, si.code = 0, si.set64(16, addr); break;
+    case 6: sig = L::SIGILL, si.code = 2 /*ILL_ILLOPN*/, si.set64(16, addr); break;
+    case 1: case 3: sig = L::SIGTRAP, si.code = 0x80; break;
+    case 17: sig = L::SIGBUS, si.code = 1 /*BUS_ADRALN*/, si.set64(16, addr); break;
+    default: break;  // #GP, #OF, #BR: SIGSEGV, SI_KERNEL, si_addr 0
+  }
+  si.signo = sig;
+  if (!fault || !p || p->zombie || !t || action_of(*p, sig) != Act::Handler || (blocked_of(*t) & bit(sig)) ||
+      t->queued == Thread::kQueue || sys::thread_suspend(t->thread) != 0) {
     m.tag = keel::IpcTag::make(1, 0, 0, 0);  // not retried: the kernel kills the process
     (void)sys::ipc_reply(&m);
     return;
@@ -588,17 +606,13 @@ void signal_page_fault(uint64_t badge, const keel::IpcMessage& msg) {
   (void)sys::ipc_reply(&m);
   UserRegs r{};
   if (sys::thread_read_state(t->thread, &r) != 0) {
-    end_process(*p, L::wait_signaled(L::SIGSEGV));
+    end_process(*p, L::wait_signaled(sig));
     return;
   }
-  F::Siginfo si;
-  si.signo = L::SIGSEGV;
-  si.code = range_mapped(*p, page_down(addr), kPage) ? F::kSegvAccerr : F::kSegvMaperr;
-  si.set64(16, addr);
   for (int i = t->queued; i > 0; --i) t->queue[i] = t->queue[i - 1];  // first in line
-  t->queue[0] = {L::SIGSEGV, si};
+  t->queue[0] = {sig, si};
   ++t->queued;
-  if (!push_frame(*t, r, 0, 14, addr)) return;
+  if (!push_frame(*t, r, 0, vector, vector == 14 ? addr : 0)) return;
   (void)sys::thread_write_state(t->thread, &r);
   (void)sys::thread_resume(t->thread);
 }

@@ -156,28 +156,64 @@ void counting(uint64_t n) {
 }
 }  // namespace
 
+// Waits (up to 10 s: a loaded TCG host may not run a vCPU for a long time)
+// until `pred` holds, polling every millisecond.
+template <typename Pred>
+bool eventually(Pred pred) {
+  const uint64_t give_up = keel::now_ns() + 10'000'000'000ull;
+  while (!pred()) {
+    if (keel::now_ns() >= give_up) return false;
+    sys::thread_sleep(keel::now_ns() + 1'000'000);
+  }
+  return true;
+}
+
+// Suspension takes effect at the thread's next kernel entry (the IPI that
+// thread_suspend sends), which on a loaded host may come long after the call:
+// the test waits for the event — thread_read_state succeeds only once the
+// thread is parked in its return-to-user path — instead of a fixed sleep.
 UTEST(thread, suspend_resume_kill) {
   UASSERT(keel::start_info() != nullptr);
   uint32_t fin = 0;
   UASSERT(sys::notification_create(&fin) == 0);
   uint64_t stack = 0;
   g_stop = false;
+  g_counter = 0;
   uint32_t t = keel::start_thread(&counting, fin, 64 * 1024, &stack);
   UASSERT(t != 0);
-  sys::thread_sleep(keel::now_ns() + 10'000'000);
-  UEXPECT(g_counter.load() > 0);
+  UEXPECT(eventually([] { return g_counter.load() > 0; }));
   UEXPECT_EQ(sys::thread_suspend(t), 0);
-  sys::thread_sleep(keel::now_ns() + 10'000'000);  // it parks at its next kernel entry (a tick at the latest)
+  keel::UserRegs regs{};
+  UEXPECT(eventually([&] { return sys::thread_read_state(t, &regs) == 0; }));  // parked
   uint64_t frozen = g_counter.load();
   sys::thread_sleep(keel::now_ns() + 30'000'000);
   UEXPECT_EQ(g_counter.load(), frozen);  // no progress while suspended
+  UEXPECT_EQ(sys::thread_read_state(t, &regs), 0);  // still parked
   UEXPECT_EQ(sys::thread_resume(t), 0);
-  sys::thread_sleep(keel::now_ns() + 20'000'000);
-  UEXPECT(g_counter.load() > frozen);  // running again
+  UEXPECT(eventually([&] { return g_counter.load() > frozen; }));  // running again
+  // Resumed, it is not stopped: its state cannot be read.
+  UEXPECT_EQ(sys::thread_read_state(t, &regs), err(keel::Status::BadState));
   g_stop = true;
   uint64_t bits = 0;
   UEXPECT_EQ(sys::notification_wait(fin, keel::now_ns() + 5'000'000'000ull, &bits), 0);
   sys::vm_unmap(keel::start_info()->self_process, stack, 64 * 1024);
+  UEXPECT_EQ(sys::handle_close(t), 0);
+
+  // Killed while parked: it dies there, without running user code again.
+  g_stop = false;
+  t = keel::start_thread(&counting, fin, 64 * 1024, &stack);
+  UASSERT(t != 0);
+  UEXPECT_EQ(sys::thread_suspend(t), 0);
+  UEXPECT(eventually([&] { return sys::thread_read_state(t, &regs) == 0; }));
+  frozen = g_counter.load();
+  UEXPECT_EQ(sys::thread_kill(t), 0);
+  UEXPECT(eventually([&] { return sys::thread_set_priority(t, 4) == err(keel::Status::BadState); }));  // dead
+  g_stop = true;  // (were it still alive, it would signal `fin` now)
+  sys::thread_sleep(keel::now_ns() + 20'000'000);
+  UEXPECT_EQ(g_counter.load(), frozen);
+  UEXPECT_EQ(sys::notification_poll(fin, &bits), err(keel::Status::WouldBlock));
+  sys::vm_unmap(keel::start_info()->self_process, stack, 64 * 1024);
+
   uint32_t vmo = 0;
   UASSERT(sys::vmo_create(4096, 0, &vmo) == 0);
   UEXPECT_EQ(sys::thread_suspend(vmo), err(keel::Status::WrongType));
