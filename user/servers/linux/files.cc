@@ -739,6 +739,7 @@ Result sys_sendfile(Proc& p, const UserRegs& r) {
   if ((out->flags & L::O_ACCMODE) == L::O_RDONLY && out->kind != FileKind::Console && out->kind != FileKind::PipeWrite)
     return value(-L::EBADF);
   if ((in->flags & L::O_ACCMODE) == L::O_WRONLY) return value(-L::EBADF);
+  if (out->kind == FileKind::Console && tty_active()) return value(-L::EINVAL);  // (the tty: callers fall back to write)
   if (in->kind != FileKind::Vfs || in->type != pfs::kTypeFile) return value(-L::EINVAL);
   if (out->flags & L::O_APPEND) return value(-L::EINVAL);
   int64_t off = -1;
