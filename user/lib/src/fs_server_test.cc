@@ -200,7 +200,7 @@ TEST_F(Dispatch, MalformedRequests) {
   IpcMessage one = with_strings(request(fsp::kRename), "/a");
   EXPECT_EQ(send(fs, one), Status::InvalidArgument);
   // Flags, modes, whence, counts, fids.
-  IpcMessage flags = with_strings(request(fsp::kOpen, 0, 0x80 | fsp::kFlagRead), "/x");
+  IpcMessage flags = with_strings(request(fsp::kOpen, 0, 0x100 | fsp::kFlagRead), "/x");
   EXPECT_EQ(send(fs, flags), Status::InvalidArgument);
   IpcMessage neither = with_strings(request(fsp::kOpen, 0, fsp::kFlagCreate), "/x");
   EXPECT_EQ(send(fs, neither), Status::InvalidArgument);

@@ -15,9 +15,13 @@
 // echo, erase/kill, ^C as an event) between them and the shell. If a driver
 // goes away (a restart), the console finds it again and re-attaches.
 //
+// The serial console (manifest: --login /bin/sh) first hands its tty to the
+// Linux personality for busybox sh (keel/proto/linux.h, docs/linux.md);
+// the native shell below runs when that shell exits, and `sh` starts it again.
+//
 // Commands: help, services, ps, kill NAME, lookup NAME, ask NAME LABEL
 // [WORD...], dmesg, mem, date,
-// lsdev, uptime, echo TEXT, poweroff, reboot, and the file commands ls, cat,
+// lsdev, uptime, echo TEXT, sh, poweroff, reboot, and the file commands ls, cat,
 // stat, mkdir, rmdir, rm, mv, write, echo TEXT > PATH, cd, pwd.
 // services/ps/kill/poweroff ask init (keel/proto/init.h); date asks the rtc
 // driver (keel/proto/rtc.h); lsdev asks devmgr (keel/proto/devmgr.h); the
@@ -29,6 +33,7 @@
 #include <keel/pci.h>
 #include <keel/proto/devmgr.h>
 #include <keel/proto/init.h>
+#include <keel/proto/linux.h>
 #include <keel/proto/names.h>
 #include <keel/proto/rtc.h>
 #include <keel/proto/serial.h>
@@ -711,6 +716,8 @@ void cmd_power(bool reboot) {
   putf("{}: {}\n", reboot ? "reboot" : "poweroff", keel::status_name(st));
 }
 
+bool start_session(std::string_view program, std::string_view argv0, uint64_t wait_ms);
+
 void run(std::string_view line) {
   while (!line.empty() && (line.back() == '\n' || line.back() == ' ')) line.remove_suffix(1);
   while (!line.empty() && line.front() == ' ') line.remove_prefix(1);
@@ -722,7 +729,7 @@ void run(std::string_view line) {
     while (!arg.empty() && arg.front() == ' ') arg.remove_prefix(1);
   }
   if (cmd == "help") {
-    put("commands: help, services, ps, kill NAME, lookup NAME, ask NAME LABEL [WORD...], dmesg, mem, date, lsdev [-v], uptime, echo TEXT, poweroff, reboot\n"
+    put("commands: help, services, ps, kill NAME, lookup NAME, ask NAME LABEL [WORD...], dmesg, mem, date, lsdev [-v], uptime, echo TEXT, sh, poweroff, reboot\n"
         "files: ls [-l] [PATH], cat PATH, stat PATH, mkdir PATH, rmdir PATH, rm PATH, mv FROM TO, write PATH TEXT,\n"
         "       echo TEXT > PATH, echo TEXT >> PATH, cd [PATH], pwd\n");
   } else if (cmd == "services") {
@@ -767,12 +774,170 @@ void run(std::string_view line) {
     cmd_power(false);
   } else if (cmd == "reboot") {
     cmd_power(true);
+  } else if (cmd == "sh" && !g_fb_tty) {
+    if (start_session("/bin/sh", "-sh", 2000)) return;
+  } else if (cmd == "sh") {
+    put("sh: only the serial console has a Linux tty\n");
   } else {
     putf("{}: command not found (try help)\n", cmd);
   }
 }
 
 void prompt() { put("keel# "); }
+
+// ---------------------------------------------------------------- the Linux tty session
+
+namespace lp = keel::proto::linux;
+
+// The serial tty handed to a Linux program (keel/proto/linux.h): the Linux
+// personality runs its line discipline; the console moves raw bytes from the
+// terminal to the input ring and processed ones from the output ring to the
+// terminal, until the session hangs up.
+struct Session {
+  bool active = false;
+  Handle linux_ep = kInvalidHandle;
+  uint64_t base = 0;
+  keel::RingConsumer* out = nullptr;  // the program's output
+  keel::RingProducer* in = nullptr;   // what the terminal sent
+};
+Session g_session;
+const char* g_login = nullptr;  // --login PATH: run it at start (the serial console)
+char g_login_buf[128];
+
+void end_session() {
+  auto* state = reinterpret_cast<volatile uint32_t*>(g_session.base + lp::kStateOffset);
+  const uint32_t status = state[1];
+  delete g_session.out;
+  delete g_session.in;
+  g_session.out = nullptr;
+  g_session.in = nullptr;
+  (void)sys::vm_unmap(keel::start_info()->self_process, g_session.base, lp::kSessionSize);
+  sys::handle_close(g_session.linux_ep);
+  g_session = Session{};
+  g_tty = keel::tty::LineDiscipline();  // (the program may have left the terminal raw: ours is fresh)
+  if ((status & 0x7f) == 0) {
+    putf("\n[the Linux shell exited with status {}; this is Keel's native console: 'sh' starts it again]\n",
+         (status >> 8) & 0xff);
+  } else {
+    putf("\n[the Linux shell was killed by signal {}; this is Keel's native console: 'sh' starts it again]\n",
+         status & 0x7f);
+  }
+}
+
+// Asks the Linux personality to run `program` (as `argv0`) on this tty.
+// `wait_ms`: how long to wait for the service to register (at boot it
+// starts after the VFS).
+bool start_session(std::string_view program, std::string_view argv0, uint64_t wait_ms) {
+  Handle ep = kInvalidHandle;
+  const uint64_t until = keel::now_ns() + wait_ms * kMs;
+  for (;;) {
+    keel::IpcMessage l{};
+    uint32_t at = keel::rpc::put_string(l, 0, "linux");
+    l.tag = keel::rpc::tag(keel::proto::names::kLookup, at);
+    Status st = keel::rpc::call(g_names, l, keel::now_ns() + 2000 * kMs);
+    if (st == Status::Ok && keel::rpc::handles(l) == 1) {
+      ep = l.handles[0];
+      break;
+    }
+    if (st == Status::AccessDenied || keel::now_ns() > until) {
+      putf("sh: the Linux personality: {}\n", keel::status_name(st));
+      return false;
+    }
+    sys::thread_sleep(keel::now_ns() + 100 * kMs);
+  }
+  Handle vmo = kInvalidHandle, vmo_copy = kInvalidHandle, notify_copy = kInvalidHandle;
+  uint64_t addr = 0;
+  Status st = Status::NoMemory;
+  if (sys::vmo_create(lp::kSessionSize, 0, &vmo) == 0 &&
+      sys::vm_map(keel::start_info()->self_process, vmo, 0, lp::kSessionSize, keel::kVmRead | keel::kVmWrite, &addr) == 0) {
+    auto* base = reinterpret_cast<uint8_t*>(addr);
+    (void)keel::RingView::format({base, lp::kRingBytes}, lp::kRingCapacity);
+    (void)keel::RingView::format({base + lp::kInputOffset, lp::kRingBytes}, lp::kRingCapacity);
+    auto out = keel::RingConsumer::attach({base, lp::kRingBytes});
+    auto in = keel::RingProducer::attach({base + lp::kInputOffset, lp::kRingBytes});
+    if (out.ok() && in.ok() &&
+        sys::handle_duplicate(vmo, keel::kRightRead | keel::kRightWrite | keel::kRightMap | keel::kRightTransfer, &vmo_copy) == 0 &&
+        sys::handle_duplicate(g_notify, keel::kRightSignal | keel::kRightTransfer, &notify_copy) == 0) {
+      keel::IpcMessage m{};
+      m.words[0] = 24;  // rows, columns: a VT100's (the serial line cannot tell)
+      m.words[1] = 80;
+      uint32_t at = keel::rpc::put_string(m, 2, program);
+      at = keel::rpc::put_string(m, at, argv0);
+      m.handles[0] = vmo_copy;
+      m.handles[1] = notify_copy;
+      m.tag = keel::rpc::tag(lp::kOpenTty, at, 2);
+      st = keel::rpc::call(ep, m, keel::now_ns() + 10000 * kMs);
+      if (st == Status::Ok) {
+        g_session.active = true;
+        g_session.linux_ep = ep;
+        g_session.base = addr;
+        g_session.out = new keel::RingConsumer(static_cast<keel::RingConsumer&&>(*out));
+        g_session.in = new keel::RingProducer(static_cast<keel::RingProducer&&>(*in));
+        sys::handle_close(vmo);
+        return true;
+      }
+    }
+    sys::vm_unmap(keel::start_info()->self_process, addr, lp::kSessionSize);
+  }
+  if (vmo != kInvalidHandle) sys::handle_close(vmo);
+  sys::handle_close(ep);
+  putf("sh: {}: {}\n", program, keel::status_name(st));
+  return false;
+}
+
+// Tells the server the input ring has bytes. False if the session is gone.
+bool kick() {
+  keel::IpcMessage m{};
+  m.tag = keel::rpc::tag(lp::kTtyInput, 0);
+  return keel::rpc::call(g_session.linux_ep, m, keel::now_ns() + 2000 * kMs) == Status::Ok;
+}
+
+// One round of the session: output to the terminal, input to the server,
+// then a wait. Ends the session when the server hung up.
+void session_step() {
+  static uint8_t buf[2048];
+  bool did = false;
+  for (int guard = 0; guard < 256; ++guard) {
+    auto r = g_session.out->read({buf, sizeof buf});
+    if (!r.ok()) break;
+    send_raw({buf, *r});
+    did = true;
+  }
+  bool input = false;
+  for (int guard = 0; guard < 64; ++guard) {
+    auto r = g_in->rx->read({buf, lp::kMaxRecord});
+    if (!r.ok()) break;
+    for (int tries = 0; tries < 100 && !g_session.in->write({buf, *r}).ok(); ++tries) {
+      if (!kick()) break;  // (full: the server drains it as it answers)
+    }
+    input = true;
+  }
+  if (input) {
+    if (g_in->rx->needs_wakeup()) sys::notification_signal(g_in->driver_notify, serial::kTxBit);
+    if (!kick()) {  // the server went away
+      auto* state = reinterpret_cast<volatile uint32_t*>(g_session.base + lp::kStateOffset);
+      state[1] = 0x7f & 9;
+      state[0] = lp::kStateHungUp;
+    }
+  }
+  const uint32_t state = __atomic_load_n(reinterpret_cast<uint32_t*>(g_session.base + lp::kStateOffset), __ATOMIC_ACQUIRE);
+  if (state == lp::kStateHungUp) {
+    for (int guard = 0; guard < 256; ++guard) {  // what it wrote last
+      auto r = g_session.out->read({buf, sizeof buf});
+      if (!r.ok()) break;
+      send_raw({buf, *r});
+    }
+    end_session();
+    prompt();
+    return;
+  }
+  if (did || input) return;
+  if (g_in->rx->broken()) return attach(*g_in);
+  if (!g_in->rx->prepare_wait()) return;
+  if (!g_session.out->prepare_wait()) return;
+  uint64_t bits = 0;
+  (void)sys::notification_wait(g_notify, keel::now_ns() + 200 * kMs, &bits);
+}
 
 // Heartbeats: init pings the endpoint we gave it.
 void serve_pings(uint64_t ep) {
@@ -823,11 +988,30 @@ int main(uint64_t) {
   }
   (void)keel::rpc::announce_ready(ep, keel::now_ns() + 2000 * kMs);
 
-  put(g_fb_tty ? "Keel native console (screen and keyboard). Type 'help' for commands.\n"
-               : "\nKeel native console. Type 'help' for commands.\n");
-  prompt();
+  {
+    std::string_view args[4];
+    const size_t n = keel::start_args(args, 4);
+    for (size_t i = 0; i + 1 < n; ++i)
+      if (args[i] == "--login" && args[i + 1].size() < sizeof g_login_buf) {
+        for (size_t k = 0; k < args[i + 1].size(); ++k) g_login_buf[k] = args[i + 1][k];
+        g_login = g_login_buf;
+      }
+  }
+  if (g_login && !g_fb_tty) {
+    put("\nKeel: starting the login shell; exit it for the native console.\n");
+    if (!start_session(g_login, "-sh", 15000)) put("Keel native console. Type 'help' for commands.\n");
+  } else {
+    put(g_fb_tty ? "Keel native console (screen and keyboard). Type 'help' for commands.\n"
+                 : "\nKeel native console. Type 'help' for commands.\n");
+  }
+  if (!g_session.active) prompt();
   uint64_t idle_since = keel::now_ns();
   for (;;) {
+    if (g_session.active) {
+      session_step();
+      idle_since = keel::now_ns();
+      continue;
+    }
     Interrupts sig;
     if (take_input(sig)) {
       idle_since = keel::now_ns();
@@ -836,12 +1020,13 @@ int main(uint64_t) {
       while (g_tty.readable()) {
         size_t n = g_tty.read({reinterpret_cast<uint8_t*>(line), sizeof line});
         run({line, n});
+        if (g_session.active) break;  // (sh: the rest of the input is the shell's)
         if (g_fb_tty) {
           std::string_view ran(line, n);
           while (!ran.empty() && (ran.back() == '\n' || ran.back() == '\r')) ran.remove_suffix(1);
           keel::print("console-fb: ran '{}'\n", ran);
         }
-        prompt();
+        if (!g_session.active) prompt();
       }
       if (g_in->rx->needs_wakeup()) sys::notification_signal(g_in->driver_notify, serial::kTxBit);
       continue;

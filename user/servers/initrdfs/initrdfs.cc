@@ -178,7 +178,8 @@ ktl::Result<uint32_t> Initrdfs::open(uint64_t client, std::string_view path, uin
   const bool writing = (flags & fsp::kFlagWrite) != 0;
   if (n.type == fsp::kTypeDirectory && writing) return Error::IsADirectory;
   if (n.type != fsp::kTypeDirectory && (flags & fsp::kFlagDirectory)) return Error::NotADirectory;
-  if (n.type == fsp::kTypeSymlink) return Error::Unsupported;
+  if ((flags & fsp::kFlagLink) && n.type != fsp::kTypeSymlink) return Error::InvalidArgument;
+  if (n.type == fsp::kTypeSymlink && !(flags & fsp::kFlagLink)) return Error::Unsupported;
   if (writing) return Error::AccessDenied;
   if (!may_read(n.mode)) return Error::AccessDenied;
   auto* f = TRY(files_.add(client, uint32_t(&n - nodes_), flags));

@@ -20,7 +20,8 @@
 //
 // Types: regular files, directories, symlinks (kTypeSymlink: listed and
 // stat'ed, size = the target's length; not followed, and opening one is
-// Unsupported). Sizes: a file's bytes, a directory's entry count. Modes: the
+// Unsupported, unless with kFlagLink: then read() returns the target, as
+// readlink(2) does; kFlagLink on anything else is InvalidArgument). Sizes: a file's bytes, a directory's entry count. Modes: the
 // archive's permission bits & 0777; reading needs 0400 as in tmpfs.
 //
 // Read-only: opening for writing, creating, kMkdir, kRmdir, kUnlink,

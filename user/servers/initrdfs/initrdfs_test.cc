@@ -203,7 +203,18 @@ TEST(Initrdfs, Errors) {
   EXPECT_EQ(f->open(kClient, "/etc/secret", kRead, 0).error(), Error::AccessDenied);  // mode 0200
   EXPECT_EQ(f->open(kClient, "/etc/issue", kRead, 0).error(), Error::Unsupported);   // a symlink
   EXPECT_EQ(f->open(kClient, "/etc/motd", 0, 0).error(), Error::InvalidArgument);
-  EXPECT_EQ(f->open(kClient, "/etc/motd", 0x80 | kRead, 0).error(), Error::InvalidArgument);
+  EXPECT_EQ(f->open(kClient, "/etc/motd", fsp::kFlagLink | kRead, 0).error(), Error::InvalidArgument);  // not a link
+  EXPECT_EQ(f->open(kClient, "/etc/motd", 0x100 | kRead, 0).error(), Error::InvalidArgument);
+  EXPECT_EQ(f->open(kClient, "/etc/issue", fsp::kFlagLink | kRead | fsp::kFlagWrite, 0).error(), Error::AccessDenied);
+  {
+    auto link = f->open(kClient, "/etc/issue", fsp::kFlagLink | kRead, 0);  // readlink
+    ASSERT_TRUE(link.ok());
+    uint8_t target[16];
+    auto n = f->read(kClient, *link, target);
+    ASSERT_TRUE(n.ok());
+    EXPECT_EQ(std::string(reinterpret_cast<char*>(target), *n), "motd");
+    EXPECT_TRUE(f->close(kClient, *link).ok());
+  }
   auto issue = f->stat("/etc/issue");
   ASSERT_TRUE(issue.ok());
   EXPECT_EQ(issue->type, fsp::kTypeSymlink);

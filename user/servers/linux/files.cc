@@ -83,13 +83,63 @@ int64_t resolve(Proc& p, int64_t dirfd, const char* path, char (&out)[kPathMax])
   return 0;
 }
 
-// Reads a path argument and resolves it.
-int64_t path_arg(Proc& p, int64_t dirfd, uint64_t addr, char (&out)[kPathMax]) {
+// Reads a path argument and resolves it; with `follow`, a symbolic link as
+// its last component is followed (follow_links).
+int64_t path_arg(Proc& p, int64_t dirfd, uint64_t addr, char (&out)[kPathMax], bool follow) {
   char raw[kPathMax + 64];
   int64_t n = read_string(p, addr, raw, sizeof raw);
   if (n < 0) return n;
-  return resolve(p, dirfd, raw, out);
+  if (int64_t e = resolve(p, dirfd, raw, out); e < 0) return e;
+  return follow ? follow_links(out) : 0;
 }
+
+// ---------------------------------------------------------------- symbolic links
+
+// The target of the symbolic link `path` (the VFS's kFlagLink open), NUL-
+// terminated in `out`: its length, -EINVAL if `path` is no symbolic link,
+// or another -errno.
+int64_t read_link(const char* path, char* out, size_t cap) {
+  keel::fs::Info info;
+  if (Status s = keel::fs::stat(path, &info); s != Status::Ok) return errno_of(s);
+  if (info.type != pfs::kTypeSymlink) return -L::EINVAL;
+  keel::fs::Fid fid = 0;
+  if (Status s = keel::fs::open(path, pfs::kFlagRead | pfs::kFlagLink, &fid); s != Status::Ok) return errno_of(s);
+  size_t got = 0;
+  Status s = keel::fs::read(fid, {reinterpret_cast<uint8_t*>(out), cap - 1}, &got);
+  (void)keel::fs::close(fid);
+  if (s != Status::Ok) return errno_of(s);
+  out[got] = 0;
+  return int64_t(got);
+}
+
+// Replaces `path` (absolute, normalised) by what it names after following
+// symbolic links in its last component, up to 8 (then -ELOOP), as path
+// resolution does (path_resolution(7)); links in the middle of a path are
+// not followed (the initrd has none). A path that does not exist is left
+// as it is, for the caller's own error.
+int64_t follow_links(char (&path)[kPathMax]) {
+  for (int hops = 0; hops < 8; ++hops) {
+    if (dev_node(path) || str_eq(path, "/dev")) return 0;
+    keel::fs::Info info;
+    if (keel::fs::stat(path, &info) != Status::Ok || info.type != pfs::kTypeSymlink) return 0;
+    char target[kPathMax];
+    int64_t n = read_link(path, target, sizeof target);
+    if (n < 0) return n;
+    char joined[2 * kPathMax + 2];
+    size_t len = 0;
+    if (target[0] != '/') {  // relative to the link's directory
+      const char* slash = last_slash(path);
+      len = size_t(slash - path);
+      memcpy(joined, path, len);
+      joined[len++] = '/';
+    }
+    memcpy(joined + len, target, size_t(n) + 1);
+    // (an absolute path: resolve looks at no process)
+    if (int64_t e = resolve(g_procs[0], L::AT_FDCWD, joined, path); e < 0) return e;
+  }
+  return -L::ELOOP;
+}
+
 
 constexpr DevNode kDevNodes[] = {{"/dev/null", FileKind::Null},     {"/dev/zero", FileKind::Zero},
                                  {"/dev/full", FileKind::Full},     {"/dev/urandom", FileKind::Random},
@@ -247,6 +297,7 @@ int64_t do_write(Proc& p, Thread& t, File* f, uint64_t buf, uint64_t len, bool* 
   uint8_t chunk[4096];
   switch (f->kind) {
     case FileKind::Console: {
+      if (tty_active()) return tty_write(p, f, buf, len, block);
       uint64_t done = 0;
       while (done < len) {
         size_t n = len - done > sizeof chunk ? sizeof chunk : size_t(len - done);
@@ -323,7 +374,8 @@ int64_t sys_read_file(Proc& p, Thread& t, File* f, uint64_t buf, uint64_t len, b
     return -L::EBADF;
   uint8_t chunk[4096];
   switch (f->kind) {
-    case FileKind::Console: case FileKind::Null: return 0;  // no terminal input yet: end of file
+    case FileKind::Console: return tty_active() ? tty_read(p, f, buf, len, block) : 0;  // (no tty: end of file)
+    case FileKind::Null: return 0;
     case FileKind::Zero: case FileKind::Full: case FileKind::Random: {
       uint64_t done = 0;
       static uint64_t seed = 0x2545f4914f6cdd1dull ^ keel::now_ns();
@@ -623,30 +675,7 @@ Result sys_ioctl(Proc& p, int64_t fd, uint64_t req, uint64_t arg) {
     return value(write_obj(p, arg, n) ? 0 : -L::EFAULT);
   }
   if (f->kind != FileKind::Console) return value(-L::ENOTTY);
-  switch (req) {
-    case L::TIOCGWINSZ: {
-      const uint16_t ws[4] = {24, 80, 0, 0};
-      return value(write_user(p, arg, ws, sizeof ws) ? 0 : -L::EFAULT);
-    }
-    case L::TIOCSWINSZ: return value(0);
-    case L::TCGETS: {
-      // struct termios (60 bytes): Linux's defaults (c_iflag ICRNL|IXON|IUTF8, c_oflag OPOST|ONLCR,
-      // c_cflag B38400|CS8|CREAD|HUPCL, c_lflag ISIG|ICANON|ECHO|ECHOE|ECHOK|ECHOCTL|ECHOKE|IEXTEN).
-      uint8_t t[60] = {};
-      const uint32_t flags[4] = {0x4500, 0x5, 0xbf, 0x8a3b};
-      memcpy(t, flags, sizeof flags);
-      const uint8_t cc[] = {3, 28, 127, 21, 4, 0, 1, 0, 17, 19, 26, 0, 18, 15, 23, 22};
-      memcpy(t + 17, cc, sizeof cc);
-      return value(write_user(p, arg, t, sizeof t) ? 0 : -L::EFAULT);
-    }
-    case L::TCSETS: case L::TCSETSW: case L::TCSETSF: return value(0);
-    case L::TIOCGPGRP: {
-      const int32_t pg = p.pgid;
-      return value(write_obj(p, arg, pg) ? 0 : -L::EFAULT);
-    }
-    case L::TIOCSPGRP: case L::TIOCSCTTY: return value(0);
-    default: return value(-L::EINVAL);
-  }
+  return tty_ioctl(p, f, req, arg);  // (tty.cc)
 }
 
 // The stat of what newfstatat/statx name: `dirfd` + `path`, or with
@@ -663,8 +692,9 @@ int64_t stat_at(Proc& p, int64_t dirfd, uint64_t path_addr, uint64_t flags, L::S
     }
   }
   char path[kPathMax];
-  if (int64_t e = path_arg(p, dirfd, path_addr, path); e < 0) return e;
-  return stat_any(p, path, st, !(flags & L::AT_SYMLINK_NOFOLLOW));
+  const bool follow = !(flags & L::AT_SYMLINK_NOFOLLOW);
+  if (int64_t e = path_arg(p, dirfd, path_addr, path, follow); e < 0) return e;
+  return stat_any(p, path, st, follow);
 }
 
 // statx(2): struct statx (256 bytes), filled from the same stat; every
@@ -709,6 +739,7 @@ Result sys_sendfile(Proc& p, const UserRegs& r) {
   if ((out->flags & L::O_ACCMODE) == L::O_RDONLY && out->kind != FileKind::Console && out->kind != FileKind::PipeWrite)
     return value(-L::EBADF);
   if ((in->flags & L::O_ACCMODE) == L::O_WRONLY) return value(-L::EBADF);
+  if (out->kind == FileKind::Console && tty_active()) return value(-L::EINVAL);  // (the tty: callers fall back to write)
   if (in->kind != FileKind::Vfs || in->type != pfs::kTypeFile) return value(-L::EINVAL);
   if (out->flags & L::O_APPEND) return value(-L::EINVAL);
   int64_t off = -1;

@@ -9,6 +9,7 @@
 //   time.cc     clocks
 //   signals.cc  signal actions, masks, delivery, rt_sigreturn, interval timers
 //   threads.cc  threads, exit of one thread, fork/vfork/clone, futexes
+//   tty.cc      the console's tty session, tty ioctls, poll and select, reboot
 #pragma once
 
 #include <keel/fs.h>
@@ -101,7 +102,9 @@ int alloc_fd(Proc& p, int lowest = 0);
 File* fd_file(Proc& p, int64_t fd);
 void close_fd(Proc& p, int fd);
 int64_t resolve(Proc& p, int64_t dirfd, const char* path, char (&out)[kPathMax]);
-int64_t path_arg(Proc& p, int64_t dirfd, uint64_t addr, char (&out)[kPathMax]);
+int64_t path_arg(Proc& p, int64_t dirfd, uint64_t addr, char (&out)[kPathMax], bool follow = true);
+int64_t read_link(const char* path, char* out, size_t cap);
+int64_t follow_links(char (&path)[kPathMax]);
 const DevNode* dev_node(const char* path);
 uint64_t dev_rdev(const char* path);
 bool under_dev_node(const char* path);
@@ -171,7 +174,8 @@ Result dispatch(Thread& t, UserRegs& r);
 void complete(Thread& t, int64_t rax);
 void retry_blocked(Block kind);
 uint64_t next_deadline();
-int64_t spawn_program(std::span<const std::string_view> argv);
+// (path: the program, when it is not argv[0])
+int64_t spawn_program(std::span<const std::string_view> argv, const char* path = nullptr);
 bool proc_alive(int pid);
 void batch_next();
 void fetch_boot_time();
@@ -197,6 +201,20 @@ bool dispatch_signals(Thread& t, UserRegs& r, Result* out);
 bool dispatch_threads(Thread& t, UserRegs& r, Result* out);
 bool dispatch_tty(Thread& t, UserRegs& r, Result* out);
 
+// The console's tty (tty.cc): while a session is open, every Console file is
+// it. tty_native answers a native client's tty method (keel/proto/linux.h);
+// tty_tick ends the session when its leader has ended.
+bool tty_active();
+int64_t tty_read(Proc& p, File* f, uint64_t buf, uint64_t len, bool* block);
+int64_t tty_write(Proc& p, File* f, uint64_t buf, uint64_t len, bool* block);
+Result tty_ioctl(Proc& p, File* f, uint64_t req, uint64_t arg);
+bool tty_native(keel::IpcMessage& msg);
+void tty_tick();
+void tty_process_ended(Proc& p);
+// kill(1, sig) in a server that runs the console's tty, where no Linux
+// process is pid 1: pid 1 is Keel's init as Linux programs see it (busybox's
+// poweroff and reboot signal it). False (not handled) elsewhere.
+bool kill_init(int64_t sig, Result* out);
 // threads.cc: a vfork child `c` execs or ends, resuming its parent; the
 // threads of `p` other than `keep` end (execve).
 void vfork_release(Proc& c);

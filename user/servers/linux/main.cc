@@ -338,7 +338,7 @@ Result dispatch(Thread& t, UserRegs& r) {
       char path[kPathMax];
       const bool at = nr == L::kUnlinkat;
       if (at && (r.rdx & ~L::AT_REMOVEDIR)) return value(-L::EINVAL);
-      if (int64_t e = path_arg(p, at ? int64_t(int32_t(r.rdi)) : L::AT_FDCWD, at ? r.rsi : r.rdi, path); e < 0)
+      if (int64_t e = path_arg(p, at ? int64_t(int32_t(r.rdi)) : L::AT_FDCWD, at ? r.rsi : r.rdi, path, false); e < 0)
         return value(e);
       if (at && (r.rdx & L::AT_REMOVEDIR)) return value(errno_of(keel::fs::rmdir(path)));
       Status s = keel::fs::unlink(path);
@@ -378,19 +378,14 @@ Result dispatch(Thread& t, UserRegs& r) {
     case L::kReadlink: case L::kReadlinkat: {
       const bool at = nr == L::kReadlinkat;
       char path[kPathMax];
-      if (int64_t e = path_arg(p, at ? int64_t(int32_t(r.rdi)) : L::AT_FDCWD, at ? r.rsi : r.rdi, path); e < 0)
+      if (int64_t e = path_arg(p, at ? int64_t(int32_t(r.rdi)) : L::AT_FDCWD, at ? r.rsi : r.rdi, path, false); e < 0)
         return value(e);
       const uint64_t buf = at ? r.rdx : r.rsi, size = at ? r.r10 : r.rdx;
       if (int64_t(size) <= 0) return value(-L::EINVAL);
       char target[kPathMax];
-      int64_t e = -L::EINVAL;  // (the VFS follows no symbolic links: only /proc has them here)
-      if (procfs_path(path)) {
-        e = procfs_readlink(p, path, target, sizeof target);
-      } else {
-        L::Stat st;
-        e = stat_path(path, &st);
-        if (e == 0) e = -L::EINVAL;
-      }
+      // /proc's links, or the VFS's (the initrd's /bin/APPLET -> busybox: read_link)
+      const int64_t e = procfs_path(path) ? procfs_readlink(p, path, target, sizeof target)
+                                          : read_link(path, target, sizeof target);
       if (e < 0) return value(e);
       size_t n = strlen(target);
       if (n > size) n = size_t(size);
@@ -434,6 +429,7 @@ Result dispatch(Thread& t, UserRegs& r) {
   // Areas with files of their own (signals.cc, threads.cc, tty.cc) handle
   // their syscalls there: each returns false for a number it does not take.
   Result area{};
+  if (nr == L::kKill && int32_t(r.rdi) == 1 && kill_init(int64_t(r.rsi), &area)) return area;  // (tty.cc)
   if (dispatch_signals(t, r, &area) || dispatch_threads(t, r, &area) || dispatch_tty(t, r, &area)) return area;
   static uint64_t logged[8];  // each unknown number is logged once
   if (nr < 512 && !(logged[nr / 64] & (1ull << (nr % 64)))) {
@@ -507,7 +503,7 @@ uint64_t next_deadline() {
 
 // Starts the program `argv[0]` as a new Linux process (no parent) with
 // stdin, stdout and stderr on the console. Returns its pid or -errno.
-int64_t spawn_program(std::span<const std::string_view> argv) {
+int64_t spawn_program(std::span<const std::string_view> argv, const char* program) {
   Proc* p = new_proc();
   if (!p) return -L::EAGAIN;
   Thread* t = new_thread(p, p->pid);
@@ -528,7 +524,8 @@ int64_t spawn_program(std::span<const std::string_view> argv) {
   const size_t n0 = argv[0].size() < kPathMax - 1 ? argv[0].size() : kPathMax - 1;
   memcpy(arg0, argv[0].data(), n0);
   arg0[n0] = 0;
-  int64_t e = resolve(*p, L::AT_FDCWD, arg0, path);
+  int64_t e = resolve(*p, L::AT_FDCWD, program ? program : arg0, path);
+  if (e == 0) e = follow_links(path);
   const std::string_view envp[] = {"PATH=/bin:/sbin:/usr/bin", "HOME=/root", "TERM=vt100", "USER=root"};
   UserRegs regs{};
   if (e == 0) e = exec_into(*p, path, argv, envp, &regs);
@@ -685,6 +682,7 @@ int main(uint64_t) {
       since_poll = 0;
       reap_dead_keel_processes();
       retry_blocked(Block::Sleep);
+      tty_tick();
       batch_next();
       if (rr != 0) continue;
     }
@@ -692,7 +690,8 @@ int main(uint64_t) {
       signal_page_fault(msg.badge, msg);  // (replies itself)
       continue;
     }
-    if (!(msg.badge & kThreadBadge)) {  // a native client (init's heartbeat): no methods but ping yet
+    if (!(msg.badge & kThreadBadge)) {  // a native client: the console's tty (tty.cc), init's heartbeat
+      if (tty_native(msg)) continue;  // (answered already)
       const bool ping = keel::IpcTag::label(msg.tag) == keel::rpc::kMethodPing;
       for (uint32_t i = 0; i < keel::IpcTag::handles(msg.tag) && i < keel::kIpcMaxHandles; ++i)
         sys::handle_close(msg.handles[i]);
@@ -730,7 +729,8 @@ int main(uint64_t) {
       case Out::Block:
         if (t->block == Block::None) {  // (a handler may have named what it waits for)
           t->block = entry.rax == L::kWait4 ? Block::Wait4 : Block::PipeRead;
-          if (entry.rax == L::kNanosleep || entry.rax == L::kClockNanosleep || entry.rax == L::kRtSigtimedwait)
+          if (entry.rax == L::kNanosleep || entry.rax == L::kClockNanosleep || entry.rax == L::kRtSigtimedwait ||
+              entry.rax == L::kPoll || entry.rax == L::kPpoll || entry.rax == L::kSelect || entry.rax == L::kPselect6)
             t->block = Block::Sleep;
         }
         if (t->block == Block::Sleep || t->block == Block::Futex) {

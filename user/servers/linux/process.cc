@@ -12,7 +12,10 @@ namespace linux_srv {
 // ---------------------------------------------------------------- loading programs
 
 // Reads the whole file at `path` into a new buffer. -errno on failure.
-int64_t read_file(const char* path, uint8_t** out, size_t* size) {
+int64_t read_file(const char* path_in, uint8_t** out, size_t* size) {
+  char path[kPathMax];
+  copy_cstr(path, path_in, sizeof path - 1);
+  if (int64_t e = follow_links(path); e < 0) return e;  // (a "#!" interpreter may be a link)
   keel::fs::Fid fid = 0;
   keel::fs::Info info;
   Status s = keel::fs::open(path, pfs::kFlagRead, &fid, 0, &info);
@@ -297,6 +300,7 @@ void end_process(Proc& p, uint32_t status) {
     keel::print("linux: pid {} ({}) exited with status {}\n", p.pid, p.comm, (status >> 8) & 0xff);
   else
     keel::print("linux: pid {} ({}) killed by signal {}\n", p.pid, p.comm, status & 0x7f);
+  tty_process_ended(p);  // (the tty session ends with its leader)
   if (p.ppid <= 1) {
     p = Proc{};  // no parent: reaped at once
   } else if (Proc* parent = proc_by_pid(p.ppid)) {
@@ -409,6 +413,7 @@ Result sys_fork(Proc& parent, Thread& t, const UserRegs& regs) {
 Result sys_execve(Proc& p, Thread& t, const UserRegs& r) {
   char path[kPathMax];
   if (int64_t e = path_arg(p, L::AT_FDCWD, r.rdi, path); e < 0) return value(e);
+  if (str_eq(path, "/proc/self/exe")) memcpy(path, p.exe, sizeof path);  // (busybox runs its applets so)
   // argv and envp: pointers to strings, copied into one buffer.
   constexpr size_t kArgBytes = 128 * 1024;
   char* strings = new char[kArgBytes];

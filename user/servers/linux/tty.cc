@@ -1,8 +1,471 @@
-// linux/tty.cc — terminals: the console tty and its ioctls (not built yet: the console is a log sink, ioctl in files.cc).
+// linux/tty.cc — the terminal (internal.h lists the files): the console's tty
+// session (keel/proto/linux.h), its line discipline (keel/tty.h), the tty
+// ioctls, poll/ppoll/select/pselect6, and reboot(2) (which asks init).
+//
+// The console hands the server its serial tty as a session: a pair of rings
+// and a state word. The line discipline runs here, where the processes are:
+// TCSETS changes it, a read of /dev/tty waits on it (kBlock), ^C and ^\
+// signal the foreground process group. Every File of kind Console is that
+// tty while a session is open; without one, output goes to the kernel log
+// line by line and input reads as end of file (the batch, --run).
+#include <keel/proto/init.h>
+#include <keel/proto/linux.h>
+#include <keel/rpc.h>
+#include <keel/start.h>
+#include <keel/tty.h>
+
 #include "internal.h"
+#include "tty_rings.h"
 
 namespace linux_srv {
 
-bool dispatch_tty(Thread&, UserRegs&, Result*) { return false; }
+namespace lp = keel::proto::linux;
+namespace kt = keel::tty;
+
+// Asks init to power off or restart (keel/proto/init.h kPowerOff; the policy
+// must let /sbin/linux look up init). Returns only on failure.
+Result power(bool restart);
+
+namespace {
+
+struct Tty {
+  bool open = false;
+  uint64_t base = 0;  // the session MemoryObject, mapped here (the rings: tty_rings)
+  Handle notify = kInvalidHandle;  // the console's (signal)
+  kt::LineDiscipline ld;
+  int leader = 0;  // the session leader's pid; the session ends with it
+  int sid = 0;
+  int fg = 0;      // the foreground process group (TIOCSPGRP)
+  uint16_t rows = 24, cols = 80;
+};
+Tty* g_tty = nullptr;  // (about 5 KiB: allocated with the first session)
+
+bool tty_open() { return g_tty && g_tty->open; }
+
+void wake_console() { (void)sys::notification_signal(g_tty->notify, lp::kClientBit); }
+
+// Queues processed bytes in the output ring, as records of at most
+// kMaxRecord bytes. Returns how many fit.
+size_t emit(std::span<const uint8_t> bytes) {
+  size_t done = 0;
+  while (done < bytes.size()) {
+    size_t n = bytes.size() - done;
+    if (n > lp::kMaxRecord) n = lp::kMaxRecord;
+    if (!tty_rings::write(bytes.subspan(done, n))) break;
+    done += n;
+  }
+  if (done) wake_console();
+  return done;
+}
+
+// The signals of ISIG characters, delivered after the input is taken.
+struct Raised final : kt::Signals {
+  uint32_t bits = 0;
+  void raise(kt::Signal s) override { bits |= 1u << unsigned(s); }
+};
+
+// Sends `sig` to every process of the foreground process group (signals.cc
+// delivers: handlers, default actions, SIGTSTP stops), si_code SI_KERNEL.
+void signal_foreground(int sig) {
+  linux_sigframe::Siginfo info;
+  info.code = 0x80;  // SI_KERNEL
+  for (Proc& q : g_procs)
+    if (q.used && !q.zombie && q.pgid == g_tty->fg) (void)send_signal(q, nullptr, sig, info);
+}
+
+// Takes what the console queued in the input ring.
+void pump_input() {
+  uint8_t buf[lp::kMaxRecord];
+  Raised raised;
+  bool any = false;
+  for (int guard = 0; guard < 64; ++guard) {
+    const int64_t n = tty_rings::read({buf, sizeof buf});
+    if (n < 0) break;
+    kt::OutputBuffer<3 * lp::kMaxRecord> echo;
+    g_tty->ld.input({buf, size_t(n)}, echo, raised);
+    (void)emit(echo.bytes());
+    any = true;
+  }
+  for (int sig : {L::SIGINT, L::SIGQUIT, L::SIGTSTP})
+    if (raised.bits & (1u << sig)) signal_foreground(sig);
+  if (any) retry_blocked(Block::PipeRead);
+}
+
+void close_session(uint32_t status) {
+  auto* state = reinterpret_cast<volatile uint32_t*>(g_tty->base + lp::kStateOffset);
+  state[1] = status;
+  __atomic_store_n(&state[0], lp::kStateHungUp, __ATOMIC_RELEASE);
+  wake_console();
+  tty_rings::detach();
+  (void)sys::vm_unmap(keel::start_info()->self_process, g_tty->base, lp::kSessionSize);
+  sys::handle_close(g_tty->notify);
+  g_tty->open = false;
+  keel::print("linux: the tty session of pid {} ended (status {:#x})\n", g_tty->leader, status);
+  retry_blocked(Block::PipeRead);  // readers of the tty see end of file
+}
+
+void reply(keel::IpcMessage& m, Status st, uint32_t words = 0) {
+  m.tag = keel::IpcTag::make(uint32_t(st), words, 0, 0);
+  (void)sys::ipc_reply(&m);
+}
+
+void open_session(keel::IpcMessage& msg) {
+  const Handle vmo = keel::rpc::handles(msg) >= 1 ? msg.handles[0] : kInvalidHandle;
+  const Handle notify = keel::rpc::handles(msg) >= 2 ? msg.handles[1] : kInvalidHandle;
+  auto fail = [&](Status st) {
+    if (vmo != kInvalidHandle) sys::handle_close(vmo);
+    if (notify != kInvalidHandle) sys::handle_close(notify);
+    keel::IpcMessage m{};
+    reply(m, st);
+  };
+  if (tty_open()) return fail(Status::Busy);
+  char prog_buf[kPathMax], arg0_buf[kPathMax];
+  std::string_view prog, arg0;
+  uint32_t at = 2;
+  if (keel::rpc::handles(msg) != 2 || keel::rpc::words(msg) < 2 || msg.words[0] == 0 || msg.words[1] == 0 ||
+      msg.words[0] > 1000 || msg.words[1] > 1000 ||
+      !keel::rpc::get_string(msg, at, prog_buf, sizeof prog_buf, &prog, &at) ||
+      !keel::rpc::get_string(msg, at, arg0_buf, sizeof arg0_buf, &arg0, &at) || prog.empty() || prog[0] != '/' ||
+      arg0.empty())
+    return fail(Status::InvalidArgument);
+  if (!g_tty) g_tty = new Tty();
+  if (!g_tty) return fail(Status::NoMemory);
+  uint64_t addr = 0;
+  if (sys::vm_map(keel::start_info()->self_process, vmo, 0, lp::kSessionSize, keel::kVmRead | keel::kVmWrite, &addr) != 0)
+    return fail(Status::InvalidArgument);
+  if (!tty_rings::attach(reinterpret_cast<uint8_t*>(addr))) {
+    (void)sys::vm_unmap(keel::start_info()->self_process, addr, lp::kSessionSize);
+    return fail(Status::InvalidArgument);
+  }
+  sys::handle_close(vmo);
+  Tty& t = *g_tty;
+  t.base = addr;
+  t.notify = notify;
+  t.ld = kt::LineDiscipline();
+  t.rows = uint16_t(msg.words[0]);
+  t.cols = uint16_t(msg.words[1]);
+  t.open = true;
+  char path[kPathMax] = {};
+  memcpy(path, prog.data(), prog.size() < kPathMax - 1 ? prog.size() : kPathMax - 1);
+  if (g_next_pid == 1) g_next_pid = 2;  // pid 1 stays Keel's init (kill_init)
+  const std::string_view argv[] = {arg0};
+  const int64_t pid = spawn_program(argv, path);
+  if (pid < 0) {
+    t.leader = 0;
+    close_session(L::wait_exited(127));
+    keel::IpcMessage m{};
+    return reply(m, Status::NotFound);
+  }
+  Proc* leader = proc_by_pid(int(pid));
+  t.leader = int(pid);
+  t.sid = leader->sid;
+  t.fg = leader->pgid;
+  __atomic_store_n(reinterpret_cast<uint32_t*>(addr + lp::kStateOffset), lp::kStateOpen, __ATOMIC_RELEASE);
+  keel::print("linux: {} runs on the console's tty as pid {}\n", std::string_view(path), pid);
+  keel::IpcMessage m{};
+  m.words[0] = uint64_t(pid);
+  reply(m, Status::Ok, 1);
+}
+
+// ---------------------------------------------------------------- poll
+
+constexpr uint32_t kPollIn = 0x1, kPollOut = 0x4, kPollErr = 0x8, kPollHup = 0x10, kPollNval = 0x20;
+
+// What a file is ready for now (POLLIN, POLLOUT, POLLERR, POLLHUP).
+uint32_t ready_events(File* f) {
+  switch (f->kind) {
+    case FileKind::Console:
+      if (!tty_open()) return kPollIn | kPollOut;  // (end of file)
+      return (g_tty->ld.readable() ? kPollIn : 0) |
+             (tty_rings::room_for_record() ? kPollOut : 0);
+    case FileKind::PipeRead:
+      return (f->pipe->count > 0 || f->pipe->writers == 0 ? kPollIn : 0) | (f->pipe->writers == 0 ? kPollHup : 0);
+    case FileKind::PipeWrite:
+      if (f->pipe->readers == 0) return kPollOut | kPollErr;
+      return kPipeSize - f->pipe->count >= kPipeBuf ? kPollOut : 0;
+    default: return kPollIn | kPollOut;
+  }
+}
+
+// A deadline from a timeout given as ns (-1: none), kept across retries in
+// t.wake_ns (main.cc files poll-like calls as Block::Sleep).
+uint64_t deadline_of(Thread& t, int64_t timeout_ns) {
+  if (t.block == Block::None) t.wake_ns = timeout_ns < 0 ? ~0ull : keel::now_ns() + uint64_t(timeout_ns);
+  return t.wake_ns;
+}
+
+// Reads a struct timespec timeout (null: none): ns, or -EFAULT / -EINVAL.
+int64_t timespec_ns(Proc& p, uint64_t addr) {
+  if (addr == 0) return -1;
+  L::Timespec ts;
+  if (!read_obj(p, addr, &ts)) return -L::EFAULT - 1000;
+  if (ts.tv_sec < 0 || ts.tv_nsec < 0 || ts.tv_nsec >= 1'000'000'000) return -L::EINVAL - 1000;
+  return ts.tv_sec * 1'000'000'000 + ts.tv_nsec;
+}
+
+struct PollFd {
+  int32_t fd;
+  int16_t events, revents;
+};
+
+Result sys_poll(Thread& t, Proc& p, uint64_t addr, uint64_t nfds, int64_t timeout_ns) {
+  if (nfds > kMaxFds) return value(-L::EINVAL);
+  PollFd fds[kMaxFds];
+  if (!read_user(p, addr, fds, nfds * sizeof(PollFd))) return value(-L::EFAULT);
+  const uint64_t deadline = deadline_of(t, timeout_ns);
+  int64_t ready = 0;
+  for (uint64_t i = 0; i < nfds; ++i) {
+    fds[i].revents = 0;
+    if (fds[i].fd < 0) continue;
+    File* f = fd_file(p, fds[i].fd);
+    const uint32_t ev = f ? ready_events(f) : kPollNval;
+    fds[i].revents = int16_t(ev & (uint32_t(uint16_t(fds[i].events)) | kPollErr | kPollHup | kPollNval));
+    if (fds[i].revents) ++ready;
+  }
+  if (ready == 0 && timeout_ns != 0 && keel::now_ns() < deadline) return kBlock;
+  return value(write_user(p, addr, fds, nfds * sizeof(PollFd)) ? ready : -L::EFAULT);
+}
+
+Result sys_select(Thread& t, Proc& p, int64_t nfds, const uint64_t sets_addr[3], int64_t timeout_ns) {
+  if (nfds < 0 || nfds > int64_t(kMaxFds)) return value(-L::EINVAL);
+  const size_t bytes = size_t((nfds + 63) / 64 * 8);
+  uint64_t in[3][kMaxFds / 64] = {}, out[3][kMaxFds / 64] = {};
+  for (int s = 0; s < 3; ++s)
+    if (sets_addr[s] && !read_user(p, sets_addr[s], in[s], bytes)) return value(-L::EFAULT);
+  const uint64_t deadline = deadline_of(t, timeout_ns);
+  int64_t ready = 0;
+  for (int64_t fd = 0; fd < nfds; ++fd) {
+    const uint64_t bit = 1ull << (fd % 64);
+    const bool want[3] = {bool(in[0][fd / 64] & bit), bool(in[1][fd / 64] & bit), bool(in[2][fd / 64] & bit)};
+    if (!want[0] && !want[1] && !want[2]) continue;
+    File* f = fd_file(p, fd);
+    if (!f) return value(-L::EBADF);
+    const uint32_t ev = ready_events(f);
+    const bool got[3] = {bool(ev & (kPollIn | kPollHup | kPollErr)), bool(ev & (kPollOut | kPollErr)), false};
+    for (int s = 0; s < 3; ++s)
+      if (want[s] && got[s]) out[s][fd / 64] |= bit, ++ready;
+  }
+  if (ready == 0 && timeout_ns != 0 && keel::now_ns() < deadline) return kBlock;
+  for (int s = 0; s < 3; ++s)
+    if (sets_addr[s] && !write_user(p, sets_addr[s], out[s], bytes)) return value(-L::EFAULT);
+  return value(ready);
+}
+
+// ---------------------------------------------------------------- reboot
+
+constexpr uint64_t kReboot = 169;
+
+// reboot(2): LINUX_REBOOT_CMD_POWER_OFF and HALT power off, RESTART
+// restarts, through init's kPowerOff (the policy must let /sbin/linux look
+// up init); CAD_ON/CAD_OFF do nothing.
+Result sys_reboot(const UserRegs& r) {
+  const uint32_t magic2 = uint32_t(r.rsi), cmd = uint32_t(r.rdx);
+  if (uint32_t(r.rdi) != 0xfee1dead ||
+      (magic2 != 672274793 && magic2 != 85072278 && magic2 != 369367448 && magic2 != 537993216))
+    return value(-L::EINVAL);
+  if (cmd == 0x89abcdef || cmd == 0) return value(0);  // CAD_ON, CAD_OFF
+  const bool restart = cmd == 0x01234567;
+  if (!restart && cmd != 0x4321fedc && cmd != 0xcdef0123) return value(-L::EINVAL);
+  return power(restart);
+}
+
+}  // namespace
+
+Result power(bool restart) {
+  Handle init = kInvalidHandle;
+  uint64_t unused = 0;
+  if (!keel::find_module("init", &init, &unused)) return value(-L::EPERM);
+  keel::print("linux: reboot(2): {}\n", restart ? "restarting" : "powering off");
+  keel::IpcMessage m{};
+  m.words[0] = restart ? 1 : 0;
+  m.tag = keel::rpc::tag(keel::proto::init::kPowerOff, 1);
+  Status st = keel::rpc::call(init, m, keel::now_ns() + 5'000'000'000);
+  return value(st == Status::AccessDenied ? -L::EPERM : -L::EIO);  // (on success, no return)
+}
+
+// ---------------------------------------------------------------- the tty as a file
+
+int64_t tty_read(Proc& p, File* f, uint64_t buf, uint64_t len, bool* block) {
+  if (!tty_open()) return 0;  // end of file
+  if (len == 0) return 0;
+  kt::LineDiscipline& ld = g_tty->ld;
+  const kt::Termios tio = ld.get_termios();
+  const bool canonical = tio.c_lflag & kt::kICANON;
+  if (!ld.readable_for(len)) {
+    const bool no_wait = !canonical && tio.c_cc[kt::kVMIN] == 0;  // (VTIME: not timed, read at once)
+    if (!no_wait || ld.bytes_available() == 0) {
+      if (no_wait) return 0;
+      if (f->flags & L::O_NONBLOCK) return -L::EAGAIN;
+      *block = true;
+      return 0;
+    }
+  }
+  uint8_t tmp[kt::LineDiscipline::kBufferSize];
+  const size_t n = ld.read({tmp, len < sizeof tmp ? size_t(len) : sizeof tmp});
+  return write_user(p, buf, tmp, n) ? int64_t(n) : -L::EFAULT;
+}
+
+bool tty_active() { return tty_open(); }
+
+int64_t tty_write(Proc& p, File* f, uint64_t buf, uint64_t len, bool* block) {
+  if (!tty_open()) return -L::EIO;
+  uint64_t done = 0;
+  while (done < len) {
+    uint8_t chunk[lp::kMaxRecord / 2];
+    size_t n = len - done > sizeof chunk ? sizeof chunk : size_t(len - done);
+    if (!read_user(p, buf + done, chunk, n)) return done ? int64_t(done) : -L::EFAULT;
+    kt::OutputBuffer<lp::kMaxRecord> o;
+    if (!tty_rings::room_for_record()) break;
+    const size_t used = g_tty->ld.process_output({chunk, n}, o);
+    if (used == 0) break;  // output stopped (^S)
+    (void)emit(o.bytes());
+    done += used;
+  }
+  if (done == 0 && len > 0) {
+    if (f->flags & L::O_NONBLOCK) return -L::EAGAIN;
+    *block = true;
+  }
+  return int64_t(done);
+}
+
+// The tty ioctls on a Console file; without a session, a tty with Linux's
+// default settings that nothing changes.
+Result tty_ioctl(Proc& p, File* f, uint64_t req, uint64_t arg) {
+  (void)f;
+  const bool open = tty_open();
+  switch (req) {
+    case L::TCGETS: {
+      const kt::Termios t = open ? g_tty->ld.get_termios() : kt::sane_termios();
+      return value(write_obj(p, arg, t) ? 0 : -L::EFAULT);
+    }
+    case L::TCSETS: case L::TCSETSW: case L::TCSETSF: {
+      kt::Termios t;
+      if (!read_obj(p, arg, &t)) return value(-L::EFAULT);
+      if (open) {
+        if (req == L::TCSETSF) g_tty->ld.flush_input();
+        g_tty->ld.set_termios(t);
+        retry_blocked(Block::PipeRead);  // (a reader may be satisfied now)
+      }
+      return value(0);
+    }
+    case L::TIOCGWINSZ: {
+      const uint16_t ws[4] = {open ? g_tty->rows : uint16_t(24), open ? g_tty->cols : uint16_t(80), 0, 0};
+      return value(write_user(p, arg, ws, sizeof ws) ? 0 : -L::EFAULT);
+    }
+    case L::TIOCSWINSZ: {
+      uint16_t ws[4];
+      if (!read_user(p, arg, ws, sizeof ws)) return value(-L::EFAULT);
+      if (open && ws[0] && ws[1]) g_tty->rows = ws[0], g_tty->cols = ws[1];
+      return value(0);
+    }
+    case L::TIOCGPGRP: {
+      const int32_t pg = open ? g_tty->fg : p.pgid;
+      return value(write_obj(p, arg, pg) ? 0 : -L::EFAULT);
+    }
+    case L::TIOCSPGRP: {
+      int32_t pg = 0;
+      if (!read_obj(p, arg, &pg)) return value(-L::EFAULT);
+      if (pg <= 0) return value(-L::EINVAL);
+      bool exists = false;
+      for (Proc& q : g_procs) exists |= q.used && !q.zombie && q.pgid == pg;
+      if (!exists) return value(-L::EPERM);
+      if (open) g_tty->fg = pg;
+      return value(0);
+    }
+    case 0x5429: {  // TIOCGSID
+      const int32_t sid = open ? g_tty->sid : p.sid;
+      return value(write_obj(p, arg, sid) ? 0 : -L::EFAULT);
+    }
+    case L::TIOCSCTTY: case 0x5422 /* TIOCNOTTY */: case 0x5409 /* TCSBRK: tcdrain */: return value(0);
+    case 0x540b: {  // TCFLSH: TCIFLUSH 0, TCOFLUSH 1, TCIOFLUSH 2
+      if (arg > 2) return value(-L::EINVAL);
+      if (open && arg != 1) g_tty->ld.flush_input();
+      return value(0);
+    }
+    case L::FIONREAD: {
+      const int32_t n = open ? int32_t(g_tty->ld.bytes_available()) : 0;
+      return value(write_obj(p, arg, n) ? 0 : -L::EFAULT);
+    }
+    default: return value(-L::EINVAL);
+  }
+}
+
+// A native client's message (the console): true if it was a tty method
+// (and has been answered).
+bool tty_native(keel::IpcMessage& msg) {
+  const uint32_t label = keel::IpcTag::label(msg.tag);
+  if (label == lp::kOpenTty) {
+    open_session(msg);
+    return true;
+  }
+  if (label == lp::kTtyInput) {
+    for (uint32_t i = 0; i < keel::IpcTag::handles(msg.tag) && i < keel::kIpcMaxHandles; ++i)
+      sys::handle_close(msg.handles[i]);
+    const bool open = tty_open();
+    keel::IpcMessage m{};
+    reply(m, open ? Status::Ok : Status::NotFound);
+    if (open) pump_input();
+    return true;
+  }
+  return false;
+}
+
+// Called from the loop now and then: the session ends with its leader
+// (end_process tells us at once; this is the fallback).
+void tty_tick() {
+  if (!tty_open()) return;
+  Proc* leader = proc_by_pid(g_tty->leader);
+  if (!leader || leader->zombie) close_session(leader ? leader->wait_status : 0);
+}
+
+void tty_process_ended(Proc& p) {
+  if (tty_open() && p.pid == g_tty->leader) close_session(p.wait_status);
+}
+
+bool kill_init(int64_t sig, Result* out) {
+  if (!g_tty || proc_by_pid(1)) return false;  // (g_tty: a session was opened, pid 1 was kept free)
+  if (sig < 0 || sig >= L::kSignalCount) {
+    *out = value(-L::EINVAL);
+  } else if (sig == L::SIGUSR1 || sig == L::SIGUSR2 || sig == L::SIGTERM) {
+    // SIGUSR1 halt and SIGUSR2 power off (busybox init's meaning), SIGTERM reboot.
+    *out = power(sig == L::SIGTERM);
+  } else {
+    *out = value(0);  // (init ignores the others; 0: it exists)
+  }
+  return true;
+}
+
+bool dispatch_tty(Thread& t, UserRegs& r, Result* out) {
+  Proc& p = *t.proc;
+  switch (r.rax) {
+    case L::kPoll: {
+      const int64_t ms = int64_t(int32_t(r.rdx));
+      *out = sys_poll(t, p, r.rdi, r.rsi, ms < 0 ? -1 : ms * 1'000'000);
+      return true;
+    }
+    case L::kPpoll: {
+      const int64_t ns = timespec_ns(p, r.rdx);
+      *out = ns < -1 ? value(ns + 1000) : sys_poll(t, p, r.rdi, r.rsi, ns);
+      return true;
+    }
+    case L::kSelect: case L::kPselect6: {
+      const uint64_t sets[3] = {r.rsi, r.rdx, r.r10};
+      int64_t ns = -1;
+      if (r.r8 && r.rax == L::kSelect) {
+        int64_t tv[2];
+        if (!read_user(p, r.r8, tv, sizeof tv)) return *out = value(-L::EFAULT), true;
+        if (tv[0] < 0 || tv[1] < 0 || tv[1] >= 1'000'000) return *out = value(-L::EINVAL), true;
+        ns = tv[0] * 1'000'000'000 + tv[1] * 1000;
+      } else if (r.rax == L::kPselect6) {
+        ns = timespec_ns(p, r.r8);
+        if (ns < -1) return *out = value(ns + 1000), true;
+      }
+      *out = sys_select(t, p, int64_t(int32_t(r.rdi)), sets, ns);
+      return true;
+    }
+    case kReboot: *out = sys_reboot(r); return true;
+    default: return false;
+  }
+}
 
 }  // namespace linux_srv

@@ -15,7 +15,7 @@ namespace {
 
 // A child of usertest running the kPagerTouch scenario, with `pager` as its
 // pager (set before its first thread starts).
-Handle start_paged_child(keel::utest::Context& utest_ctx, Handle pager) {
+Handle start_paged_child(keel::utest::Context& utest_ctx, Handle pager, uint64_t arg = usertest::pager_touch_arg()) {
   Handle img = 0;
   uint64_t size = 0;
   UEXPECT(usertest::find_module("usertest", &img, &size));
@@ -26,7 +26,7 @@ Handle start_paged_child(keel::utest::Context& utest_ctx, Handle pager) {
   uint64_t entry = 0, top = 0;
   UEXPECT_EQ(keel::load_elf(proc, img, size, &entry), Status::Ok);
   UEXPECT_EQ(keel::map_stack(proc, keel::kSpawnStackSize, &top), Status::Ok);
-  UEXPECT_EQ(keel::start_thread_in(proc, "main", entry, top, usertest::pager_touch_arg(), &thread), Status::Ok);
+  UEXPECT_EQ(keel::start_thread_in(proc, "main", entry, top, arg, &thread), Status::Ok);
   sys::handle_close(thread);
   return proc;
 }
@@ -96,4 +96,29 @@ UTEST(pager, pager_gone_kills_and_errors) {
   UEXPECT_EQ(sys::process_set_pager(vmo, keel::kInvalidHandle), keel::err(Status::WrongType));
   UEXPECT_EQ(sys::process_set_pager(proc, keel::kInvalidHandle), keel::err(Status::BadState));
   for (Handle h : {vmo, proc}) UEXPECT_EQ(sys::handle_close(h), 0);
+}
+
+// Other exceptions the thread's own instructions raise reach the pager too,
+// with 3 words: the rip, 0, the vector. A refusal kills the process as if
+// there were no pager; the fault is not retried behind the pager's back.
+UTEST(pager, exceptions_reach_the_pager) {
+  Handle ep = 0, badged = 0;
+  UASSERT(sys::endpoint_create(&ep) == 0);
+  UASSERT(sys::handle_mint(ep, keel::kRightWrite, 0x5eed, &badged) == 0);
+  Handle proc = start_paged_child(utest_ctx, badged, usertest::ud2_arg());
+  UASSERT(proc != 0);
+  keel::IpcMessage m{};
+  UASSERT(sys::ipc_recv(ep, &m, keel::now_ns() + 10'000'000'000ull) == 0);
+  UEXPECT_EQ(m.tag >> 32, uint64_t(keel::kPagerLabelFault));
+  UEXPECT_EQ((m.tag >> 24) & 0xff, 3u);
+  UEXPECT(m.words[0] >= 0x400000 && m.words[0] < 0x800000);  // the ud2, in the child's program
+  UEXPECT_EQ(m.words[1], 0u);
+  UEXPECT_EQ(m.words[2], 6u);  // #UD
+  UEXPECT_EQ(m.badge, 0x5eedu);
+  m.tag = uint64_t(1) << 32;  // refuse
+  UEXPECT_EQ(sys::ipc_reply(&m), 0);
+  int64_t code = 0;
+  UEXPECT_EQ(keel::wait(proc, &code, keel::now_ns() + 10'000'000'000ull), Status::Ok);
+  UEXPECT_EQ(code, keel::kExitFaultBase - 6);
+  for (Handle h : {proc, badged, ep}) UEXPECT_EQ(sys::handle_close(h), 0);
 }

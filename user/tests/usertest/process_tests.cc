@@ -659,6 +659,7 @@ UTEST(thread, threads_in_own_process) {
 
 uint64_t usertest::pager_touch_arg() { return child_arg(Scenario::kPagerTouch); }
 uint64_t usertest::double_free_arg() { return child_arg(Scenario::kDoubleFree); }
+uint64_t usertest::ud2_arg() { return child_arg(Scenario::kUd2); }
 
 // A process nobody holds and that runs no thread is gone, with the threads it
 // never started (they and the process would otherwise keep each other alive).

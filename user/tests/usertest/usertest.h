@@ -22,6 +22,8 @@ inline constexpr uint64_t kPagerAddr = 0x30000000;
 uint64_t pager_touch_arg();
 // The start argument of the child that frees one block twice (alloc_tests.cc).
 uint64_t double_free_arg();
+// The start argument of the child that executes ud2 (process_tests.cc: Scenario::kUd2).
+uint64_t ud2_arg();
 
 // The boot module named `name` (from the root task's StartInfo): its
 // MemoryObject and size. False if there is none (or in a child).

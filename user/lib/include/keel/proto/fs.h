@@ -121,7 +121,12 @@ inline constexpr uint64_t kFlagExclusive = 0x8;  // with kFlagCreate: AlreadyExi
 inline constexpr uint64_t kFlagTruncate = 0x10;  // with kFlagWrite: size 0
 inline constexpr uint64_t kFlagAppend = 0x20;    // every write goes to the end
 inline constexpr uint64_t kFlagDirectory = 0x40; // must be a directory (NotADirectory otherwise)
-inline constexpr uint64_t kFlagsAll = 0x7f;
+// Open the symbolic link itself, read-only: read() returns its target
+// (readlink(2)). A backend with symbolic links (initrdfs) refuses it on
+// anything else with InvalidArgument; one without (tmpfs) ignores it, so a
+// client asks kStat first and sets it only on a kTypeSymlink.
+inline constexpr uint64_t kFlagLink = 0x80;
+inline constexpr uint64_t kFlagsAll = 0xff;
 
 // kSeek whence (a).
 inline constexpr uint64_t kSeekSet = 0;
