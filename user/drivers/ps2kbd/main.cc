@@ -27,6 +27,7 @@
 #include <keel/ring.h>
 #include <keel/rpc.h>
 #include <keel/start.h>
+#include <keel/stream_server.h>
 
 namespace sys = keel::sys;
 using keel::Handle;
@@ -43,13 +44,7 @@ Handle g_data = kInvalidHandle, g_status = kInvalidHandle;  // ports 0x60 and 0x
 Handle g_irq = kInvalidHandle, g_notify = kInvalidHandle;
 bool g_working = false;  // the controller came up
 
-struct Attachment {
-  uint64_t addr = 0;
-  keel::RingProducer* rx = nullptr;  // typed bytes → client
-  keel::RingConsumer* tx = nullptr;  // client → (ignored)
-  Handle client = kInvalidHandle;
-  bool active = false;
-};
+using keel::stream::Attachment;
 keel::SpinLock g_lock;
 Attachment g_att;       // guarded by g_lock
 ps2::Keyboard g_keyboard;  // guarded by g_lock (the device thread only, after start)
@@ -158,37 +153,7 @@ void device_loop(uint64_t) {
 }
 
 void attach(keel::IpcMessage& m, keel::rpc::Request& req) {
-  if (req.received_count != 2) return keel::rpc::reply_status(m, Status::InvalidArgument);
-  Handle vmo = req.received[0], client = req.received[1];
-  uint64_t addr = 0;
-  if (sys::vm_map(keel::start_info()->self_process, vmo, 0, proto::kRingsSize, keel::kVmRead | keel::kVmWrite, &addr) != 0)
-    return keel::rpc::reply_status(m, Status::InvalidArgument);
-  auto* base = reinterpret_cast<uint8_t*>(addr);
-  auto rx = keel::RingProducer::attach({base, proto::kRingBytes});
-  auto tx = keel::RingConsumer::attach({base + proto::kTxOffset, proto::kRingBytes});
-  Handle back = kInvalidHandle;
-  if (!rx.ok() || !tx.ok() || sys::handle_duplicate(g_notify, keel::kRightSignal | keel::kRightTransfer, &back) != 0) {
-    sys::vm_unmap(keel::start_info()->self_process, addr, proto::kRingsSize);
-    return keel::rpc::reply_status(m, Status::InvalidArgument);
-  }
-  req.received[1] = kInvalidHandle;  // keep the client's notification
-  g_lock.lock();
-  Attachment old = g_att;
-  g_att.addr = addr;
-  g_att.rx = new keel::RingProducer(static_cast<keel::RingProducer&&>(*rx));
-  g_att.tx = new keel::RingConsumer(static_cast<keel::RingConsumer&&>(*tx));
-  g_att.client = client;
-  g_att.active = true;
-  g_lock.unlock();
-  if (old.active) {
-    sys::vm_unmap(keel::start_info()->self_process, old.addr, proto::kRingsSize);
-    sys::handle_close(old.client);
-    delete old.rx;
-    delete old.tx;
-  }
-  sys::notification_signal(g_notify, proto::kTxBit);
-  m.handles[0] = back;
-  m.tag = keel::rpc::tag(uint32_t(Status::Ok), 0, 1);
+  keel::stream::attach(m, req, g_notify, g_lock, g_att);
 }
 
 void handle(keel::IpcMessage& m, keel::rpc::Request& req) {
