@@ -454,8 +454,10 @@ void complete(Thread& t, int64_t rax) {
 bool g_retrying = false;
 bool g_retry_again = false;
 
-// Runs again every waiting syscall of kind `kind` (or of every kind while a
-// retry is in progress), completing those that can finish now.
+// Runs again every waiting syscall, completing those that can finish now.
+// `kind` names what changed, for the reader: every waiting call is rerun
+// (they are few; a call checks for itself whether it can finish), and a
+// retry asked for during a retry makes that one loop once more.
 void retry_blocked(Block kind) {
   (void)kind;
   if (g_retrying) {
