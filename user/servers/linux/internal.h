@@ -145,6 +145,7 @@ Result sys_mprotect(Proc& p, uint64_t addr, uint64_t len, uint64_t prot);
 int64_t read_file(const char* path, uint8_t** out, size_t* size);
 int64_t start_linux_thread(Proc& p, Thread& t, const UserRegs& regs);
 void set_comm(Proc& p, const char* path);
+void comm_from_name(Proc& p, const char* name);  // (the name execve was given: a link's own)
 void end_process(Proc& p, uint32_t status);
 int signal_of_exit(int64_t code);
 void reap_dead_keel_processes();

@@ -539,6 +539,7 @@ int64_t spawn_program(std::span<const std::string_view> argv, const char* progra
   const std::string_view envp[] = {"PATH=/bin:/sbin:/usr/bin", "HOME=/root", "TERM=vt100", "USER=root"};
   UserRegs regs{};
   if (e == 0) e = exec_into(*p, path, argv, envp, &regs);
+  if (e == 0) comm_from_name(*p, program ? program : arg0);
   if (e == 0) e = start_linux_thread(*p, *t, regs);
   if (e < 0) {
     keel::print("linux: cannot run {}: error {}\n", arg0, -e);
