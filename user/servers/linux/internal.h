@@ -163,6 +163,7 @@ Result signal_on_return(Thread& t, const UserRegs& entry, UserRegs& r, Result re
 void signal_timers();
 extern bool g_wake_stale;  // main.cc: next_deadline must be computed again (a timer changed)
 void set_dispatching(Thread* t);
+Thread* dispatching_thread();  // the thread whose syscall is being handled, or null
 // A kPagerLabelFault call from process `badge & ~kPagerBadge`: replies to it
 // (retry into a SIGSEGV handler, or kill).
 void signal_page_fault(uint64_t badge, const keel::IpcMessage& msg);  // (a signal to it is delivered on its return, not by interrupting it)

@@ -418,7 +418,8 @@ void retry_blocked(Block kind) {
   do {
     g_retry_again = false;
     for (Thread& t : g_threads) {
-      if (!t.used || t.block == Block::None) continue;
+      // (a stopped process's waiting calls are held: SIGCONT reruns them)
+      if (!t.used || t.block == Block::None || t.proc->stopped) continue;
       UserRegs r = t.regs;
       set_dispatching(&t);
       Result res = dispatch(t, r);
