@@ -115,6 +115,9 @@ uint64_t path_ino(const char* path);
 uint32_t mode_of_type(uint64_t type, uint64_t perm);
 int64_t stat_path(const char* path, L::Stat* st);
 int64_t stat_file(File* f, L::Stat* st);
+// open(2) on an absolute normalised path: 0, -errno, or kOpenWait (a
+// blocking open of a FIFO waits for its other end: the call is kBlock).
+inline constexpr int64_t kOpenWait = INT64_MIN;
 int64_t open_path(const char* path, uint64_t flags, uint64_t mode, File** out);
 int64_t do_write(Proc& p, Thread& t, File* f, uint64_t buf, uint64_t len, bool* block, int64_t at = -1);
 int64_t sys_read_file(Proc& p, Thread& t, File* f, uint64_t buf, uint64_t len, bool* block, int64_t at = -1);

@@ -106,6 +106,7 @@ Result dispatch_one(Thread& t, UserRegs& r) {
       File* f = nullptr;
       const int64_t e = procfs_path(path) ? procfs_open(p, path, flags, &f)
                                           : open_path(path, flags, mode & ~uint64_t(p.umask), &f);
+      if (e == kOpenWait) return kBlock;  // a FIFO's other end (files.cc)
       if (e < 0) return value(e);
       p.fds[fd] = {f, bool(flags & L::O_CLOEXEC)};
       return value(fd);
