@@ -145,7 +145,8 @@ Result sys_brk(Proc& p, uint64_t want);
 Result sys_mmap(Proc& p, const UserRegs& r);
 Result sys_munmap(Proc& p, uint64_t addr, uint64_t len);
 Result sys_mprotect(Proc& p, uint64_t addr, uint64_t len, uint64_t prot);
-int64_t read_file(const char* path, uint8_t** out, size_t* size);
+// (exec: as execve reads a program, which needs an x bit: else EACCES)
+int64_t read_file(const char* path, uint8_t** out, size_t* size, bool exec = false);
 int64_t start_linux_thread(Proc& p, Thread& t, const UserRegs& regs);
 void set_comm(Proc& p, const char* path);
 void comm_from_name(Proc& p, const char* name);  // (the name execve was given: a link's own)
