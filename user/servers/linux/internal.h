@@ -176,6 +176,7 @@ Thread* dispatching_thread();  // the thread whose syscall is being handled, or 
 // (retry into a SIGSEGV handler, or kill).
 void signal_page_fault(uint64_t badge, const keel::IpcMessage& msg);  // (a signal to it is delivered on its return, not by interrupting it)
 uint64_t signal_deadline(uint64_t d);
+bool past_end_of_file(Proc& p, uint64_t addr);
 uint64_t realtime_ns();
 Result sys_clock_gettime(Proc& p, Thread& t, uint64_t clock, uint64_t addr);
 // CPU time (time.cc): t makes a syscall (its running time so far is
