@@ -68,8 +68,9 @@ class Endpoint final : public object::KernelObject {
   // current thread has to wait, the CPU goes to it directly when it can.
   ktl::Error receive(uint64_t deadline_ns, ktl::RefPtr<sched::Thread> wake = nullptr);
 
-  // The fast paths: a call of at most kIpcFastpathWords words and no handles
-  // (already in the current thread's ipc.msg), with no deadline, to a server
+  // The fast paths: a call without handles (already in the current thread's
+  // ipc.msg: syscalls send at most kIpcFastpathWords words this way, the
+  // kernel-built call of a foreign syscall kUserRegsWords), with no deadline, to a server
   // thread waiting on this endpoint that can run on this CPU right away —
   // handed the message and the CPU directly. Return false, having changed
   // nothing, when the conditions do not hold (take send()/receive() then);

@@ -473,12 +473,19 @@ void unpark(Thread* t, ktl::Error reason) {
   }
   t->wake_reason = reason;
   t->state_.store(ThreadState::Ready);
-  const RunQueue* queues[x86::kMaxCpus];
-  unsigned n = x86::cpu_count();
-  for (unsigned i = 0; i < n; ++i) queues[i] = g_cpus[i].ready ? &g_cpus[i].rq : nullptr;
   unsigned self = x86::this_cpu()->index;
   unsigned preferred = t->last_cpu == kNoCpu ? self : t->last_cpu;
-  unsigned target = pick_cpu_for(t->sched, queues, n, preferred);
+  unsigned target = preferred;
+  // pick_cpu_for's first rule without building its table: the preferred CPU
+  // with at most its running thread wins whatever the others carry. (The
+  // common wake-up of IPC and notification ping-pong: no survey of every CPU.)
+  if (preferred >= x86::kMaxCpus || !g_cpus[preferred].ready || !t->sched.may_run_on(preferred) ||
+      g_cpus[preferred].rq.load() > 1) {
+    const RunQueue* queues[x86::kMaxCpus];
+    unsigned n = x86::cpu_count();
+    for (unsigned i = 0; i < n; ++i) queues[i] = g_cpus[i].ready ? &g_cpus[i].rq : nullptr;
+    target = pick_cpu_for(t->sched, queues, n, preferred);
+  }
   CpuSched& tc = g_cpus[target];
   tc.lock.lock();
   t->sched.timeslice_ticks_left = kDefaultTimesliceTicks;
