@@ -16,6 +16,7 @@
 #include <new>
 
 extern "C" void context_switch(uint64_t* save_sp, uint64_t load_sp);
+extern "C" void context_switch_to_user(uint64_t* save_sp, x86::InterruptFrame* frame);
 extern "C" void thread_start();
 extern "C" void sched_finish_switch();
 extern "C" [[noreturn]] void return_to_user(x86::InterruptFrame* frame);
@@ -371,7 +372,7 @@ bool claim_for_switch(Thread* next) {
 
 void release_claim(Thread* next) { next->lock.unlock(0); }
 
-ktl::Error switch_to_claimed(Thread* n, uint64_t deadline_ns) {
+ktl::Error switch_to_claimed(Thread* n, uint64_t deadline_ns, const DirectResult* to_user) {
   Thread* t = current();
   x86::PerCpu* cpu = x86::this_cpu();
   t->lock.lock_irqs_off();
@@ -409,7 +410,18 @@ ktl::Error switch_to_claimed(Thread* n, uint64_t deadline_ns) {
   c.prev = t;
   ++c.switches;
   switch_user_state(t, n);
-  context_switch(&t->saved_sp, n->saved_sp);
+  if (to_user) {  // n's continuation is skipped: it leaves through its syscall frame
+    auto* f = reinterpret_cast<x86::InterruptFrame*>(n->kstack.top - sizeof(x86::InterruptFrame));
+    f->rdx = to_user->rdx;
+    f->r10 = to_user->r10;
+    f->r8 = to_user->r8;
+    f->r9 = to_user->r9;
+    f->rsi = to_user->rsi;
+    f->rax = 0;
+    context_switch_to_user(&t->saved_sp, f);
+  } else {
+    context_switch(&t->saved_sp, n->saved_sp);
+  }
   sched_finish_switch();
   return t->wake_reason;
 }
@@ -621,3 +633,12 @@ extern "C" void sched_finish_switch() {
 }
 
 extern "C" [[noreturn]] void thread_exit_current() { sched::exit_current(); }
+
+// The first code of a thread the IPC direct switch goes to
+// (context_switch_to_user, on its syscall frame, interrupts off): what its
+// skipped kernel continuation would have done before returning to user mode
+// — finish the switch, drop the endpoint reference its wait held.
+extern "C" void sched_direct_resume_finish() {
+  sched_finish_switch();
+  ipc::drop_held(sched::current()->ipc);
+}
