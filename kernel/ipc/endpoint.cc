@@ -54,6 +54,21 @@ sched::DirectResult direct_result(const syscalls::IpcMessage& m, uint32_t words,
   return {m.tag, words > 0 ? m.words[0] : 0, words > 1 ? m.words[1] : 0, words > 2 ? m.words[2] : 0, badge};
 }
 
+// The fast paths' word copy: the usual short message as four fixed moves
+// (words past the count are the sender's stale buffer, never delivered:
+// receivers read `words` of them), longer ones with memcpy.
+void copy_words(syscalls::IpcMessage& dst, const syscalls::IpcMessage& src, uint32_t words) {
+  static_assert(syscalls::kIpcFastpathWords == 4);
+  if (words <= 4) [[likely]] {
+    dst.words[0] = src.words[0];
+    dst.words[1] = src.words[1];
+    dst.words[2] = src.words[2];
+    dst.words[3] = src.words[3];
+  } else {
+    __builtin_memcpy(dst.words, src.words, words * sizeof(uint64_t));
+  }
+}
+
 void finish(ThreadIpc& t, ktl::Error why) {
   uint64_t f = t.lock.lock();
   t.done = true;
@@ -228,7 +243,7 @@ bool Endpoint::fast_call(uint64_t badge, ktl::Error* result, ktl::RefPtr<Endpoin
   r->queued_on = nullptr;
   uint32_t words = IpcTag::words(me.msg.tag);
   r->msg.tag = me.msg.tag | syscalls::kIpcFlagCall;
-  for (uint32_t i = 0; i < words; ++i) r->msg.words[i] = me.msg.words[i];
+  copy_words(r->msg, me.msg, words);
   r->handle_count = 0;
   r->badge = badge;
   self->ref();  // the receiver holds the caller until it replies
@@ -282,7 +297,7 @@ bool Endpoint::fast_reply_recv(ktl::Error* result, ktl::RefPtr<Endpoint>* direct
   }
   uint32_t words = IpcTag::words(me.msg.tag);
   c.msg.tag = me.msg.tag;
-  for (uint32_t i = 0; i < words; ++i) c.msg.words[i] = me.msg.words[i];
+  copy_words(c.msg, me.msg, words);
   c.handle_count = 0;
   c.badge = 0;
   c.done = true;

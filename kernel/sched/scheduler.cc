@@ -55,6 +55,14 @@ Thread* thread_of(SchedEntity* e) {
 // for entries from user mode (TSS.RSP0 and PerCpu.kernel_stack_top), the
 // address space (CR3; kernel threads run on whichever is loaded, since every
 // address space shares the kernel half), FS/GS bases and the FPU state.
+//
+// The FPU state is eager: a user thread's is saved whenever it stops running
+// (XSAVEOPT skips what it has not modified since its restore) and is in the
+// registers whenever it runs. The restore is skipped only when the registers
+// provably still hold it: it was the last thread restored on this CPU
+// (PerCpu::fpu_owner, by koid, never reused) and has not been restored on
+// another CPU since (Thread::fpu_cpu); only kernel threads (which never touch
+// the FPU) ran here in between. No other thread's state can be left in them.
 void switch_user_state(Thread* prev, Thread* next) {
   x86::PerCpu* cpu = x86::this_cpu();
   if (prev->is_user && prev->fpu_area) x86::fpu_save(prev->fpu_area);
@@ -77,7 +85,11 @@ void switch_user_state(Thread* prev, Thread* next) {
       x86::wrmsr(x86::kMsrKernelGsBase, next->user_gs_base);
       cpu->loaded_user_gs_base = next->user_gs_base;
     }
-    if (next->fpu_area) x86::fpu_restore(next->fpu_area);
+    if (next->fpu_area && (cpu->fpu_owner != next->id() || next->fpu_cpu != cpu->index)) {
+      x86::fpu_restore(next->fpu_area);
+      cpu->fpu_owner = next->id();
+      next->fpu_cpu = cpu->index;
+    }
     // Foreign-ABI threads enter through their own SYSCALL entry; the native
     // path stays free of the check (kernel threads never execute SYSCALL).
     const uint8_t lstar = next->syscall_handler ? 1 : 0;
@@ -639,6 +651,14 @@ extern "C" [[noreturn]] void thread_exit_current() { sched::exit_current(); }
 // skipped kernel continuation would have done before returning to user mode
 // — finish the switch, drop the endpoint reference its wait held.
 extern "C" void sched_direct_resume_finish() {
-  sched_finish_switch();
-  ipc::drop_held(sched::current()->ipc);
+  using namespace sched;
+  // sched_finish_switch for the one case switch_to_claimed has: the previous
+  // thread parked (it holds its own lock) and is neither dead nor to be requeued.
+  CpuSched& c = this_sched();
+  Thread* prev = c.prev;
+  c.prev = nullptr;
+  c.lock.unlock(0);
+  prev->holds_own_lock_across_switch = false;
+  prev->lock.unlock(0);
+  ipc::drop_held(current()->ipc);
 }

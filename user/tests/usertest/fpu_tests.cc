@@ -69,8 +69,9 @@ struct RegsMsg {
 
 // One register-twin syscall (`nr`: ipc_call_regs or ipc_reply_recv_regs) on
 // `ep` with the vector registers and MXCSR loaded from `in` just before it
-// and stored to `out` just after it.
-int64_t vector_syscall(uint64_t nr, uint32_t ep, keel::IpcMessage* msg, RegsMsg& m, const Vectors& in,
+// and stored to `out` just after it. (Other syscalls take `ep` as their first
+// argument and ignore the rest.)
+int64_t vector_syscall(uint64_t nr, uint64_t ep, keel::IpcMessage* msg, RegsMsg& m, const Vectors& in,
                        Vectors& out, bool avx) {
   uint64_t rax = nr, rdi = ep, rsi = reinterpret_cast<uint64_t>(msg), rdx = m.tag;
   register uint64_t r10 asm("r10") = m.w0;
@@ -101,7 +102,7 @@ int64_t vector_syscall(uint64_t nr, uint32_t ep, keel::IpcMessage* msg, RegsMsg&
   return int64_t(rax);
 }
 
-constexpr uint64_t kIpcCallRegs = 71, kIpcReplyRecvRegs = 72;
+constexpr uint64_t kIpcCallRegs = 71, kIpcReplyRecvRegs = 72, kThreadSleep = 16, kThreadYield = 47;
 constexpr uint32_t kRounds = 300;
 // MXCSR: all exceptions masked (0x1f80) with rounding toward -inf (bits 13-14 = 01) or +inf (10).
 constexpr uint32_t kMxcsrClient = 0x1f80 | (1u << 13), kMxcsrServer = 0x1f80 | (2u << 13);
@@ -163,4 +164,64 @@ UTEST(fpu, vector_state_survives_ipc_switches) {
   UEXPECT_EQ(st.served.load(), kRounds);
   UEXPECT_EQ(sys::handle_close(st.ep), 0);
   UEXPECT_EQ(sys::handle_close(server), 0);
+}
+
+namespace {
+
+struct Spinner {
+  bool avx;
+  std::atomic<bool> stop{false};
+  std::atomic<bool> done{false};
+  std::atomic<uint32_t> bad{0};
+  std::atomic<uint32_t> rounds{0};
+};
+
+// Yields in a loop with its own vector values loaded, checking them after each yield.
+void vector_spinner(uint64_t arg) {
+  auto* sp = reinterpret_cast<Spinner*>(arg);
+  static Vectors in, out;
+  keel::IpcMessage msg{};
+  for (uint64_t i = 0; !sp->stop.load(); ++i) {
+    fill(in, 0x9000 + i, kMxcsrServer);
+    RegsMsg m{};
+    vector_syscall(kThreadYield, 0, &msg, m, in, out, sp->avx);
+    if (!same(in, out, sp->avx)) sp->bad.fetch_add(1);
+    sp->rounds.fetch_add(1);
+  }
+  sp->done.store(true);
+}
+
+// Sleeps ~1 ms with `seed`'s values loaded; true if they came back intact.
+bool sleep_with_vectors(uint64_t seed, bool avx) {
+  static Vectors in, out;
+  keel::IpcMessage msg{};
+  fill(in, seed, kMxcsrClient);
+  RegsMsg m{};
+  int64_t r = vector_syscall(kThreadSleep, keel::now_ns() + 1'000'000, &msg, m, in, out, avx);
+  return r == 0 && same(in, out, avx);
+}
+
+}  // namespace
+
+// A thread that sleeps while only the idle thread runs finds its state still
+// in the registers (the restore is skipped: PerCpu::fpu_owner); one that
+// sleeps while another thread with other values runs gets its own back.
+UTEST(fpu, vector_state_survives_sleeps_and_other_threads) {
+  const bool avx = cpu_has_avx();
+  uint32_t bad = 0;
+  for (uint64_t i = 0; i < 10; ++i) bad += sleep_with_vectors(0x100 + i, avx) ? 0 : 1;
+  UEXPECT_EQ(bad, 0u);
+  static Spinner sp;
+  sp.avx = avx;
+  uint32_t th = keel::start_thread(&vector_spinner, reinterpret_cast<uint64_t>(&sp));
+  UASSERT(th != 0);
+  bad = 0;
+  for (uint64_t i = 0; i < 20; ++i) bad += sleep_with_vectors(0x200 + i, avx) ? 0 : 1;
+  UEXPECT_EQ(bad, 0u);
+  sp.stop.store(true);
+  for (int i = 0; i < 1000 && !sp.done.load(); ++i) sys::thread_sleep(keel::now_ns() + 1'000'000);
+  UEXPECT(sp.done.load());
+  UEXPECT(sp.rounds.load() > 0u);
+  UEXPECT_EQ(sp.bad.load(), 0u);
+  UEXPECT_EQ(sys::handle_close(th), 0);
 }
