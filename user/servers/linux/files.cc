@@ -487,7 +487,7 @@ int64_t do_write(Proc& p, Thread& t, File* f, uint64_t buf, uint64_t len, bool* 
   uint8_t chunk[4096];
   switch (f->kind) {
     case FileKind::Console: {
-      if (tty_active()) return tty_write(p, f, buf, len, block);
+      if (tty_active(f)) return tty_write(p, f, buf, len, block);
       uint64_t done = 0;
       while (done < len) {
         size_t n = len - done > sizeof chunk ? sizeof chunk : size_t(len - done);
@@ -564,7 +564,7 @@ int64_t sys_read_file(Proc& p, Thread& t, File* f, uint64_t buf, uint64_t len, b
     return -L::EBADF;
   uint8_t chunk[4096];
   switch (f->kind) {
-    case FileKind::Console: return tty_active() ? tty_read(p, f, buf, len, block) : 0;  // (no tty: end of file)
+    case FileKind::Console: return tty_active(f) ? tty_read(p, f, buf, len, block) : 0;  // (no tty: end of file)
     case FileKind::Null: return 0;
     case FileKind::Zero: case FileKind::Full: case FileKind::Random: {
       uint64_t done = 0;
@@ -963,7 +963,7 @@ Result sys_sendfile(Proc& p, const UserRegs& r) {
   if ((out->flags & L::O_ACCMODE) == L::O_RDONLY && out->kind != FileKind::Console && out->kind != FileKind::PipeWrite)
     return value(-L::EBADF);
   if ((in->flags & L::O_ACCMODE) == L::O_WRONLY) return value(-L::EBADF);
-  if (out->kind == FileKind::Console && tty_active()) return value(-L::EINVAL);  // (the tty: callers fall back to write)
+  if (out->kind == FileKind::Console && tty_active(out)) return value(-L::EINVAL);  // (the tty: callers fall back to write)
   if (in->kind != FileKind::Vfs || in->type != pfs::kTypeFile) return value(-L::EINVAL);
   if (out->flags & L::O_APPEND) return value(-L::EINVAL);
   int64_t off = -1;

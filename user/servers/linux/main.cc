@@ -110,6 +110,7 @@ Result dispatch_one(Thread& t, UserRegs& r) {
                                           : open_path(path, flags, mode & ~uint64_t(p.umask), &f);
       if (e == kOpenWait) return kBlock;  // a FIFO's other end (files.cc)
       if (e < 0) return value(e);
+      if (f->kind == FileKind::Console) tty_opened(p, f);  // (which tty: tty.cc)
       p.fds[fd] = {f, bool(flags & L::O_CLOEXEC)};
       return value(fd);
     }

@@ -313,7 +313,7 @@ void end_process(Proc& p, uint32_t status) {
     }
   // (Not while the console's tty runs a shell, whose own output the kernel
   // log's lines would break into: that shell reports its jobs itself.)
-  if (tty_active() && !g_trace && p.pid != tty_leader()) {
+  if (tty_active() && !g_trace && !tty_is_leader(p.pid)) {
   } else if ((status & 0x7f) == 0) {
     keel::print("linux: pid {} ({}) exited with status {}\n", p.pid, p.comm, (status >> 8) & 0xff);
   } else {
