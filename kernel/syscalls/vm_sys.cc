@@ -1,4 +1,5 @@
 // vm_sys.cc — memory objects and address-space mappings.
+#include <arch/x86_64/tlb.h>
 #include <ktl/align.h>
 #include <mm/vm.h>
 #include <object/process.h>
@@ -17,6 +18,13 @@ unsigned prot_from_abi(uint32_t p) {
   if (p & kVmExecute) prot |= x86::Prot::Execute;
   return prot;
 }
+
+// Entries that vm_unmap and vm_protect remove or restrict are flushed from
+// every CPU's TLB before the call returns: a thread of the process may run on
+// another CPU (or run there again without a CR3 reload) and would otherwise
+// still see a page that is gone, or write one made read-only.
+void flush_user_tlb(void*, uint64_t virt, uint64_t size) { x86::tlb_shootdown(virt, size); }
+constexpr x86::TlbFlush kUserFlush{&flush_user_tlb, nullptr};
 
 }  // namespace
 
@@ -102,7 +110,7 @@ int64_t sys_vm_map(Handle process, Handle vmo_h, uint64_t offset, size_t len, ui
   auto addr = (*proc)->aspace().map(*vmo, offset, len, prot_from_abi(prot_and_flags), opts, {});
   if (!addr.ok()) return abi_error(addr.error());
   if (auto w = x86::write_user(addr_inout, *addr); !w.ok()) {
-    (void)(*proc)->aspace().unmap(*addr, len, {});
+    (void)(*proc)->aspace().unmap(*addr, len, kUserFlush);
     return to_abi(w);
   }
   return 0;
@@ -111,14 +119,14 @@ int64_t sys_vm_map(Handle process, Handle vmo_h, uint64_t offset, size_t len, ui
 int64_t sys_vm_unmap(Handle process, UserAddr addr, size_t len) {
   auto proc = lookup<object::Process>(process, kRightMap);
   if (!proc.ok()) return abi_error(proc.error());
-  return to_abi((*proc)->aspace().unmap(addr, len, {}));
+  return to_abi((*proc)->aspace().unmap(addr, len, kUserFlush));
 }
 
 int64_t sys_vm_protect(Handle process, UserAddr addr, size_t len, uint32_t prot) {
   if (prot & ~(kVmRead | kVmWrite | kVmExecute)) return abi_error(ktl::Error::InvalidArgument);
   auto proc = lookup<object::Process>(process, kRightMap);
   if (!proc.ok()) return abi_error(proc.error());
-  return to_abi((*proc)->aspace().protect(addr, len, prot_from_abi(prot), {}));
+  return to_abi((*proc)->aspace().protect(addr, len, prot_from_abi(prot), kUserFlush));
 }
 
 }  // namespace syscalls

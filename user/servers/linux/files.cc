@@ -632,6 +632,8 @@ Result sys_fcntl(Proc& p, int64_t fd, uint64_t cmd, uint64_t arg) {
     case L::F_SETFD: p.fds[fd].cloexec = arg & L::FD_CLOEXEC; return value(0);
     case L::F_GETFL: return value(int64_t(f->flags));
     case L::F_SETFL: f->flags = (f->flags & ~(L::O_APPEND | L::O_NONBLOCK)) | (arg & (L::O_APPEND | L::O_NONBLOCK)); return value(0);
+    case 1032:  // F_GETPIPE_SZ: a pipe's capacity (fixed here); EBADF for anything else, as Linux
+      return value(f->kind == FileKind::PipeRead || f->kind == FileKind::PipeWrite ? int64_t(kPipeSize) : -L::EBADF);
     default: return value(-L::EINVAL);
   }
 }

@@ -125,6 +125,7 @@ Result sys_fcntl(Proc& p, int64_t fd, uint64_t cmd, uint64_t arg);
 Result sys_lseek(Proc& p, int64_t fd, int64_t off, uint64_t whence);
 Result sys_ioctl(Proc& p, int64_t fd, uint64_t req, uint64_t arg);
 uint32_t keel_prot(uint64_t prot);
+int64_t map_pages(Handle process, Handle vmo, uint64_t off, uint64_t addr, uint64_t len, uint64_t prot);
 Vmo* new_vmo(Handle h);
 void vmo_unref(Vmo* v);
 Mapping* add_mapping(Proc& p, uint64_t start, uint64_t len, uint32_t prot, bool shared, Vmo* vmo, uint64_t off);
@@ -138,6 +139,11 @@ Result sys_brk(Proc& p, uint64_t want);
 Result sys_mmap(Proc& p, const UserRegs& r);
 Result sys_munmap(Proc& p, uint64_t addr, uint64_t len);
 Result sys_mprotect(Proc& p, uint64_t addr, uint64_t len, uint64_t prot);
+Result sys_mremap(Proc& p, const UserRegs& r);
+Result sys_madvise(Proc& p, uint64_t addr, uint64_t len, uint64_t advice);
+Mapping* mapping_at(Proc& p, uint64_t addr);
+uint64_t find_free(Proc& p, uint64_t len);
+void unmap_range(Proc& p, uint64_t start, uint64_t len);
 int64_t read_file(const char* path, uint8_t** out, size_t* size);
 int64_t start_linux_thread(Proc& p, Thread& t, const UserRegs& regs);
 void set_comm(Proc& p, const char* path);
@@ -152,7 +158,8 @@ int64_t exec_into(Proc& p, const char* path, std::span<const std::string_view> a
                   std::span<const std::string_view> envp, UserRegs* regs);
 Result sys_fork(Proc& parent, Thread& t, const UserRegs& regs);
 Result sys_execve(Proc& p, Thread& t, const UserRegs& r);
-Result sys_wait4(Proc& p, const UserRegs& r);
+Result sys_wait4(Proc& p, Thread& t, const UserRegs& r);
+Result sys_waitid(Proc& p, Thread& t, const UserRegs& r);
 // signals.cc: kill(2) from `p` (`t` its calling thread); sends `sig` with
 // `info` to process `q` (tid: to that thread); what the parent of `child` is told when it
 // ends, stops or continues (SIGCHLD); the delivery after each syscall.
@@ -200,6 +207,7 @@ Result sys_sendfile(Proc& p, const UserRegs& r);
 bool dispatch_signals(Thread& t, UserRegs& r, Result* out);
 bool dispatch_threads(Thread& t, UserRegs& r, Result* out);
 bool dispatch_tty(Thread& t, UserRegs& r, Result* out);
+bool dispatch_process(Thread& t, UserRegs& r, Result* out);  // process.cc: waits, ids, groups, sessions
 
 // The console's tty (tty.cc): while a session is open, every Console file is
 // it. tty_native answers a native client's tty method (keel/proto/linux.h);

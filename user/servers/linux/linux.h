@@ -133,6 +133,15 @@ struct Proc {
   uint64_t start_ns = 0;
   uint64_t mmap_hint = 0;
   int vfork_parent = 0;  // tid of the thread suspended in vfork until this process execs or ends (0: none)
+  // process.cc: the exit signal (clone's CSIGNAL: SIGCHLD, or 0 for a child
+  // waited only with __WCLONE or __WALL, whose end sends nothing), whether it
+  // ran execve since its fork (setpgid by the parent: EACCES), whether
+  // setsid left its controlling terminal (open of /dev/tty: ENXIO), and the
+  // real, effective and saved user and group ids.
+  int exit_signal = 17;
+  bool execed = false;
+  bool no_ctty = false;
+  uint32_t uid[3] = {0, 0, 0}, gid[3] = {0, 0, 0};
 };
 
 }  // namespace linux_srv

@@ -6,6 +6,7 @@
 #include <ktl/bytes.h>
 #include <loader/elf.h>
 #include "stack.h"
+#include "vmcheck.h"
 
 namespace linux_srv {
 
@@ -48,6 +49,31 @@ int64_t read_file(const char* path_in, uint8_t** out, size_t* size) {
 struct Exec {
   uint64_t entry = 0, rsp = 0;
 };
+
+namespace {
+
+// execve's permission check: a regular file needs an execute bit (EACCES
+// otherwise; read_file refuses what is not a regular file).
+int64_t check_exec(const char* path_in) {
+  char path[kPathMax];
+  copy_cstr(path, path_in, sizeof path - 1);
+  path[sizeof path - 1] = 0;
+  if (int64_t e = follow_links(path); e < 0) return e;
+  L::Stat st;
+  if (int64_t e = stat_path(path, &st); e < 0) return e;
+  if ((st.st_mode & L::S_IFMT) == L::S_IFREG && !(st.st_mode & 0111)) return -L::EACCES;
+  return 0;
+}
+
+// CPUID.1:EDX, what Linux passes as AT_HWCAP on x86-64 (the server runs on
+// the same CPUs as its programs).
+uint64_t hwcap() {
+  uint32_t a = 1, b = 0, c = 0, d = 0;
+  asm volatile("cpuid" : "+a"(a), "=b"(b), "+c"(c), "=d"(d));
+  return d;
+}
+
+}  // namespace
 
 // Loads the ELF `image` into the new, empty Linux process `p` (its Keel
 // process exists) and builds its stack. Returns 0 or -errno.
@@ -100,11 +126,11 @@ int64_t load_image(Proc& p, const uint8_t* image, size_t size, std::span<const s
       {L::AT_BASE, 0},
       {L::AT_FLAGS, 0},
       {L::AT_ENTRY, elf.entry + bias},
-      {L::AT_UID, 0},
-      {L::AT_EUID, 0},
-      {L::AT_GID, 0},
-      {L::AT_EGID, 0},
-      {L::AT_HWCAP, 0x178bfbff},  // CPUID.1:EDX of a typical x86-64 (fpu..sse2): what Linux passes
+      {L::AT_UID, p.uid[0]},
+      {L::AT_EUID, p.uid[1]},
+      {L::AT_GID, p.gid[0]},
+      {L::AT_EGID, p.gid[1]},
+      {L::AT_HWCAP, hwcap()},
       {L::AT_CLKTCK, 100},
       {L::AT_SECURE, 0},
       {L::AT_HWCAP2, 0},
@@ -189,6 +215,7 @@ int64_t exec_into(Proc& p, const char* path, std::span<const std::string_view> a
                   std::span<const std::string_view> envp, UserRegs* regs) {
   uint8_t* image = nullptr;
   size_t size = 0;
+  if (int64_t r = check_exec(path); r < 0) return r;
   if (int64_t r = read_file(path, &image, &size); r < 0) return r;
   // "#!interpreter [arg]": run the interpreter with the script's path.
   char line[kPathMax];
@@ -208,6 +235,7 @@ int64_t exec_into(Proc& p, const char* path, std::span<const std::string_view> a
     for (size_t i = 1; i < argv_in.size() && n < linux_stack::kMaxStrings; ++i) argv_buf[n++] = argv_in[i];
     argv = {argv_buf, n};
     path = interp_path;
+    if (int64_t r = check_exec(path); r < 0) return r;
     if (int64_t r = read_file(path, &image, &size); r < 0) return r;
     if (size >= 2 && image[0] == '#' && image[1] == '!') {
       delete[] image;
@@ -303,7 +331,7 @@ void end_process(Proc& p, uint32_t status) {
   tty_process_ended(p);  // (the tty session ends with its leader)
   if (p.ppid <= 1) {
     p = Proc{};  // no parent: reaped at once
-  } else if (Proc* parent = proc_by_pid(p.ppid)) {
+  } else if (Proc* parent = proc_by_pid(p.ppid); parent && p.exit_signal == L::SIGCHLD) {
     child_changed(*parent, p, (status & 0x7f) == 0 ? linux_sigframe::kCldExited : linux_sigframe::kCldKilled,
                   (status & 0x7f) == 0 ? int((status >> 8) & 0xff) : int(status & 0x7f));
   }
@@ -368,6 +396,9 @@ Result sys_fork(Proc& parent, Thread& t, const UserRegs& regs) {
   c->nofile = parent.nofile;
   c->cmdline_len = parent.cmdline_len;
   c->umask = parent.umask;
+  memcpy(c->uid, parent.uid, sizeof c->uid);
+  memcpy(c->gid, parent.gid, sizeof c->gid);
+  c->no_ctty = parent.no_ctty;
   ct->sigmask = t.sigmask;  // (the mask and alternate stack are the thread's; nothing stays pending)
   ct->alt_sp = t.alt_sp, ct->alt_size = t.alt_size;
   memcpy(c->sigaction, parent.sigaction, sizeof c->sigaction);
@@ -391,8 +422,7 @@ Result sys_fork(Proc& parent, Thread& t, const UserRegs& regs) {
       }
     }
     const uint64_t off = m.shared ? m.offset : 0;
-    uint64_t at = m.start;
-    if (sys::vm_map(c->process, v->handle, off, m.len, keel_prot(m.prot) | keel::kVmFixed, &at) != 0 ||
+    if (map_pages(c->process, v->handle, off, m.start, m.len, m.prot) != 0 ||
         !add_mapping(*c, m.start, m.len, m.prot, m.shared, v, off)) {
       vmo_unref(v);
       return fail(-L::ENOMEM);
@@ -479,6 +509,7 @@ Result sys_execve(Proc& p, Thread& t, const UserRegs& r) {
         sys::process_kill(old_process);
         sys::handle_close(old_process);
         sys::handle_close(old_thread);
+        p.execed = true;
         vfork_release(p);
       }
     }
@@ -490,37 +521,283 @@ Result sys_execve(Proc& p, Thread& t, const UserRegs& r) {
   return res;
 }
 
-Result sys_wait4(Proc& p, const UserRegs& r) {
-  const int64_t pid = int64_t(int32_t(r.rdi));
-  const uint64_t status_addr = r.rsi, options = r.rdx;
-  if (options & ~(L::WNOHANG | L::WUNTRACED | L::WCONTINUED | 0x40000000ull /*__WALL*/)) return value(-L::EINVAL);
+namespace {
+
+constexpr uint64_t kWStopped = 2, kWExited = 4, kWNowait = 0x0100'0000, kWNothread = 0x2000'0000,
+                   kWAll = 0x4000'0000, kWClone = 0x8000'0000;
+
+// Which children a wait selects: every one, one pid, or one process group.
+struct WaitSel {
+  enum { All, Pid, Group } by;
+  int id;
+};
+
+// What a wait found: the child, its status word (wait4's), and whether the
+// event was its end (reaping it) rather than a stop or a continue.
+struct Waited {
+  Proc* child;
+  uint32_t status;
+  bool ended;
+};
+
+// Looks for a child of `p` that `sel` and `options` select with something to
+// report: 1 (*out filled), 0 (there are such children, none ready yet), or
+// -ECHILD. Without __WALL, a child whose exit signal is not SIGCHLD (clone
+// with 0) is selected only by __WCLONE, and the others only without it.
+int find_waited(Proc& p, WaitSel sel, uint64_t options, Waited* out) {
   bool any = false;
   for (Proc& c : g_procs) {
     if (!c.used || c.ppid != p.pid) continue;
-    if (pid > 0 && c.pid != pid) continue;
-    if (pid == 0 && c.pgid != p.pgid) continue;
-    if (pid < -1 && c.pgid != -pid) continue;
+    if (sel.by == WaitSel::Pid && c.pid != sel.id) continue;
+    if (sel.by == WaitSel::Group && c.pgid != sel.id) continue;
+    if (!(options & kWAll) && (c.exit_signal != L::SIGCHLD) != bool(options & kWClone)) continue;
     any = true;
-    if (!c.zombie) {  // a stop or a continue to report?
-      const bool report = (c.stop_report > 0 && (options & L::WUNTRACED)) || (c.stop_report < 0 && (options & L::WCONTINUED));
-      if (!report) continue;
-      const uint32_t st = c.stop_report > 0 ? uint32_t(c.stop_report) << 8 | 0x7f : 0xffff;
-      if (status_addr && !write_obj(p, status_addr, st)) return value(-L::EFAULT);
-      c.stop_report = 0;
-      return value(c.pid);
+    if (c.zombie) {
+      if (!(options & kWExited)) continue;
+      *out = {&c, c.wait_status, true};
+      return 1;
     }
-    if (status_addr && !write_obj(p, status_addr, c.wait_status)) return value(-L::EFAULT);
-    if (r.r10) {  // struct rusage: zeros
-      uint8_t zero[144] = {};
-      if (!write_user(p, r.r10, zero, sizeof zero)) return value(-L::EFAULT);
+    if (c.stop_report > 0 && (options & kWStopped)) {
+      *out = {&c, uint32_t(c.stop_report) << 8 | 0x7f, false};
+      return 1;
     }
-    const int cpid = c.pid;
-    c = Proc{};
-    return value(cpid);
+    if (c.stop_report < 0 && (options & L::WCONTINUED)) {
+      *out = {&c, 0xffff, false};
+      return 1;
+    }
   }
-  if (!any) return value(-L::ECHILD);
-  if (options & L::WNOHANG) return value(0);
-  return kBlock;
+  return any ? 0 : -int(L::ECHILD);
+}
+
+// The event is reported: a stop or continue is consumed, an ended child reaped.
+int consume(const Waited& w) {
+  const int pid = w.child->pid;
+  if (w.ended) *w.child = Proc{};
+  else w.child->stop_report = 0;
+  return pid;
+}
+
+}  // namespace
+
+Result sys_wait4(Proc& p, Thread& t, const UserRegs& r) {
+  const int64_t pid = int64_t(int32_t(r.rdi));
+  const uint64_t status_addr = r.rsi, options = uint32_t(r.rdx);  // (an int: __WCLONE comes sign-extended)
+  if (options & ~(L::WNOHANG | L::WUNTRACED | L::WCONTINUED | kWNothread | kWAll | kWClone)) return value(-L::EINVAL);
+  if (pid == int32_t(0x8000'0000)) return value(-L::ESRCH);  // (INT_MIN: Linux refuses to negate it)
+  const WaitSel sel = pid > 0 ? WaitSel{WaitSel::Pid, int(pid)}
+                    : pid == -1 ? WaitSel{WaitSel::All, 0}
+                                : WaitSel{WaitSel::Group, pid == 0 ? p.pgid : int(-pid)};
+  Waited w{};
+  const int found = find_waited(p, sel, options | kWExited, &w);
+  if (found < 0) return value(found);
+  if (found == 0) {
+    if (options & L::WNOHANG) return value(0);
+    t.block = Block::Wait4;
+    return kBlock;
+  }
+  if (status_addr && !write_obj(p, status_addr, w.status)) return value(-L::EFAULT);
+  if (r.r10) {  // struct rusage: zeros (no CPU times are kept)
+    uint8_t zero[144] = {};
+    if (!write_user(p, r.r10, zero, sizeof zero)) return value(-L::EFAULT);
+  }
+  return value(consume(w));
+}
+
+// waitid(2): P_ALL, P_PID, P_PGID (id 0: the caller's group); WEXITED,
+// WSTOPPED, WCONTINUED (at least one, else EINVAL), WNOHANG, WNOWAIT (the
+// child stays waitable), __WCLONE/__WALL as for wait4. The siginfo gets
+// SIGCHLD, si_code CLD_*, si_pid, si_uid, si_status; nothing to report with
+// WNOHANG: 0 and those fields zero. P_PIDFD (no pidfds here) and other id
+// types: EINVAL.
+Result sys_waitid(Proc& p, Thread& t, const UserRegs& r) {
+  const uint64_t idtype = uint32_t(r.rdi), infop = r.rdx, options = uint32_t(r.r10), ru = r.r8;
+  const int64_t id = int64_t(int32_t(r.rsi));
+  if (options & ~(L::WNOHANG | kWStopped | kWExited | L::WCONTINUED | kWNowait | kWNothread | kWAll | kWClone))
+    return value(-L::EINVAL);
+  if (!(options & (kWStopped | kWExited | L::WCONTINUED))) return value(-L::EINVAL);
+  WaitSel sel{WaitSel::All, 0};
+  switch (idtype) {
+    case 0: break;  // P_ALL
+    case 1:  // P_PID
+      if (id <= 0) return value(-L::EINVAL);
+      sel = {WaitSel::Pid, int(id)};
+      break;
+    case 2:  // P_PGID
+      if (id < 0) return value(-L::EINVAL);
+      sel = {WaitSel::Group, id == 0 ? p.pgid : int(id)};
+      break;
+    default: return value(-L::EINVAL);
+  }
+  Waited w{};
+  const int found = find_waited(p, sel, options, &w);
+  if (found < 0) return value(found);
+  if (found == 0 && !(options & L::WNOHANG)) {
+    t.block = Block::Wait4;
+    return kBlock;
+  }
+  int32_t head[3] = {0, 0, 0}, tail[3] = {0, 0, 0};  // signo errno code; pid uid status
+  if (found == 1) {
+    const linux_vmcheck::ChildInfo ci = linux_vmcheck::child_info(w.status);
+    head[0] = L::SIGCHLD;
+    head[2] = ci.code;
+    tail[0] = w.child->pid;
+    tail[1] = int32_t(w.child->uid[0]);
+    tail[2] = ci.status;
+  }
+  if (infop && (!write_user(p, infop, head, sizeof head) || !write_user(p, infop + 16, tail, sizeof tail)))
+    return value(-L::EFAULT);
+  if (ru) {
+    uint8_t zero[144] = {};
+    if (!write_user(p, ru, zero, sizeof zero)) return value(-L::EFAULT);
+  }
+  if (found == 1 && !(options & kWNowait)) (void)consume(w);
+  return value(0);
+}
+
+// ---------------------------------------------------------------- ids, groups, sessions
+
+namespace {
+
+constexpr uint32_t kKeep = 0xffff'ffff;  // -1: leave this id as it is
+
+// setuid/setgid (`ids` the real, effective, saved uids or gids; `root`: the
+// caller's euid is 0, which may set anything): root sets all three, others
+// only the effective id, to their real or saved one (setuid(2)).
+int64_t set_one(uint32_t (&ids)[3], uint32_t v, bool root) {
+  if (v == kKeep) return -L::EINVAL;
+  if (root) {
+    ids[0] = ids[1] = ids[2] = v;
+    return 0;
+  }
+  if (v != ids[0] && v != ids[2]) return -L::EPERM;
+  ids[1] = v;
+  return 0;
+}
+
+bool one_of(uint32_t v, const uint32_t (&ids)[3]) { return v == ids[0] || v == ids[1] || v == ids[2]; }
+
+// setresuid/setresgid: each of real, effective, saved (-1: kept) must be one
+// of the current three unless root.
+int64_t set_res(uint32_t (&ids)[3], uint32_t r, uint32_t e, uint32_t s, bool root) {
+  if (!root && ((r != kKeep && !one_of(r, ids)) || (e != kKeep && !one_of(e, ids)) || (s != kKeep && !one_of(s, ids))))
+    return -L::EPERM;
+  if (r != kKeep) ids[0] = r;
+  if (e != kKeep) ids[1] = e;
+  if (s != kKeep) ids[2] = s;
+  return 0;
+}
+
+// setreuid/setregid: the real id may become the real or effective one, the
+// effective id any of the three (root: anything); the saved id follows the
+// new effective one when the real id is set or the effective one moves away
+// from the real one.
+int64_t set_re(uint32_t (&ids)[3], uint32_t r, uint32_t e, bool root) {
+  if (!root && ((r != kKeep && r != ids[0] && r != ids[1]) || (e != kKeep && !one_of(e, ids)))) return -L::EPERM;
+  const uint32_t old_real = ids[0];
+  if (r != kKeep) ids[0] = r;
+  if (e != kKeep) ids[1] = e;
+  if (r != kKeep || (e != kKeep && e != old_real)) ids[2] = ids[1];
+  return 0;
+}
+
+// setpgid(2) from `p`: `pid` (0: itself) into group `pgid` (0: its own pid).
+int64_t set_pgid(Proc& p, int64_t pid, int64_t pgid) {
+  if (pgid < 0) return -L::EINVAL;
+  Proc* q = pid == 0 ? &p : proc_by_pid(int(pid));
+  if (!q || q->zombie) return -L::ESRCH;
+  if (q != &p) {
+    if (q->ppid != p.pid) return -L::ESRCH;
+    if (q->sid != p.sid) return -L::EPERM;
+    if (q->execed) return -L::EACCES;
+  }
+  if (q->sid == q->pid) return -L::EPERM;  // a session leader stays in its group
+  const int want = pgid == 0 ? q->pid : int(pgid);
+  if (want != q->pid) {  // joining a group: it must exist in the same session
+    bool found = false;
+    for (Proc& o : g_procs)
+      if (o.used && !o.zombie && o.pgid == want && o.sid == q->sid) found = true;
+    if (!found) return -L::EPERM;
+  }
+  q->pgid = want;
+  return 0;
+}
+
+}  // namespace
+
+// The syscalls of this file's area that main.cc's switch leaves to it.
+bool dispatch_process(Thread& t, UserRegs& r, Result* out) {
+  Proc& p = *t.proc;
+  const bool root = p.uid[1] == 0;
+  switch (r.rax) {
+    case L::kWait4: *out = sys_wait4(p, t, r); return true;
+    case L::kWaitid: *out = sys_waitid(p, t, r); return true;
+    case L::kGetuid: *out = value(p.uid[0]); return true;
+    case L::kGeteuid: *out = value(p.uid[1]); return true;
+    case L::kGetgid: *out = value(p.gid[0]); return true;
+    case L::kGetegid: *out = value(p.gid[1]); return true;
+    case L::kSetuid: *out = value(set_one(p.uid, uint32_t(r.rdi), root)); return true;
+    case L::kSetgid: *out = value(set_one(p.gid, uint32_t(r.rdi), root)); return true;
+    case L::kSetreuid: *out = value(set_re(p.uid, uint32_t(r.rdi), uint32_t(r.rsi), root)); return true;
+    case L::kSetregid: *out = value(set_re(p.gid, uint32_t(r.rdi), uint32_t(r.rsi), root)); return true;
+    case L::kSetresuid:
+      *out = value(set_res(p.uid, uint32_t(r.rdi), uint32_t(r.rsi), uint32_t(r.rdx), root));
+      return true;
+    case L::kSetresgid:
+      *out = value(set_res(p.gid, uint32_t(r.rdi), uint32_t(r.rsi), uint32_t(r.rdx), root));
+      return true;
+    case L::kGetresuid: case L::kGetresgid: {
+      const uint32_t* ids = r.rax == L::kGetresuid ? p.uid : p.gid;
+      *out = value(write_obj(p, r.rdi, ids[0]) && write_obj(p, r.rsi, ids[1]) && write_obj(p, r.rdx, ids[2]) ? 0
+                                                                                                             : -L::EFAULT);
+      return true;
+    }
+    case L::kSetfsuid: case L::kSetfsgid:  // (the filesystem ids follow the effective ones: the old one)
+      *out = value(r.rax == L::kSetfsuid ? p.uid[1] : p.gid[1]);
+      return true;
+    case L::kGetgroups: *out = value(int32_t(r.rdi) < 0 ? -L::EINVAL : 0); return true;  // in no other group
+    case L::kSetgroups: *out = value(root ? 0 : -L::EPERM); return true;
+    case L::kGetpgrp: *out = value(p.pgid); return true;
+    case L::kGetpgid: case L::kGetsid: {
+      Proc* q = r.rdi == 0 ? &p : proc_by_pid(int(int32_t(r.rdi)));
+      *out = value(!q || int32_t(r.rdi) < 0 ? -L::ESRCH : r.rax == L::kGetpgid ? q->pgid : q->sid);
+      return true;
+    }
+    case L::kSetpgid: *out = value(set_pgid(p, int64_t(int32_t(r.rdi)), int64_t(int32_t(r.rsi)))); return true;
+    case L::kSetsid: {
+      // EPERM when a process group with the caller's pid exists (it leads one).
+      for (Proc& q : g_procs)
+        if (q.used && !q.zombie && q.pgid == p.pid) {
+          *out = value(-L::EPERM);
+          return true;
+        }
+      p.sid = p.pgid = p.pid;
+      p.no_ctty = true;
+      *out = value(p.sid);
+      return true;
+    }
+    case L::kSysinfo: {
+      // struct sysinfo: uptime, loads[3], totalram, freeram, sharedram, bufferram, totalswap, freeswap
+      // (unsigned long each), procs (u16), pad, totalhigh, freehigh, mem_unit (u32).
+      uint8_t info[112] = {};
+      const uint64_t ns = keel::now_ns();
+      const int64_t up = int64_t(ns / 1'000'000'000 + (ns % 1'000'000'000 ? 1 : 0));  // (rounded up, as Linux)
+      memcpy(info, &up, 8);
+      keel::SystemStats st{};
+      (void)sys::system_stats(&st, sizeof st);
+      const uint64_t total = st.frames_total ? st.frames_total * kPage : 512ull << 20;
+      const uint64_t free = st.frames_total ? st.frames_free * kPage : 0;
+      memcpy(info + 32, &total, 8);
+      memcpy(info + 40, &free, 8);
+      uint16_t procs = 0;
+      for (const Thread& th : g_threads) procs = uint16_t(procs + (th.used ? 1 : 0));  // (Linux counts threads)
+      memcpy(info + 80, &procs, 2);
+      const uint32_t unit = 1;
+      memcpy(info + 104, &unit, 4);
+      *out = value(write_user(p, r.rdi, info, sizeof info) ? 0 : -L::EFAULT);
+      return true;
+    }
+    default: return false;
+  }
 }
 
 }  // namespace linux_srv

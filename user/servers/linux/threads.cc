@@ -163,6 +163,7 @@ Result clone_process(Thread& t, const UserRegs& r, uint64_t flags, bool vfork) {
   Proc* c = proc_by_pid(int(res.value));
   if (!c) return res;
   if (r.rax == L::kClone) {
+    c->exit_signal = int(flags & L::CSIGNAL);  // (0: waited only with __WCLONE/__WALL, no SIGCHLD)
     if (flags & L::CLONE_PARENT_SETTID) (void)write_obj(p, r.rdx, int32_t(res.value));
     if (flags & L::CLONE_CHILD_SETTID) (void)write_obj(*c, r.r10, int32_t(res.value));
     if (flags & L::CLONE_CHILD_CLEARTID)
