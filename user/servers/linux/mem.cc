@@ -17,11 +17,10 @@ uint32_t keel_prot(uint64_t prot) {
 }
 
 // Maps `len` bytes of object `vmo` from `off` at `addr` in `process` with
-// the Linux protection `prot`. PROT_NONE memory is not mapped in the kernel
-// at all (Keel mappings are at least readable): the table keeps it, and a
-// touch faults into the pager as SIGSEGV with SEGV_ACCERR. 0 or the Keel error.
+// the Linux protection `prot` (PROT_NONE: a Keel mapping with no access,
+// whose every touch faults into the pager: SIGSEGV, SEGV_ACCERR). 0 or the
+// Keel error.
 int64_t map_pages(Handle process, Handle vmo, uint64_t off, uint64_t addr, uint64_t len, uint64_t prot) {
-  if (keel_prot(prot) == 0) return 0;
   uint64_t at = addr;
   return sys::vm_map(process, vmo, off, len, keel_prot(prot) | keel::kVmFixed, &at);
 }
@@ -288,19 +287,8 @@ Result sys_mprotect(Proc& p, uint64_t addr, uint64_t len, uint64_t prot) {
   if (size < len) return value(-L::ENOMEM);
   if (size == 0) return value(0);
   if (!range_mapped(p, addr, size)) return value(-L::ENOMEM);
-  // Piece by piece: to or from PROT_NONE the pages leave or come back to the
-  // kernel's mappings (map_pages); otherwise their protection changes.
-  const uint64_t end = addr + size;
-  for (Mapping& m : p.maps) {
-    if (!m.used || m.start >= end || m.start + m.len <= addr) continue;
-    const uint64_t a = m.start > addr ? m.start : addr, b = m.start + m.len < end ? m.start + m.len : end;
-    const bool was = keel_prot(m.prot) != 0, will = keel_prot(prot) != 0;
-    int64_t e = 0;
-    if (was && !will) e = sys::vm_unmap(p.process, a, b - a);
-    else if (!was && will) e = map_pages(p.process, m.vmo->handle, m.offset + (a - m.start), a, b - a, prot);
-    else if (was) e = sys::vm_protect(p.process, a, b - a, keel_prot(prot));
-    if (e != 0) return value(e == keel::err(Status::NoMemory) || e == keel::err(Status::QuotaExceeded) ? -L::ENOMEM : -L::EACCES);
-  }
+  if (int64_t e = sys::vm_protect(p.process, addr, size, keel_prot(prot)); e != 0)
+    return value(e == keel::err(Status::NoMemory) || e == keel::err(Status::QuotaExceeded) ? -L::ENOMEM : -L::EACCES);
   if (!protect_range(p, addr, size, uint32_t(prot))) return value(-L::ENOMEM);
   return value(0);
 }
