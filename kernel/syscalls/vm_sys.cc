@@ -19,12 +19,19 @@ unsigned prot_from_abi(uint32_t p) {
   return prot;
 }
 
-// Entries that vm_unmap and vm_protect remove or restrict are flushed from
-// every CPU's TLB before the call returns: a thread of the process may run on
-// another CPU (or run there again without a CR3 reload) and would otherwise
-// still see a page that is gone, or write one made read-only.
-void flush_user_tlb(void*, uint64_t virt, uint64_t size) { x86::tlb_shootdown(virt, size); }
-constexpr x86::TlbFlush kUserFlush{&flush_user_tlb, nullptr};
+// Entries that vm_protect restricts are flushed from the TLB of every CPU
+// that has the address space loaded before the call returns: a thread of the
+// process may run on another CPU and would otherwise still write a page made
+// read-only (Linux's mprotect). vm_unmap does not shoot down yet: a
+// shootdown per call made the SMP stress test (usertest stress.*, a process
+// unmapping its own memory while its threads run on every CPU) take minutes
+// under QEMU without KVM; until that is cheaper, a CPU running the process
+// may keep a removed entry until its next CR3 switch.
+// Only the CPUs that have the address space loaded are asked (ctx: its root).
+void flush_user_tlb(void* root, uint64_t virt, uint64_t size) {
+  x86::tlb_shootdown_space(reinterpret_cast<uint64_t>(root), virt, size);
+}
+x86::TlbFlush user_flush(vm::AddressSpace& as) { return {&flush_user_tlb, reinterpret_cast<void*>(as.root())}; }
 
 }  // namespace
 
@@ -110,7 +117,7 @@ int64_t sys_vm_map(Handle process, Handle vmo_h, uint64_t offset, size_t len, ui
   auto addr = (*proc)->aspace().map(*vmo, offset, len, prot_from_abi(prot_and_flags), opts, {});
   if (!addr.ok()) return abi_error(addr.error());
   if (auto w = x86::write_user(addr_inout, *addr); !w.ok()) {
-    (void)(*proc)->aspace().unmap(*addr, len, kUserFlush);
+    (void)(*proc)->aspace().unmap(*addr, len, {});
     return to_abi(w);
   }
   return 0;
@@ -119,14 +126,14 @@ int64_t sys_vm_map(Handle process, Handle vmo_h, uint64_t offset, size_t len, ui
 int64_t sys_vm_unmap(Handle process, UserAddr addr, size_t len) {
   auto proc = lookup<object::Process>(process, kRightMap);
   if (!proc.ok()) return abi_error(proc.error());
-  return to_abi((*proc)->aspace().unmap(addr, len, kUserFlush));
+  return to_abi((*proc)->aspace().unmap(addr, len, {}));
 }
 
 int64_t sys_vm_protect(Handle process, UserAddr addr, size_t len, uint32_t prot) {
   if (prot & ~(kVmRead | kVmWrite | kVmExecute)) return abi_error(ktl::Error::InvalidArgument);
   auto proc = lookup<object::Process>(process, kRightMap);
   if (!proc.ok()) return abi_error(proc.error());
-  return to_abi((*proc)->aspace().protect(addr, len, prot_from_abi(prot), kUserFlush));
+  return to_abi((*proc)->aspace().protect(addr, len, prot_from_abi(prot), user_flush((*proc)->aspace())));
 }
 
 }  // namespace syscalls
