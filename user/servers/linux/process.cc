@@ -704,7 +704,7 @@ int64_t set_re(uint32_t (&ids)[3], uint32_t r, uint32_t e, bool root) {
 int64_t set_pgid(Proc& p, int64_t pid, int64_t pgid) {
   if (pgid < 0) return -L::EINVAL;
   Proc* q = pid == 0 ? &p : proc_by_pid(int(pid));
-  if (!q || q->zombie) return -L::ESRCH;
+  if (!q) return -L::ESRCH;
   if (q != &p) {
     if (q->ppid != p.pid) return -L::ESRCH;
     if (q->sid != p.sid) return -L::EPERM;
@@ -715,7 +715,7 @@ int64_t set_pgid(Proc& p, int64_t pid, int64_t pgid) {
   if (want != q->pid) {  // joining a group: it must exist in the same session
     bool found = false;
     for (Proc& o : g_procs)
-      if (o.used && !o.zombie && o.pgid == want && o.sid == q->sid) found = true;
+      if (o.used && o.pgid == want && o.sid == q->sid) found = true;  // (a zombie is in its group until reaped)
     if (!found) return -L::EPERM;
   }
   q->pgid = want;
@@ -766,7 +766,7 @@ bool dispatch_process(Thread& t, UserRegs& r, Result* out) {
     case L::kSetsid: {
       // EPERM when a process group with the caller's pid exists (it leads one).
       for (Proc& q : g_procs)
-        if (q.used && !q.zombie && q.pgid == p.pid) {
+        if (q.used && q.pgid == p.pid) {
           *out = value(-L::EPERM);
           return true;
         }
