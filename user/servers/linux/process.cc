@@ -188,6 +188,17 @@ void set_comm(Proc& p, const char* path) {
   copy_cstr(p.exe, path, sizeof p.exe - 1);
 }
 
+// comm is the last component of the name the program was run by, as in
+// Linux: a symbolic link's own (/bin/cat -> busybox: cat), a script's, "exe"
+// for /proc/self/exe (exe, set_comm's, is the file itself).
+void comm_from_name(Proc& p, const char* name) {
+  const char* base = last_slash(name, '/');
+  base = base ? base + 1 : name;
+  if (!*base) return;
+  memset(p.comm, 0, sizeof p.comm);
+  copy_cstr(p.comm, base, sizeof p.comm - 1);
+}
+
 // Splits a "#!" line: interpreter and optional argument (views into `line`).
 bool parse_shebang(const uint8_t* image, size_t size, char (&line)[kPathMax], std::string_view* interp,
                    std::string_view* arg) {
@@ -324,10 +335,14 @@ void end_process(Proc& p, uint32_t status) {
       c.ppid = 1;  // to init (the personality), which reaps them
       if (c.zombie) c = Proc{};
     }
-  if ((status & 0x7f) == 0)
+  // (Not while the console's tty runs a shell, whose own output the kernel
+  // log's lines would break into: that shell reports its jobs itself.)
+  if (tty_active() && !g_trace && p.pid != tty_leader()) {
+  } else if ((status & 0x7f) == 0) {
     keel::print("linux: pid {} ({}) exited with status {}\n", p.pid, p.comm, (status >> 8) & 0xff);
-  else
+  } else {
     keel::print("linux: pid {} ({}) killed by signal {}\n", p.pid, p.comm, status & 0x7f);
+  }
   tty_process_ended(p);  // (the tty session ends with its leader)
   if (p.ppid <= 1) {
     p = Proc{};  // no parent: reaped at once
@@ -443,6 +458,8 @@ Result sys_fork(Proc& parent, Thread& t, const UserRegs& regs) {
 Result sys_execve(Proc& p, Thread& t, const UserRegs& r) {
   char path[kPathMax];
   if (int64_t e = path_arg(p, L::AT_FDCWD, r.rdi, path); e < 0) return value(e);
+  char given[kPathMax];  // (read now: after exec_into, p's memory is the new image's)
+  if (read_string(p, r.rdi, given, sizeof given) < 0) given[0] = 0;
   if (str_eq(path, "/proc/self/exe")) memcpy(path, p.exe, sizeof path);  // (busybox runs its applets so)
   // argv and envp: pointers to strings, copied into one buffer.
   constexpr size_t kArgBytes = 128 * 1024;
@@ -487,6 +504,7 @@ Result sys_execve(Proc& p, Thread& t, const UserRegs& r) {
     if (e < 0) {
       res = value(e);
     } else {
+      comm_from_name(p, given);
       // The calling thread goes with its old process; a new one runs the program.
       Handle old_thread = t.thread;
       t.thread = kInvalidHandle;
@@ -773,27 +791,6 @@ bool dispatch_process(Thread& t, UserRegs& r, Result* out) {
       p.sid = p.pgid = p.pid;
       p.no_ctty = true;
       *out = value(p.sid);
-      return true;
-    }
-    case L::kSysinfo: {
-      // struct sysinfo: uptime, loads[3], totalram, freeram, sharedram, bufferram, totalswap, freeswap
-      // (unsigned long each), procs (u16), pad, totalhigh, freehigh, mem_unit (u32).
-      uint8_t info[112] = {};
-      const uint64_t ns = keel::now_ns();
-      const int64_t up = int64_t(ns / 1'000'000'000 + (ns % 1'000'000'000 ? 1 : 0));  // (rounded up, as Linux)
-      memcpy(info, &up, 8);
-      keel::SystemStats st{};
-      (void)sys::system_stats(&st, sizeof st);
-      const uint64_t total = st.frames_total ? st.frames_total * kPage : 512ull << 20;
-      const uint64_t free = st.frames_total ? st.frames_free * kPage : 0;
-      memcpy(info + 32, &total, 8);
-      memcpy(info + 40, &free, 8);
-      uint16_t procs = 0;
-      for (const Thread& th : g_threads) procs = uint16_t(procs + (th.used ? 1 : 0));  // (Linux counts threads)
-      memcpy(info + 80, &procs, 2);
-      const uint32_t unit = 1;
-      memcpy(info + 104, &unit, 4);
-      *out = value(write_user(p, r.rdi, info, sizeof info) ? 0 : -L::EFAULT);
       return true;
     }
     default: return false;
