@@ -6,7 +6,7 @@
 //   files.cc    file descriptors, the VFS, pipes, /dev, the file syscalls
 //   mem.cc      memory maps and the memory syscalls
 //   process.cc  loading programs, fork, execve, wait4, kill, process ends
-//   time.cc     clocks
+//   time.cc     clocks, sleeps, CPU time
 //   signals.cc  signal actions, masks, delivery, rt_sigreturn, interval timers
 //   threads.cc  threads, exit of one thread, fork/vfork/clone, futexes
 //   tty.cc      the console's tty session, tty ioctls, poll and select, reboot
@@ -166,8 +166,6 @@ int64_t exec_into(Proc& p, const char* path, std::span<const std::string_view> a
                   std::span<const std::string_view> envp, UserRegs* regs);
 Result sys_fork(Proc& parent, Thread& t, const UserRegs& regs);
 Result sys_execve(Proc& p, Thread& t, const UserRegs& r);
-Result sys_wait4(Proc& p, Thread& t, const UserRegs& r);
-Result sys_waitid(Proc& p, Thread& t, const UserRegs& r);
 // signals.cc: kill(2) from `p` (`t` its calling thread); sends `sig` with
 // `info` to process `q` (tid: to that thread); what the parent of `child` is told when it
 // ends, stops or continues (SIGCHLD); the delivery after each syscall.
@@ -184,7 +182,13 @@ Thread* dispatching_thread();  // the thread whose syscall is being handled, or 
 void signal_page_fault(uint64_t badge, const keel::IpcMessage& msg);  // (a signal to it is delivered on its return, not by interrupting it)
 uint64_t signal_deadline(uint64_t d);
 uint64_t realtime_ns();
-Result sys_clock_gettime(Proc& p, uint64_t clock, uint64_t addr);
+Result sys_clock_gettime(Proc& p, Thread& t, uint64_t clock, uint64_t addr);
+// CPU time (time.cc): t makes a syscall (its running time so far is
+// counted) / is resumed into user code; the totals up to now.
+void cpu_enter(Thread& t);
+void cpu_resume(Thread& t);
+uint64_t thread_cpu_ns(const Thread& t);
+uint64_t proc_cpu_ns(const Proc& p);
 void put_field(uint8_t* uts, int index, const char* s);
 Result dispatch(Thread& t, UserRegs& r);
 void complete(Thread& t, int64_t rax);
@@ -212,7 +216,7 @@ Result sys_statx(Proc& p, const UserRegs& r);
 Result sys_sendfile(Proc& p, const UserRegs& r);
 
 // The syscalls of one area: true (with *out set) if `r.rax` is one of
-// its numbers. signals.cc, threads.cc, tty.cc, system.cc.
+// its numbers. signals.cc, threads.cc, tty.cc, system.cc, time.cc.
 bool dispatch_signals(Thread& t, UserRegs& r, Result* out);
 bool dispatch_threads(Thread& t, UserRegs& r, Result* out);
 bool dispatch_tty(Thread& t, UserRegs& r, Result* out);
@@ -224,6 +228,7 @@ bool dispatch_files(Thread& t, UserRegs& r, Result* out);
 bool path_syscall(uint64_t nr);
 extern bool g_walk_links;
 bool dispatch_system(Thread& t, UserRegs& r, Result* out);
+bool dispatch_time(Thread& t, UserRegs& r, Result* out);
 
 // /proc/keel/NAME (system.cc): the files' names, and the text of one (new[],
 // the caller's to delete; false if there is no such file).

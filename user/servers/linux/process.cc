@@ -6,7 +6,6 @@
 #include <ktl/bytes.h>
 #include <loader/elf.h>
 #include "stack.h"
-#include "vmcheck.h"
 
 namespace linux_srv {
 
@@ -346,7 +345,7 @@ void end_process(Proc& p, uint32_t status) {
   tty_process_ended(p);  // (the tty session ends with its leader)
   if (p.ppid <= 1) {
     p = Proc{};  // no parent: reaped at once
-  } else if (Proc* parent = proc_by_pid(p.ppid); parent && p.exit_signal == L::SIGCHLD) {
+  } else if (Proc* parent = proc_by_pid(p.ppid)) {
     child_changed(*parent, p, (status & 0x7f) == 0 ? linux_sigframe::kCldExited : linux_sigframe::kCldKilled,
                   (status & 0x7f) == 0 ? int((status >> 8) & 0xff) : int(status & 0x7f));
   }
@@ -539,139 +538,6 @@ Result sys_execve(Proc& p, Thread& t, const UserRegs& r) {
   return res;
 }
 
-namespace {
-
-constexpr uint64_t kWStopped = 2, kWExited = 4, kWNowait = 0x0100'0000, kWNothread = 0x2000'0000,
-                   kWAll = 0x4000'0000, kWClone = 0x8000'0000;
-
-// Which children a wait selects: every one, one pid, or one process group.
-struct WaitSel {
-  enum { All, Pid, Group } by;
-  int id;
-};
-
-// What a wait found: the child, its status word (wait4's), and whether the
-// event was its end (reaping it) rather than a stop or a continue.
-struct Waited {
-  Proc* child;
-  uint32_t status;
-  bool ended;
-};
-
-// Looks for a child of `p` that `sel` and `options` select with something to
-// report: 1 (*out filled), 0 (there are such children, none ready yet), or
-// -ECHILD. Without __WALL, a child whose exit signal is not SIGCHLD (clone
-// with 0) is selected only by __WCLONE, and the others only without it.
-int find_waited(Proc& p, WaitSel sel, uint64_t options, Waited* out) {
-  bool any = false;
-  for (Proc& c : g_procs) {
-    if (!c.used || c.ppid != p.pid) continue;
-    if (sel.by == WaitSel::Pid && c.pid != sel.id) continue;
-    if (sel.by == WaitSel::Group && c.pgid != sel.id) continue;
-    if (!(options & kWAll) && (c.exit_signal != L::SIGCHLD) != bool(options & kWClone)) continue;
-    any = true;
-    if (c.zombie) {
-      if (!(options & kWExited)) continue;
-      *out = {&c, c.wait_status, true};
-      return 1;
-    }
-    if (c.stop_report > 0 && (options & kWStopped)) {
-      *out = {&c, uint32_t(c.stop_report) << 8 | 0x7f, false};
-      return 1;
-    }
-    if (c.stop_report < 0 && (options & L::WCONTINUED)) {
-      *out = {&c, 0xffff, false};
-      return 1;
-    }
-  }
-  return any ? 0 : -int(L::ECHILD);
-}
-
-// The event is reported: a stop or continue is consumed, an ended child reaped.
-int consume(const Waited& w) {
-  const int pid = w.child->pid;
-  if (w.ended) *w.child = Proc{};
-  else w.child->stop_report = 0;
-  return pid;
-}
-
-}  // namespace
-
-Result sys_wait4(Proc& p, Thread& t, const UserRegs& r) {
-  const int64_t pid = int64_t(int32_t(r.rdi));
-  const uint64_t status_addr = r.rsi, options = uint32_t(r.rdx);  // (an int: __WCLONE comes sign-extended)
-  if (options & ~(L::WNOHANG | L::WUNTRACED | L::WCONTINUED | kWNothread | kWAll | kWClone)) return value(-L::EINVAL);
-  if (pid == int32_t(0x8000'0000)) return value(-L::ESRCH);  // (INT_MIN: Linux refuses to negate it)
-  const WaitSel sel = pid > 0 ? WaitSel{WaitSel::Pid, int(pid)}
-                    : pid == -1 ? WaitSel{WaitSel::All, 0}
-                                : WaitSel{WaitSel::Group, pid == 0 ? p.pgid : int(-pid)};
-  Waited w{};
-  const int found = find_waited(p, sel, options | kWExited, &w);
-  if (found < 0) return value(found);
-  if (found == 0) {
-    if (options & L::WNOHANG) return value(0);
-    t.block = Block::Wait4;
-    return kBlock;
-  }
-  if (status_addr && !write_obj(p, status_addr, w.status)) return value(-L::EFAULT);
-  if (r.r10) {  // struct rusage: zeros (no CPU times are kept)
-    uint8_t zero[144] = {};
-    if (!write_user(p, r.r10, zero, sizeof zero)) return value(-L::EFAULT);
-  }
-  return value(consume(w));
-}
-
-// waitid(2): P_ALL, P_PID, P_PGID (id 0: the caller's group); WEXITED,
-// WSTOPPED, WCONTINUED (at least one, else EINVAL), WNOHANG, WNOWAIT (the
-// child stays waitable), __WCLONE/__WALL as for wait4. The siginfo gets
-// SIGCHLD, si_code CLD_*, si_pid, si_uid, si_status; nothing to report with
-// WNOHANG: 0 and those fields zero. P_PIDFD (no pidfds here) and other id
-// types: EINVAL.
-Result sys_waitid(Proc& p, Thread& t, const UserRegs& r) {
-  const uint64_t idtype = uint32_t(r.rdi), infop = r.rdx, options = uint32_t(r.r10), ru = r.r8;
-  const int64_t id = int64_t(int32_t(r.rsi));
-  if (options & ~(L::WNOHANG | kWStopped | kWExited | L::WCONTINUED | kWNowait | kWNothread | kWAll | kWClone))
-    return value(-L::EINVAL);
-  if (!(options & (kWStopped | kWExited | L::WCONTINUED))) return value(-L::EINVAL);
-  WaitSel sel{WaitSel::All, 0};
-  switch (idtype) {
-    case 0: break;  // P_ALL
-    case 1:  // P_PID
-      if (id <= 0) return value(-L::EINVAL);
-      sel = {WaitSel::Pid, int(id)};
-      break;
-    case 2:  // P_PGID
-      if (id < 0) return value(-L::EINVAL);
-      sel = {WaitSel::Group, id == 0 ? p.pgid : int(id)};
-      break;
-    default: return value(-L::EINVAL);
-  }
-  Waited w{};
-  const int found = find_waited(p, sel, options, &w);
-  if (found < 0) return value(found);
-  if (found == 0 && !(options & L::WNOHANG)) {
-    t.block = Block::Wait4;
-    return kBlock;
-  }
-  int32_t head[3] = {0, 0, 0}, tail[3] = {0, 0, 0};  // signo errno code; pid uid status
-  if (found == 1) {
-    const linux_vmcheck::ChildInfo ci = linux_vmcheck::child_info(w.status);
-    head[0] = L::SIGCHLD;
-    head[2] = ci.code;
-    tail[0] = w.child->pid;
-    tail[1] = int32_t(w.child->uid[0]);
-    tail[2] = ci.status;
-  }
-  if (infop && (!write_user(p, infop, head, sizeof head) || !write_user(p, infop + 16, tail, sizeof tail)))
-    return value(-L::EFAULT);
-  if (ru) {
-    uint8_t zero[144] = {};
-    if (!write_user(p, ru, zero, sizeof zero)) return value(-L::EFAULT);
-  }
-  if (found == 1 && !(options & kWNowait)) (void)consume(w);
-  return value(0);
-}
-
 // ---------------------------------------------------------------- ids, groups, sessions
 
 namespace {
@@ -747,8 +613,6 @@ bool dispatch_process(Thread& t, UserRegs& r, Result* out) {
   Proc& p = *t.proc;
   const bool root = p.uid[1] == 0;
   switch (r.rax) {
-    case L::kWait4: *out = sys_wait4(p, t, r); return true;
-    case L::kWaitid: *out = sys_waitid(p, t, r); return true;
     case L::kGetuid: *out = value(p.uid[0]); return true;
     case L::kGeteuid: *out = value(p.uid[1]); return true;
     case L::kGetgid: *out = value(p.gid[0]); return true;

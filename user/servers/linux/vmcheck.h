@@ -1,8 +1,8 @@
 // linux/vmcheck.h — the argument checks and decisions of the Linux memory and
 // wait syscalls that need no Keel call: mremap's and madvise's validation
-// (mremap(2), madvise(2)), where a hinted mmap goes (mmap(2)), and what
-// waitid reports for a wait status (waitid(2)). Pure logic, tested on the
-// host (vmcheck_test.cc); mem.cc and process.cc do the syscalls.
+// (mremap(2), madvise(2)) and whether an mmap hint is taken as it is
+// (mmap(2)). Pure logic, tested on the host (vmcheck_test.cc); mem.cc does
+// the syscalls.
 //
 // Errors are negative Linux errno values (the numbers of asm-generic/errno).
 #pragma once
@@ -80,20 +80,6 @@ inline int64_t madvise_check(uint64_t addr, uint64_t len, uint64_t advice) {
 // also checks that the range is free.
 inline bool hint_usable(uint64_t hint, uint64_t size) {
   return hint != 0 && !(hint & (kPage - 1)) && hint >= kMinAddr && hint + size > hint && hint + size <= kUserTop;
-}
-
-// waitid's siginfo for a wait status (the word wait4 stores): si_code and
-// si_status. CLD_EXITED 1 (the exit code), CLD_KILLED 2 (the signal),
-// CLD_DUMPED 3 (core flag 0x80 set), CLD_STOPPED 5 (0xSS7f: the stop
-// signal), CLD_CONTINUED 6 (0xffff: SIGCONT, 18).
-struct ChildInfo {
-  int code, status;
-};
-inline ChildInfo child_info(uint32_t st) {
-  if ((st & 0x7f) == 0) return {1, int((st >> 8) & 0xff)};
-  if (st == 0xffff) return {6, 18};
-  if ((st & 0xff) == 0x7f) return {5, int((st >> 8) & 0xff)};
-  return {(st & 0x80) ? 3 : 2, int(st & 0x7f)};
 }
 
 }  // namespace linux_vmcheck

@@ -1,5 +1,5 @@
-// vmcheck_test.cc — mremap/madvise argument checks, mmap hints and waitid's
-// view of a wait status (linux/vmcheck.h), against what Linux documents.
+// vmcheck_test.cc — mremap/madvise argument checks and mmap hints
+// (linux/vmcheck.h), against what Linux documents.
 #include "vmcheck.h"
 
 #include <gtest/gtest.h>
@@ -64,22 +64,6 @@ TEST(LinuxVmcheck, Hints) {
   EXPECT_FALSE(hint_usable(kUserTop - kPage, 2 * kPage));
   EXPECT_TRUE(hint_usable(kUserTop - kPage, kPage));
   EXPECT_FALSE(hint_usable(~0ull & ~(kPage - 1), 2 * kPage));  // wraps
-}
-
-TEST(LinuxVmcheck, ChildInfo) {
-  // exit(5): 0x0500
-  EXPECT_EQ(child_info(0x0500).code, 1);
-  EXPECT_EQ(child_info(0x0500).status, 5);
-  // killed by SIGKILL (9), by SIGSEGV with a core (11 | 0x80)
-  EXPECT_EQ(child_info(9).code, 2);
-  EXPECT_EQ(child_info(9).status, 9);
-  EXPECT_EQ(child_info(11 | 0x80).code, 3);
-  EXPECT_EQ(child_info(11 | 0x80).status, 11);
-  // stopped by SIGTSTP (20): 0x147f; continued: 0xffff
-  EXPECT_EQ(child_info(0x147f).code, 5);
-  EXPECT_EQ(child_info(0x147f).status, 20);
-  EXPECT_EQ(child_info(0xffff).code, 6);
-  EXPECT_EQ(child_info(0xffff).status, 18);
 }
 
 }  // namespace
