@@ -12,10 +12,14 @@ namespace linux_srv {
 // ---------------------------------------------------------------- loading programs
 
 // Reads the whole file at `path` into a new buffer. -errno on failure.
-int64_t read_file(const char* path_in, uint8_t** out, size_t* size) {
+int64_t read_file(const char* path_in, uint8_t** out, size_t* size, bool exec) {
   char path[kPathMax];
   copy_cstr(path, path_in, sizeof path - 1);
   if (int64_t e = follow_links(path); e < 0) return e;  // (a "#!" interpreter may be a link)
+  // execve needs an x bit (everyone is root: any of the three), for a script and its interpreter.
+  if (keel::fs::Info st; exec && keel::fs::stat(path, &st) == Status::Ok && st.type == pfs::kTypeFile &&
+                         !(st.mode & 0111))
+    return -L::EACCES;
   keel::fs::Fid fid = 0;
   keel::fs::Info info;
   Status s = keel::fs::open(path, pfs::kFlagRead, &fid, 0, &info);
@@ -50,19 +54,6 @@ struct Exec {
 };
 
 namespace {
-
-// execve's permission check: a regular file needs an execute bit (EACCES
-// otherwise; read_file refuses what is not a regular file).
-int64_t check_exec(const char* path_in) {
-  char path[kPathMax];
-  copy_cstr(path, path_in, sizeof path - 1);
-  path[sizeof path - 1] = 0;
-  if (int64_t e = follow_links(path); e < 0) return e;
-  L::Stat st;
-  if (int64_t e = stat_path(path, &st); e < 0) return e;
-  if ((st.st_mode & L::S_IFMT) == L::S_IFREG && !(st.st_mode & 0111)) return -L::EACCES;
-  return 0;
-}
 
 // CPUID.1:EDX, what Linux passes as AT_HWCAP on x86-64 (the server runs on
 // the same CPUs as its programs).
@@ -225,8 +216,7 @@ int64_t exec_into(Proc& p, const char* path, std::span<const std::string_view> a
                   std::span<const std::string_view> envp, UserRegs* regs) {
   uint8_t* image = nullptr;
   size_t size = 0;
-  if (int64_t r = check_exec(path); r < 0) return r;
-  if (int64_t r = read_file(path, &image, &size); r < 0) return r;
+  if (int64_t r = read_file(path, &image, &size, true); r < 0) return r;
   // "#!interpreter [arg]": run the interpreter with the script's path.
   char line[kPathMax];
   std::string_view interp, iarg;
@@ -245,8 +235,7 @@ int64_t exec_into(Proc& p, const char* path, std::span<const std::string_view> a
     for (size_t i = 1; i < argv_in.size() && n < linux_stack::kMaxStrings; ++i) argv_buf[n++] = argv_in[i];
     argv = {argv_buf, n};
     path = interp_path;
-    if (int64_t r = check_exec(path); r < 0) return r;
-    if (int64_t r = read_file(path, &image, &size); r < 0) return r;
+    if (int64_t r = read_file(path, &image, &size, true); r < 0) return r;
     if (size >= 2 && image[0] == '#' && image[1] == '!') {
       delete[] image;
       return -L::ELOOP;
