@@ -6,7 +6,6 @@
 #include "harness.h"
 
 #include <limits.h>
-#include <setjmp.h>
 #include <pthread.h>
 #include <sched.h>
 #include <sys/mman.h>
@@ -412,19 +411,6 @@ static void *unblocker(void *arg) {
   return NULL;
 }
 
-/* A fault in a second thread runs the SIGSEGV handler on that thread. */
-static sigjmp_buf fault_jmp;
-static volatile long fault_tid;
-static void on_segv(int sig) {
-  fault_tid = syscall(SYS_gettid);
-  siglongjmp(fault_jmp, 1);
-}
-static void *faulter(void *arg) {
-  static int *volatile bad;
-  if (sigsetjmp(fault_jmp, 1) == 0) *bad = 1;
-  return (void *)syscall(SYS_gettid);
-}
-
 /* A thread that ends holding a robust futex (its set_robust_list entry's
  * word holds its tid): the kernel marks the word FUTEX_OWNER_DIED, keeping
  * FUTEX_WAITERS. A raw thread, so that no libc cleans up first. */
@@ -495,18 +481,6 @@ static void test_thread_signals(char *self) {
   pthread_join(t, NULL);
   pthread_sigmask(SIG_SETMASK, &old, NULL);
   signal(SIGUSR2, SIG_DFL);
-  struct sigaction sa;
-  memset(&sa, 0, sizeof sa);
-  sa.sa_handler = on_segv;
-  sigaction(SIGSEGV, &sa, NULL);
-  fault_tid = 0;
-  pthread_t ft;
-  void *ftid = NULL;
-  pthread_create(&ft, NULL, faulter, NULL);
-  pthread_join(ft, &ftid);
-  CHECK(fault_tid != 0 && fault_tid == (long)ftid && fault_tid != getpid(),
-        "a fault in a second thread runs the SIGSEGV handler on that thread");
-  signal(SIGSEGV, SIG_DFL);
   /* execve from a second thread: the other threads end, the new program has the pid. */
   pid_t c = fork();
   if (c == 0) {
