@@ -34,6 +34,11 @@ constexpr uint32_t kQuery = 1;  // words[0] n (0..12) → Ok; [0] identification
 
 volatile uint32_t* g_regs = nullptr;
 
+const char* irq_name(uint32_t kind) {
+  namespace dm = keel::proto::devmgr;
+  return kind == dm::kIrqMsi ? "MSI" : kind == dm::kIrqMsiX ? "MSI-X" : kind == dm::kIrqIntx ? "INTx" : "none";
+}
+
 uint32_t rd(uint32_t off) { return g_regs[off / 4]; }
 void wr(uint32_t off, uint32_t v) { g_regs[off / 4] = v; }
 
@@ -95,12 +100,12 @@ int main(uint64_t) {
   bits = 0;
   const bool got = sys::notification_wait(notify, keel::now_ns() + 1'000'000'000, &bits) == 0 && (bits & kIrqBit);
   wr(kRegIrqAck, rd(kRegIrqStatus));
-  if (got && !dev.msi) (void)sys::interrupt_ack(irq);  // a level-triggered line: unmask it
+  if (got && dev.irq == keel::proto::devmgr::kIrqIntx) (void)sys::interrupt_ack(irq);  // a level-triggered line: unmask it
   keel::print("edu: {:02x}:{:02x}.{} {:04x}:{:04x} version {}.{}, BAR0 {:#x} ({} KiB), liveness {}, 5! = {}, "
               "interrupt ({}) {}\n",
               dev.bus, dev.device, dev.function, dev.vendor_id, dev.device_id, id >> 24, (id >> 16) & 0xff,
               dev.bar_base[0], bar_size / 1024, live ? "ok" : "WRONG", fact ? f5 : 0,
-              dev.msi ? "MSI" : "INTx", got ? "received" : "NOT received");
+              irq_name(dev.irq), got ? "received" : "NOT received");
   if (!live || !fact || !got) return 1;
   Handle ep = kInvalidHandle;
   if (sys::endpoint_create(&ep) != 0) return 1;

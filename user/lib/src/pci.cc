@@ -64,6 +64,32 @@ ktl::Result<MsiX> decode_msix(ConfigSpace& cs, Address a, uint8_t offset) {
 
 namespace {
 
+// The physical address of [offset, offset + bytes) inside `b`, if it fits.
+ktl::Result<uint64_t> inside_bar(const Bar& b, uint32_t offset, uint64_t bytes) {
+  if ((b.kind != BarKind::Mem32 && b.kind != BarKind::Mem64) || b.base == 0 || b.size == 0)
+    return Error::InvalidArgument;
+  if (offset > b.size || bytes > b.size - offset) return Error::OutOfRange;
+  uint64_t phys = 0;
+  if (__builtin_add_overflow(b.base, uint64_t(offset), &phys)) return Error::OutOfRange;
+  return phys;
+}
+
+}  // namespace
+
+ktl::Result<MsiXLocation> locate_msix(const MsiX& m, const Bar* bars, unsigned bar_count) {
+  if (!m.present || m.table_size == 0 || m.table_bar >= bar_count || m.pba_bar >= bar_count ||
+      bar_count > kMaxBars)
+    return Error::InvalidArgument;
+  MsiXLocation l;
+  l.table_bytes = uint64_t(m.table_size) * kMsiXEntryBytes;
+  l.pba_bytes = (uint64_t(m.table_size) + 63) / 64 * 8;
+  l.table_phys = TRY(inside_bar(bars[m.table_bar], m.table_offset, l.table_bytes));
+  l.pba_phys = TRY(inside_bar(bars[m.pba_bar], m.pba_offset, l.pba_bytes));
+  return l;
+}
+
+namespace {
+
 // The size a mask of address bits stands for: the lowest set bit, if the
 // set bits are contiguous up to bit 63 (else 0: malformed).
 uint64_t size_of_mask(uint64_t mask) {

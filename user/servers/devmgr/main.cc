@@ -222,6 +222,8 @@ class Ecam final : public pci::ConfigSpace {
 // ---------------------------------------------------------------- the devices
 
 pci::Function g_devices[kMaxDevices];
+// The service init handed each function to (kSetDriver), "" for none.
+char g_driver[kMaxDevices][proto::kDriverNameMax + 1];
 size_t g_device_count = 0;
 proto::Access g_access = proto::Access::None;
 acpi::EcamWindow g_window;
@@ -271,7 +273,7 @@ void enumerate() {
 
 // ---------------------------------------------------------------- serving
 
-void handle(keel::IpcMessage& m, keel::rpc::Request&) {
+void handle(keel::IpcMessage& m, keel::rpc::Request& req) {
   switch (keel::rpc::label(m)) {
     case proto::kDeviceInfo: {
       if (keel::rpc::words(m) < 1) return keel::rpc::reply_status(m, Status::InvalidArgument);
@@ -294,8 +296,7 @@ void handle(keel::IpcMessage& m, keel::rpc::Request&) {
       m.words[12] = f.header_type;
       m.words[13] = f.msi.present ? f.msi.max_vectors : 0;
       m.words[14] = f.msix.present ? f.msix.table_size : 0;
-      // No PCI driver exists yet: matching drivers from the manifest is TODO(issue 4).
-      const uint32_t at = keel::rpc::put_string(m, proto::kDeviceInfoWords, "");
+      const uint32_t at = keel::rpc::put_string(m, proto::kDeviceInfoWords, g_driver[&f - g_devices]);
       m.tag = keel::rpc::tag(uint32_t(Status::Ok), at);
       return;
     }
@@ -320,6 +321,24 @@ void handle(keel::IpcMessage& m, keel::rpc::Request&) {
       m.words[4] = g_window.bus_end;
       m.tag = keel::rpc::tag(uint32_t(Status::Ok), proto::kSummaryWords);
       return;
+    case proto::kSetDriver: {
+      // Only init holds the unbadged endpoint handle (names mints badged
+      // ones for everyone else).
+      if (req.badge != 0) return keel::rpc::reply_status(m, Status::AccessDenied);
+      char name[proto::kDriverNameMax + 1];
+      std::string_view view;
+      if (keel::rpc::words(m) < 1 || !keel::rpc::get_string(m, 1, name, sizeof name - 1, &view, nullptr))
+        return keel::rpc::reply_status(m, Status::InvalidArgument);
+      const uint64_t where = m.words[0];
+      for (size_t i = 0; i < g_device_count; ++i) {
+        const pci::Address a = g_devices[i].address;
+        if ((uint64_t(a.bus) << 16 | uint64_t(a.device) << 8 | a.function) != where) continue;
+        std::memcpy(g_driver[i], view.data(), view.size());
+        g_driver[i][view.size()] = 0;
+        return keel::rpc::reply_status(m, Status::Ok);
+      }
+      return keel::rpc::reply_status(m, Status::NotFound);
+    }
     default:
       return keel::rpc::reply_status(m, Status::Unsupported);
   }

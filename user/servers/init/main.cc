@@ -174,6 +174,9 @@ void register_if_running(Service& s) {
     (void)sys::handle_duplicate(s.endpoint, keel::kRightWrite | keel::kRightDuplicate | keel::kRightTransfer, &ep);
   g_lock.unlock();
   if (ep == kInvalidHandle) return;
+  // A restarted devmgr learns again who drives which function (before the
+  // handle moves to names).
+  if (std::string_view(s.spec->name) == "devmgr") init_pci::tell_devmgr(ep);
   if (Status st = names_register(s, ep); st != Status::Ok)
     logf("names: register {} failed: {}", s.spec->name, keel::status_name(st));
   sys::handle_close(ep);

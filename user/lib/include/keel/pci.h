@@ -145,6 +145,30 @@ ktl::Result<Msi> decode_msi(ConfigSpace& cs, Address a, uint8_t offset);
 // BIR above 5 (reserved).
 ktl::Result<MsiX> decode_msix(ConfigSpace& cs, Address a, uint8_t offset);
 
+// Where an MSI-X function's table and pending-bit array are (PCI Express
+// Base 4.0 §7.7.2.4-5): each must lie inside a memory BAR of the function
+// (the upper half of a 64-bit BAR is not one), at a BAR the firmware
+// assigned (base not 0), wholly: the table is table_size entries of 16
+// bytes, the PBA one bit per entry in whole 8-byte words. Errors:
+// InvalidArgument (a BIR at or past bar_count, or naming an I/O, absent,
+// invalid or unassigned BAR), OutOfRange (an offset or length past the end
+// of the BAR).
+struct MsiXLocation {
+  uint64_t table_phys = 0;  // physical address of entry 0
+  uint64_t table_bytes = 0; // table_size * 16
+  uint64_t pba_phys = 0;
+  uint64_t pba_bytes = 0;   // ((table_size + 63) / 64) * 8
+};
+inline constexpr uint32_t kMsiXEntryBytes = 16;
+// The words of one MSI-X table entry (PCIe 4.0 §7.7.2.4): message address,
+// upper address, data, vector control (bit 0: masked).
+inline constexpr uint32_t kMsiXEntryAddress = 0, kMsiXEntryUpper = 4, kMsiXEntryData = 8, kMsiXEntryControl = 12;
+inline constexpr uint32_t kMsiXVectorMasked = 1;
+// The MSI-X message control register (capability + 2): bit 15 enable, bit 14
+// function mask.
+inline constexpr uint16_t kMsiXEnable = 1 << 15, kMsiXFunctionMask = 1 << 14;
+ktl::Result<MsiXLocation> locate_msix(const MsiX& m, const Bar* bars, unsigned bar_count);
+
 // Sizes the `count` BARs of `a` (6 for a device, 2 for a bridge), by the
 // standard protocol: with I/O and memory decoding turned off in the command
 // register, write all ones to each BAR, read the mask back, restore the BAR;

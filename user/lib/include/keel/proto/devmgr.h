@@ -10,6 +10,11 @@
 //                                      | OutOfRange (no such device or bar ≥ its BAR count)
 //   kSummary                         → Ok; devices, configuration access (Access), ECAM base,
 //                                      first bus, last bus
+//   kSetDriver   address (bus << 16 | device << 8 | function), then the driver's name (string,
+//                empty: none)        → Ok | NotFound (no such function) | InvalidArgument (a
+//                                      malformed or too long name) | AccessDenied (not from init)
+//                                      — init, after it handed the function to its driver
+//                                      (`match pci`); init's handle is the unbadged one.
 //
 // kDeviceInfo's words: [0] bus, [1] device, [2] function, [3] vendor id, [4] device id,
 // [5] class, [6] subclass, [7] programming interface, [8] revision, [9] interrupt line (as the
@@ -29,6 +34,7 @@ namespace keel::proto::devmgr {
 inline constexpr uint32_t kDeviceInfo = 1;
 inline constexpr uint32_t kBarInfo = 2;
 inline constexpr uint32_t kSummary = 3;
+inline constexpr uint32_t kSetDriver = 4;
 
 inline constexpr uint32_t kDeviceInfoWords = 15;
 inline constexpr uint32_t kBarInfoWords = 4;
@@ -50,6 +56,12 @@ enum class Access : uint64_t {
   Ecam = 1,  // memory-mapped (PCI Express ECAM), from the ACPI MCFG
 };
 
+// PciDevice::irq: the kind of interrupt the driver got.
+inline constexpr uint32_t kIrqNone = 0;   // no "irq"
+inline constexpr uint32_t kIrqMsi = 1;    // one MSI message
+inline constexpr uint32_t kIrqMsiX = 2;   // MSI-X table entry 0 (the others masked)
+inline constexpr uint32_t kIrqIntx = 3;   // the INTx line's GSI (level-triggered: interrupt_ack after servicing)
+
 // What init gives the driver of a matched function (manifest `match pci`)
 // as the MemoryObject "pci", beside "bar0".."bar5" (DeviceMemory for a
 // memory BAR, IoPorts for an I/O BAR; only the BARs the function has) and
@@ -58,8 +70,8 @@ struct PciDevice {
   uint32_t bus = 0, device = 0, function = 0;
   uint32_t vendor_id = 0, device_id = 0;
   uint32_t class_code = 0, subclass = 0;
-  uint32_t msi = 0;        // 1: the interrupt is an MSI (programmed and enabled by init), 0: INTx
-  uint32_t gsi = 0;        // INTx: the interrupt line (level-triggered: interrupt_ack after servicing)
+  uint32_t irq = 0;        // kIrq*: what "irq" is (MSI and MSI-X programmed and enabled by init)
+  uint32_t gsi = 0;        // kIrqIntx: the GSI
   uint32_t bar_kind[6] = {};  // kBar*
   uint64_t bar_base[6] = {};
   uint64_t bar_size[6] = {};
