@@ -131,7 +131,11 @@ class SpareMappings {
   size_t count_ = 0;
 };
 
-bool valid_prot(unsigned prot) { return (prot & Prot::Read) && !(prot & ~AddressSpace::kProtRWX); }
+// A mapping's protection: Read with Write and/or Execute, or 0 (no access,
+// Linux's PROT_NONE: nothing is ever installed, every access faults).
+bool valid_prot(unsigned prot) { return (prot == 0 || (prot & Prot::Read)) && !(prot & ~AddressSpace::kProtRWX); }
+// What a handle allows (max_prot) always includes reading.
+bool valid_max_prot(unsigned prot) { return (prot & Prot::Read) && !(prot & ~AddressSpace::kProtRWX); }
 bool write_and_exec(unsigned prot) { return (prot & Prot::Write) && (prot & Prot::Execute); }
 
 // Checks [addr, addr + len) for unmap/protect: InvalidArgument, Misaligned, OutOfRange.
@@ -319,6 +323,7 @@ ktl::Result<void> AddressSpace::install_locked(const Mapping* m, uint64_t va, mm
 }
 
 ktl::Result<void> AddressSpace::populate_locked(Mapping* m, const x86::TlbFlush& flush) {
+  if (m->prot == 0) return ktl::ok();  // no access: nothing to install
   MemoryObject* vmo = m->vmo.get();
   if (vmo->is_physical()) {  // contiguous: one call
     klib::SpinLockGuard guard(pt_lock_);
@@ -340,7 +345,7 @@ ktl::Result<uint64_t> AddressSpace::map(ktl::RefPtr<MemoryObject> vmo, uint64_t 
     klib::SpinLockGuard guard(lock_);
     if (destroyed_) return Error::BadState;
   }
-  if (!vmo || len == 0 || !valid_prot(prot) || !valid_prot(options.max_prot)) return Error::InvalidArgument;
+  if (!vmo || len == 0 || !valid_prot(prot) || !valid_max_prot(options.max_prot)) return Error::InvalidArgument;
   if (write_and_exec(prot) || (prot & ~options.max_prot)) return Error::AccessDenied;
   if (!ktl::is_aligned(vmo_offset, mm::kPageSize) || !ktl::is_aligned(len, mm::kPageSize) ||
       !ktl::is_aligned(options.fixed_addr, mm::kPageSize))
@@ -518,9 +523,14 @@ ktl::Result<void> AddressSpace::protect(uint64_t addr, uint64_t len, unsigned pr
             mappings_.insert(head);
           }
           m->prot = prot;
+          klib::SpinLockGuard pt_guard(pt_lock_);
+          if (prot == 0) {  // no access: no entries (faults come back as AccessViolation)
+            batch.emit();  // (unmap may free tables: its own flush goes out first)
+            (void)page_table_.unmap(m->base, m->size, flush);  // cannot fail: the range was checked
+            continue;
+          }
           // Present entries: Write only if they had it (COW pages stay
           // read-only), Execute as asked.
-          klib::SpinLockGuard pt_guard(pt_lock_);
           const x86::TlbFlush sink = batch.sink();
           walk_user_leaves(page_table_.root(), m->base, m->end(), [&](uint64_t va, uint64_t e) {
             const bool writable = (e & x86::pte::kWritable) && (prot & Prot::Write);
@@ -544,7 +554,7 @@ AddressSpace::FaultResult AddressSpace::handle_fault(uint64_t addr, bool write, 
   if (destroyed_) return FaultResult::NotMapped;
   Mapping* m = find_locked(addr);
   if (m == nullptr) return FaultResult::NotMapped;
-  if ((write && !(m->prot & Prot::Write)) || (exec && !(m->prot & Prot::Execute)) || (exec && !user))
+  if (!(m->prot & Prot::Read) || (write && !(m->prot & Prot::Write)) || (exec && !(m->prot & Prot::Execute)) || (exec && !user))
     return FaultResult::AccessViolation;
   MemoryObject* object = m->vmo.get();
   klib::SpinLockGuard vmo_guard(object->lock_);
@@ -718,7 +728,8 @@ bool AddressSpace::check_invariants() const {
     if (!ktl::is_aligned(m->base, mm::kPageSize) || !ktl::is_aligned(m->size, mm::kPageSize) || m->size == 0)
       return false;
     if (m->base < prev_end || m->size > kUserEnd - m->base) return false;  // sorted, disjoint, inside
-    if (!valid_prot(m->prot) || write_and_exec(m->prot) || (m->prot & ~m->max_prot)) return false;
+    if (!valid_prot(m->prot) || !valid_max_prot(m->max_prot) || write_and_exec(m->prot) || (m->prot & ~m->max_prot))
+      return false;
     prev_end = m->end();
     bytes += m->size;
 
@@ -737,6 +748,7 @@ bool AddressSpace::check_invariants() const {
     const bool large_ok =
         walk_user_leaves(page_table_.root(), m->base, m->end(), [&](uint64_t va, uint64_t e) {
           ++leaves_in_mappings;
+          if (m->prot == 0) ok = false;  // a no-access mapping has no entries
           mm::PhysAddr frame;
           if (!object->peek_locked((va - m->base + m->vmo_offset) >> mm::kPageShift, frame)) {
             ok = false;  // an entry for a page the object does not hold

@@ -797,6 +797,45 @@ TEST_F(VmTest, ProtectSplitsAndOnlyRemovesRights) {
   EXPECT_TRUE(as->protect(0x400000, kPage, kR, {}).ok());
 }
 
+// Protection 0 (Linux's PROT_NONE, a guard page): mapped, but nothing is
+// ever installed and every access faults as a violation; protect() to 0
+// removes the entries, and back to RW makes the page usable again with its
+// contents kept in the object.
+TEST_F(VmTest, NoAccessMappingsFaultAndKeepTheirObject) {
+  auto as = aspace();
+  auto v = vmo(4);
+  const uint64_t base = 0x100000;
+  ASSERT_EQ(*as->map(v, 0, 2 * kPage, 0, base, {}, /*populate=*/true), base);
+  EXPECT_EQ(as->translate(base).error(), Error::NotFound);  // populate installs nothing
+  EXPECT_EQ(as->handle_fault(base, false, false, true, {}), FaultResult::AccessViolation);
+  EXPECT_EQ(as->handle_fault(base + kPage, true, false, true, {}), FaultResult::AccessViolation);
+  EXPECT_EQ(as->translate(base).error(), Error::NotFound);
+  EXPECT_TRUE(as->check_invariants());
+  ASSERT_TRUE(as->map(v, 2 * kPage, 2 * kPage, kRW, base + 2 * kPage, {}, true).ok());
+  ASSERT_EQ(access(*as, base + 2 * kPage, true, 77), FaultResult::Resolved);
+  FlushLog log;
+  ASSERT_TRUE(as->protect(base + 2 * kPage, kPage, 0, log.callback()).ok());
+  EXPECT_EQ(log.pages(), (std::multiset<uint64_t>{base + 2 * kPage}));
+  EXPECT_EQ(as->translate(base + 2 * kPage).error(), Error::NotFound);
+  EXPECT_TRUE(as->translate(base + 3 * kPage).ok());  // the rest stays
+  EXPECT_EQ(as->handle_fault(base + 2 * kPage, false, false, true, {}), FaultResult::AccessViolation);
+  EXPECT_TRUE(as->check_invariants());
+  ASSERT_TRUE(as->protect(base, 4 * kPage, kRW, {}).ok());
+  uint64_t back = 0;
+  ASSERT_EQ(access(*as, base + 2 * kPage, false, 0, &back), FaultResult::Resolved);
+  EXPECT_EQ(back, 77u);
+  ASSERT_EQ(access(*as, base, true, 1), FaultResult::Resolved);
+  EXPECT_TRUE(as->check_invariants());
+  // Write without Read is still refused, in map and protect.
+  EXPECT_EQ(as->map(v, 0, kPage, Prot::Write, 0x400000, {}).error(), Error::InvalidArgument);
+  EXPECT_EQ(as->protect(base, kPage, Prot::Write, {}).error(), Error::InvalidArgument);
+  // A handle's bound (max_prot) must still allow reading.
+  AddressSpace::MapOptions none;
+  none.fixed_addr = 0x400000;
+  none.max_prot = 0;
+  EXPECT_EQ(as->map(v, 0, kPage, 0, none, {}).error(), Error::InvalidArgument);
+}
+
 TEST_F(VmTest, CowBreakThroughMappings) {
   // fork() by hand: the parent's object is cloned, the clone mapped in a
   // second address space.

@@ -205,6 +205,29 @@ UTEST(vm, map_use_protect_unmap) {
   for (uint32_t x : {vmo, ro, p}) UEXPECT_EQ(sys::handle_close(x), 0);
 }
 
+// Protection 0 (none of kVmRead/kVmWrite/kVmExecute): an inaccessible
+// reservation (Linux's PROT_NONE guard pages); its object is still there for
+// process_read, and vm_protect turns it on and off.
+UTEST(vm, no_access_mapping) {
+  keel::Handle p = keel::kInvalidHandle;
+  const char name[] = "guard";
+  UASSERT(sys::process_create(name, sizeof name - 1, &p) == 0);
+  uint32_t vmo = make_vmo(2 * 4096);
+  UASSERT(vmo != 0);
+  uint64_t base = 0x40000000;
+  UEXPECT_EQ(sys::vm_map(p, vmo, 0, 2 * 4096, keel::kVmFixed, &base), 0);
+  uint64_t word = 0x5a5a;
+  UEXPECT_EQ(sys::process_write(p, base + 8, &word, sizeof word), 0);
+  UEXPECT_EQ(sys::vm_protect(p, base, 4096, keel::kVmRead | keel::kVmWrite), 0);
+  UEXPECT_EQ(sys::vm_protect(p, base, 2 * 4096, 0), 0);
+  uint64_t back = 0;
+  UEXPECT_EQ(sys::process_read(p, base + 8, &back, sizeof back), 0);
+  UEXPECT_EQ(back, 0x5a5au);
+  UEXPECT_EQ(sys::vm_protect(p, base, 4096, keel::kVmWrite), err(Status::InvalidArgument));  // no write-only
+  UEXPECT_EQ(sys::vm_unmap(p, base, 2 * 4096), 0);
+  for (uint32_t x : {vmo, uint32_t(p)}) UEXPECT_EQ(sys::handle_close(x), 0);
+}
+
 UTEST(stats, reports_memory_and_cpus) {
   keel::SystemStats s{};
   UEXPECT_EQ(sys::system_stats((&s), sizeof s), 0);
