@@ -10,6 +10,7 @@
 //   signals.cc  signal actions, masks, delivery, rt_sigreturn, interval timers
 //   threads.cc  threads, exit of one thread, fork/vfork/clone, futexes
 //   tty.cc      the console's tty session, tty ioctls, poll and select, reboot
+//   system.cc   sysinfo, /proc/keel (Keel's services, processes, log, memory)
 #pragma once
 
 #include <keel/fs.h>
@@ -196,15 +197,23 @@ Result sys_statx(Proc& p, const UserRegs& r);
 Result sys_sendfile(Proc& p, const UserRegs& r);
 
 // The syscalls of one area: true (with *out set) if `r.rax` is one of
-// its numbers. signals.cc, threads.cc, tty.cc.
+// its numbers. signals.cc, threads.cc, tty.cc, system.cc.
 bool dispatch_signals(Thread& t, UserRegs& r, Result* out);
 bool dispatch_threads(Thread& t, UserRegs& r, Result* out);
 bool dispatch_tty(Thread& t, UserRegs& r, Result* out);
+bool dispatch_system(Thread& t, UserRegs& r, Result* out);
+
+// /proc/keel/NAME (system.cc): the files' names, and the text of one (new[],
+// the caller's to delete; false if there is no such file).
+inline constexpr size_t kKeelProcFileCount = 4;
+extern const char* const kKeelProcFiles[kKeelProcFileCount];
+bool keel_proc_text(std::string_view name, char** text, size_t* len);
 
 // The console's tty (tty.cc): while a session is open, every Console file is
 // it. tty_native answers a native client's tty method (keel/proto/linux.h);
 // tty_tick ends the session when its leader has ended.
 bool tty_active();
+int tty_leader();  // the session leader's pid (0: none)
 int64_t tty_read(Proc& p, File* f, uint64_t buf, uint64_t len, bool* block);
 int64_t tty_write(Proc& p, File* f, uint64_t buf, uint64_t len, bool* block);
 Result tty_ioctl(Proc& p, File* f, uint64_t req, uint64_t arg);

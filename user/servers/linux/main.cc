@@ -396,16 +396,6 @@ Result dispatch(Thread& t, UserRegs& r) {
       end_process(p, L::wait_exited(int(r.rdi)));
       return kGone;
     case L::kWait4: return sys_wait4(p, r);
-    case L::kSysinfo: {
-      uint8_t info[112] = {};
-      const int64_t up = int64_t((keel::now_ns() + 999'999'999) / 1'000'000'000);  // (whole seconds, rounded up)
-      memcpy(info, &up, 8);
-      const uint64_t total = 512ull << 20;
-      memcpy(info + 32, &total, 8);
-      const uint32_t unit = 1;
-      memcpy(info + 104, &unit, 4);
-      return value(write_user(p, r.rdi, info, sizeof info) ? 0 : -L::EFAULT);
-    }
     case L::kTimes: {
       if (r.rdi) {
         const int64_t tms[4] = {int64_t((keel::now_ns() - p.start_ns) / 10'000'000), 0, 0, 0};
@@ -430,7 +420,9 @@ Result dispatch(Thread& t, UserRegs& r) {
   // their syscalls there: each returns false for a number it does not take.
   Result area{};
   if (nr == L::kKill && int32_t(r.rdi) == 1 && kill_init(int64_t(r.rsi), &area)) return area;  // (tty.cc)
-  if (dispatch_signals(t, r, &area) || dispatch_threads(t, r, &area) || dispatch_tty(t, r, &area)) return area;
+  if (dispatch_signals(t, r, &area) || dispatch_threads(t, r, &area) || dispatch_tty(t, r, &area) ||
+      dispatch_system(t, r, &area))
+    return area;
   static uint64_t logged[8];  // each unknown number is logged once
   if (nr < 512 && !(logged[nr / 64] & (1ull << (nr % 64)))) {
     logged[nr / 64] |= 1ull << (nr % 64);

@@ -296,10 +296,14 @@ void end_process(Proc& p, uint32_t status) {
       c.ppid = 1;  // to init (the personality), which reaps them
       if (c.zombie) c = Proc{};
     }
-  if ((status & 0x7f) == 0)
+  // (Not while the console's tty runs a shell, whose own output the kernel
+  // log's lines would break into: that shell reports its jobs itself.)
+  if (tty_active() && !g_trace && p.pid != tty_leader()) {
+  } else if ((status & 0x7f) == 0) {
     keel::print("linux: pid {} ({}) exited with status {}\n", p.pid, p.comm, (status >> 8) & 0xff);
-  else
+  } else {
     keel::print("linux: pid {} ({}) killed by signal {}\n", p.pid, p.comm, status & 0x7f);
+  }
   tty_process_ended(p);  // (the tty session ends with its leader)
   if (p.ppid <= 1) {
     p = Proc{};  // no parent: reaped at once

@@ -5,6 +5,7 @@
 //   /proc/PID/{stat,status,cmdline,comm}   files; exe a symlink to the program
 //   /proc/PID/fd/N                  symlinks to what fd N is (a path, pipe:[ino], /dev/...)
 //   /proc/{meminfo,cpuinfo,uptime,mounts,stat,version}
+//   /proc/keel/{services,ps,dmesg,mem}   Keel's own views (system.cc; keelctl prints them)
 // Everything is read-only (EACCES for writing). A file's text is made at
 // open and read from there, as Linux's seq files behave for small reads.
 #include "internal.h"
@@ -101,6 +102,9 @@ uint64_t vsize(const Proc& p) {
   return v;
 }
 
+// /proc/keel, a directory of Keel's views (system.cc).
+bool keel_dir(const ProcPath& pp) { return pp.n == 1 && pp.part[0] == "keel"; }
+
 char state_of(const Proc& p) { return p.zombie ? 'Z' : p.stopped ? 'T' : 'R'; }
 
 void fd_target(const Proc& p, int fd, char* out, size_t cap) {
@@ -128,12 +132,17 @@ void list_dir(Proc& caller, const ProcPath& pp, Text* t) {
   if (pp.n == 0) {
     entry('l', "self");
     for (const char* n : {"meminfo", "cpuinfo", "uptime", "mounts", "stat", "version"}) entry('f', n);
+    entry('d', "keel");
     for (Proc& q : g_procs)
       if (q.used) {
         char num[16];
         size_t n = ktl::format(num, sizeof num, "{}", q.pid);
         entry('d', {num, n});
       }
+    return;
+  }
+  if (keel_dir(pp)) {
+    for (const char* n : kKeelProcFiles) entry('f', n);
     return;
   }
   Proc* q = target_of(caller, pp.part[0]);
@@ -193,6 +202,14 @@ bool make_file(Proc& caller, const ProcPath& pp, Text* t) {
     }
     return false;
   }
+  if (pp.n == 2 && pp.part[0] == "keel") {
+    char* text = nullptr;
+    size_t len = 0;
+    if (!keel_proc_text(pp.part[1], &text, &len)) return false;
+    t->put(text ? text : "", len);
+    delete[] text;
+    return true;
+  }
   Proc* q = target_of(caller, pp.part[0]);
   if (!q || pp.n != 2) return false;
   const std::string_view what = pp.part[1];
@@ -240,6 +257,12 @@ int64_t procfs_readlink(Proc& caller, const char* path, char* out, size_t cap) {
     return 0;
   }
   Proc* q = pp.n >= 2 ? target_of(caller, pp.part[0]) : nullptr;
+  if (!q && pp.n >= 1 && pp.part[0] == "keel") {  // (not links)
+    Text t;
+    const bool there = keel_dir(pp) || make_file(caller, pp, &t);
+    delete[] t.buf;
+    return there ? -L::EINVAL : -L::ENOENT;
+  }
   if (!q) return pp.n >= 1 && (pp.part[0] == "self" || target_of(caller, pp.part[0])) ? -L::EINVAL : -L::ENOENT;
   if (pp.n == 2 && pp.part[1] == "exe") {
     copy_cstr(out, q->exe, cap - 1);
@@ -252,7 +275,10 @@ int64_t procfs_readlink(Proc& caller, const char* path, char* out, size_t cap) {
     fd_target(*q, fd, out, cap);
     return 0;
   }
-  return make_file(caller, pp, nullptr) ? -L::EINVAL : -L::ENOENT;
+  Text t;  // (a file, not a link: EINVAL)
+  const bool file = make_file(caller, pp, &t);
+  delete[] t.buf;
+  return file ? -L::EINVAL : -L::ENOENT;
 }
 
 // Follows /proc symlinks (self, exe, fd/N) to a path of their target, once.
@@ -310,7 +336,7 @@ int64_t procfs_stat(Proc& caller, const char* path, L::Stat* st, bool follow) {
     return -L::ENOENT;
   }
   Text t;
-  if (pp.n == 0 || (pp.n == 1 && target_of(caller, pp.part[0])) ||
+  if (pp.n == 0 || (pp.n == 1 && target_of(caller, pp.part[0])) || keel_dir(pp) ||
       (pp.n == 2 && pp.part[1] == "fd" && target_of(caller, pp.part[0]))) {
     fill_stat(st, L::S_IFDIR | 0555, 0, path_ino(path));
     return 0;
@@ -330,7 +356,7 @@ int64_t procfs_open(Proc& caller, const char* path, uint64_t flags, File** out) 
     return open_path(target, flags & ~(L::O_CREAT | L::O_EXCL), 0, out);
   }
   ProcPath pp = split(path);
-  const bool dir = pp.n == 0 || (pp.n == 1 && target_of(caller, pp.part[0])) ||
+  const bool dir = pp.n == 0 || (pp.n == 1 && target_of(caller, pp.part[0])) || keel_dir(pp) ||
                    (pp.n == 2 && pp.part[1] == "fd" && target_of(caller, pp.part[0]));
   Text t;
   if (dir) {

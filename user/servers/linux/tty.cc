@@ -306,6 +306,7 @@ int64_t tty_read(Proc& p, File* f, uint64_t buf, uint64_t len, bool* block) {
 }
 
 bool tty_active() { return tty_open(); }
+int tty_leader() { return tty_open() ? g_tty->leader : 0; }
 
 int64_t tty_write(Proc& p, File* f, uint64_t buf, uint64_t len, bool* block) {
   if (!tty_open()) return -L::EIO;
