@@ -297,6 +297,39 @@ void enumerate(ConfigSpace& cs, uint8_t first_bus, uint8_t last_bus, FunctionSin
   e.run();
 }
 
+IntxRoute route_intx(const Function& f, const IntxChipset& c, const acpi::Madt& madt, uint32_t* gsi) {
+  if (f.interrupt_pin == 0) return IntxRoute::NoPin;
+  const bool i440fx = c.host_vendor == 0x8086 && c.host_device == 0x1237;
+  const bool piix = c.isa_vendor == 0x8086 && (c.isa_device == 0x7000 || c.isa_device == 0x7110);
+  if (!i440fx || !piix) return IntxRoute::NeedsPrt;
+  const uint8_t line = f.interrupt_line;
+  // IRQs 0, 1, 2, 8 and 13 are never PCI lines (PIIX3 datasheet, PIRQRC:
+  // reserved values); 0xff is "unknown".
+  if (line < 3 || line > 15 || line == 8 || line == 13) return IntxRoute::NotRouted;
+  bool named = false;
+  for (unsigned link = 0; link < 4; ++link) {
+    const uint8_t r = uint8_t(c.pirq_routes >> (8 * link));
+    if (!(r & 0x80) && (r & 0x0f) == line) named = true;
+  }
+  if (!named) return IntxRoute::NotRouted;
+  uint16_t flags = 0;
+  const uint32_t g = madt.isa_gsi(line, &flags);
+  if ((flags & acpi::kMpsTriggerMask) != acpi::kMpsLevel) return IntxRoute::NotLevel;
+  *gsi = g;
+  return IntxRoute::Routed;
+}
+
+const char* intx_route_name(IntxRoute r) {
+  switch (r) {
+    case IntxRoute::Routed: return "routed";
+    case IntxRoute::NoPin: return "no INTx pin";
+    case IntxRoute::NeedsPrt: return "INTx routing on this chipset needs the ACPI _PRT";
+    case IntxRoute::NotRouted: return "the interrupt line is no IRQ the firmware routed a PCI link to";
+    case IntxRoute::NotLevel: return "the MADT does not make the interrupt line level-triggered";
+  }
+  return "unknown";
+}
+
 const char* class_name(uint8_t class_code, uint8_t subclass) {
   switch (class_code) {
     case 0x00:

@@ -362,6 +362,57 @@ TEST(PciMsiX, MalformedLocationsAreRefused) {
   EXPECT_TRUE(refused(m, ktl::Error::OutOfRange));
 }
 
+// INTx routing without the _PRT: only i440FX + PIIX, from the firmware's
+// Interrupt Line, the PIRQ route control registers and the MADT.
+TEST(PciIntx, RoutesOnI440fxOnly) {
+  keel::acpi::Madt madt;
+  madt.override_count = 3;
+  madt.overrides[0] = {0, 2, 0};
+  madt.overrides[1] = {10, 10, 0xd};  // level, active high (QEMU)
+  madt.overrides[2] = {11, 11, 0xd};
+  pci::IntxChipset pc{0x8086, 0x1237, 0x8086, 0x7000, 0x0b0b0a0a};  // PIRQA-D -> 10, 10, 11, 11
+  pci::Function f;
+  f.interrupt_pin = 1;
+  f.interrupt_line = 11;
+  uint32_t gsi = 0;
+  EXPECT_EQ(pci::route_intx(f, pc, madt, &gsi), pci::IntxRoute::Routed);
+  EXPECT_EQ(gsi, 11u);
+  // An override that moves the IRQ.
+  madt.overrides[1] = {10, 20, 0xf};
+  f.interrupt_line = 10;
+  EXPECT_EQ(pci::route_intx(f, pc, madt, &gsi), pci::IntxRoute::Routed);
+  EXPECT_EQ(gsi, 20u);
+  pci::IntxChipset piix4 = pc;
+  piix4.isa_device = 0x7110;
+  EXPECT_EQ(pci::route_intx(f, piix4, madt, &gsi), pci::IntxRoute::Routed);
+  // No pin.
+  f.interrupt_pin = 0;
+  EXPECT_EQ(pci::route_intx(f, pc, madt, &gsi), pci::IntxRoute::NoPin);
+  f.interrupt_pin = 1;
+  // q35 (8086:29c0 + ICH9 LPC 8086:2918), or an i440FX without PIIX.
+  pci::IntxChipset q35{0x8086, 0x29c0, 0x8086, 0x2918, 0x0b0b0a0a};
+  EXPECT_EQ(pci::route_intx(f, q35, madt, &gsi), pci::IntxRoute::NeedsPrt);
+  pci::IntxChipset bare = pc;
+  bare.isa_vendor = bare.isa_device = 0;
+  EXPECT_EQ(pci::route_intx(f, bare, madt, &gsi), pci::IntxRoute::NeedsPrt);
+  // Lines the firmware did not route: unknown, reserved, not in a PIRQRC,
+  // in a disabled PIRQRC.
+  for (uint8_t line : {0xff, 0, 2, 8, 13, 16, 5}) {
+    f.interrupt_line = line;
+    EXPECT_EQ(pci::route_intx(f, pc, madt, &gsi), pci::IntxRoute::NotRouted) << int(line);
+  }
+  pci::IntxChipset disabled = pc;
+  disabled.pirq_routes = 0x8b8b0a0a;  // PIRQC/D off
+  f.interrupt_line = 11;
+  EXPECT_EQ(pci::route_intx(f, disabled, madt, &gsi), pci::IntxRoute::NotRouted);
+  // The MADT must make the line level-triggered.
+  madt.overrides[2] = {11, 11, 0x5};  // edge
+  EXPECT_EQ(pci::route_intx(f, pc, madt, &gsi), pci::IntxRoute::NotLevel);
+  madt.override_count = 2;  // no override for 11
+  EXPECT_EQ(pci::route_intx(f, pc, madt, &gsi), pci::IntxRoute::NotLevel);
+  EXPECT_STREQ(pci::intx_route_name(pci::IntxRoute::NeedsPrt), "INTx routing on this chipset needs the ACPI _PRT");
+}
+
 TEST(PciProbe, ReadsTheHeader) {
   FakeConfig cs;
   auto& f = cs.add(kA, 0x1234, 0x1111, 0x03, 0x00);

@@ -207,16 +207,62 @@ Status program_msix(keel::pci::ConfigSpace& cs, const keel::pci::MsiX& x, const 
   return Status::Ok;
 }
 
+// Config space access of one function through the kernel's mechanism #1
+// (pci_config_read/write), on machines without ECAM.
+class Mechanism1 final : public keel::pci::ConfigSpace {
+ public:
+  Mechanism1(Handle resource, uint32_t address) : resource_(resource), address_(address) {}
+  uint32_t read32(keel::pci::Address, uint16_t offset) override {
+    uint32_t v = 0xffffffff;
+    if (offset >= 256 || sys::pci_config_read(resource_, address_, offset, &v) != 0) return 0xffffffff;
+    return v;
+  }
+  void write32(keel::pci::Address, uint16_t offset, uint32_t value) override {
+    if (offset < 256) (void)sys::pci_config_write(resource_, address_, offset, value);
+  }
+
+ private:
+  Handle resource_;
+  uint32_t address_;
+};
+
+// Gives "irq" + "irq-notify"; on failure closes both.
+Status give_irq(keel::Prepared& p, Handle irq, Handle n) {
+  if (Status s = keel::spawn_give(p, "irq", irq); s != Status::Ok) {
+    sys::handle_close(irq);
+    sys::handle_close(n);
+    return s;
+  }
+  return keel::spawn_give(p, "irq-notify", n);
+}
+
+// Binds the function's INTx line (GSI `gsi`, as devmgr routed it) to a new
+// notification, with MSI and MSI-X off and INTx enabled in the command
+// register; gives "irq" + "irq-notify".
+Status give_intx(keel::Prepared& p, Handle resource, keel::pci::ConfigSpace& cs, uint32_t gsi) {
+  Caps caps{{}, {}, &cs};
+  (void)keel::pci::walk_capabilities(cs, {}, cs.read8({}, keel::pci::kRegHeaderType), &on_cap, &caps);
+  if (caps.msi.present)
+    cs.write16({}, uint16_t(caps.msi.offset + 2), uint16_t(cs.read16({}, uint16_t(caps.msi.offset + 2)) & ~1u));
+  if (caps.msix.present)
+    cs.write16({}, uint16_t(caps.msix.offset + 2),
+               uint16_t(cs.read16({}, uint16_t(caps.msix.offset + 2)) & ~keel::pci::kMsiXEnable));
+  Handle n = kInvalidHandle, irq = kInvalidHandle;
+  if (int64_t r = sys::notification_create(&n); r != 0) return keel::status_of(r);
+  if (int64_t r = sys::interrupt_create(resource, gsi, n, 1, &irq); r != 0) {
+    sys::handle_close(n);
+    return keel::status_of(r);
+  }
+  cs.write16({}, keel::pci::kRegCommand, uint16_t(cs.read16({}, keel::pci::kRegCommand) & ~(1u << 10)));
+  return give_irq(p, irq, n);
+}
+
 // Allocates a message-signalled interrupt, programs the function with it —
 // MSI-X entry 0 where the function has MSI-X, else its MSI capability (one
 // message) — and enables it (and bus mastering, and INTx off); gives "irq" +
 // "irq-notify". *kind: proto::kIrqMsi or kIrqMsiX. NotFound: neither.
-Status give_msi(keel::Prepared& p, Handle resource, uint64_t config_phys, const proto::PciDevice& dev,
+Status give_msi(keel::Prepared& p, Handle resource, keel::pci::ConfigSpace& cs, const proto::PciDevice& dev,
                 uint32_t* kind) {
-  volatile uint8_t* cfg = nullptr;
-  uint64_t base = 0, size = 0;
-  if (Status st = map_phys(resource, config_phys, kPage, &cfg, &base, &size); st != Status::Ok) return st;
-  PageConfig cs(cfg);
   Caps caps{{}, {}, &cs};
   const uint8_t header = cs.read8({}, keel::pci::kRegHeaderType);
   (void)keel::pci::walk_capabilities(cs, {}, header, &on_cap, &caps);
@@ -249,23 +295,18 @@ Status give_msi(keel::Prepared& p, Handle resource, uint64_t config_phys, const 
     // memory write), INTx disabled.
     cs.write16({}, keel::pci::kRegCommand, uint16_t(cs.read16({}, keel::pci::kRegCommand) | (1 << 2) | (1 << 10)));
   }
-  (void)sys::vm_unmap(keel::start_info()->self_process, uintptr_t(base), size);
   if (st != Status::Ok) {
     if (irq != kInvalidHandle) sys::handle_close(irq);
     if (n != kInvalidHandle) sys::handle_close(n);
     return st;
   }
-  if (Status s = keel::spawn_give(p, "irq", irq); s != Status::Ok) {
-    sys::handle_close(irq);
-    sys::handle_close(n);
-    return s;
-  }
-  return keel::spawn_give(p, "irq-notify", n);
+  return give_irq(p, irq, n);
 }
 
 }  // namespace
 
-Status give_device(keel::Prepared& p, const char* service, const keel::Grant& g, Handle resource, Handle devmgr) {
+Status give_device(keel::Prepared& p, const char* service, const keel::Grant& g, bool intx, Handle resource,
+                   Handle devmgr) {
   keel::IpcMessage m{};
   if (Status st = ask(devmgr, m, proto::kSummary, 0); st != Status::Ok) {
     keel::print("init: {}: match pci {:04x}:{:04x}: devmgr does not answer: {}\n", service, g.base, g.size,
@@ -273,10 +314,11 @@ Status give_device(keel::Prepared& p, const char* service, const keel::Grant& g,
     return st;
   }
   const uint64_t count = m.words[0];
-  const uint64_t ecam = m.words[1] == uint64_t(proto::Access::Ecam) ? m.words[2] : 0;
+  const proto::Access access = proto::Access(m.words[1]);
+  const uint64_t ecam = access == proto::Access::Ecam ? m.words[2] : 0;
   proto::PciDevice dev{};
   bool found = false, taken = false;
-  uint64_t index = 0, flags = 0;
+  uint64_t index = 0, flags = 0, gsi = proto::kNoGsi, route = 0;
   for (uint64_t i = 0; i < count && !found; ++i) {
     m = keel::IpcMessage{};
     m.words[0] = i;
@@ -297,10 +339,13 @@ Status give_device(keel::Prepared& p, const char* service, const keel::Grant& g,
     dev.class_code = uint32_t(m.words[5]);
     dev.subclass = uint32_t(m.words[6]);
     flags = m.words[11];
+    gsi = m.words[15];
+    route = m.words[16];
   }
-  if (!found || ecam == 0) {
+  const bool configurable = access == proto::Access::Ecam || access == proto::Access::Legacy;
+  if (!found || !configurable) {
     keel::print("init: {}: match pci {:04x}:{:04x}: {}\n", service, g.base, g.size,
-                ecam == 0 ? "devmgr found no PCI configuration access"
+                !configurable ? "devmgr found no PCI configuration access"
                           : taken ? "every such function is another service's" : "no such PCI function");
     return Status::NotFound;
   }
@@ -336,17 +381,46 @@ Status give_device(keel::Prepared& p, const char* service, const keel::Grant& g,
     if (Status st = give_named(p, "bar", b, h); st != Status::Ok) return st;
     bars_len += ktl::format(bars + bars_len, sizeof bars - bars_len, " bar{} {:#x}+{:#x}", b, base, size);
   }
-  // The interrupt: MSI-X or MSI where the function has it.
-  const char* irq = "no interrupt (no MSI; INTx needs the ACPI _PRT routing)";
-  if (flags & (proto::kFlagMsi | proto::kFlagMsiX)) {
+  // The interrupt: MSI-X or MSI where the function has it (unless the
+  // manifest says intx), else the INTx line where devmgr could route it.
+  // Configuration space: the function's ECAM page, or mechanism #1.
+  volatile uint8_t* page = nullptr;
+  uint64_t page_base = 0, page_size = 0;
+  if (access == proto::Access::Ecam) {
     const uint64_t phys = ecam + (uint64_t(dev.bus) << 20 | uint64_t(dev.device) << 15 | uint64_t(dev.function) << 12);
-    if (Status st = give_msi(p, resource, phys, dev, &dev.irq); st != Status::Ok) {
-      keel::print("init: {}: cannot set up its {}: {}\n", service, flags & proto::kFlagMsiX ? "MSI-X" : "MSI",
-                  keel::status_name(st));
+    if (Status st = map_phys(resource, phys, kPage, &page, &page_base, &page_size); st != Status::Ok) {
+      keel::print("init: {}: cannot map its configuration space: {}\n", service, keel::status_name(st));
       return st;
     }
-    irq = dev.irq == proto::kIrqMsiX ? "MSI-X" : "MSI";
   }
+  PageConfig ecam_cs(page);
+  Mechanism1 legacy_cs(resource, dev.bus << 8 | dev.device << 3 | dev.function);
+  keel::pci::ConfigSpace& cs = access == proto::Access::Ecam ? static_cast<keel::pci::ConfigSpace&>(ecam_cs)
+                                                              : static_cast<keel::pci::ConfigSpace&>(legacy_cs);
+  char irq_text[120] = "no interrupt";
+  Status st = Status::Ok;
+  if (!intx && (flags & (proto::kFlagMsi | proto::kFlagMsiX))) {
+    st = give_msi(p, resource, cs, dev, &dev.irq);
+    if (st != Status::Ok)
+      keel::print("init: {}: cannot set up its {}: {}\n", service, flags & proto::kFlagMsiX ? "MSI-X" : "MSI",
+                  keel::status_name(st));
+    else ktl::format(irq_text, sizeof irq_text, "{}", dev.irq == proto::kIrqMsiX ? "MSI-X" : "MSI");
+  } else if (gsi != proto::kNoGsi) {
+    st = give_intx(p, resource, cs, uint32_t(gsi));
+    if (st != Status::Ok) {
+      keel::print("init: {}: cannot bind its INTx line (GSI {}): {}\n", service, gsi, keel::status_name(st));
+    } else {
+      dev.irq = proto::kIrqIntx;
+      dev.gsi = uint32_t(gsi);
+      ktl::format(irq_text, sizeof irq_text, "INTx (GSI {}, level)", gsi);
+    }
+  } else {
+    ktl::format(irq_text, sizeof irq_text, "no interrupt ({}{})", intx ? "INTx: " : "no MSI; INTx: ",
+                keel::pci::intx_route_name(keel::pci::IntxRoute(route)));
+  }
+  if (page) (void)sys::vm_unmap(keel::start_info()->self_process, uintptr_t(page_base), page_size);
+  if (st != Status::Ok) return st;
+  const char* irq = irq_text;
   Handle rec = kInvalidHandle;
   if (int64_t r = sys::vmo_create(kPage, 0, &rec); r != 0) return keel::status_of(r);
   if (int64_t r = sys::vmo_write(rec, 0, &dev, sizeof dev); r != 0) {

@@ -16,6 +16,7 @@
 // Freestanding: no allocation, exceptions, RTTI or libc.
 #pragma once
 
+#include <keel/acpi.h>
 #include <ktl/result.h>
 
 #include <cstddef>
@@ -199,6 +200,34 @@ struct FunctionSink {
 // scanned once (a bridge that names a bus already scanned, or outside
 // first_bus..last_bus, or not above its own, is not followed).
 void enumerate(ConfigSpace& cs, uint8_t first_bus, uint8_t last_bus, FunctionSink& sink);
+
+// Where a function's INTx pin reaches an IOAPIC input (GSI), without the
+// ACPI _PRT (a method in AML, which Keel cannot evaluate). Only one case is
+// derived, and only from what the firmware wrote: the i440FX host bridge
+// (8086:1237, QEMU's `pc`) with a PIIX3/PIIX4 ISA bridge (8086:7000,
+// 8086:7110), where the BIOS routes each PCI interrupt link (PIRQA#..D#,
+// the PIRQ route control registers at ISA bridge offsets 0x60..0x63: bit 7
+// disables, bits 3:0 the ISA IRQ) to an ISA IRQ and writes that IRQ into
+// each function's Interrupt Line register; the ISA IRQ reaches the IOAPIC
+// as the MADT's interrupt source overrides say, which must declare it
+// level-triggered (a shared PCI line; QEMU's MADT does, for IRQs 5, 9, 10,
+// 11). Everything else is refused with its reason: q35 and other chipsets
+// route their PIRQs to GSIs 16-23 in ways only the _PRT describes.
+enum class IntxRoute : uint8_t {
+  Routed = 0,           // *gsi is the line
+  NoPin = 1,            // the function has no INTx pin
+  NeedsPrt = 2,         // not an i440FX/PIIX machine: the routing is in the _PRT
+  NotRouted = 3,        // the Interrupt Line is not an IRQ a PIRQ route control register names
+  NotLevel = 4,         // the MADT has no level-triggered override for that IRQ
+};
+struct IntxChipset {
+  uint16_t host_vendor = 0, host_device = 0;  // function 00:00.0
+  uint16_t isa_vendor = 0, isa_device = 0;    // function 00:01.0 (0: none)
+  uint32_t pirq_routes = 0x80808080;          // the ISA bridge's dword at 0x60
+};
+IntxRoute route_intx(const Function& f, const IntxChipset& chipset, const acpi::Madt& madt, uint32_t* gsi);
+// A short reason for a route ("routed", "no INTx pin", ...).
+const char* intx_route_name(IntxRoute r);
 
 // A short name for a class code ("host bridge", "VGA controller", ...), or
 // "unknown"; uses the subclass where it matters.

@@ -19,7 +19,10 @@
 // kDeviceInfo's words: [0] bus, [1] device, [2] function, [3] vendor id, [4] device id,
 // [5] class, [6] subclass, [7] programming interface, [8] revision, [9] interrupt line (as the
 // firmware set it; 0xff unknown), [10] interrupt pin (0 none, 1..4 INTA#..INTD#), [11] flags
-// (kFlag*), [12] header type, [13] MSI vectors (0: no MSI), [14] MSI-X table entries (0: none).
+// (kFlag*), [12] header type, [13] MSI vectors (0: no MSI), [14] MSI-X table entries (0: none),
+// [15] the GSI its INTx pin reaches (kNoGsi: not known), [16] why (keel::pci::IntxRoute: 0
+// routed, 1 no pin, 2 the chipset needs the ACPI _PRT, 3 the line is not routed, 4 the MADT does
+// not make it level-triggered).
 //
 // Any program the policy lets look up "devmgr" may ask; the answers hold no
 // authority (addresses are what the firmware assigned). A driver gets its
@@ -36,7 +39,8 @@ inline constexpr uint32_t kBarInfo = 2;
 inline constexpr uint32_t kSummary = 3;
 inline constexpr uint32_t kSetDriver = 4;
 
-inline constexpr uint32_t kDeviceInfoWords = 15;
+inline constexpr uint32_t kDeviceInfoWords = 17;
+inline constexpr uint64_t kNoGsi = 0xffffffff;
 inline constexpr uint32_t kBarInfoWords = 4;
 inline constexpr uint32_t kSummaryWords = 5;
 // Longest driver name (bytes).
@@ -54,6 +58,7 @@ inline constexpr uint64_t kBarNone = 0, kBarIo = 1, kBarMem32 = 2, kBarMem64 = 3
 enum class Access : uint64_t {
   None = 0,  // no MCFG was found: nothing enumerated
   Ecam = 1,  // memory-mapped (PCI Express ECAM), from the ACPI MCFG
+  Legacy = 2,  // configuration mechanism #1 through the kernel (pci_config_read/write): no MCFG
 };
 
 // PciDevice::irq: the kind of interrupt the driver got.
