@@ -39,45 +39,6 @@ extern "C" [[noreturn]] void keel_start(uint64_t arg) {
 
 // The compiler may emit calls to these.
 extern "C" {
-void* memcpy(void* d, const void* s, size_t n) {
-  auto* dp = static_cast<volatile unsigned char*>(d);
-  auto* sp = static_cast<const unsigned char*>(s);
-  for (size_t i = 0; i < n; ++i) dp[i] = sp[i];
-  return d;
-}
-void* memset(void* d, int c, size_t n) {
-  auto* dp = static_cast<volatile unsigned char*>(d);
-  for (size_t i = 0; i < n; ++i) dp[i] = static_cast<unsigned char>(c);
-  return d;
-}
-void* memmove(void* d, const void* s, size_t n) {
-  auto* dp = static_cast<volatile unsigned char*>(d);
-  auto* sp = static_cast<const unsigned char*>(s);
-  if (dp < sp) {
-    for (size_t i = 0; i < n; ++i) dp[i] = sp[i];
-  } else {
-    for (size_t i = n; i-- > 0;) dp[i] = sp[i];
-  }
-  return d;
-}
-int memcmp(const void* a, const void* b, size_t n) {
-  auto* x = static_cast<const unsigned char*>(a);
-  auto* y = static_cast<const unsigned char*>(b);
-  for (size_t i = 0; i < n; ++i)
-    if (x[i] != y[i]) return x[i] < y[i] ? -1 : 1;
-  return 0;
-}
-void* memchr(const void* s, int c, size_t n) {
-  auto* p = static_cast<const unsigned char*>(s);
-  for (size_t i = 0; i < n; ++i)
-    if (p[i] == static_cast<unsigned char>(c)) return const_cast<unsigned char*>(p + i);
-  return nullptr;
-}
-size_t strlen(const char* s) {
-  size_t n = 0;
-  while (s[n]) ++n;
-  return n;
-}
 void __cxa_pure_virtual() { __builtin_trap(); }
 void* __dso_handle = nullptr;
 }

@@ -99,10 +99,9 @@ void continue_proc(Proc& q) {
       (void)sys::thread_resume(th.thread);
     }
   q.stop_report = -1;
-  if (Proc* parent = q.ppid ? proc_by_pid(q.ppid) : nullptr) {
+  if (Proc* parent = q.ppid ? proc_by_pid(q.ppid) : nullptr)
     if (!(parent->sigaction[L::SIGCHLD][1] & 1)) child_changed(*parent, q, F::kCldContinued, L::SIGCONT);
-    retry_blocked(Block::Wait4);
-  }
+  retry_blocked(Block::Wait4);  // (the parent's wait4, and q's own waiting calls, held while it was stopped)
 }
 
 bool restartable(uint64_t nr) {
@@ -563,6 +562,7 @@ bool dispatch_signals(Thread& t, UserRegs& r, Result* out) {
 }
 
 void set_dispatching(Thread* t) { g_dispatching = t; }
+Thread* dispatching_thread() { return g_dispatching; }
 
 // A fault goes to the handler of its signal (a page fault: SIGSEGV; another
 // exception: its signal, docs/kernel.md) if there is one and the signal is

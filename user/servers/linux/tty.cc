@@ -21,6 +21,7 @@ namespace linux_srv {
 
 namespace lp = keel::proto::linux;
 namespace kt = keel::tty;
+constexpr uint32_t kTOSTOP = 0x100;  // c_lflag: background writes get SIGTTOU (termbits-common.h)
 
 // Asks init to power off or restart (keel/proto/init.h kPowerOff; the policy
 // must let /sbin/linux look up init). Returns only on failure.
@@ -71,6 +72,38 @@ void signal_foreground(int sig) {
   info.code = 0x80;  // SI_KERNEL
   for (Proc& q : g_procs)
     if (q.used && !q.zombie && q.pgid == g_tty->fg) (void)send_signal(q, nullptr, sig, info);
+}
+
+// Job control (POSIX XBD 11.1.4, Terminal Access Control): a process of
+// the tty's session outside its foreground process group that reads the tty
+// (`sig` SIGTTIN), writes it with TOSTOP set or changes its settings
+// (SIGTTOU). Returns 0 if it may go on: not in the background, or (SIGTTOU)
+// the signal ignored or blocked; -EIO if it may not: (SIGTTIN) the signal
+// ignored or blocked, or its process group orphaned (nobody in the session
+// to continue it); 1 if `sig` was sent to its process group, which stops (or
+// runs a handler), while the calling thread waits (Block::PipeRead, named
+// before the signal, so that the stop leaves it waiting in its call) to try
+// again when it is continued in the foreground (TIOCSPGRP retries).
+int64_t job_control(Proc& p, int sig) {
+  if (!tty_open() || p.sid != g_tty->sid || p.pgid == g_tty->fg) return 0;
+  Thread* t = dispatching_thread();
+  if (!t || t->proc != &p) return 0;  // (not a syscall of p's)
+  const bool ignored = p.sigaction[sig][0] == 1 /*SIG_IGN*/ || (t->sigmask & linux_sigframe::bit(sig));
+  if (ignored) return sig == L::SIGTTIN ? -L::EIO : 0;
+  bool orphaned = true;  // no member has a parent in another group of the session
+  for (Proc& q : g_procs)
+    if (q.used && !q.zombie && q.pgid == p.pgid)
+      if (Proc* parent = proc_by_pid(q.ppid); parent && parent->pgid != p.pgid && parent->sid == p.sid) orphaned = false;
+  if (orphaned) return -L::EIO;
+  t->block = Block::PipeRead;
+  if (!p.stopped) {  // (a retry while the group is stopped waits on)
+    linux_sigframe::Siginfo info;
+    info.code = 0x80;  // SI_KERNEL
+    const int group = p.pgid;
+    for (Proc& q : g_procs)
+      if (q.used && !q.zombie && q.pgid == group) (void)send_signal(q, nullptr, sig, info);
+  }
+  return 1;
 }
 
 // Takes what the console queued in the input ring.
@@ -287,6 +320,10 @@ Result power(bool restart) {
 
 int64_t tty_read(Proc& p, File* f, uint64_t buf, uint64_t len, bool* block) {
   if (!tty_open()) return 0;  // end of file
+  if (const int64_t j = job_control(p, L::SIGTTIN); j != 0) {
+    if (j > 0) *block = true;
+    return j > 0 ? 0 : j;
+  }
   if (len == 0) return 0;
   kt::LineDiscipline& ld = g_tty->ld;
   const kt::Termios tio = ld.get_termios();
@@ -310,6 +347,11 @@ int tty_leader() { return tty_open() ? g_tty->leader : 0; }
 
 int64_t tty_write(Proc& p, File* f, uint64_t buf, uint64_t len, bool* block) {
   if (!tty_open()) return -L::EIO;
+  if (g_tty->ld.get_termios().c_lflag & kTOSTOP)
+    if (const int64_t j = job_control(p, L::SIGTTOU); j != 0) {
+      if (j > 0) *block = true;
+      return j > 0 ? 0 : j;
+    }
   uint64_t done = 0;
   while (done < len) {
     uint8_t chunk[lp::kMaxRecord / 2];
@@ -334,6 +376,13 @@ int64_t tty_write(Proc& p, File* f, uint64_t buf, uint64_t len, bool* block) {
 Result tty_ioctl(Proc& p, File* f, uint64_t req, uint64_t arg) {
   (void)f;
   const bool open = tty_open();
+  switch (req) {  // what changes the tty waits for the foreground (job_control)
+    case L::TCSETS: case L::TCSETSW: case L::TCSETSF: case L::TIOCSPGRP: case 0x540b /* TCFLSH */:
+    case 0x5409 /* TCSBRK */:
+      if (const int64_t j = job_control(p, L::SIGTTOU); j != 0) return j > 0 ? kBlock : value(j);
+      break;
+    default: break;
+  }
   switch (req) {
     case L::TCGETS: {
       const kt::Termios t = open ? g_tty->ld.get_termios() : kt::sane_termios();
@@ -368,9 +417,12 @@ Result tty_ioctl(Proc& p, File* f, uint64_t req, uint64_t arg) {
       if (!read_obj(p, arg, &pg)) return value(-L::EFAULT);
       if (pg <= 0) return value(-L::EINVAL);
       bool exists = false;
-      for (Proc& q : g_procs) exists |= q.used && !q.zombie && q.pgid == pg;
+      for (Proc& q : g_procs) exists |= q.used && !q.zombie && q.pgid == pg && q.sid == p.sid;
       if (!exists) return value(-L::EPERM);
-      if (open) g_tty->fg = pg;
+      if (open && g_tty->fg != pg) {
+        g_tty->fg = pg;
+        retry_blocked(Block::PipeRead);  // (a reader that was in the background may read now)
+      }
       return value(0);
     }
     case 0x5429: {  // TIOCGSID
