@@ -24,10 +24,47 @@ void fifo_forget(Pipe* pp) {
     if (n.pipe == pp) n = NamedPipe{};
 }
 
-// open(2) of a FIFO (fifo(7)): a reader always opens; a writer with
-// O_NONBLOCK and no reader is ENXIO. A blocking open does not wait for the
-// other end (TODO(issue 5)): a reader then reads end of file until a writer
-// comes, a writer gets EPIPE until a reader does. O_RDWR opens a reader.
+// Threads waiting in a blocking open of a FIFO for its other end. An entry
+// holds while its thread still waits in an open (a signal that ends the
+// wait, or the thread's end, makes it stale without anyone clearing it).
+struct FifoWait {
+  Thread* t = nullptr;
+  int tid = 0;
+  uint64_t mount = 0, inode = 0;
+  bool writer = false;
+};
+FifoWait g_fifo_waits[16];
+
+bool fifo_wait_live(const FifoWait& w) {
+  if (!w.t || !w.t->used || w.t->tid != w.tid || w.t->block == Block::None) return false;
+  const uint64_t nr = w.t->regs.rax;
+  return nr == L::kOpen || nr == L::kOpenat || nr == L::kCreat;
+}
+
+bool fifo_waiter(uint64_t mount, uint64_t inode, bool writer) {
+  for (const FifoWait& w : g_fifo_waits)
+    if (w.mount == mount && w.inode == inode && w.writer == writer && fifo_wait_live(w)) return true;
+  return false;
+}
+
+// Drops `t`'s entry; with `add`, makes a new one (false if the table is full).
+bool fifo_wait_set(Thread* t, bool add, uint64_t mount = 0, uint64_t inode = 0, bool writer = false) {
+  FifoWait* free_slot = nullptr;
+  for (FifoWait& w : g_fifo_waits) {
+    if (w.t == t) w = FifoWait{};
+    if (!free_slot && (!w.t || !fifo_wait_live(w))) free_slot = &w;
+  }
+  if (!add) return true;
+  if (!free_slot) return false;
+  *free_slot = FifoWait{t, t->tid, mount, inode, writer};
+  return true;
+}
+
+// open(2) of a FIFO (fifo(7)): without O_NONBLOCK, a reader waits for a
+// writer and a writer for a reader (a thread waiting in such an open counts
+// as that end); with it, a reader opens at once and a writer with no reader
+// is ENXIO. O_RDWR opens at once (as a reader). The pipe is made at the
+// first open that does not wait.
 int64_t open_fifo(uint64_t mount, uint64_t inode, uint64_t flags, const char* path, File** out) {
   NamedPipe* slot = nullptr;
   NamedPipe* free_slot = nullptr;
@@ -36,7 +73,14 @@ int64_t open_fifo(uint64_t mount, uint64_t inode, uint64_t flags, const char* pa
     if (!n.pipe && !free_slot) free_slot = &n;
   }
   const bool writer = (flags & L::O_ACCMODE) == L::O_WRONLY;
-  if (writer && (!slot || slot->pipe->readers == 0) && (flags & L::O_NONBLOCK)) return -L::ENXIO;
+  const bool peer = (slot && (writer ? slot->pipe->readers : slot->pipe->writers) > 0) ||
+                    fifo_waiter(mount, inode, !writer);
+  Thread* t = dispatching_thread();
+  if (!peer && writer && (flags & L::O_NONBLOCK)) return -L::ENXIO;
+  if (!peer && !(flags & L::O_NONBLOCK) && (flags & L::O_ACCMODE) != L::O_RDWR && t &&
+      fifo_wait_set(t, true, mount, inode, writer))
+    return kOpenWait;
+  if (t) (void)fifo_wait_set(t, false);
   File* f = new_file(writer ? FileKind::PipeWrite : FileKind::PipeRead);
   if (!f) return -L::ENOMEM;
   if (!slot) {
@@ -55,7 +99,7 @@ int64_t open_fifo(uint64_t mount, uint64_t inode, uint64_t flags, const char* pa
   if (writer) ++f->pipe->writers; else ++f->pipe->readers;
   f->flags = flags & (L::O_ACCMODE | L::O_NONBLOCK);
   copy_cstr(f->path, path, sizeof f->path - 1);
-  retry_blocked(Block::PipeRead);  // (a reader waiting for data may now see a writer)
+  retry_blocked(Block::PipeRead);  // (an open waiting for this end, a reader waiting for data)
   *out = f;
   return 0;
 }

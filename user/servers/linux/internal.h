@@ -6,7 +6,7 @@
 //   files.cc    file descriptors, the VFS, pipes, /dev, the file syscalls
 //   mem.cc      memory maps and the memory syscalls
 //   process.cc  loading programs, fork, execve, wait4, kill, process ends
-//   time.cc     clocks
+//   time.cc     clocks, sleeps, CPU time
 //   signals.cc  signal actions, masks, delivery, rt_sigreturn, interval timers
 //   threads.cc  threads, exit of one thread, fork/vfork/clone, futexes
 //   tty.cc      the console's tty session, tty ioctls, poll and select, reboot
@@ -115,6 +115,9 @@ uint64_t path_ino(const char* path);
 uint32_t mode_of_type(uint64_t type, uint64_t perm);
 int64_t stat_path(const char* path, L::Stat* st);
 int64_t stat_file(File* f, L::Stat* st);
+// open(2) on an absolute normalised path: 0, -errno, or kOpenWait (a
+// blocking open of a FIFO waits for its other end: the call is kBlock).
+inline constexpr int64_t kOpenWait = INT64_MIN;
 int64_t open_path(const char* path, uint64_t flags, uint64_t mode, File** out);
 int64_t do_write(Proc& p, Thread& t, File* f, uint64_t buf, uint64_t len, bool* block, int64_t at = -1);
 int64_t sys_read_file(Proc& p, Thread& t, File* f, uint64_t buf, uint64_t len, bool* block, int64_t at = -1);
@@ -157,7 +160,6 @@ int64_t exec_into(Proc& p, const char* path, std::span<const std::string_view> a
                   std::span<const std::string_view> envp, UserRegs* regs);
 Result sys_fork(Proc& parent, Thread& t, const UserRegs& regs);
 Result sys_execve(Proc& p, Thread& t, const UserRegs& r);
-Result sys_wait4(Proc& p, const UserRegs& r);
 // signals.cc: kill(2) from `p` (`t` its calling thread); sends `sig` with
 // `info` to process `q` (tid: to that thread); what the parent of `child` is told when it
 // ends, stops or continues (SIGCHLD); the delivery after each syscall.
@@ -174,7 +176,13 @@ Thread* dispatching_thread();  // the thread whose syscall is being handled, or 
 void signal_page_fault(uint64_t badge, const keel::IpcMessage& msg);  // (a signal to it is delivered on its return, not by interrupting it)
 uint64_t signal_deadline(uint64_t d);
 uint64_t realtime_ns();
-Result sys_clock_gettime(Proc& p, uint64_t clock, uint64_t addr);
+Result sys_clock_gettime(Proc& p, Thread& t, uint64_t clock, uint64_t addr);
+// CPU time (time.cc): t makes a syscall (its running time so far is
+// counted) / is resumed into user code; the totals up to now.
+void cpu_enter(Thread& t);
+void cpu_resume(Thread& t);
+uint64_t thread_cpu_ns(const Thread& t);
+uint64_t proc_cpu_ns(const Proc& p);
 void put_field(uint8_t* uts, int index, const char* s);
 Result dispatch(Thread& t, UserRegs& r);
 void complete(Thread& t, int64_t rax);
@@ -202,7 +210,7 @@ Result sys_statx(Proc& p, const UserRegs& r);
 Result sys_sendfile(Proc& p, const UserRegs& r);
 
 // The syscalls of one area: true (with *out set) if `r.rax` is one of
-// its numbers. signals.cc, threads.cc, tty.cc, system.cc.
+// its numbers. signals.cc, threads.cc, tty.cc, system.cc, time.cc.
 bool dispatch_signals(Thread& t, UserRegs& r, Result* out);
 bool dispatch_threads(Thread& t, UserRegs& r, Result* out);
 bool dispatch_tty(Thread& t, UserRegs& r, Result* out);
@@ -213,6 +221,7 @@ bool dispatch_files(Thread& t, UserRegs& r, Result* out);
 bool path_syscall(uint64_t nr);
 extern bool g_walk_links;
 bool dispatch_system(Thread& t, UserRegs& r, Result* out);
+bool dispatch_time(Thread& t, UserRegs& r, Result* out);
 
 // /proc/keel/NAME (system.cc): the files' names, and the text of one (new[],
 // the caller's to delete; false if there is no such file).

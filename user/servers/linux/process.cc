@@ -508,37 +508,4 @@ Result sys_execve(Proc& p, Thread& t, const UserRegs& r) {
   return res;
 }
 
-Result sys_wait4(Proc& p, const UserRegs& r) {
-  const int64_t pid = int64_t(int32_t(r.rdi));
-  const uint64_t status_addr = r.rsi, options = r.rdx;
-  if (options & ~(L::WNOHANG | L::WUNTRACED | L::WCONTINUED | 0x40000000ull /*__WALL*/)) return value(-L::EINVAL);
-  bool any = false;
-  for (Proc& c : g_procs) {
-    if (!c.used || c.ppid != p.pid) continue;
-    if (pid > 0 && c.pid != pid) continue;
-    if (pid == 0 && c.pgid != p.pgid) continue;
-    if (pid < -1 && c.pgid != -pid) continue;
-    any = true;
-    if (!c.zombie) {  // a stop or a continue to report?
-      const bool report = (c.stop_report > 0 && (options & L::WUNTRACED)) || (c.stop_report < 0 && (options & L::WCONTINUED));
-      if (!report) continue;
-      const uint32_t st = c.stop_report > 0 ? uint32_t(c.stop_report) << 8 | 0x7f : 0xffff;
-      if (status_addr && !write_obj(p, status_addr, st)) return value(-L::EFAULT);
-      c.stop_report = 0;
-      return value(c.pid);
-    }
-    if (status_addr && !write_obj(p, status_addr, c.wait_status)) return value(-L::EFAULT);
-    if (r.r10) {  // struct rusage: zeros
-      uint8_t zero[144] = {};
-      if (!write_user(p, r.r10, zero, sizeof zero)) return value(-L::EFAULT);
-    }
-    const int cpid = c.pid;
-    c = Proc{};
-    return value(cpid);
-  }
-  if (!any) return value(-L::ECHILD);
-  if (options & L::WNOHANG) return value(0);
-  return kBlock;
-}
-
 }  // namespace linux_srv
