@@ -746,7 +746,7 @@ Result sys_getdents64(Proc& p, const UserRegs& r) {
     full[fl++] = '/';
     memcpy(full + fl, name, nl);
     full[fl + nl] = 0;
-    const uint64_t ino = path_ino(full);
+    const uint64_t ino = !dot && ent.inode ? ent.inode : path_ino(full);  // (st_ino, as stat shows it)
     const int64_t off = int64_t(next);
     const uint16_t reclen = uint16_t(rec);
     memcpy(e, &ino, 8);

@@ -145,7 +145,8 @@ Result sys_brk(Proc& p, uint64_t want);
 Result sys_mmap(Proc& p, const UserRegs& r);
 Result sys_munmap(Proc& p, uint64_t addr, uint64_t len);
 Result sys_mprotect(Proc& p, uint64_t addr, uint64_t len, uint64_t prot);
-int64_t read_file(const char* path, uint8_t** out, size_t* size);
+// (exec: as execve reads a program, which needs an x bit: else EACCES)
+int64_t read_file(const char* path, uint8_t** out, size_t* size, bool exec = false);
 int64_t start_linux_thread(Proc& p, Thread& t, const UserRegs& regs);
 void set_comm(Proc& p, const char* path);
 void comm_from_name(Proc& p, const char* name);  // (the name execve was given: a link's own)
@@ -175,6 +176,7 @@ Thread* dispatching_thread();  // the thread whose syscall is being handled, or 
 // (retry into a SIGSEGV handler, or kill).
 void signal_page_fault(uint64_t badge, const keel::IpcMessage& msg);  // (a signal to it is delivered on its return, not by interrupting it)
 uint64_t signal_deadline(uint64_t d);
+bool past_end_of_file(Proc& p, uint64_t addr);
 uint64_t realtime_ns();
 Result sys_clock_gettime(Proc& p, Thread& t, uint64_t clock, uint64_t addr);
 // CPU time (time.cc): t makes a syscall (its running time so far is

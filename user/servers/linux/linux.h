@@ -36,6 +36,10 @@ inline constexpr size_t kPipeBuf = 4096;    // PIPE_BUF: writes up to this size 
 struct Vmo {
   Handle handle = keel::kInvalidHandle;
   int refs = 0;
+  // A private file mapping's copy: offsets from here on are past the end of
+  // the file (mapped without access; a fault there is SIGBUS). 0: none;
+  // ~0: from offset 0.
+  uint64_t past_eof = 0;
 };
 
 struct Mapping {

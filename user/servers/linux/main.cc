@@ -100,7 +100,9 @@ Result dispatch_one(Thread& t, UserRegs& r) {
       uint64_t mode = nr == L::kOpenat ? r.r10 : r.rdx;
       if (nr == L::kCreat) flags = L::O_CREAT | L::O_WRONLY | L::O_TRUNC, mode = r.rsi;
       char path[kPathMax];
-      if (int64_t e = path_arg(p, dirfd, path_addr, path, !(flags & L::O_NOFOLLOW)); e < 0) return value(e);
+      // (O_CREAT|O_EXCL never follows a final symbolic link: it is EEXIST)
+      const bool follow = !(flags & L::O_NOFOLLOW) && (flags & (L::O_CREAT | L::O_EXCL)) != (L::O_CREAT | L::O_EXCL);
+      if (int64_t e = path_arg(p, dirfd, path_addr, path, follow); e < 0) return value(e);
       const int fd = alloc_fd(p);
       if (fd < 0) return value(-L::EMFILE);
       File* f = nullptr;

@@ -12,10 +12,14 @@ namespace linux_srv {
 // ---------------------------------------------------------------- loading programs
 
 // Reads the whole file at `path` into a new buffer. -errno on failure.
-int64_t read_file(const char* path_in, uint8_t** out, size_t* size) {
+int64_t read_file(const char* path_in, uint8_t** out, size_t* size, bool exec) {
   char path[kPathMax];
   copy_cstr(path, path_in, sizeof path - 1);
   if (int64_t e = follow_links(path); e < 0) return e;  // (a "#!" interpreter may be a link)
+  // execve needs an x bit (everyone is root: any of the three), for a script and its interpreter.
+  if (keel::fs::Info st; exec && keel::fs::stat(path, &st) == Status::Ok && st.type == pfs::kTypeFile &&
+                         !(st.mode & 0111))
+    return -L::EACCES;
   keel::fs::Fid fid = 0;
   keel::fs::Info info;
   Status s = keel::fs::open(path, pfs::kFlagRead, &fid, 0, &info);
@@ -200,7 +204,7 @@ int64_t exec_into(Proc& p, const char* path, std::span<const std::string_view> a
                   std::span<const std::string_view> envp, UserRegs* regs) {
   uint8_t* image = nullptr;
   size_t size = 0;
-  if (int64_t r = read_file(path, &image, &size); r < 0) return r;
+  if (int64_t r = read_file(path, &image, &size, true); r < 0) return r;
   // "#!interpreter [arg]": run the interpreter with the script's path.
   char line[kPathMax];
   std::string_view interp, iarg;
@@ -219,7 +223,7 @@ int64_t exec_into(Proc& p, const char* path, std::span<const std::string_view> a
     for (size_t i = 1; i < argv_in.size() && n < linux_stack::kMaxStrings; ++i) argv_buf[n++] = argv_in[i];
     argv = {argv_buf, n};
     path = interp_path;
-    if (int64_t r = read_file(path, &image, &size); r < 0) return r;
+    if (int64_t r = read_file(path, &image, &size, true); r < 0) return r;
     if (size >= 2 && image[0] == '#' && image[1] == '!') {
       delete[] image;
       return -L::ELOOP;

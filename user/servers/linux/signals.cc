@@ -12,6 +12,7 @@
 // running user code without making syscalls gets a handled signal at its
 // next syscall; default actions (terminate, stop) take effect at once.
 #include "internal.h"
+#include "waitinfo.h"
 
 namespace linux_srv {
 
@@ -325,18 +326,7 @@ constexpr int SIGVTALRM = 26, SIGPROF = 27;
 
 namespace {
 
-// Has the timer (next expiry `at`, period `interval`) expired at `now`?
-// Then it is moved on (or off).
-bool expire(uint64_t& at, uint64_t interval, uint64_t now) {
-  if (at == 0 || now < at) return false;
-  if (interval) {
-    at += interval;
-    if (at <= now) at = now + interval;
-  } else {
-    at = 0;
-  }
-  return true;
-}
+using linux_itimer::expire;
 
 void timer_signal(Proc& p, int sig) {
   F::Siginfo si;
@@ -404,7 +394,7 @@ Itimer itimer_of(Proc& p, uint64_t which) {
 void itimer_now(Proc& p, uint64_t which, int64_t out[4]) {
   const Itimer it = itimer_of(p, which);
   put_tv(out, *it.interval);
-  put_tv(out + 2, *it.at > it.now ? *it.at - it.now : *it.at ? 1000 : 0);
+  put_tv(out + 2, linux_itimer::left(*it.at, it.now));
 }
 
 Result sys_setitimer(Proc& p, uint64_t which, uint64_t new_addr, uint64_t old_addr) {
@@ -624,6 +614,16 @@ bool dispatch_signals(Thread& t, UserRegs& r, Result* out) {
 }
 
 void set_dispatching(Thread* t) { g_dispatching = t; }
+
+// Is `addr` in a private file mapping, past the end of its file (mem.cc)?
+bool past_end_of_file(Proc& p, uint64_t addr) {
+  for (const Mapping& m : p.maps)
+    if (m.used && m.vmo && m.vmo->past_eof && addr >= m.start && addr - m.start < m.len) {
+      const uint64_t at = m.offset + (page_down(addr) - m.start);
+      return m.vmo->past_eof == ~0ull || at >= m.vmo->past_eof;
+    }
+  return false;
+}
 Thread* dispatching_thread() { return g_dispatching; }
 
 // A fault goes to the handler of its signal (a page fault: SIGSEGV; another
@@ -649,6 +649,7 @@ void signal_page_fault(uint64_t badge, const keel::IpcMessage& msg) {
     case 14:
       si.code = p && range_mapped(*p, page_down(addr), kPage) ? F::kSegvAccerr : F::kSegvMaperr;
       si.set64(16, addr);
+      if (p && past_end_of_file(*p, addr)) sig = L::SIGBUS, si.code = 2 /*BUS_ADRERR*/;
       break;
     case 0: sig = L::SIGFPE, si.code = 1 /*FPE_INTDIV*/, si.set64(16, addr); break;
     case 16: case 19: sig = L::SIGFPE, si.code = 0, si.set64(16, addr); break;
@@ -662,6 +663,9 @@ void signal_page_fault(uint64_t badge, const keel::IpcMessage& msg) {
       t->queued == Thread::kQueue || sys::thread_suspend(t->thread) != 0) {
     m.tag = keel::IpcTag::make(1, 0, 0, 0);  // not retried: the kernel kills the process
     (void)sys::ipc_reply(&m);
+    // (the exit code names the vector, which reap_dead_keel_processes turns
+    // into SIGSEGV for a page fault: SIGBUS is told here)
+    if (fault && p && !p->zombie && sig == L::SIGBUS && vector == 14) end_process(*p, L::wait_signaled(sig));
     return;
   }
   m.tag = keel::IpcTag::make(0, 0, 0, 0);

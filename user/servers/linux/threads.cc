@@ -3,13 +3,12 @@
 // (internal.h lists the files; docs/linux.md, Threads, says what works).
 #include "futex.h"
 #include "internal.h"
+#include "waitinfo.h"
 
 #include <climits>
 
 namespace linux_srv {
 namespace {
-
-namespace F = linux_sigframe;
 
 constexpr uint64_t kCloneNewns = 0x20000, kCloneSysvsem = 0x40000;
 constexpr uint32_t kFutexWait = 0, kFutexWake = 1, kFutexRequeue = 3, kFutexCmpRequeue = 4, kFutexWaitBitset = 9,
@@ -182,25 +181,13 @@ Result clone_process(Thread& t, const UserRegs& r, uint64_t flags, bool vfork) {
 
 // ---------------------------------------------------------------- waiting for children
 
-constexpr uint64_t kWStopped = 2, kWExited = 4, kWContinued = 8, kWNowait = 0x0100'0000, kWNothread = 0x2000'0000,
-                   kWAll = 0x4000'0000, kWClone = 0x8000'0000;
-constexpr uint64_t kPAll = 0, kPPid = 1, kPPgid = 2;
+using namespace linux_wait;
 
-// What a wait reports about one child: its pid, the siginfo si_code and
-// si_status, and the wait4 status word.
+// What a wait reports about one child (waitinfo.h).
 struct ChildEvent {
   Proc* child = nullptr;
-  int code = 0, status = 0;
-  uint32_t wstatus = 0;
+  Report report;
 };
-
-// Linux's eligible_child: a "clone child" (one whose exit signal is not
-// SIGCHLD) is seen only with __WCLONE, the others only without it; __WALL
-// sees both.
-bool eligible(const Proc& c, uint64_t options) {
-  if (options & kWAll) return true;
-  return (c.exit_signal != L::SIGCHLD) == bool(options & kWClone);
-}
 
 // Looks through the children of `p` that `match` selects for what `options`
 // (kWExited, kWStopped, kWContinued) asks to hear about. 1: found (*ev),
@@ -209,21 +196,19 @@ template <typename M>
 int find_child_event(Proc& p, uint64_t options, M&& match, ChildEvent* ev) {
   bool any = false;
   for (Proc& c : g_procs) {
-    if (!c.used || c.ppid != p.pid || !match(c) || !eligible(c, options)) continue;
+    if (!c.used || c.ppid != p.pid || !match(c) || !eligible(c.exit_signal, options)) continue;
     any = true;
     if (c.zombie) {
       if (!(options & kWExited)) continue;
-      const bool exited = (c.wait_status & 0x7f) == 0;
-      *ev = {&c, exited ? F::kCldExited : F::kCldKilled,
-             exited ? int((c.wait_status >> 8) & 0xff) : int(c.wait_status & 0x7f), c.wait_status};
+      *ev = {&c, ended(c.wait_status)};
       return 1;
     }
     if (c.stop_report > 0 && (options & kWStopped)) {
-      *ev = {&c, F::kCldStopped, c.stop_report, uint32_t(c.stop_report) << 8 | 0x7f};
+      *ev = {&c, stopped(c.stop_report)};
       return 1;
     }
     if (c.stop_report < 0 && (options & kWContinued)) {
-      *ev = {&c, F::kCldContinued, L::SIGCONT, 0xffff};
+      *ev = {&c, continued()};
       return 1;
     }
   }
@@ -253,7 +238,7 @@ bool put_rusage(Proc& p, uint64_t addr, uint64_t cpu_ns) {
 Result sys_wait4(Proc& p, const UserRegs& r) {
   const int64_t pid = int64_t(int32_t(r.rdi));
   const uint64_t status_addr = r.rsi, options = uint32_t(r.rdx);  // (an int: __WCLONE is its sign bit)
-  if (options & ~(L::WNOHANG | L::WUNTRACED | L::WCONTINUED | kWNothread | kWAll | kWClone)) return value(-L::EINVAL);
+  if (int e = check_wait4(options)) return value(e);
   if (pid == INT32_MIN) return value(-L::ESRCH);
   ChildEvent ev;
   const int found = find_child_event(p, options | kWExited, [&](const Proc& c) {
@@ -261,7 +246,7 @@ Result sys_wait4(Proc& p, const UserRegs& r) {
   }, &ev);
   if (found < 0) return value(found);
   if (found == 0) return options & L::WNOHANG ? value(0) : kBlock;
-  if (status_addr && !write_obj(p, status_addr, ev.wstatus)) return value(-L::EFAULT);
+  if (status_addr && !write_obj(p, status_addr, ev.report.wstatus)) return value(-L::EFAULT);
   if (r.r10 && !put_rusage(p, r.r10, ev.child->zombie ? ev.child->cpu_ns : 0)) return value(-L::EFAULT);
   const int cpid = ev.child->pid;
   consume(p, ev);
@@ -275,11 +260,7 @@ Result sys_wait4(Proc& p, const UserRegs& r) {
 Result sys_waitid(Proc& p, const UserRegs& r) {
   const uint64_t idtype = uint32_t(r.rdi), infop = r.rdx, options = uint32_t(r.r10);
   const int64_t id = int64_t(int32_t(r.rsi));
-  if (options & ~(L::WNOHANG | kWStopped | kWExited | kWContinued | kWNowait | kWNothread | kWAll | kWClone))
-    return value(-L::EINVAL);
-  if (!(options & (kWStopped | kWExited | kWContinued))) return value(-L::EINVAL);
-  if (idtype != kPAll && idtype != kPPid && idtype != kPPgid) return value(-L::EINVAL);  // (no pidfds: P_PIDFD too)
-  if ((idtype == kPPid && id <= 0) || (idtype == kPPgid && id < 0)) return value(-L::EINVAL);
+  if (int e = check_waitid(idtype, id, options)) return value(e);
   const int64_t group = idtype == kPPgid && id == 0 ? p.pgid : id;
   ChildEvent ev;
   const int found = find_child_event(p, options, [&](const Proc& c) {
@@ -288,8 +269,8 @@ Result sys_waitid(Proc& p, const UserRegs& r) {
   if (found < 0) return value(found);
   if (found == 0 && !(options & L::WNOHANG)) return kBlock;
   if (infop) {  // the fields Linux writes (signo, errno, code, pid, uid, status), no others
-    const int32_t fields[3] = {found ? L::SIGCHLD : 0, 0, found ? ev.code : 0};
-    const int32_t who[3] = {found ? ev.child->pid : 0, 0, found ? ev.status : 0};
+    const int32_t fields[3] = {found ? L::SIGCHLD : 0, 0, found ? ev.report.code : 0};
+    const int32_t who[3] = {found ? ev.child->pid : 0, 0, found ? ev.report.status : 0};
     if (!write_user(p, infop, fields, sizeof fields) || !write_user(p, infop + 16, who, sizeof who))
       return value(-L::EFAULT);
   }
