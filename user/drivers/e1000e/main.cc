@@ -103,7 +103,7 @@ int main(uint64_t) {
   wr(kRegIms, kCauseLsc | kCauseOther);
   wr(kRegIcs, kCauseLsc);
   bits = 0;
-  const bool got = sys::notification_wait(notify, keel::now_ns() + 1'000'000'000, &bits) == 0 && (bits & kIrqBit);
+  const bool got = sys::notification_wait(notify, keel::now_ns() + 5'000'000'000, &bits) == 0 && (bits & kIrqBit);
   const uint32_t cause = rd(kRegIcr);
   wr(kRegImc, 0xffffffff);
   wr(kRegIcr, 0xffffffff);
