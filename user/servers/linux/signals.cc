@@ -634,9 +634,17 @@ Thread* dispatching_thread() { return g_dispatching; }
 void signal_page_fault(uint64_t badge, const keel::IpcMessage& msg) {
   keel::IpcMessage m{};
   Proc* p = proc_by_pid(int(badge & 0xffff'ffff));
+  // The fault does not say which thread took it. Threads waiting in a
+  // call (or stopped) did not: of the others, the only one, or else the main
+  // thread if it is among them (a wrong guess faults again, and again, until
+  // SIGSEGV is blocked in the handler and the process ends).
   Thread* t = nullptr;
-  for (Thread& th : g_threads)
-    if (p && th.used && th.proc == p && (!t || th.tid == p->pid)) t = &th;
+  for (Thread& th : g_threads) {
+    if (!p || !th.used || th.proc != p) continue;
+    const bool may = th.block == Block::None && !th.stopped;
+    const bool t_may = t && t->block == Block::None && !t->stopped;
+    if (!t || (may && !t_may) || (may == t_may && th.tid == p->pid)) t = &th;
+  }
   const uint32_t words = keel::IpcTag::words(msg.tag);
   const bool fault = keel::IpcTag::label(msg.tag) == keel::kPagerLabelFault && (words == 2 || words == 3);
   for (uint32_t i = 0; i < keel::IpcTag::handles(msg.tag) && i < keel::kIpcMaxHandles; ++i)
