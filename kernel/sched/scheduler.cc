@@ -73,7 +73,10 @@ void switch_user_state(Thread* prev, Thread* next) {
   // Kernel threads run on the kernel's page tables, so that no CPU keeps a
   // user PML4 loaded after its process has freed it.
   uint64_t want_cr3 = next->page_table_root ? next->page_table_root : mm::kernel_page_table_root();
-  if (x86::read_cr3() != want_cr3) x86::write_cr3(want_cr3);
+  if (x86::read_cr3() != want_cr3) {
+    cpu->loaded_cr3.store(want_cr3, std::memory_order_seq_cst);  // (before: tlb_shootdown_space)
+    x86::write_cr3(want_cr3);
+  }
   if (next->is_user) {
     // Only the kernel changes these (thread.h), so the saved copies are
     // current: no MSR reads on the way out, writes only when they differ.

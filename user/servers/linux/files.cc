@@ -849,6 +849,8 @@ Result sys_fcntl(Proc& p, int64_t fd, uint64_t cmd, uint64_t arg) {
       if (f->kind == FileKind::Vfs && f->type == pfs::kTypeFile && ((f->flags ^ arg) & L::O_APPEND)) vfs_set_append(f, arg & L::O_APPEND);
       f->flags = (f->flags & ~(L::O_APPEND | L::O_NONBLOCK)) | (arg & (L::O_APPEND | L::O_NONBLOCK));
       return value(0);
+    case 1032:  // F_GETPIPE_SZ: a pipe's capacity (fixed here); EBADF for anything else, as Linux
+      return value(f->kind == FileKind::PipeRead || f->kind == FileKind::PipeWrite ? int64_t(kPipeSize) : -L::EBADF);
     default: return value(-L::EINVAL);
   }
 }
@@ -1119,7 +1121,7 @@ int64_t do_utimensat(Proc& p, int64_t dirfd, uint64_t path_addr, uint64_t times_
     if (!f) return -L::EBADF;
     if (f->kind != FileKind::Vfs) return 0;
     if (at == pfs::kTimeOmit && mt == pfs::kTimeOmit) return 0;
-    return set_times_path(f->path, at, mt);
+    return errno_of(keel::fs::set_times(f->fid, at, mt));
   }
   if (int64_t e = path_arg(p, dirfd, path_addr, path, !(flags & L::AT_SYMLINK_NOFOLLOW)); e < 0) return e;
   if (at == pfs::kTimeOmit && mt == pfs::kTimeOmit) {  // nothing to set; the name must still be there
@@ -1185,7 +1187,7 @@ bool dispatch_files(Thread& t, UserRegs& r, Result* out) {
     }
     case L::kFchmod: {
       File* f = fd_file(p, fd0);
-      v = !f ? -L::EBADF : f->kind == FileKind::Vfs ? chmod_path(f->path, r.rsi) : 0;
+      v = !f ? -L::EBADF : f->kind == FileKind::Vfs ? errno_of(keel::fs::fchmod(f->fid, r.rsi & pfs::kModeMask)) : 0;
       break;
     }
     case L::kUtimensat: v = do_utimensat(p, fd0, r.rsi, r.rdx, r.r10); break;
