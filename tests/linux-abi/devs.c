@@ -122,6 +122,18 @@ static void test_misuse(void) {
   CHECK_EQ(read(rd, b, sizeof b), 0, "with the writer gone the FIFO reads EOF");
   close(rd);
   CHECK_ERR(open(fifo, O_WRONLY | O_NONBLOCK), ENXIO, "O_WRONLY|O_NONBLOCK open of a FIFO with no reader: ENXIO");
+  /* Blocking opens wait for the other end (the writer here, the reader in a child). */
+  pid_t kid = fork();
+  if (kid == 0) {
+    int w = open(fifo, O_WRONLY);
+    _exit(w >= 0 && write(w, "hi", 2) == 2 ? 0 : 1);
+  }
+  int r2 = open(fifo, O_RDONLY);
+  char c2[4] = {0};
+  CHECK(r2 >= 0 && read(r2, c2, 2) == 2 && strcmp(c2, "hi") == 0, "blocking opens of a FIFO meet; the data goes through");
+  CHECK_EXIT(t_wait(kid), 0, "the writer's blocking open and its write succeed");
+  if (r2 >= 0) close(r2);
+  CHECK_EQ(unlink(fifo), 0, "a FIFO is removed with unlink");
   if (geteuid() != 0) CHECK_ERR(mknod(t_path("chr"), S_IFCHR | 0600, makedev(1, 3)), EPERM, "mknod of a device as a user: EPERM");
   else t_skip("mknod of a device as a user: EPERM", "running as root");
 }

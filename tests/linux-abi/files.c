@@ -398,6 +398,14 @@ static void test_dirs_and_names(void) {
   int sfd = open(t_path("sl2"), O_RDONLY);
   CHECK(sfd >= 0 && read(sfd, buf, 4) == 4 && memcmp(buf, "data", 4) == 0, "open follows a symlink to its file");
   close(sfd);
+  /* A symlink in the middle of a path. */
+  CHECK_EQ(symlink("empty", t_path("dl")), 0, "symlink to a directory");
+  CHECK(stat(t_path("dl/inner"), &st) == 0 && S_ISREG(st.st_mode), "stat through a symlink in the middle of a path");
+  CHECK(lstat(t_path("dl/inner"), &st) == 0 && S_ISREG(st.st_mode), "lstat through a symlink in the middle of a path");
+  t_write_file(t_path("dl/made"), "m", 1, 0644);
+  CHECK(stat(t_path("empty/made"), &st) == 0 && st.st_size == 1, "a file created through the symlinked directory");
+  CHECK_EQ(unlink(t_path("dl/made")), 0, "unlink through a symlink in the middle of a path");
+  CHECK_ERR(stat(t_path("sl2/x"), &st), ENOTDIR, "a path through a symlink to a file: ENOTDIR");
   close(dfd);
 }
 

@@ -113,7 +113,15 @@ Status path_call(uint32_t method, std::string_view path, uint64_t a = 0) {
 
 Status info_from(const IpcMessage& m, Info* out) {
   if (keel::rpc::words(m) < fsp::kWordString) return kBadReply;
-  if (out) *out = Info{m.words[0], m.words[1], m.words[2], m.words[3]};
+  if (!out) return Status::Ok;
+  *out = Info{m.words[0], m.words[1], m.words[2], m.words[3]};
+  if (keel::rpc::words(m) >= fsp::kStatWords) {
+    out->inode = m.words[4];
+    out->links = m.words[5];
+    out->atime = int64_t(m.words[6]);
+    out->mtime = int64_t(m.words[7]);
+    out->ctime = int64_t(m.words[8]);
+  }
   return Status::Ok;
 }
 
@@ -294,6 +302,32 @@ Status truncate(std::string_view path, uint64_t size) { return path_call(fsp::kT
 Status rename(std::string_view from, std::string_view to) {
   IpcMessage m = request(fsp::kRename);
   if (Status st = path_request(m, from, to, true); st != Status::Ok) return st;
+  return call(m);
+}
+
+Status symlink(std::string_view path, std::string_view target) {
+  IpcMessage m = request(fsp::kSymlink);
+  if (Status st = path_request(m, path, target, true); st != Status::Ok) return st;
+  return call(m);
+}
+
+Status link(std::string_view from, std::string_view to) {
+  IpcMessage m = request(fsp::kLink);
+  if (Status st = path_request(m, from, to, true); st != Status::Ok) return st;
+  return call(m);
+}
+
+Status chmod(std::string_view path, uint64_t mode) { return path_call(fsp::kChmod, path, mode); }
+
+Status set_times(std::string_view path, uint64_t atime, uint64_t mtime) {
+  IpcMessage m = request(fsp::kSetTimes, 0, atime, mtime);
+  if (Status st = path_request(m, path); st != Status::Ok) return st;
+  return call(m);
+}
+
+Status mknod(std::string_view path, uint64_t type, uint64_t mode) {
+  IpcMessage m = request(fsp::kMknod, 0, type, mode);
+  if (Status st = path_request(m, path); st != Status::Ok) return st;
   return call(m);
 }
 

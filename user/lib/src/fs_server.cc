@@ -123,7 +123,14 @@ void dispatch(Backend& b, IpcMessage& m, uint32_t handles, std::span<uint8_t> sh
         s = b.fstat(client, fid);
       }
       if (!s.ok()) return reply(m, keel::status_from(s.error()));
-      return reply(m, Status::Ok, s->type, s->size, s->mode, 0);
+      reply(m, Status::Ok, s->type, s->size, s->mode, 0);
+      m.words[4] = s->inode;
+      m.words[5] = s->links;
+      m.words[6] = uint64_t(s->atime);
+      m.words[7] = uint64_t(s->mtime);
+      m.words[8] = uint64_t(s->ctime);
+      m.tag = tag(uint32_t(Status::Ok), fsp::kStatWords);
+      return;
     }
     case fsp::kReadDir: {
       DirEntry e;
@@ -150,6 +157,35 @@ void dispatch(Backend& b, IpcMessage& m, uint32_t handles, std::span<uint8_t> sh
     case fsp::kTruncate: {
       if (Status st = take_path(m, fsp::kWordString, path, &p1, &next); st != Status::Ok) return reply(m, st);
       return reply(m, status_of_result(b.truncate(p1, a)));
+    }
+    case fsp::kSymlink:
+    case fsp::kLink: {
+      if (Status st = take_path(m, fsp::kWordString, path, &p1, &next); st != Status::Ok) return reply(m, st);
+      if (method == fsp::kLink) {
+        if (Status st = take_path(m, next, path2, &p2, &next); st != Status::Ok) return reply(m, st);
+        return reply(m, status_of_result(b.link(p1, p2)));
+      }
+      // The target as given: 1..kPathMax bytes without a NUL.
+      if (Status st = take_string(m, next, path2, sizeof path2, Status::NameTooLong, &p2, &next); st != Status::Ok)
+        return reply(m, st);
+      for (char c : p2)
+        if (c == 0) return reply(m, Status::InvalidArgument);
+      if (p2.empty()) return reply(m, Status::NotFound);  // (symlink(2): an empty target is ENOENT)
+      return reply(m, status_of_result(b.symlink(p1, p2)));
+    }
+    case fsp::kChmod: {
+      if ((a & ~fsp::kModeMask) != 0) return reply(m, Status::InvalidArgument);
+      if (Status st = take_path(m, fsp::kWordString, path, &p1, &next); st != Status::Ok) return reply(m, st);
+      return reply(m, status_of_result(b.chmod(p1, a)));
+    }
+    case fsp::kSetTimes: {
+      if (Status st = take_path(m, fsp::kWordString, path, &p1, &next); st != Status::Ok) return reply(m, st);
+      return reply(m, status_of_result(b.set_times(p1, a, bw)));
+    }
+    case fsp::kMknod: {
+      if (a != fsp::kTypeFifo || (bw & ~fsp::kModeMask) != 0) return reply(m, Status::InvalidArgument);
+      if (Status st = take_path(m, fsp::kWordString, path, &p1, &next); st != Status::Ok) return reply(m, st);
+      return reply(m, status_of_result(b.mknod(p1, a, bw)));
     }
     case fsp::kForget:
       b.forget(client);

@@ -166,6 +166,47 @@ TEST_F(Dispatch, SharedReadAndWrite) {
   EXPECT_EQ(Status(keel::rpc::label(r)), Status::IsADirectory);
 }
 
+TEST_F(Dispatch, LinksAttributesAndTheLongStat) {
+  (void)open("/f", fsp::kFlagWrite | fsp::kFlagCreate);
+  IpcMessage l = with_strings(request(fsp::kLink), "/f", "//g", true);  // (paths normalised)
+  ASSERT_EQ(send(fs, l), Status::Ok);
+  IpcMessage st = with_strings(request(fsp::kStat), "/g");
+  ASSERT_EQ(send(fs, st), Status::Ok);
+  ASSERT_EQ(keel::rpc::words(st), fsp::kStatWords);
+  EXPECT_EQ(st.words[4], fs.stat("/f")->inode);
+  EXPECT_EQ(st.words[5], 2u);
+  // The symlink target is taken as it is; bounds and NULs are checked.
+  IpcMessage sl = with_strings(request(fsp::kSymlink), "/s", "a//b/../c", true);
+  ASSERT_EQ(send(fs, sl), Status::Ok);
+  uint64_t fid = open("/s", fsp::kFlagRead | fsp::kFlagLink);
+  IpcMessage rd = request(fsp::kRead, fid, 64);
+  ASSERT_EQ(send(fs, rd), Status::Ok);
+  EXPECT_EQ(rd.words[0], 9u);
+  IpcMessage nul = with_strings(request(fsp::kSymlink), "/t", std::string_view("a\0b", 3), true);
+  EXPECT_EQ(send(fs, nul), Status::InvalidArgument);
+  IpcMessage empty = with_strings(request(fsp::kSymlink), "/t", "", true);
+  EXPECT_EQ(send(fs, empty), Status::NotFound);
+  IpcMessage longer = with_strings(request(fsp::kSymlink), "/t", std::string(fsp::kPathMax + 1, 'x'), true);
+  EXPECT_EQ(send(fs, longer), Status::NameTooLong);
+  IpcMessage one = with_strings(request(fsp::kSymlink), "/t");
+  EXPECT_EQ(send(fs, one), Status::InvalidArgument);
+  // kChmod, kSetTimes, kMknod and their bad arguments.
+  IpcMessage ch = with_strings(request(fsp::kChmod, 0, 0640), "/f");
+  EXPECT_EQ(send(fs, ch), Status::Ok);
+  EXPECT_EQ(fs.stat("/f")->mode, 0640u);
+  IpcMessage badch = with_strings(request(fsp::kChmod, 0, 04755), "/f");
+  EXPECT_EQ(send(fs, badch), Status::InvalidArgument);
+  IpcMessage times = with_strings(request(fsp::kSetTimes, 0, fsp::kTimeOmit, 12345), "/f");
+  EXPECT_EQ(send(fs, times), Status::Ok);
+  EXPECT_EQ(fs.stat("/f")->mtime, 12345);
+  IpcMessage fifo = with_strings(request(fsp::kMknod, 0, fsp::kTypeFifo, 0600), "/p");
+  EXPECT_EQ(send(fs, fifo), Status::Ok);
+  IpcMessage badtype = with_strings(request(fsp::kMknod, 0, fsp::kTypeFile, 0600), "/q");
+  EXPECT_EQ(send(fs, badtype), Status::InvalidArgument);
+  IpcMessage badmode = with_strings(request(fsp::kMknod, 0, fsp::kTypeFifo, 01600), "/q");
+  EXPECT_EQ(send(fs, badmode), Status::InvalidArgument);
+}
+
 TEST_F(Dispatch, MalformedRequests) {
   IpcMessage unknown = request(99);
   EXPECT_EQ(send(fs, unknown), Status::Unsupported);

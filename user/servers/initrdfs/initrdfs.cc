@@ -161,7 +161,13 @@ ktl::Result<const Initrdfs::Node*> Initrdfs::find(std::string_view path) const {
 }
 
 keel::fs::Stat Initrdfs::stat_of(const Node& n) const {
-  return {n.type, n.type == fsp::kTypeDirectory ? n.children : n.data.size(), n.mode};
+  keel::fs::Stat s;
+  s.type = n.type;
+  s.size = n.type == fsp::kTypeDirectory ? n.children : n.data.size();
+  s.mode = n.mode;
+  s.inode = uint64_t(&n - nodes_) + 1;  // (the table's order: stable for one archive)
+  s.links = n.type == fsp::kTypeDirectory ? 2 : 1;
+  return s;  // (times 0: boot)
 }
 
 ktl::Result<uint32_t> Initrdfs::open(uint64_t client, std::string_view path, uint64_t flags, uint64_t) {
@@ -255,7 +261,11 @@ ktl::Result<void> Initrdfs::readdir(uint64_t client, uint32_t fid, uint64_t cook
   return ktl::ok();
 }
 
-ktl::Result<void> Initrdfs::mkdir(std::string_view path, uint64_t) {
+ktl::Result<void> Initrdfs::mkdir(std::string_view path, uint64_t) { return create_denied(path); }
+
+// A new name at `path`: AlreadyExists, NotADirectory or NotFound as they
+// apply, else AccessDenied (read-only).
+ktl::Result<void> Initrdfs::create_denied(std::string_view path) {
   auto found = find(path);
   if (found.ok()) return Error::AlreadyExists;
   if (found.error() == Error::NotADirectory) return found.error();
@@ -289,6 +299,25 @@ ktl::Result<void> Initrdfs::rename(std::string_view from, std::string_view to) {
 ktl::Result<void> Initrdfs::truncate(std::string_view path, uint64_t) {
   const Node* n = TRY(find(path));
   if (n->type == fsp::kTypeDirectory) return Error::IsADirectory;
+  return Error::AccessDenied;
+}
+
+ktl::Result<void> Initrdfs::symlink(std::string_view path, std::string_view) { return create_denied(path); }
+ktl::Result<void> Initrdfs::mknod(std::string_view path, uint64_t, uint64_t) { return create_denied(path); }
+
+ktl::Result<void> Initrdfs::link(std::string_view from, std::string_view to) {
+  const Node* n = TRY(find(from));
+  if (n->type == fsp::kTypeDirectory) return Error::IsADirectory;
+  return create_denied(to);
+}
+
+ktl::Result<void> Initrdfs::chmod(std::string_view path, uint64_t) {
+  TRY(find(path));
+  return Error::AccessDenied;
+}
+
+ktl::Result<void> Initrdfs::set_times(std::string_view path, uint64_t, uint64_t) {
+  TRY(find(path));
   return Error::AccessDenied;
 }
 

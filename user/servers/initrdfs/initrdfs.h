@@ -25,7 +25,7 @@
 // archive's permission bits & 0777; reading needs 0400 as in tmpfs.
 //
 // Read-only: opening for writing, creating, kMkdir, kRmdir, kUnlink,
-// kRename and kTruncate are AccessDenied (after NotFound, AlreadyExists,
+// kRename, kTruncate, kSymlink, kLink, kChmod, kSetTimes and kMknod are AccessDenied (after NotFound, AlreadyExists,
 // IsADirectory where those apply). Directory entries are in name order
 // (bytewise).
 //
@@ -62,11 +62,17 @@ class Initrdfs final : public keel::fs::Backend {
   ktl::Result<void> unlink(std::string_view path) override;
   ktl::Result<void> rename(std::string_view from, std::string_view to) override;
   ktl::Result<void> truncate(std::string_view path, uint64_t size) override;
+  ktl::Result<void> symlink(std::string_view path, std::string_view target) override;
+  ktl::Result<void> link(std::string_view from, std::string_view to) override;
+  ktl::Result<void> chmod(std::string_view path, uint64_t mode) override;
+  ktl::Result<void> set_times(std::string_view path, uint64_t atime, uint64_t mtime) override;
+  ktl::Result<void> mknod(std::string_view path, uint64_t type, uint64_t mode) override;
   void forget(uint64_t client) override;
 
   size_t nodes() const { return count_; }
 
  private:
+  ktl::Result<void> create_denied(std::string_view path);
   struct Node {
     std::string_view path;  // without the leading '/': "" for the root, "etc/motd"
     std::string_view name;  // the last component ("" for the root)

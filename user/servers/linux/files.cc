@@ -8,6 +8,102 @@ namespace linux_srv {
 
 // ---------------------------------------------------------------- files
 
+// ---------------------------------------------------------------- named pipes
+
+// The pipe of each FIFO node (kTypeFifo) that is open: found by its mount and
+// inode, so that every open of any of its names meets the same pipe. A pipe
+// lives while it has a reader or a writer (its data goes with it, as Linux's).
+struct NamedPipe {
+  uint64_t mount = 0, inode = 0;
+  Pipe* pipe = nullptr;
+};
+NamedPipe g_fifos[32];
+
+void fifo_forget(Pipe* pp) {
+  for (NamedPipe& n : g_fifos)
+    if (n.pipe == pp) n = NamedPipe{};
+}
+
+// Threads waiting in a blocking open of a FIFO for its other end. An entry
+// holds while its thread still waits in an open (a signal that ends the
+// wait, or the thread's end, makes it stale without anyone clearing it).
+struct FifoWait {
+  Thread* t = nullptr;
+  int tid = 0;
+  uint64_t mount = 0, inode = 0;
+  bool writer = false;
+};
+FifoWait g_fifo_waits[16];
+
+bool fifo_wait_live(const FifoWait& w) {
+  if (!w.t || !w.t->used || w.t->tid != w.tid || w.t->block == Block::None) return false;
+  const uint64_t nr = w.t->regs.rax;
+  return nr == L::kOpen || nr == L::kOpenat || nr == L::kCreat;
+}
+
+bool fifo_waiter(uint64_t mount, uint64_t inode, bool writer) {
+  for (const FifoWait& w : g_fifo_waits)
+    if (w.mount == mount && w.inode == inode && w.writer == writer && fifo_wait_live(w)) return true;
+  return false;
+}
+
+// Drops `t`'s entry; with `add`, makes a new one (false if the table is full).
+bool fifo_wait_set(Thread* t, bool add, uint64_t mount = 0, uint64_t inode = 0, bool writer = false) {
+  FifoWait* free_slot = nullptr;
+  for (FifoWait& w : g_fifo_waits) {
+    if (w.t == t) w = FifoWait{};
+    if (!free_slot && (!w.t || !fifo_wait_live(w))) free_slot = &w;
+  }
+  if (!add) return true;
+  if (!free_slot) return false;
+  *free_slot = FifoWait{t, t->tid, mount, inode, writer};
+  return true;
+}
+
+// open(2) of a FIFO (fifo(7)): without O_NONBLOCK, a reader waits for a
+// writer and a writer for a reader (a thread waiting in such an open counts
+// as that end); with it, a reader opens at once and a writer with no reader
+// is ENXIO. O_RDWR opens at once (as a reader). The pipe is made at the
+// first open that does not wait.
+int64_t open_fifo(uint64_t mount, uint64_t inode, uint64_t flags, const char* path, File** out) {
+  NamedPipe* slot = nullptr;
+  NamedPipe* free_slot = nullptr;
+  for (NamedPipe& n : g_fifos) {
+    if (n.pipe && n.mount == mount && n.inode == inode) slot = &n;
+    if (!n.pipe && !free_slot) free_slot = &n;
+  }
+  const bool writer = (flags & L::O_ACCMODE) == L::O_WRONLY;
+  const bool peer = (slot && (writer ? slot->pipe->readers : slot->pipe->writers) > 0) ||
+                    fifo_waiter(mount, inode, !writer);
+  Thread* t = dispatching_thread();
+  if (!peer && writer && (flags & L::O_NONBLOCK)) return -L::ENXIO;
+  if (!peer && !(flags & L::O_NONBLOCK) && (flags & L::O_ACCMODE) != L::O_RDWR && t &&
+      fifo_wait_set(t, true, mount, inode, writer))
+    return kOpenWait;
+  if (t) (void)fifo_wait_set(t, false);
+  File* f = new_file(writer ? FileKind::PipeWrite : FileKind::PipeRead);
+  if (!f) return -L::ENOMEM;
+  if (!slot) {
+    Pipe* pp = free_slot ? new Pipe() : nullptr;
+    uint8_t* buf = pp ? new uint8_t[kPipeSize] : nullptr;
+    if (!buf) {
+      delete pp;
+      delete f;
+      return -L::ENFILE;
+    }
+    pp->buf = buf;
+    *free_slot = NamedPipe{mount, inode, pp};
+    slot = free_slot;
+  }
+  f->pipe = slot->pipe;
+  if (writer) ++f->pipe->writers; else ++f->pipe->readers;
+  f->flags = flags & (L::O_ACCMODE | L::O_NONBLOCK);
+  copy_cstr(f->path, path, sizeof f->path - 1);
+  retry_blocked(Block::PipeRead);  // (an open waiting for this end, a reader waiting for data)
+  *out = f;
+  return 0;
+}
+
 File* new_file(FileKind kind) {
   File* f = new File();
   if (!f) return nullptr;
@@ -24,6 +120,7 @@ void file_unref(File* f) {
     Pipe* pp = f->pipe;
     if (f->kind == FileKind::PipeRead) --pp->readers; else --pp->writers;
     if (pp->readers == 0 && pp->writers == 0) {
+      fifo_forget(pp);
       delete[] pp->buf;
       delete pp;
     } else {
@@ -83,14 +180,73 @@ int64_t resolve(Proc& p, int64_t dirfd, const char* path, char (&out)[kPathMax])
   return 0;
 }
 
+bool g_walk_links = false;
+
+bool path_syscall(uint64_t nr) {
+  switch (nr) {
+    case L::kOpen: case L::kOpenat: case L::kCreat: case L::kStat: case L::kLstat: case L::kNewfstatat:
+    case L::kStatx: case L::kAccess: case L::kFaccessat: case L::kFaccessat2: case L::kChdir: case L::kMkdir:
+    case L::kMkdirat: case L::kRmdir: case L::kUnlink: case L::kUnlinkat: case L::kRename: case L::kRenameat:
+    case L::kRenameat2: case L::kTruncate: case L::kReadlink: case L::kReadlinkat: case L::kExecve:
+    case L::kSymlink: case L::kSymlinkat: case L::kLink: case L::kLinkat: case L::kChmod: case L::kFchmodat:
+    case L::kUtimensat: case L::kUtimes: case L::kMknod: case L::kMknodat:
+      return true;
+    default: return false;
+  }
+}
+
 // Reads a path argument and resolves it; with `follow`, a symbolic link as
-// its last component is followed (follow_links).
+// its last component is followed (follow_links); while g_walk_links, links
+// in the middle of it are too (follow_middle_links).
 int64_t path_arg(Proc& p, int64_t dirfd, uint64_t addr, char (&out)[kPathMax], bool follow) {
   char raw[kPathMax + 64];
   int64_t n = read_string(p, addr, raw, sizeof raw);
   if (n < 0) return n;
   if (int64_t e = resolve(p, dirfd, raw, out); e < 0) return e;
+  if (g_walk_links)
+    if (int64_t e = follow_middle_links(out); e < 0) return e;
   return follow ? follow_links(out) : 0;
+}
+
+// Replaces the symbolic links among the directories of `path` (every
+// component but the last) by what they name, one kStat per component, up to
+// 40 links (then -ELOOP, as Linux's MAXSYMLINKS). ".." was taken lexically
+// before (resolve), as everywhere in this server. Paths of this server's own
+// files (/dev, /proc) are left alone, and so is a path whose directories do
+// not exist (the caller's own error).
+int64_t follow_middle_links(char (&path)[kPathMax]) {
+  int hops = 0;
+  for (size_t i = 1; path[i] != 0; ++i) {
+    if (path[i] != '/') continue;
+    path[i] = 0;  // the prefix before this '/'
+    keel::fs::Info info;
+    const bool own = dev_node(path) || str_eq(path, "/dev") || procfs_path(path);
+    const bool link = !own && keel::fs::stat(path, &info) == Status::Ok && info.type == pfs::kTypeSymlink;
+    char target[kPathMax];
+    const int64_t n = link ? read_link(path, target, sizeof target) : 0;
+    path[i] = '/';
+    if (own) return 0;
+    if (!link) continue;
+    if (n < 0) return n;
+    if (++hops > 40) return -L::ELOOP;
+    char joined[3 * kPathMax + 2];
+    size_t len = 0;
+    if (target[0] != '/') {  // relative to the link's directory
+      path[i] = 0;
+      const char* slash = last_slash(path);
+      len = size_t(slash - path);
+      path[i] = '/';
+      memcpy(joined, path, len);
+      joined[len++] = '/';
+    }
+    memcpy(joined + len, target, size_t(n));
+    len += size_t(n);
+    const size_t rest = strlen(path + i);
+    memcpy(joined + len, path + i, rest + 1);
+    if (int64_t e = resolve(g_procs[0], L::AT_FDCWD, joined, path); e < 0) return e;
+    i = 0;  // the new path from its start
+  }
+  return 0;
 }
 
 // ---------------------------------------------------------------- symbolic links
@@ -197,8 +353,33 @@ uint64_t path_ino(const char* path) {  // a stable inode number: FNV-1a of the p
 }
 
 uint32_t mode_of_type(uint64_t type, uint64_t perm) {
-  const uint32_t fmt = type == pfs::kTypeDirectory ? L::S_IFDIR : type == pfs::kTypeSymlink ? L::S_IFLNK : L::S_IFREG;
+  const uint32_t fmt = type == pfs::kTypeDirectory ? L::S_IFDIR
+                       : type == pfs::kTypeSymlink ? L::S_IFLNK
+                       : type == pfs::kTypeFifo    ? L::S_IFIFO
+                                                   : L::S_IFREG;
   return fmt | uint32_t(perm & 07777);
+}
+
+// A file system's time (ns of the monotonic clock, keel/proto/fs.h) as
+// wall-clock seconds and nanoseconds.
+void real_time(int64_t fs_ns, int64_t* sec, int64_t* nsec) {
+  const int64_t ns = int64_t(g_boot_realtime_ns) + fs_ns;
+  int64_t s = ns / 1'000'000'000, n = ns % 1'000'000'000;
+  if (n < 0) n += 1'000'000'000, --s;
+  *sec = s;
+  *nsec = n;
+}
+
+// The stat of a VFS file: its inode, links and times where the server has
+// them (the inode's mount is st_dev), else made up from its path.
+void fill_stat_info(L::Stat* st, const keel::fs::Info& info, const char* path) {
+  fill_stat(st, mode_of_type(info.type, info.mode), info.size, info.inode ? info.inode : path_ino(path));
+  if (info.inode == 0) return;
+  st->st_dev = info.mount + 1;
+  st->st_nlink = info.links;
+  real_time(info.atime, &st->st_atime_sec, &st->st_atime_nsec);
+  real_time(info.mtime, &st->st_mtime_sec, &st->st_mtime_nsec);
+  real_time(info.ctime, &st->st_ctime_sec, &st->st_ctime_nsec);
 }
 
 int64_t stat_path(const char* path, L::Stat* st) {
@@ -213,7 +394,7 @@ int64_t stat_path(const char* path, L::Stat* st) {
   }
   keel::fs::Info info;
   if (Status s = keel::fs::stat(path, &info); s != Status::Ok) return errno_of(s);
-  fill_stat(st, mode_of_type(info.type, info.mode), info.size, path_ino(path));
+  fill_stat_info(st, info, path);
   return 0;
 }
 
@@ -227,7 +408,7 @@ int64_t stat_file(File* f, L::Stat* st) {
     case FileKind::Vfs: {
       keel::fs::Info info;
       if (Status s = keel::fs::fstat(f->fid, &info); s != Status::Ok) return errno_of(s);
-      fill_stat(st, mode_of_type(info.type, info.mode), info.size, path_ino(f->path));
+      fill_stat_info(st, info, f->path);
       return 0;
     }
     case FileKind::PipeRead:
@@ -276,7 +457,16 @@ int64_t open_path(const char* path, uint64_t flags, uint64_t mode, File** out) {
   keel::fs::Info info;
   Status s = keel::fs::open(path, kf, &fid, mode & 0777, &info);
   if (s == Status::IsADirectory && (kf & pfs::kFlagWrite)) return -L::EISDIR;
+  if (s == Status::Unsupported) return -L::ELOOP;  // a symbolic link not followed: O_NOFOLLOW
   if (s != Status::Ok) return errno_of(s);
+  if (info.type == pfs::kTypeFifo) {
+    keel::fs::Info node;
+    s = keel::fs::fstat(fid, &node);
+    (void)keel::fs::close(fid);
+    if (s != Status::Ok) return errno_of(s);
+    if (flags & L::O_DIRECTORY) return -L::ENOTDIR;
+    return open_fifo(node.mount, node.inode, flags, path, out);
+  }
   File* f = new_file(FileKind::Vfs);
   if (!f) {
     (void)keel::fs::close(fid);
@@ -537,7 +727,10 @@ Result sys_getdents64(Proc& p, const UserRegs& r) {
       if (s != Status::Ok) return value(used ? int64_t(used) : errno_of(s));
       name = ent.name;
       nl = ent.name_len;
-      dtype = ent.type == pfs::kTypeDirectory ? L::DT_DIR : ent.type == pfs::kTypeSymlink ? L::DT_LNK : L::DT_REG;
+      dtype = ent.type == pfs::kTypeDirectory ? L::DT_DIR
+              : ent.type == pfs::kTypeSymlink ? L::DT_LNK
+              : ent.type == pfs::kTypeFifo    ? L::DT_FIFO
+                                              : L::DT_REG;
       next = vc + 2;
     }
     const size_t rec = (19 + nl + 1 + 7) & ~size_t(7);
@@ -615,6 +808,27 @@ Result sys_dup3(Proc& p, int64_t oldfd, int64_t newfd, uint64_t flags, bool dup2
   return value(newfd);
 }
 
+// O_APPEND is the VFS fid's kFlagAppend: F_SETFL that changes it opens the
+// file again with or without it, at the same offset. (If that fails, the
+// old fid stays, and with it the old behaviour.)
+void vfs_set_append(File* f, bool append) {
+  uint64_t kf = 0;
+  const uint64_t acc = f->flags & L::O_ACCMODE;
+  if (acc == L::O_RDONLY || acc == L::O_RDWR) kf |= pfs::kFlagRead;
+  if (acc == L::O_WRONLY || acc == L::O_RDWR) kf |= pfs::kFlagWrite;
+  if (append) kf |= pfs::kFlagAppend;
+  uint64_t pos = 0;
+  keel::fs::Fid nf = 0;
+  if (keel::fs::seek(f->fid, pfs::kSeekCurrent, 0, &pos) != Status::Ok) return;
+  if (keel::fs::open(f->path, kf, &nf) != Status::Ok) return;
+  if (keel::fs::seek(nf, pfs::kSeekSet, int64_t(pos)) != Status::Ok) {
+    (void)keel::fs::close(nf);
+    return;
+  }
+  (void)keel::fs::close(f->fid);
+  f->fid = nf;
+}
+
 Result sys_fcntl(Proc& p, int64_t fd, uint64_t cmd, uint64_t arg) {
   File* f = fd_file(p, fd);
   if (!f) return value(-L::EBADF);
@@ -631,7 +845,10 @@ Result sys_fcntl(Proc& p, int64_t fd, uint64_t cmd, uint64_t arg) {
     case L::F_GETFD: return value(p.fds[fd].cloexec ? L::FD_CLOEXEC : 0);
     case L::F_SETFD: p.fds[fd].cloexec = arg & L::FD_CLOEXEC; return value(0);
     case L::F_GETFL: return value(int64_t(f->flags));
-    case L::F_SETFL: f->flags = (f->flags & ~(L::O_APPEND | L::O_NONBLOCK)) | (arg & (L::O_APPEND | L::O_NONBLOCK)); return value(0);
+    case L::F_SETFL:
+      if (f->kind == FileKind::Vfs && f->type == pfs::kTypeFile && ((f->flags ^ arg) & L::O_APPEND)) vfs_set_append(f, arg & L::O_APPEND);
+      f->flags = (f->flags & ~(L::O_APPEND | L::O_NONBLOCK)) | (arg & (L::O_APPEND | L::O_NONBLOCK));
+      return value(0);
     default: return value(-L::EINVAL);
   }
 }
@@ -729,7 +946,14 @@ Result sys_statx(Proc& p, const UserRegs& r) {
   put64(32, st.st_ino);
   put64(40, uint64_t(st.st_size));
   put64(48, uint64_t(st.st_blocks));
-  for (size_t off : {64, 96, 112}) put64(off, uint64_t(st.st_mtime_sec));  // atime, ctime, mtime
+  put64(64, uint64_t(st.st_atime_sec));  // atime, btime (the ctime), ctime, mtime
+  put32(72, uint32_t(st.st_atime_nsec));
+  put64(80, uint64_t(st.st_ctime_sec));
+  put32(88, uint32_t(st.st_ctime_nsec));
+  put64(96, uint64_t(st.st_ctime_sec));
+  put32(104, uint32_t(st.st_ctime_nsec));
+  put64(112, uint64_t(st.st_mtime_sec));
+  put32(120, uint32_t(st.st_mtime_nsec));
   put32(128, uint32_t(st.st_rdev >> 8));
   put32(132, uint32_t(st.st_rdev & 0xff));
   put32(136, uint32_t(st.st_dev >> 8));
@@ -810,6 +1034,176 @@ Result sys_sendfile(Proc& p, const UserRegs& r) {
   }
   if (done == 0 && err) return value(err);
   return value(int64_t(done));
+}
+
+}  // namespace linux_srv
+
+// ---------------------------------------------------------------- links, modes, times, nodes
+
+namespace linux_srv {
+
+namespace {
+
+constexpr uint64_t kAtSymlinkFollow = 0x400;
+constexpr int64_t kUtimeNow = (1 << 30) - 1, kUtimeOmit = (1 << 30) - 2;
+
+// A path of one of this server's own files (/dev, its nodes, /proc), which
+// the VFS does not hold.
+bool own_path(const char* path) { return dev_node(path) || str_eq(path, "/dev") || procfs_path(path); }
+
+// symlink(2), symlinkat(2): `target` is stored as given.
+int64_t do_symlink(Proc& p, uint64_t target_addr, int64_t dirfd, uint64_t path_addr) {
+  char target[kPathMax + 1];
+  const int64_t n = read_string(p, target_addr, target, sizeof target);
+  if (n < 0) return n == -L::ENAMETOOLONG || n == -L::EFAULT ? n : -L::EINVAL;
+  if (n == 0) return -L::ENOENT;
+  if (size_t(n) > pfs::kPathMax) return -L::ENAMETOOLONG;
+  char path[kPathMax];
+  if (int64_t e = path_arg(p, dirfd, path_addr, path, false); e < 0) return e;
+  if (own_path(path)) return -L::EEXIST;
+  return errno_of(keel::fs::symlink(path, {target, size_t(n)}));
+}
+
+// link(2), linkat(2): a directory is EPERM; the old name is not followed
+// unless AT_SYMLINK_FOLLOW; AT_EMPTY_PATH links the file `olddirfd` is.
+int64_t do_link(Proc& p, int64_t olddirfd, uint64_t old_addr, int64_t newdirfd, uint64_t new_addr, uint64_t flags) {
+  if (flags & ~(kAtSymlinkFollow | L::AT_EMPTY_PATH)) return -L::EINVAL;
+  char from[kPathMax], to[kPathMax];
+  char first = 0;
+  if ((flags & L::AT_EMPTY_PATH) && read_obj(p, old_addr, &first) && first == 0) {
+    File* f = fd_file(p, olddirfd);
+    if (!f) return -L::EBADF;
+    if (f->kind != FileKind::Vfs) return -L::EXDEV;
+    memcpy(from, f->path, sizeof from);
+  } else if (int64_t e = path_arg(p, olddirfd, old_addr, from, flags & kAtSymlinkFollow); e < 0) {
+    return e;
+  }
+  if (int64_t e = path_arg(p, newdirfd, new_addr, to, false); e < 0) return e;
+  if (own_path(from)) return own_path(to) ? -L::EEXIST : -L::EXDEV;
+  if (own_path(to)) return -L::EEXIST;
+  Status s = keel::fs::link(from, to);
+  return s == Status::IsADirectory ? -L::EPERM : errno_of(s);
+}
+
+int64_t chmod_path(const char* path, uint64_t mode) {
+  if (dev_node(path) || str_eq(path, "/dev")) return 0;  // (fixed modes; root may try)
+  if (procfs_path(path)) return -L::EPERM;
+  return errno_of(keel::fs::chmod(path, mode & pfs::kModeMask));
+}
+
+// A struct timespec of utimensat as a file-system time (keel/proto/fs.h).
+int64_t fs_time(const L::Timespec& ts, uint64_t* out) {
+  if (ts.tv_nsec == kUtimeOmit) return *out = pfs::kTimeOmit, 0;
+  if (ts.tv_nsec == kUtimeNow) return *out = pfs::kTimeNow, 0;
+  if (ts.tv_nsec < 0 || ts.tv_nsec >= 1'000'000'000) return -L::EINVAL;
+  int64_t ns = 0;
+  if (__builtin_mul_overflow(ts.tv_sec, int64_t(1'000'000'000), &ns) || __builtin_add_overflow(ns, ts.tv_nsec, &ns) ||
+      __builtin_sub_overflow(ns, int64_t(g_boot_realtime_ns), &ns))
+    return -L::EINVAL;
+  *out = uint64_t(ns) >= pfs::kTimeNow ? pfs::kTimeNow - 1 : uint64_t(ns);  // (1-2 ns before boot: close enough)
+  return 0;
+}
+
+int64_t set_times_path(const char* path, uint64_t atime, uint64_t mtime) {
+  if (own_path(path)) return 0;
+  return errno_of(keel::fs::set_times(path, atime, mtime));
+}
+
+// utimensat(2) (and futimens, its path NULL): times NULL is now for both.
+int64_t do_utimensat(Proc& p, int64_t dirfd, uint64_t path_addr, uint64_t times_addr, uint64_t flags) {
+  if (flags & ~(L::AT_SYMLINK_NOFOLLOW | L::AT_EMPTY_PATH)) return -L::EINVAL;
+  uint64_t at = pfs::kTimeNow, mt = pfs::kTimeNow;
+  if (times_addr) {
+    L::Timespec ts[2];
+    if (!read_user(p, times_addr, ts, sizeof ts)) return -L::EFAULT;
+    if (int64_t e = fs_time(ts[0], &at); e < 0) return e;
+    if (int64_t e = fs_time(ts[1], &mt); e < 0) return e;
+  }
+  char path[kPathMax];
+  char first = 0;
+  if (path_addr == 0 || ((flags & L::AT_EMPTY_PATH) && read_obj(p, path_addr, &first) && first == 0)) {
+    if (dirfd == L::AT_FDCWD) return path_addr ? set_times_path(p.cwd, at, mt) : -L::EFAULT;
+    File* f = fd_file(p, dirfd);
+    if (!f) return -L::EBADF;
+    if (f->kind != FileKind::Vfs) return 0;
+    if (at == pfs::kTimeOmit && mt == pfs::kTimeOmit) return 0;
+    return set_times_path(f->path, at, mt);
+  }
+  if (int64_t e = path_arg(p, dirfd, path_addr, path, !(flags & L::AT_SYMLINK_NOFOLLOW)); e < 0) return e;
+  if (at == pfs::kTimeOmit && mt == pfs::kTimeOmit) {  // nothing to set; the name must still be there
+    L::Stat st;
+    return stat_any(p, path, &st, false);
+  }
+  return set_times_path(path, at, mt);
+}
+
+// utimes(2): struct timeval[2] (microseconds), NULL for now.
+int64_t do_utimes(Proc& p, int64_t dirfd, uint64_t path_addr, uint64_t tv_addr) {
+  uint64_t at = pfs::kTimeNow, mt = pfs::kTimeNow;
+  if (tv_addr) {
+    int64_t tv[4];
+    if (!read_user(p, tv_addr, tv, sizeof tv)) return -L::EFAULT;
+    if (tv[1] < 0 || tv[1] >= 1'000'000 || tv[3] < 0 || tv[3] >= 1'000'000) return -L::EINVAL;
+    if (int64_t e = fs_time({tv[0], tv[1] * 1000}, &at); e < 0) return e;
+    if (int64_t e = fs_time({tv[2], tv[3] * 1000}, &mt); e < 0) return e;
+  }
+  char path[kPathMax];
+  if (int64_t e = path_arg(p, dirfd, path_addr, path); e < 0) return e;
+  return set_times_path(path, at, mt);
+}
+
+// mknod(2), mknodat(2): FIFOs and regular files; device nodes are EPERM
+// (this server's /dev has the only ones).
+int64_t do_mknod(Proc& p, int64_t dirfd, uint64_t path_addr, uint64_t mode) {
+  char path[kPathMax];
+  if (int64_t e = path_arg(p, dirfd, path_addr, path, false); e < 0) return e;
+  const uint32_t fmt = uint32_t(mode) & L::S_IFMT;
+  const uint64_t perm = mode & 0777 & ~uint64_t(p.umask);
+  if (fmt != 0 && fmt != L::S_IFREG && fmt != L::S_IFIFO) {
+    constexpr uint32_t kIfBlk = 0060000, kIfSock = 0140000;
+    if (fmt == L::S_IFCHR || fmt == kIfBlk || fmt == kIfSock || fmt == L::S_IFDIR) return -L::EPERM;
+    return -L::EINVAL;
+  }
+  if (own_path(path)) return -L::EEXIST;
+  if (fmt == L::S_IFIFO) return errno_of(keel::fs::mknod(path, pfs::kTypeFifo, perm));
+  keel::fs::Fid fid = 0;
+  Status s = keel::fs::open(path, pfs::kFlagWrite | pfs::kFlagCreate | pfs::kFlagExclusive, &fid, perm);
+  if (s != Status::Ok) return errno_of(s);
+  (void)keel::fs::close(fid);
+  return 0;
+}
+
+}  // namespace
+
+bool dispatch_files(Thread& t, UserRegs& r, Result* out) {
+  Proc& p = *t.proc;
+  const int64_t fd0 = int64_t(int32_t(r.rdi));
+  int64_t v = 0;
+  switch (r.rax) {
+    case L::kSymlink: v = do_symlink(p, r.rdi, L::AT_FDCWD, r.rsi); break;
+    case L::kSymlinkat: v = do_symlink(p, r.rdi, int64_t(int32_t(r.rsi)), r.rdx); break;
+    case L::kLink: v = do_link(p, L::AT_FDCWD, r.rdi, L::AT_FDCWD, r.rsi, 0); break;
+    case L::kLinkat: v = do_link(p, fd0, r.rsi, int64_t(int32_t(r.rdx)), r.r10, r.r8); break;
+    case L::kChmod: case L::kFchmodat: {
+      const bool at = r.rax == L::kFchmodat;
+      char path[kPathMax];
+      v = path_arg(p, at ? fd0 : L::AT_FDCWD, at ? r.rsi : r.rdi, path);
+      if (v == 0) v = chmod_path(path, at ? r.rdx : r.rsi);
+      break;
+    }
+    case L::kFchmod: {
+      File* f = fd_file(p, fd0);
+      v = !f ? -L::EBADF : f->kind == FileKind::Vfs ? chmod_path(f->path, r.rsi) : 0;
+      break;
+    }
+    case L::kUtimensat: v = do_utimensat(p, fd0, r.rsi, r.rdx, r.r10); break;
+    case L::kUtimes: v = do_utimes(p, L::AT_FDCWD, r.rdi, r.rsi); break;
+    case L::kMknod: v = do_mknod(p, L::AT_FDCWD, r.rdi, r.rsi); break;
+    case L::kMknodat: v = do_mknod(p, fd0, r.rsi, r.rdx); break;
+    default: return false;
+  }
+  *out = value(v);
+  return true;
 }
 
 }  // namespace linux_srv

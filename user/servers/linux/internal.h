@@ -106,6 +106,7 @@ int64_t resolve(Proc& p, int64_t dirfd, const char* path, char (&out)[kPathMax])
 int64_t path_arg(Proc& p, int64_t dirfd, uint64_t addr, char (&out)[kPathMax], bool follow = true);
 int64_t read_link(const char* path, char* out, size_t cap);
 int64_t follow_links(char (&path)[kPathMax]);
+int64_t follow_middle_links(char (&path)[kPathMax]);
 const DevNode* dev_node(const char* path);
 uint64_t dev_rdev(const char* path);
 bool under_dev_node(const char* path);
@@ -114,6 +115,9 @@ uint64_t path_ino(const char* path);
 uint32_t mode_of_type(uint64_t type, uint64_t perm);
 int64_t stat_path(const char* path, L::Stat* st);
 int64_t stat_file(File* f, L::Stat* st);
+// open(2) on an absolute normalised path: 0, -errno, or kOpenWait (a
+// blocking open of a FIFO waits for its other end: the call is kBlock).
+inline constexpr int64_t kOpenWait = INT64_MIN;
 int64_t open_path(const char* path, uint64_t flags, uint64_t mode, File** out);
 int64_t do_write(Proc& p, Thread& t, File* f, uint64_t buf, uint64_t len, bool* block, int64_t at = -1);
 int64_t sys_read_file(Proc& p, Thread& t, File* f, uint64_t buf, uint64_t len, bool* block, int64_t at = -1);
@@ -123,6 +127,8 @@ Result sys_getdents64(Proc& p, const UserRegs& r);
 Result sys_pipe2(Proc& p, uint64_t addr, uint64_t flags);
 Result sys_dup3(Proc& p, int64_t oldfd, int64_t newfd, uint64_t flags, bool dup2);
 Result sys_fcntl(Proc& p, int64_t fd, uint64_t cmd, uint64_t arg);
+void vfs_set_append(File* f, bool append);
+void fifo_forget(Pipe* pp);
 Result sys_lseek(Proc& p, int64_t fd, int64_t off, uint64_t whence);
 Result sys_ioctl(Proc& p, int64_t fd, uint64_t req, uint64_t arg);
 uint32_t keel_prot(uint64_t prot);
@@ -142,6 +148,7 @@ Result sys_mprotect(Proc& p, uint64_t addr, uint64_t len, uint64_t prot);
 int64_t read_file(const char* path, uint8_t** out, size_t* size);
 int64_t start_linux_thread(Proc& p, Thread& t, const UserRegs& regs);
 void set_comm(Proc& p, const char* path);
+void comm_from_name(Proc& p, const char* name);  // (the name execve was given: a link's own)
 void end_process(Proc& p, uint32_t status);
 int signal_of_exit(int64_t code);
 void reap_dead_keel_processes();
@@ -202,6 +209,12 @@ Result sys_sendfile(Proc& p, const UserRegs& r);
 bool dispatch_signals(Thread& t, UserRegs& r, Result* out);
 bool dispatch_threads(Thread& t, UserRegs& r, Result* out);
 bool dispatch_tty(Thread& t, UserRegs& r, Result* out);
+// files.cc: symlink, link, chmod, utimensat, mknod and their *at forms.
+bool dispatch_files(Thread& t, UserRegs& r, Result* out);
+// Syscall `nr` takes a path; while g_walk_links, path_arg follows symbolic
+// links in the middle of paths (main.cc's dispatch, after ENOTDIR).
+bool path_syscall(uint64_t nr);
+extern bool g_walk_links;
 bool dispatch_system(Thread& t, UserRegs& r, Result* out);
 
 // /proc/keel/NAME (system.cc): the files' names, and the text of one (new[],

@@ -51,8 +51,24 @@ void put_field(uint8_t* uts, int index, const char* s) { copy_cstr(reinterpret_c
 
 
 
+Result dispatch_one(Thread& t, UserRegs& r);
+
 // One syscall of thread `t`. `r` may be changed (Out::Regs replies with it).
+// A path through a symbolic link in its middle is ENOTDIR at the VFS (its
+// servers do not follow links): such a call runs once more with path_arg
+// following them (files.cc).
 Result dispatch(Thread& t, UserRegs& r) {
+  const UserRegs entry = r;
+  Result res = dispatch_one(t, r);
+  if (res.kind != Out::Value || res.value != -L::ENOTDIR || !t.used || !path_syscall(entry.rax)) return res;
+  r = entry;
+  g_walk_links = true;
+  res = dispatch_one(t, r);
+  g_walk_links = false;
+  return res;
+}
+
+Result dispatch_one(Thread& t, UserRegs& r) {
   Proc& p = *t.proc;
   const uint64_t nr = r.rax;
   switch (nr) {
@@ -86,20 +102,23 @@ Result dispatch(Thread& t, UserRegs& r) {
       char path[kPathMax];
       // A symbolic link as the last component is followed only when the open
       // may have met one (initrdfs refuses to open a link as a file:
-      // Unsupported, ENOSYS here; with O_DIRECTORY: ENOTDIR), then opened
-      // again: one VFS call, not a stat in follow_links first.
+      // Unsupported, ELOOP from open_path; initrdfs with O_DIRECTORY:
+      // ENOTDIR), then opened again: one VFS call, not a stat in
+      // follow_links first.
+      const bool follow = !(flags & L::O_NOFOLLOW);
       if (int64_t e = path_arg(p, dirfd, path_addr, path, false); e < 0) return value(e);
       const bool proc = procfs_path(path);
-      if (proc)
+      if (proc && follow)
         if (int64_t e = follow_links(path); e < 0) return value(e);
       const int fd = alloc_fd(p);
       if (fd < 0) return value(-L::EMFILE);
       File* f = nullptr;
       int64_t e = proc ? procfs_open(p, path, flags, &f) : open_path(path, flags, mode & ~uint64_t(p.umask), &f);
-      if (!proc && (e == -L::ENOSYS || (e == -L::ENOTDIR && (flags & L::O_DIRECTORY)))) {
+      if (!proc && follow && (e == -L::ELOOP || (e == -L::ENOTDIR && (flags & L::O_DIRECTORY)))) {
         if (int64_t l = follow_links(path); l < 0) return value(l);
         e = procfs_path(path) ? procfs_open(p, path, flags, &f) : open_path(path, flags, mode & ~uint64_t(p.umask), &f);
       }
+      if (e == kOpenWait) return kBlock;  // a FIFO's other end (files.cc)
       if (e < 0) return value(e);
       p.fds[fd] = {f, bool(flags & L::O_CLOEXEC)};
       return value(fd);
@@ -382,9 +401,8 @@ Result dispatch(Thread& t, UserRegs& r) {
     case L::kFcntl: return sys_fcntl(p, int64_t(r.rdi), r.rsi, r.rdx);
     case L::kFsync: case L::kFdatasync: return value(fd_file(p, int64_t(r.rdi)) ? 0 : -L::EBADF);
     case L::kSync: return value(0);
-    case L::kChmod: case L::kFchmod: case L::kFchmodat: case L::kChown: case L::kFchown: case L::kLchown:
-    case L::kFchownat: case L::kUtimensat:
-      return value(0);  // (the VFS keeps no owners and times; modes are fixed at creation)
+    case L::kChown: case L::kFchown: case L::kLchown: case L::kFchownat:
+      return value(0);  // (the VFS keeps no owners)
     case L::kReadlink: case L::kReadlinkat: {
       const bool at = nr == L::kReadlinkat;
       char path[kPathMax];
@@ -431,7 +449,7 @@ Result dispatch(Thread& t, UserRegs& r) {
   Result area{};
   if (nr == L::kKill && int32_t(r.rdi) == 1 && kill_init(int64_t(r.rsi), &area)) return area;  // (tty.cc)
   if (dispatch_signals(t, r, &area) || dispatch_threads(t, r, &area) || dispatch_tty(t, r, &area) ||
-      dispatch_system(t, r, &area))
+      dispatch_system(t, r, &area) || dispatch_files(t, r, &area))
     return area;
   static uint64_t logged[8];  // each unknown number is logged once
   if (nr < 512 && !(logged[nr / 64] & (1ull << (nr % 64)))) {
@@ -534,6 +552,7 @@ int64_t spawn_program(std::span<const std::string_view> argv, const char* progra
   const std::string_view envp[] = {"PATH=/bin:/sbin:/usr/bin", "HOME=/root", "TERM=vt100", "USER=root"};
   UserRegs regs{};
   if (e == 0) e = exec_into(*p, path, argv, envp, &regs);
+  if (e == 0) comm_from_name(*p, program ? program : arg0);
   if (e == 0) e = start_linux_thread(*p, *t, regs);
   if (e < 0) {
     keel::print("linux: cannot run {}: error {}\n", arg0, -e);

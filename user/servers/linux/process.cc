@@ -161,6 +161,17 @@ void set_comm(Proc& p, const char* path) {
   copy_cstr(p.exe, path, sizeof p.exe - 1);
 }
 
+// comm is the last component of the name the program was run by, as in
+// Linux: a symbolic link's own (/bin/cat -> busybox: cat), a script's, "exe"
+// for /proc/self/exe (exe, set_comm's, is the file itself).
+void comm_from_name(Proc& p, const char* name) {
+  const char* base = last_slash(name, '/');
+  base = base ? base + 1 : name;
+  if (!*base) return;
+  memset(p.comm, 0, sizeof p.comm);
+  copy_cstr(p.comm, base, sizeof p.comm - 1);
+}
+
 // Splits a "#!" line: interpreter and optional argument (views into `line`).
 bool parse_shebang(const uint8_t* image, size_t size, char (&line)[kPathMax], std::string_view* interp,
                    std::string_view* arg) {
@@ -416,6 +427,8 @@ Result sys_fork(Proc& parent, Thread& t, const UserRegs& regs) {
 Result sys_execve(Proc& p, Thread& t, const UserRegs& r) {
   char path[kPathMax];
   if (int64_t e = path_arg(p, L::AT_FDCWD, r.rdi, path); e < 0) return value(e);
+  char given[kPathMax];  // (read now: after exec_into, p's memory is the new image's)
+  if (read_string(p, r.rdi, given, sizeof given) < 0) given[0] = 0;
   if (str_eq(path, "/proc/self/exe")) memcpy(path, p.exe, sizeof path);  // (busybox runs its applets so)
   // argv and envp: pointers to strings, copied into one buffer.
   constexpr size_t kArgBytes = 128 * 1024;
@@ -460,6 +473,7 @@ Result sys_execve(Proc& p, Thread& t, const UserRegs& r) {
     if (e < 0) {
       res = value(e);
     } else {
+      comm_from_name(p, given);
       // The calling thread goes with its old process; a new one runs the program.
       Handle old_thread = t.thread;
       t.thread = kInvalidHandle;

@@ -21,7 +21,8 @@ constexpr uint64_t kQuotaBytes = 64 << 20;  // per instance (a 512 MiB machine: 
 }  // namespace
 
 int main(uint64_t) {
-  auto* fs = new (std::nothrow) keel::tmpfs::Tmpfs(kQuotaBytes);  // (no static: it would need atexit)
+  // Its times are the monotonic clock's (keel/proto/fs.h).
+  auto* fs = new (std::nothrow) keel::tmpfs::Tmpfs(kQuotaBytes, [] { return int64_t(keel::now_ns()); });  // (no static: it would need atexit)
   if (fs == nullptr || fs->nodes() == 0) {
     keel::print("tmpfs: no memory for the root\n");
     return 1;

@@ -11,20 +11,28 @@ using ktl::Error;
 struct Tmpfs::Node {
   uint64_t type = fsp::kTypeFile;
   uint64_t mode = 0;
-  Node* parent = nullptr;        // null for the root and for nodes out of the tree
-  Node* first_child = nullptr;   // a directory's entries, in name order
-  Node* next_sibling = nullptr;
-  size_t children = 0;
-  char name[keel::path::kNameMax] = {};
-  size_t name_len = 0;
-  bool linked = false;           // in the tree (the root always is)
+  uint64_t inode = 0;
+  uint32_t links = 0;            // the entries naming it (the root: 1, always)
   uint32_t opens = 0;
-  uint64_t size = 0;             // a file's bytes
+  Entry* first = nullptr;        // a directory's entries, in name order
+  size_t children = 0;
+  size_t subdirs = 0;            // of them directories (a directory's link count is 2 + subdirs)
+  uint64_t size = 0;             // a file's bytes; a symbolic link's target length
   uint8_t** pages = nullptr;     // page i holds bytes [i * kPageBytes, ...); null: zeros
   size_t page_slots = 0;
+  char* target = nullptr;        // a symbolic link's target (size bytes)
+  int64_t atime = 0, mtime = 0, ctime = 0;
+
+  bool is_dir() const { return type == fsp::kTypeDirectory; }
+};
+
+struct Tmpfs::Entry {
+  char name[keel::path::kNameMax] = {};
+  size_t name_len = 0;
+  Node* node = nullptr;
+  Entry* next = nullptr;
 
   std::string_view view() const { return {name, name_len}; }
-  bool is_dir() const { return type == fsp::kTypeDirectory; }
 };
 
 namespace {
@@ -34,24 +42,29 @@ bool may_read(uint64_t mode) { return (mode & 0400) != 0; }
 
 }  // namespace
 
-Tmpfs::Tmpfs(uint64_t quota) : quota_(quota) {
+Tmpfs::Tmpfs(uint64_t quota, int64_t (*clock)()) : quota_(quota), clock_(clock) {
   root_ = new (std::nothrow) Node;
   if (root_ == nullptr) return;  // every operation then fails with NotFound
   root_->type = fsp::kTypeDirectory;
   root_->mode = 0777;
-  root_->linked = true;
+  root_->links = 1;
+  root_->inode = next_inode_++;
+  root_->atime = root_->mtime = root_->ctime = now();
   used_ = kNodeCost;
   nodes_ = 1;
 }
 
 Tmpfs::~Tmpfs() {
   files_.remove_if([&](Files::File& f) { return drop(f); });
-  // Depth-first, without recursion: free leaves until only the root is left.
-  while (root_ != nullptr && root_->first_child != nullptr) {
-    Node* n = root_->first_child;
-    while (n->first_child != nullptr) n = n->first_child;
-    detach(n);
-    release(n);
+  // Depth-first, without recursion: remove leaves until only the root is left.
+  while (root_ != nullptr && root_->first != nullptr) {
+    Node* dir = root_;
+    Entry* e = root_->first;
+    while (e->node->is_dir() && e->node->first != nullptr) {
+      dir = e->node;
+      e = dir->first;
+    }
+    remove_entry(dir, e);
   }
   delete root_;
 }
@@ -64,9 +77,9 @@ bool Tmpfs::drop(Files::File& f) {
   return true;
 }
 
-Tmpfs::Node* Tmpfs::child(Node* dir, std::string_view name) {
-  for (Node* c = dir->first_child; c != nullptr; c = c->next_sibling)
-    if (c->view() == name) return c;
+Tmpfs::Entry* Tmpfs::child(Node* dir, std::string_view name) {
+  for (Entry* e = dir->first; e != nullptr; e = e->next)
+    if (e->view() == name) return e;
   return nullptr;
 }
 
@@ -77,8 +90,9 @@ ktl::Result<Tmpfs::Node*> Tmpfs::lookup(std::string_view path) {
   std::string_view name;
   while (parts.next(&name)) {
     if (!n->is_dir()) return Error::NotADirectory;
-    n = child(n, name);
-    if (n == nullptr) return Error::NotFound;
+    Entry* e = child(n, name);
+    if (e == nullptr) return Error::NotFound;
+    n = e->node;
   }
   return n;
 }
@@ -92,48 +106,73 @@ ktl::Result<Tmpfs::Node*> Tmpfs::lookup_parent(std::string_view path, std::strin
   return dir;
 }
 
+ktl::Result<void> Tmpfs::may_add(Node* dir, std::string_view name) {
+  if (child(dir, name) != nullptr) return Error::AlreadyExists;
+  if (!may_write(dir->mode)) return Error::AccessDenied;
+  return ktl::ok();
+}
+
+ktl::Result<Tmpfs::Entry*> Tmpfs::make_entry(Node* dir, std::string_view name, Node* n) {
+  Entry* e = new (std::nothrow) Entry;
+  if (e == nullptr) return Error::NoSpace;
+  for (size_t i = 0; i < name.size(); ++i) e->name[i] = name[i];
+  e->name_len = name.size();
+  e->node = n;
+  ++n->links;
+  attach(dir, e);
+  return e;
+}
+
 ktl::Result<Tmpfs::Node*> Tmpfs::make_node(Node* dir, std::string_view name, uint64_t type, uint64_t mode) {
   if (used_ + kNodeCost > quota_) return Error::NoSpace;
   Node* n = new (std::nothrow) Node;
   if (n == nullptr) return Error::NoSpace;
   n->type = type;
   n->mode = mode & fsp::kModeMask;
-  for (size_t i = 0; i < name.size(); ++i) n->name[i] = name[i];
-  n->name_len = name.size();
+  n->inode = next_inode_++;
+  n->atime = n->mtime = n->ctime = now();
+  if (!make_entry(dir, name, n).ok()) {
+    delete n;
+    return Error::NoSpace;
+  }
   used_ += kNodeCost;
   ++nodes_;
-  attach(dir, n);
   return n;
 }
 
-void Tmpfs::attach(Node* dir, Node* n) {
-  Node** link = &dir->first_child;
-  while (*link != nullptr && (*link)->view() < n->view()) link = &(*link)->next_sibling;
-  n->next_sibling = *link;
-  *link = n;
-  n->parent = dir;
-  n->linked = true;
+void Tmpfs::attach(Node* dir, Entry* e) {
+  Entry** link = &dir->first;
+  while (*link != nullptr && (*link)->view() < e->view()) link = &(*link)->next;
+  e->next = *link;
+  *link = e;
   ++dir->children;
+  if (e->node->is_dir()) ++dir->subdirs;
+  dir->mtime = dir->ctime = now();
 }
 
-void Tmpfs::detach(Node* n) {
-  Node* dir = n->parent;
-  for (Node** link = &dir->first_child; *link != nullptr; link = &(*link)->next_sibling) {
-    if (*link == n) {
-      *link = n->next_sibling;
+void Tmpfs::remove_entry(Node* dir, Entry* e) {
+  for (Entry** link = &dir->first; *link != nullptr; link = &(*link)->next) {
+    if (*link == e) {
+      *link = e->next;
       break;
     }
   }
   --dir->children;
-  n->parent = nullptr;
-  n->next_sibling = nullptr;
-  n->linked = false;
+  if (e->node->is_dir()) --dir->subdirs;
+  dir->mtime = dir->ctime = now();
+  Node* n = e->node;
+  delete e;
+  if (n->links > 1) used_ -= kNodeCost;  // a hard link's charge
+  --n->links;
+  n->ctime = now();
+  release(n);
 }
 
 void Tmpfs::release(Node* n) {
-  if (n->linked || n->opens != 0 || n == root_) return;
+  if (n->links != 0 || n->opens != 0 || n == root_) return;
   (void)resize(n, 0);
   delete[] n->pages;
+  delete[] n->target;
   delete n;
   used_ -= kNodeCost;
   --nodes_;
@@ -162,7 +201,16 @@ ktl::Result<void> Tmpfs::resize(Node* n, uint64_t size) {
 }
 
 keel::fs::Stat Tmpfs::stat_of(const Node* n) const {
-  return {n->type, n->is_dir() ? n->children : n->size, n->mode};
+  keel::fs::Stat s;
+  s.type = n->type;
+  s.size = n->is_dir() ? n->children : n->size;
+  s.mode = n->mode;
+  s.inode = n->inode;
+  s.links = n->is_dir() ? (n->links != 0 ? 2 + n->subdirs : 0) : n->links;
+  s.atime = n->atime;
+  s.mtime = n->mtime;
+  s.ctime = n->ctime;
+  return s;
 }
 
 ktl::Result<uint32_t> Tmpfs::open(uint64_t client, std::string_view path, uint64_t flags, uint64_t mode) {
@@ -185,13 +233,18 @@ ktl::Result<uint32_t> Tmpfs::open(uint64_t client, std::string_view path, uint64
     n = TRY(make_node(dir, name, fsp::kTypeFile, mode));
     created = true;
   }
+  if ((flags & fsp::kFlagLink) && (n->type != fsp::kTypeSymlink || writing)) return Error::InvalidArgument;
+  if (n->type == fsp::kTypeSymlink && !(flags & fsp::kFlagLink)) return Error::Unsupported;  // (the client follows)
   if (n->is_dir() && writing) return Error::IsADirectory;
   if (!n->is_dir() && (flags & fsp::kFlagDirectory)) return Error::NotADirectory;
   if (!created) {
     if ((flags & fsp::kFlagRead) && !may_read(n->mode)) return Error::AccessDenied;
     if (writing && !may_write(n->mode)) return Error::AccessDenied;
   }
-  if (writing && (flags & fsp::kFlagTruncate)) TRY(resize(n, 0));
+  if (writing && (flags & fsp::kFlagTruncate) && n->type == fsp::kTypeFile) {
+    TRY(resize(n, 0));
+    n->mtime = n->ctime = now();
+  }
   auto* f = TRY(files_.add(client, n, flags));
   ++n->opens;
   return f->fid;
@@ -210,8 +263,15 @@ ktl::Result<size_t> Tmpfs::read(uint64_t client, uint32_t fid, std::span<uint8_t
   if (f == nullptr) return Error::BadHandle;
   Node* n = f->node;
   if (n->is_dir()) return Error::IsADirectory;
+  if (n->type == fsp::kTypeFifo) return Error::BadState;
   if (!(f->flags & fsp::kFlagRead)) return Error::AccessDenied;
   if (f->offset >= n->size) return size_t(0);
+  if (n->type == fsp::kTypeSymlink) {
+    const size_t count = out.size() < n->size - f->offset ? out.size() : size_t(n->size - f->offset);
+    for (size_t i = 0; i < count; ++i) out[i] = uint8_t(n->target[f->offset + i]);
+    f->offset += count;
+    return count;
+  }
   const uint64_t left = n->size - f->offset;
   const size_t count = out.size() < left ? out.size() : size_t(left);
   for (size_t done = 0; done < count;) {
@@ -236,6 +296,7 @@ ktl::Result<size_t> Tmpfs::write(uint64_t client, uint32_t fid, std::span<const 
   if (f == nullptr) return Error::BadHandle;
   Node* n = f->node;
   if (n->is_dir()) return Error::IsADirectory;
+  if (n->type == fsp::kTypeFifo) return Error::BadState;
   if (!(f->flags & fsp::kFlagWrite)) return Error::AccessDenied;
   if (in.empty()) return size_t(0);
   const uint64_t start = (f->flags & fsp::kFlagAppend) ? n->size : f->offset;
@@ -274,6 +335,7 @@ ktl::Result<size_t> Tmpfs::write(uint64_t client, uint32_t fid, std::span<const 
   }
   if (end > n->size) n->size = end;
   f->offset = end;
+  n->mtime = n->ctime = now();
   return in.size();
 }
 
@@ -320,15 +382,15 @@ ktl::Result<void> Tmpfs::readdir(uint64_t client, uint32_t fid, uint64_t cookie,
   } else {
     by_name = false;
   }
-  Node* c = f->node->first_child;
+  Entry* c = f->node->first;
   if (by_name) {
     if (cookie != 0 || !after.empty())
-      while (c != nullptr && c->view() <= after) c = c->next_sibling;
+      while (c != nullptr && c->view() <= after) c = c->next;
   } else {
-    for (uint64_t i = 0; c != nullptr && i < cookie; ++i) c = c->next_sibling;
+    for (uint64_t i = 0; c != nullptr && i < cookie; ++i) c = c->next;
   }
   if (c == nullptr) return Error::OutOfRange;
-  const keel::fs::Stat s = stat_of(c);
+  const keel::fs::Stat s = stat_of(c->node);
   out->type = s.type;
   out->size = s.size;
   for (size_t i = 0; i < c->name_len; ++i) out->name[i] = c->name[i];
@@ -348,8 +410,7 @@ ktl::Result<void> Tmpfs::mkdir(std::string_view path, uint64_t mode) {
   std::string_view name;
   auto dir = lookup_parent(path, &name);
   if (!dir.ok()) return dir.error() == Error::Busy ? Error::AlreadyExists : dir.error();  // "/"
-  if (child(*dir, name) != nullptr) return Error::AlreadyExists;
-  if (!may_write((*dir)->mode)) return Error::AccessDenied;
+  TRY(may_add(*dir, name));
   TRY(make_node(*dir, name, fsp::kTypeDirectory, mode));
   return ktl::ok();
 }
@@ -357,13 +418,12 @@ ktl::Result<void> Tmpfs::mkdir(std::string_view path, uint64_t mode) {
 ktl::Result<void> Tmpfs::rmdir(std::string_view path) {
   std::string_view name;
   Node* dir = TRY(lookup_parent(path, &name));
-  Node* n = child(dir, name);
-  if (n == nullptr) return Error::NotFound;
-  if (!n->is_dir()) return Error::NotADirectory;
-  if (n->first_child != nullptr) return Error::NotEmpty;
+  Entry* e = child(dir, name);
+  if (e == nullptr) return Error::NotFound;
+  if (!e->node->is_dir()) return Error::NotADirectory;
+  if (e->node->first != nullptr) return Error::NotEmpty;
   if (!may_write(dir->mode)) return Error::AccessDenied;
-  detach(n);
-  release(n);
+  remove_entry(dir, e);
   return ktl::ok();
 }
 
@@ -371,45 +431,110 @@ ktl::Result<void> Tmpfs::unlink(std::string_view path) {
   std::string_view name;
   auto dir = lookup_parent(path, &name);
   if (!dir.ok()) return dir.error() == Error::Busy ? Error::IsADirectory : dir.error();  // "/"
-  Node* n = child(*dir, name);
-  if (n == nullptr) return Error::NotFound;
-  if (n->is_dir()) return Error::IsADirectory;
+  Entry* e = child(*dir, name);
+  if (e == nullptr) return Error::NotFound;
+  if (e->node->is_dir()) return Error::IsADirectory;
   if (!may_write((*dir)->mode)) return Error::AccessDenied;
-  detach(n);
-  release(n);
+  remove_entry(*dir, e);
   return ktl::ok();
 }
 
 ktl::Result<void> Tmpfs::rename(std::string_view from, std::string_view to) {
   std::string_view from_name, to_name;
   Node* from_dir = TRY(lookup_parent(from, &from_name));
-  Node* n = child(from_dir, from_name);
-  if (n == nullptr) return Error::NotFound;
+  Entry* e = child(from_dir, from_name);
+  if (e == nullptr) return Error::NotFound;
   Node* to_dir = TRY(lookup_parent(to, &to_name));
   if (from == to) return ktl::ok();
+  Node* n = e->node;
   if (n->is_dir() && keel::path::under(to, from)) return Error::InvalidArgument;  // into itself
   if (!may_write(from_dir->mode) || !may_write(to_dir->mode)) return Error::AccessDenied;
-  Node* old = child(to_dir, to_name);
+  Entry* old = child(to_dir, to_name);
   if (old != nullptr) {
-    if (n->is_dir() && !old->is_dir()) return Error::NotADirectory;
-    if (!n->is_dir() && old->is_dir()) return Error::IsADirectory;
-    if (old->first_child != nullptr) return Error::NotEmpty;
-    detach(old);
-    release(old);
+    if (old->node == n) return ktl::ok();  // two names of one file: rename(2) does nothing
+    if (n->is_dir() && !old->node->is_dir()) return Error::NotADirectory;
+    if (!n->is_dir() && old->node->is_dir()) return Error::IsADirectory;
+    if (old->node->first != nullptr) return Error::NotEmpty;
   }
-  detach(n);
-  for (size_t i = 0; i < to_name.size(); ++i) n->name[i] = to_name[i];
-  n->name_len = to_name.size();
-  attach(to_dir, n);
+  // The new name first (it may fail), then the old ones go.
+  Entry* moved = TRY(make_entry(to_dir, to_name, n));
+  (void)moved;
+  if (old != nullptr) remove_entry(to_dir, old);
+  used_ += kNodeCost;  // (remove_entry gives back a second name's charge)
+  remove_entry(from_dir, e);
   return ktl::ok();
 }
 
 ktl::Result<void> Tmpfs::truncate(std::string_view path, uint64_t size) {
   Node* n = TRY(lookup(path));
   if (n->is_dir()) return Error::IsADirectory;
+  if (n->type != fsp::kTypeFile) return Error::InvalidArgument;
   if (!may_write(n->mode)) return Error::AccessDenied;
   if (size > quota_) return Error::NoSpace;  // holes included, no file outgrows the quota
-  return resize(n, size);
+  TRY(resize(n, size));
+  n->mtime = n->ctime = now();
+  return ktl::ok();
+}
+
+ktl::Result<void> Tmpfs::symlink(std::string_view path, std::string_view target) {
+  if (target.empty() || target.size() > fsp::kPathMax) return Error::InvalidArgument;
+  std::string_view name;
+  auto dir = lookup_parent(path, &name);
+  if (!dir.ok()) return dir.error() == Error::Busy ? Error::AlreadyExists : dir.error();  // "/"
+  TRY(may_add(*dir, name));
+  char* copy = new (std::nothrow) char[target.size()];
+  if (copy == nullptr) return Error::NoSpace;
+  for (size_t i = 0; i < target.size(); ++i) copy[i] = target[i];
+  auto made = make_node(*dir, name, fsp::kTypeSymlink, 0777);
+  if (!made.ok()) {
+    delete[] copy;
+    return made.error();
+  }
+  (*made)->target = copy;
+  (*made)->size = target.size();
+  return ktl::ok();
+}
+
+ktl::Result<void> Tmpfs::link(std::string_view from, std::string_view to) {
+  Node* n = TRY(lookup(from));
+  if (n->is_dir()) return Error::IsADirectory;
+  std::string_view name;
+  auto dir = lookup_parent(to, &name);
+  if (!dir.ok()) return dir.error() == Error::Busy ? Error::AlreadyExists : dir.error();  // "/"
+  TRY(may_add(*dir, name));
+  if (n->links == 0) return Error::NotFound;  // (cannot happen by path: kept for the rule)
+  if (used_ + kNodeCost > quota_) return Error::NoSpace;
+  TRY(make_entry(*dir, name, n));
+  used_ += kNodeCost;
+  n->ctime = now();
+  return ktl::ok();
+}
+
+ktl::Result<void> Tmpfs::chmod(std::string_view path, uint64_t mode) {
+  if ((mode & ~fsp::kModeMask) != 0) return Error::InvalidArgument;
+  Node* n = TRY(lookup(path));
+  n->mode = mode;
+  n->ctime = now();
+  return ktl::ok();
+}
+
+ktl::Result<void> Tmpfs::set_times(std::string_view path, uint64_t atime, uint64_t mtime) {
+  Node* n = TRY(lookup(path));
+  const int64_t t = now();
+  if (atime != fsp::kTimeOmit) n->atime = atime == fsp::kTimeNow ? t : int64_t(atime);
+  if (mtime != fsp::kTimeOmit) n->mtime = mtime == fsp::kTimeNow ? t : int64_t(mtime);
+  n->ctime = t;
+  return ktl::ok();
+}
+
+ktl::Result<void> Tmpfs::mknod(std::string_view path, uint64_t type, uint64_t mode) {
+  if (type != fsp::kTypeFifo || (mode & ~fsp::kModeMask) != 0) return Error::InvalidArgument;
+  std::string_view name;
+  auto dir = lookup_parent(path, &name);
+  if (!dir.ok()) return dir.error() == Error::Busy ? Error::AlreadyExists : dir.error();  // "/"
+  TRY(may_add(*dir, name));
+  TRY(make_node(*dir, name, type, mode));
+  return ktl::ok();
 }
 
 void Tmpfs::forget(uint64_t client) {

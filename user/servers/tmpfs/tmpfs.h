@@ -11,6 +11,19 @@
 // included (NoSpace), which bounds the page table of a sparse file. An unlinked file that is still open keeps its
 // data (and its charge) until its last close, as in POSIX.
 //
+// Names and files are apart (an Entry names a Node): a file may have several
+// names (kLink, hard links; never a directory), and a Node is freed when it
+// has no name left and is not open. Symbolic links (kSymlink) hold their
+// target (at most kPathMax bytes, within the node's cost); they are not
+// followed here (keel/proto/fs.h): a path through one is NotADirectory, and
+// kOpen of one is Unsupported unless with kFlagLink. FIFOs (kMknod) are
+// nodes only. Every node has an inode number (1 the root, then counting up,
+// never reused) and times from the clock given at construction: creation
+// sets all three, a write or truncation mtime and ctime, kChmod and kLink
+// ctime, kSetTimes atime and mtime (and ctime); reads leave atime alone (as
+// mounted noatime). The quota counts kNodeCost per node and per name past a
+// node's first.
+//
 // Permissions are the owner's mode bits (there are no users yet): reading
 // needs 0400 and writing 0200 on the file; creating, removing or renaming an
 // entry needs 0200 on the directory. A file is created with the mode its
@@ -34,8 +47,9 @@ inline constexpr size_t kMaxOpenFiles = 256;  // all clients together
 class Tmpfs final : public keel::fs::Backend {
  public:
   // An empty file system (a root directory with mode 0777) that may use
-  // `quota` bytes (the root's kNodeCost included).
-  explicit Tmpfs(uint64_t quota);
+  // `quota` bytes (the root's kNodeCost included); `clock` gives the time
+  // (ns, keel/proto/fs.h) for the nodes' times (null: always 0).
+  explicit Tmpfs(uint64_t quota, int64_t (*clock)() = nullptr);
   ~Tmpfs();
   Tmpfs(const Tmpfs&) = delete;
   Tmpfs& operator=(const Tmpfs&) = delete;
@@ -54,6 +68,11 @@ class Tmpfs final : public keel::fs::Backend {
   ktl::Result<void> unlink(std::string_view path) override;
   ktl::Result<void> rename(std::string_view from, std::string_view to) override;
   ktl::Result<void> truncate(std::string_view path, uint64_t size) override;
+  ktl::Result<void> symlink(std::string_view path, std::string_view target) override;
+  ktl::Result<void> link(std::string_view from, std::string_view to) override;
+  ktl::Result<void> chmod(std::string_view path, uint64_t mode) override;
+  ktl::Result<void> set_times(std::string_view path, uint64_t atime, uint64_t mtime) override;
+  ktl::Result<void> mknod(std::string_view path, uint64_t type, uint64_t mode) override;
   void forget(uint64_t client) override;
 
   uint64_t used() const { return used_; }
@@ -62,6 +81,7 @@ class Tmpfs final : public keel::fs::Backend {
 
  private:
   struct Node;
+  struct Entry;
   // Where readdir of an open directory stands: it resumes after the name it
   // returned last (or, asked again for the same cookie, after the name
   // before that), so that entries removed or added meanwhile make it skip
@@ -80,12 +100,20 @@ class Tmpfs final : public keel::fs::Backend {
   // The directory that would hold `path`'s last component, and that name.
   // Busy for "/".
   ktl::Result<Node*> lookup_parent(std::string_view path, std::string_view* name);
-  Node* child(Node* dir, std::string_view name);
+  Entry* child(Node* dir, std::string_view name);
+  // A new node of `type` named `name` in `dir` (which must not have it).
   ktl::Result<Node*> make_node(Node* dir, std::string_view name, uint64_t type, uint64_t mode);
-  void attach(Node* dir, Node* n);
-  void detach(Node* n);
-  // Frees `n` if it is neither in the tree nor open.
+  // A new name for `n` in `dir`.
+  ktl::Result<Entry*> make_entry(Node* dir, std::string_view name, Node* n);
+  void attach(Node* dir, Entry* e);
+  // Takes `e` out of `dir` and frees it; its node loses a name (and is
+  // freed if that was its last and it is not open).
+  void remove_entry(Node* dir, Entry* e);
+  // Frees `n` if it has no name and is not open.
   void release(Node* n);
+  // Checks for a new name `name` in `dir`: AlreadyExists, AccessDenied.
+  ktl::Result<void> may_add(Node* dir, std::string_view name);
+  int64_t now() const { return clock_ ? clock_() : 0; }
   ktl::Result<void> resize(Node* n, uint64_t size);
   keel::fs::Stat stat_of(const Node* n) const;
   Files::File* file(uint64_t client, uint32_t fid) { return files_.find(client, fid); }
@@ -93,6 +121,8 @@ class Tmpfs final : public keel::fs::Backend {
   bool drop(Files::File& f);
 
   uint64_t quota_;
+  int64_t (*clock_)();
+  uint64_t next_inode_ = 1;
   uint64_t used_ = 0;
   size_t nodes_ = 0;
   Node* root_ = nullptr;

@@ -450,4 +450,146 @@ TEST(TmpfsReaddir, SameCookieAgainAndChangesAhead) {
   EXPECT_TRUE(fs.close(kClient, dir).ok());
 }
 
+// ---------------------------------------------------------------- links, modes, times, FIFOs
+
+int64_t g_clock = 0;
+int64_t test_clock() { return g_clock; }
+
+TEST(TmpfsLinks, SymlinkStoresItsTargetAndIsNotFollowed) {
+  Tmpfs fs(1 << 20);
+  put(fs, "/f", "data");
+  ASSERT_TRUE(fs.symlink("/l", "f").ok());
+  auto s = fs.stat("/l");
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(s->type, fsp::kTypeSymlink);
+  EXPECT_EQ(s->size, 1u);
+  EXPECT_EQ(s->links, 1u);
+  // kFlagLink reads the target; without it the link is Unsupported.
+  uint32_t fid = open_ok(fs, "/l", fsp::kFlagRead | fsp::kFlagLink);
+  EXPECT_EQ(read_all(fs, fid), "f");
+  EXPECT_TRUE(fs.close(kClient, fid).ok());
+  EXPECT_EQ(fs.open(kClient, "/l", fsp::kFlagRead, 0).error(), Error::Unsupported);
+  EXPECT_EQ(fs.open(kClient, "/f", fsp::kFlagRead | fsp::kFlagLink, 0).error(), Error::InvalidArgument);
+  EXPECT_EQ(fs.open(kClient, "/l", kRW | fsp::kFlagLink, 0).error(), Error::InvalidArgument);
+  // A path through it is not followed; a dangling one is fine.
+  EXPECT_EQ(fs.stat("/l/x").error(), Error::NotADirectory);
+  ASSERT_TRUE(fs.symlink("/dangling", "/nowhere/at/all").ok());
+  EXPECT_EQ(fs.stat("/dangling")->size, 15u);
+  EXPECT_EQ(fs.symlink("/l", "x").error(), Error::AlreadyExists);
+  EXPECT_EQ(fs.symlink("/", "x").error(), Error::AlreadyExists);
+  EXPECT_EQ(fs.symlink("/missing/l", "x").error(), Error::NotFound);
+  EXPECT_EQ(fs.symlink("/f/l", "x").error(), Error::NotADirectory);
+  EXPECT_EQ(fs.symlink("/e", "").error(), Error::InvalidArgument);
+  EXPECT_EQ(fs.truncate("/l", 0).error(), Error::InvalidArgument);
+  // Removed like a file; the node and its charge go.
+  const uint64_t before = fs.used();
+  ASSERT_TRUE(fs.unlink("/dangling").ok());
+  EXPECT_EQ(fs.used(), before - kNodeCost);
+  EXPECT_EQ(contents(fs, "/f"), "data");
+}
+
+TEST(TmpfsLinks, HardLinksShareTheNode) {
+  Tmpfs fs(1 << 20);
+  put(fs, "/a", "one");
+  ASSERT_TRUE(fs.mkdir("/d", 0755).ok());
+  const uint64_t before = fs.used();
+  ASSERT_TRUE(fs.link("/a", "/d/b").ok());
+  EXPECT_EQ(fs.used(), before + kNodeCost);  // a name past the first is charged
+  EXPECT_EQ(fs.nodes(), 3u);                 // root, a, d: no new node
+  auto a = fs.stat("/a"), b = fs.stat("/d/b");
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_EQ(a->inode, b->inode);
+  EXPECT_EQ(a->links, 2u);
+  put(fs, "/d/b", "two!");
+  EXPECT_EQ(contents(fs, "/a"), "two!");
+  EXPECT_EQ(fs.link("/a", "/d/b").error(), Error::AlreadyExists);
+  EXPECT_EQ(fs.link("/d", "/e").error(), Error::IsADirectory);
+  EXPECT_EQ(fs.link("/missing", "/e").error(), Error::NotFound);
+  EXPECT_EQ(fs.link("/a", "/missing/e").error(), Error::NotFound);
+  // rename onto another name of the same file does nothing.
+  ASSERT_TRUE(fs.rename("/a", "/d/b").ok());
+  EXPECT_EQ(fs.stat("/a")->links, 2u);
+  ASSERT_TRUE(fs.unlink("/a").ok());
+  EXPECT_EQ(fs.used(), before);
+  EXPECT_EQ(fs.stat("/d/b")->links, 1u);
+  // An open file whose last name goes has no links, and still its data.
+  uint32_t fid = open_ok(fs, "/d/b", fsp::kFlagRead);
+  ASSERT_TRUE(fs.unlink("/d/b").ok());
+  EXPECT_EQ(fs.fstat(kClient, fid)->links, 0u);
+  EXPECT_EQ(read_all(fs, fid), "two!");
+  EXPECT_TRUE(fs.close(kClient, fid).ok());
+  EXPECT_EQ(fs.nodes(), 2u);
+}
+
+TEST(TmpfsLinks, RenameKeepsTheNodeAndItsCharge) {
+  Tmpfs fs(1 << 20);
+  put(fs, "/a", "x");
+  ASSERT_TRUE(fs.mkdir("/d", 0755).ok());
+  ASSERT_TRUE(fs.mkdir("/d/sub", 0755).ok());
+  const uint64_t ino = fs.stat("/a")->inode;
+  const uint64_t before = fs.used();
+  ASSERT_TRUE(fs.rename("/a", "/d/a2").ok());
+  EXPECT_EQ(fs.stat("/d/a2")->inode, ino);
+  EXPECT_EQ(fs.used(), before);
+  EXPECT_EQ(fs.stat("/d")->links, 3u);  // 2 + one subdirectory
+  ASSERT_TRUE(fs.rename("/d/sub", "/sub").ok());
+  EXPECT_EQ(fs.stat("/d")->links, 2u);
+  EXPECT_EQ(fs.stat("/")->links, 4u);  // d and sub
+  EXPECT_EQ(fs.used(), before);
+}
+
+TEST(TmpfsAttributes, ChmodAndTimes) {
+  g_clock = 100;
+  Tmpfs fs(1 << 20, test_clock);
+  put(fs, "/f", "abc");
+  auto s = fs.stat("/f");
+  EXPECT_EQ(s->atime, 100);
+  EXPECT_EQ(s->mtime, 100);
+  g_clock = 200;
+  ASSERT_TRUE(fs.chmod("/f", 0600).ok());
+  s = fs.stat("/f");
+  EXPECT_EQ(s->mode, 0600u);
+  EXPECT_EQ(s->ctime, 200);
+  EXPECT_EQ(s->mtime, 100);
+  EXPECT_EQ(fs.chmod("/f", 01000).error(), Error::InvalidArgument);
+  EXPECT_EQ(fs.chmod("/missing", 0600).error(), Error::NotFound);
+  ASSERT_TRUE(fs.set_times("/f", uint64_t(-5), 7).ok());
+  s = fs.stat("/f");
+  EXPECT_EQ(s->atime, -5);
+  EXPECT_EQ(s->mtime, 7);
+  g_clock = 300;
+  ASSERT_TRUE(fs.set_times("/f", fsp::kTimeOmit, fsp::kTimeNow).ok());
+  s = fs.stat("/f");
+  EXPECT_EQ(s->atime, -5);
+  EXPECT_EQ(s->mtime, 300);
+  EXPECT_EQ(fs.set_times("/missing", 1, 1).error(), Error::NotFound);
+  // A write moves mtime; a read leaves atime.
+  g_clock = 400;
+  uint32_t fid = open_ok(fs, "/f", kRW);
+  ASSERT_TRUE(fs.write(kClient, fid, bytes("z")).ok());
+  EXPECT_EQ(fs.fstat(kClient, fid)->mtime, 400);
+  (void)read_all(fs, fid);
+  EXPECT_EQ(fs.fstat(kClient, fid)->atime, -5);
+  EXPECT_TRUE(fs.close(kClient, fid).ok());
+  // The mode is kept and checked.
+  ASSERT_TRUE(fs.chmod("/f", 0200).ok());
+  EXPECT_EQ(fs.open(kClient, "/f", fsp::kFlagRead, 0).error(), Error::AccessDenied);
+}
+
+TEST(TmpfsAttributes, FifoIsANodeOnly) {
+  Tmpfs fs(1 << 20);
+  ASSERT_TRUE(fs.mknod("/p", fsp::kTypeFifo, 0600).ok());
+  auto s = fs.stat("/p");
+  EXPECT_EQ(s->type, fsp::kTypeFifo);
+  EXPECT_EQ(s->mode, 0600u);
+  EXPECT_EQ(fs.mknod("/p", fsp::kTypeFifo, 0600).error(), Error::AlreadyExists);
+  EXPECT_EQ(fs.mknod("/q", fsp::kTypeFile, 0600).error(), Error::InvalidArgument);
+  uint32_t fid = open_ok(fs, "/p", fsp::kFlagRead);
+  uint8_t buf[4];
+  EXPECT_EQ(fs.read(kClient, fid, buf).error(), Error::BadState);
+  EXPECT_EQ(fs.fstat(kClient, fid)->inode, s->inode);
+  EXPECT_TRUE(fs.close(kClient, fid).ok());
+  ASSERT_TRUE(fs.unlink("/p").ok());
+}
+
 }  // namespace

@@ -262,13 +262,22 @@ void handle(const MountTable& mounts, Servers& servers, IpcMessage& m, uint64_t 
   if (!where.ok()) return reply_status(m, keel::status_from(where.error()));
   const uint64_t a = m.words[fsp::kWordA], b = m.words[fsp::kWordB];
   IpcMessage f;
-  if (method == fsp::kRename) {
+  if (method == fsp::kRename || method == fsp::kLink) {
     if (Status st = take_path(m, next, path2, &p2, &next); st != Status::Ok) return reply_status(m, st);
-    if (mounts.holds_mount(p1) || mounts.holds_mount(p2)) return reply_status(m, Status::Busy);
+    if (method == fsp::kRename && (mounts.holds_mount(p1) || mounts.holds_mount(p2)))
+      return reply_status(m, Status::Busy);
     auto to = mounts.resolve(p2);
     if (!to.ok()) return reply_status(m, keel::status_from(to.error()));
     if (to->index != where->index) return reply_status(m, Status::CrossDevice);
     f = server_request(method, 0, a, b, badge, where->rest, true, to->rest, true);
+  } else if (method == fsp::kSymlink) {
+    // The target goes on as it is (the server stores it; it names no mount).
+    if (next >= keel::rpc::words(m)) return reply_status(m, Status::InvalidArgument);
+    if (m.words[next] > fsp::kPathMax) return reply_status(m, Status::NameTooLong);
+    char target[fsp::kPathMax];
+    std::string_view t;
+    if (!keel::rpc::get_string(m, next, target, sizeof target, &t, &next)) return reply_status(m, Status::InvalidArgument);
+    f = server_request(method, 0, a, b, badge, where->rest, true, t, true);
   } else {
     if (method == fsp::kRmdir && mounts.holds_mount(p1)) return reply_status(m, Status::Busy);
     f = server_request(method, 0, a, b, badge, where->rest, true);

@@ -28,7 +28,8 @@
 // also holds is listed once, with the mounted root's type and size.
 //
 // ## What vfs decides itself
-//   kRename  from and to on different mounts: CrossDevice
+//   kRename, kLink  from and to on different mounts: CrossDevice
+//   kSymlink  the target is passed on as it is (not a path vfs resolves)
 //   kRename, kRmdir of a mount point, or of a directory above one: Busy
 //   kForget  forwarded to every mount (the first error is the reply)
 //   kReadShared, kWriteShared  the MemoryObject handle is passed on

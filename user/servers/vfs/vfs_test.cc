@@ -354,6 +354,53 @@ TEST_F(Vfs, RenameAcrossMountsAndBusyMountPoints) {
   EXPECT_EQ(path_op(fsp::kRmdir, "/tmp/e"), Status::Ok);
 }
 
+TEST_F(Vfs, LinksSymlinksAndAttributes) {
+  ASSERT_TRUE(servers.fs[1]->mkdir("/d", 0755).ok());
+  ASSERT_EQ(path_op(fsp::kMkdir, "/tmp/d/e", 0755), Status::Ok);
+  uint64_t fid = 0;
+  ASSERT_EQ(open("/tmp/f", kCreate, &fid), Status::Ok);
+  // kLink: one mount only, paths made mount-relative.
+  IpcMessage m = with_paths(request(fsp::kLink), "/tmp/f", "/run/f");
+  EXPECT_EQ(send(m), Status::CrossDevice);
+  m = with_paths(request(fsp::kLink), "/tmp/f", "/tmp/d/g");
+  EXPECT_EQ(send(m), Status::Ok);
+  EXPECT_EQ(servers.fs[1]->stat("/d/g")->links, 2u);
+  m = with_paths(request(fsp::kLink), "/tmp/d", "/tmp/h");
+  EXPECT_EQ(send(m), Status::IsADirectory);
+  // kSymlink: the target goes on as it is, "../x" and "/tmp/f" alike.
+  m = with_paths(request(fsp::kSymlink), "/tmp/d/up", "../x//y");
+  EXPECT_EQ(send(m), Status::Ok);
+  EXPECT_EQ(servers.fs[1]->stat("/d/up")->size, 7u);
+  m = with_paths(request(fsp::kSymlink), "/tmp/abs", "/tmp/f");
+  EXPECT_EQ(send(m), Status::Ok);
+  EXPECT_EQ(servers.fs[1]->stat("/abs")->type, fsp::kTypeSymlink);
+  m = with_paths(request(fsp::kSymlink), "/tmp/long", std::string(fsp::kPathMax + 1, 'x'));
+  EXPECT_EQ(send(m), Status::NameTooLong);
+  m = with_paths(request(fsp::kSymlink), "/tmp/empty", "");
+  EXPECT_EQ(send(m), Status::NotFound);
+  m = request(fsp::kSymlink);
+  m = with_path(m, "/tmp/no-target");
+  EXPECT_EQ(send(m), Status::InvalidArgument);
+  // kChmod, kSetTimes, kMknod; kStat's inode and links come through.
+  EXPECT_EQ(path_op(fsp::kChmod, "/tmp/f", 0600), Status::Ok);
+  EXPECT_EQ(servers.fs[1]->stat("/f")->mode, 0600u);
+  EXPECT_EQ(path_op(fsp::kChmod, "/tmp/f", 01000), Status::InvalidArgument);
+  m = with_path(request(fsp::kSetTimes, 0, 5, fsp::kTimeOmit), "/tmp/f");
+  EXPECT_EQ(send(m), Status::Ok);
+  EXPECT_EQ(servers.fs[1]->stat("/f")->atime, 5);
+  m = with_path(request(fsp::kMknod, 0, fsp::kTypeFifo, 0644), "/tmp/p");
+  EXPECT_EQ(send(m), Status::Ok);
+  EXPECT_EQ(servers.fs[1]->stat("/p")->type, fsp::kTypeFifo);
+  m = with_path(request(fsp::kMknod, 0, fsp::kTypeDirectory, 0644), "/tmp/q");
+  EXPECT_EQ(send(m), Status::InvalidArgument);
+  m = with_path(request(fsp::kStat), "/tmp/d/g");
+  ASSERT_EQ(send(m), Status::Ok);
+  ASSERT_GE(keel::rpc::words(m), fsp::kStatWords);
+  EXPECT_EQ(m.words[3], 1u);
+  EXPECT_EQ(m.words[4], servers.fs[1]->stat("/f")->inode);
+  EXPECT_EQ(m.words[5], 2u);
+}
+
 TEST_F(Vfs, ReaddirShowsMountPoints) {
   // The root file system has "tmp" (as the initrd does) but no "run".
   ASSERT_TRUE(servers.fs[0]->mkdir("/tmp", 0755).ok());

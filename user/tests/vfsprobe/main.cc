@@ -7,7 +7,8 @@
 // through the library — missing files, bad flags and paths, bounds, files
 // where directories are needed and the reverse, exclusive creation, bad and
 // forged fids, bad seeks, renames across mounts and into themselves,
-// non-empty directories, the read-only initrd — and reads and writes that
+// non-empty directories, the read-only initrd, hard and symbolic links,
+// modes, times and FIFO nodes — and reads and writes that
 // span several requests, through messages and through shared memory (1.25
 // MiB written and read back, a program read whole from the initrd); then it opens kOpenMax files, leaves them open and
 // exits 1. init restarts it.
@@ -134,6 +135,67 @@ void error_cases() {
   CHECK(info.type == fsp::kTypeDirectory && info.mount == 2);
 }
 
+// Links, modes, times, FIFOs (kSymlink, kLink, kChmod, kSetTimes, kMknod)
+// and their errors, through vfs to tmpfs and the read-only initrd.
+void link_cases() {
+  keel::fs::Fid f = 0;
+  keel::fs::Info info, other;
+  EXPECT(keel::fs::open("/run/lf", kRW | fsp::kFlagCreate | fsp::kFlagTruncate, &f), Status::Ok);
+  EXPECT(keel::fs::write(f, "data"), Status::Ok);
+  EXPECT(keel::fs::link("/run/lf", "/run/lf2"), Status::Ok);
+  EXPECT(keel::fs::stat("/run/lf", &info), Status::Ok);
+  EXPECT(keel::fs::stat("/run/lf2", &other), Status::Ok);
+  CHECK(info.inode != 0 && info.inode == other.inode && info.links == 2 && info.mtime > 0);
+  EXPECT(keel::fs::link("/run/lf", "/run/lf2"), Status::AlreadyExists);
+  EXPECT(keel::fs::link("/run/lf", "/tmp/lf"), Status::CrossDevice);
+  EXPECT(keel::fs::link("/run", "/run/dir-link"), Status::IsADirectory);
+  EXPECT(keel::fs::link("/run/missing", "/run/x"), Status::NotFound);
+  EXPECT(keel::fs::link("/etc/policy", "/etc/policy2"), Status::AccessDenied);
+  EXPECT(keel::fs::unlink("/run/lf2"), Status::Ok);
+  EXPECT(keel::fs::unlink("/run/lf"), Status::Ok);
+  EXPECT(keel::fs::fstat(f, &info), Status::Ok);
+  CHECK(info.links == 0 && info.size == 4);  // open, with no name left
+  EXPECT(keel::fs::close(f), Status::Ok);
+
+  EXPECT(keel::fs::symlink("/run/ls", "../some/where"), Status::Ok);
+  EXPECT(keel::fs::stat("/run/ls", &info), Status::Ok);
+  CHECK(info.type == fsp::kTypeSymlink && info.size == 13);
+  EXPECT(keel::fs::open("/run/ls", fsp::kFlagRead, &f), Status::Unsupported);
+  EXPECT(keel::fs::open("/run/ls", fsp::kFlagRead | fsp::kFlagLink, &f), Status::Ok);
+  char target[32];
+  size_t n = 0;
+  EXPECT(keel::fs::read(f, {reinterpret_cast<uint8_t*>(target), sizeof target}, &n), Status::Ok);
+  CHECK(n == 13 && std::string_view(target, n) == "../some/where");
+  EXPECT(keel::fs::close(f), Status::Ok);
+  EXPECT(keel::fs::symlink("/run/ls", "x"), Status::AlreadyExists);
+  EXPECT(keel::fs::symlink("/run/empty-target", ""), Status::NotFound);
+  EXPECT(keel::fs::symlink("/etc/new-link", "x"), Status::AccessDenied);
+  EXPECT(keel::fs::stat("/run/ls/x", &info), Status::NotADirectory);  // (not followed)
+  EXPECT(keel::fs::unlink("/run/ls"), Status::Ok);
+
+  EXPECT(keel::fs::mkdir("/run/attr", 0700), Status::Ok);
+  EXPECT(keel::fs::chmod("/run/attr", 0750), Status::Ok);
+  EXPECT(keel::fs::stat("/run/attr", &info), Status::Ok);
+  CHECK(info.mode == 0750);
+  EXPECT(keel::fs::chmod("/run/attr", 07777), Status::InvalidArgument);
+  EXPECT(keel::fs::chmod("/run/missing", 0600), Status::NotFound);
+  EXPECT(keel::fs::chmod("/etc/policy", 0600), Status::AccessDenied);
+  EXPECT(keel::fs::set_times("/run/attr", uint64_t(-1000), fsp::kTimeOmit), Status::Ok);
+  EXPECT(keel::fs::stat("/run/attr", &info), Status::Ok);
+  CHECK(info.atime == -1000 && info.mtime > 0);
+  EXPECT(keel::fs::set_times("/run/missing", 1, 1), Status::NotFound);
+  EXPECT(keel::fs::mknod("/run/attr/fifo", fsp::kTypeFifo, 0600), Status::Ok);
+  EXPECT(keel::fs::stat("/run/attr/fifo", &info), Status::Ok);
+  CHECK(info.type == fsp::kTypeFifo);
+  EXPECT(keel::fs::mknod("/run/attr/fifo", fsp::kTypeFifo, 0600), Status::AlreadyExists);
+  EXPECT(keel::fs::mknod("/run/attr/dir", fsp::kTypeDirectory, 0600), Status::InvalidArgument);
+  EXPECT(keel::fs::open("/run/attr/fifo", fsp::kFlagRead, &f), Status::Ok);
+  EXPECT(keel::fs::read(f, {reinterpret_cast<uint8_t*>(target), 4}, &n), Status::BadState);
+  EXPECT(keel::fs::close(f), Status::Ok);
+  EXPECT(keel::fs::unlink("/run/attr/fifo"), Status::Ok);
+  EXPECT(keel::fs::rmdir("/run/attr"), Status::Ok);
+}
+
 // Bulk data: reads and writes past kSharedThreshold go through a
 // MemoryObject (kReadShared, kWriteShared), past kSharedMax in pieces.
 void shared_cases() {
@@ -206,6 +268,7 @@ int main(uint64_t) {
     EXPECT(keel::fs::open(kMarker, kRW | fsp::kFlagCreate, &marker), Status::Ok);
     EXPECT(keel::fs::close(marker), Status::Ok);
     error_cases();
+    link_cases();
     shared_cases();
     CHECK(open_all(fids) == fsp::kOpenMax);
     EXPECT(keel::fs::open("/run/vfsprobe-xx", kRW | fsp::kFlagCreate, &fids[fsp::kOpenMax]), Status::NoSpace);

@@ -45,6 +45,10 @@ struct Info {
   uint64_t size = 0;   // bytes; a directory: its entry count
   uint64_t mode = 0;   // permission bits (0 from open)
   uint64_t mount = 0;  // the mount index (0 from open)
+  // stat and fstat only (0 from open, or from a server without them):
+  uint64_t inode = 0;  // the same for every name of a file
+  uint64_t links = 0;  // names; 0 for an open file whose names are gone
+  int64_t atime = 0, mtime = 0, ctime = 0;  // ns of the monotonic clock (keel/proto/fs.h)
 };
 
 // Opens `path` (flags: proto::fs::kFlag*; `mode` for a file it creates).
@@ -73,5 +77,14 @@ Status rmdir(std::string_view path);
 Status unlink(std::string_view path);
 Status rename(std::string_view from, std::string_view to);
 Status truncate(std::string_view path, uint64_t size);
+// A symbolic link `path` holding `target` (stored as given; kPathMax bytes).
+Status symlink(std::string_view path, std::string_view target);
+// A hard link: `to` becomes a second name of the file `from` (one mount).
+Status link(std::string_view from, std::string_view to);
+Status chmod(std::string_view path, uint64_t mode);
+// Each a time (ns, keel/proto/fs.h), proto::fs::kTimeNow or kTimeOmit.
+Status set_times(std::string_view path, uint64_t atime, uint64_t mtime);
+// A named pipe (type proto::fs::kTypeFifo) at `path`.
+Status mknod(std::string_view path, uint64_t type, uint64_t mode);
 
 }  // namespace keel::fs

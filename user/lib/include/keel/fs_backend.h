@@ -22,9 +22,12 @@
 namespace keel::fs {
 
 struct Stat {
-  uint64_t type = 0;  // proto::fs::kType*
-  uint64_t size = 0;  // bytes (a directory: its entry count)
-  uint64_t mode = 0;  // permission bits
+  uint64_t type = 0;   // proto::fs::kType*
+  uint64_t size = 0;   // bytes (a directory: its entry count; a symbolic link: its target's)
+  uint64_t mode = 0;   // permission bits
+  uint64_t inode = 0;  // 0: none (keel/proto/fs.h)
+  uint64_t links = 0;  // names (0: not counted, or an open file with none left)
+  int64_t atime = 0, mtime = 0, ctime = 0;  // ns of the monotonic clock (keel/proto/fs.h)
 };
 
 struct DirEntry {
@@ -52,6 +55,15 @@ class Backend {
   virtual ktl::Result<void> unlink(std::string_view path) = 0;
   virtual ktl::Result<void> rename(std::string_view from, std::string_view to) = 0;
   virtual ktl::Result<void> truncate(std::string_view path, uint64_t size) = 0;
+  // A symbolic link at `path` holding `target` (stored as given).
+  virtual ktl::Result<void> symlink(std::string_view path, std::string_view target) = 0;
+  // A second name `to` for the file `from` (not a directory).
+  virtual ktl::Result<void> link(std::string_view from, std::string_view to) = 0;
+  virtual ktl::Result<void> chmod(std::string_view path, uint64_t mode) = 0;
+  // Each time a value, proto::fs::kTimeNow or kTimeOmit.
+  virtual ktl::Result<void> set_times(std::string_view path, uint64_t atime, uint64_t mtime) = 0;
+  // A node of `type` (proto::fs::kTypeFifo) at `path`.
+  virtual ktl::Result<void> mknod(std::string_view path, uint64_t type, uint64_t mode) = 0;
   // Closes every file `client` has open.
   virtual void forget(uint64_t client) = 0;
 

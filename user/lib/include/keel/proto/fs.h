@@ -32,7 +32,8 @@
 //   kRead      fid, a count (≤ kIoMax)         r0 bytes read (0: end of file); string: the bytes
 //   kWrite     fid; s1 bytes (≤ kIoMax)        r0 bytes written (all of them)
 //   kSeek      fid, a whence, b offset (i64)   r0 new offset
-//   kStat      s1 path                         r0 type, r1 size, r2 mode, r3 mount index
+//   kStat      s1 path                         r0 type, r1 size, r2 mode, r3 mount index,
+//                                              r4 inode, r5 links, r6 atime, r7 mtime, r8 ctime
 //   kFstat     fid                             as kStat
 //   kReadDir   fid (a directory), a cookie     r0 next cookie, r1 type, r2 size; string: name
 //                                              · OutOfRange after the last entry
@@ -47,6 +48,35 @@
 //                                              MemoryObject from its offset 0
 //   kWriteShared  fid, a count (1..kSharedMax); handles [MemoryObject]
 //                                              r0 bytes written (all of them), from offset 0
+//   kSymlink   s1 path, s2 target              — (a symbolic link at path holding target)
+//   kLink      s1 existing, s2 new             — (a second name for a file: a hard link)
+//   kChmod     a mode; s1 path                 — (the permission bits, kModeMask)
+//   kSetTimes  a atime, b mtime; s1 path       — (each a time, kTimeNow or kTimeOmit)
+//   kMknod     a type (kTypeFifo), b mode; s1 path  — (a named pipe: only a node)
+//
+// kStat's r4..r8: the inode number (0: the server has none; the same for
+// every name of one file, hard links included), the number of names (links;
+// 0 for an open file whose last name is gone; 0: the server does not count),
+// and the access, modification and status-change times (below). A server
+// that sends fewer words leaves the rest 0.
+//
+// Times are signed nanoseconds of the system's monotonic clock
+// (keel::now_ns()): 0 is boot, an earlier time is negative. A server sets a
+// file's mtime and ctime when it is written or truncated and its ctime at
+// kChmod, kLink and kSetTimes; a file that was never touched has time 0. A
+// client with a wall clock (the Linux personality) converts them.
+//
+// kSymlink's target is stored as given (1..kPathMax bytes, no NUL, not
+// normalised, need not exist); kStat of the link shows kTypeSymlink with the
+// target's length as its size, and its target is read by kOpen with
+// kFlagLink (then kRead). Servers do not follow symbolic links: a kOpen of
+// one without kFlagLink is Unsupported and a path through one NotFound or
+// NotADirectory; the client follows them (the Linux personality does).
+// kLink's two paths must be on one mount (else CrossDevice); the existing one
+// must not be a directory (IsADirectory) and the new one must not exist
+// (AlreadyExists). A kMknod node (kTypeFifo) holds no data: kOpen gives a
+// fid for kFstat and kClose only (kRead and kWrite are BadState); the data of
+// a named pipe goes through the client that opened it.
 //
 // kReadShared and kWriteShared move bulk data through shared memory instead
 // of the message: the MemoryObject (at least `count` bytes; read, map and
@@ -62,14 +92,19 @@
 //
 // ## Errors (the reply label)
 //   NotFound       no such file or directory (or a missing parent)
-//   AlreadyExists  kCreate|kExclusive, kMkdir of something that exists
+//   AlreadyExists  kCreate|kExclusive, kMkdir, kSymlink, kLink or kMknod onto
+//                  something that exists
 //   NotADirectory  a path component is a file; kReadDir on a file; kRmdir of a file
-//   IsADirectory   kRead/kWrite/kTruncate/kUnlink of a directory, kOpen of one for writing
+//   IsADirectory   kRead/kWrite/kTruncate/kUnlink of a directory, kOpen of one for writing,
+//                  kLink of a directory
+//   BadState       kRead/kWrite of a kTypeFifo node
+//   Unsupported    kOpen of a symbolic link without kFlagLink; a method the
+//                  server does not have
 //   NoSpace        the file system's byte quota (tmpfs) or table is full;
 //                  more than kOpenMax files open
 //   NameTooLong    past kPathMax, kNameMax or kDepthMax (keel/path.h)
 //   AccessDenied   the mode bits do not allow it; writing to a read-only file
-//                  system (initrdfs)
+//                  system (initrdfs: every method that would change it)
 //   NotEmpty       kRmdir of a non-empty directory; kRename onto one
 //   CrossDevice    kRename from one mount to another
 //   Busy           kRmdir, kRename of a mount point or of a root
@@ -104,7 +139,12 @@ inline constexpr uint32_t kTruncate = 13;
 inline constexpr uint32_t kForget = 14;
 inline constexpr uint32_t kReadShared = 15;
 inline constexpr uint32_t kWriteShared = 16;
-inline constexpr uint32_t kMethodLast = kWriteShared;
+inline constexpr uint32_t kSymlink = 17;
+inline constexpr uint32_t kLink = 18;
+inline constexpr uint32_t kChmod = 19;
+inline constexpr uint32_t kSetTimes = 20;
+inline constexpr uint32_t kMknod = 21;
+inline constexpr uint32_t kMethodLast = kMknod;
 
 // Word indices of the common layout.
 inline constexpr uint32_t kWordFid = 0;
@@ -122,9 +162,8 @@ inline constexpr uint64_t kFlagTruncate = 0x10;  // with kFlagWrite: size 0
 inline constexpr uint64_t kFlagAppend = 0x20;    // every write goes to the end
 inline constexpr uint64_t kFlagDirectory = 0x40; // must be a directory (NotADirectory otherwise)
 // Open the symbolic link itself, read-only: read() returns its target
-// (readlink(2)). A backend with symbolic links (initrdfs) refuses it on
-// anything else with InvalidArgument; one without (tmpfs) ignores it, so a
-// client asks kStat first and sets it only on a kTypeSymlink.
+// (readlink(2)). Refused on anything else with InvalidArgument, so a client
+// asks kStat first and sets it only on a kTypeSymlink.
 inline constexpr uint64_t kFlagLink = 0x80;
 inline constexpr uint64_t kFlagsAll = 0xff;
 
@@ -136,7 +175,15 @@ inline constexpr uint64_t kSeekEnd = 2;
 // Types (kOpen r1, kStat r0, kReadDir r1).
 inline constexpr uint64_t kTypeFile = 1;
 inline constexpr uint64_t kTypeDirectory = 2;
-inline constexpr uint64_t kTypeSymlink = 3;  // initrdfs: shown, not followed
+inline constexpr uint64_t kTypeSymlink = 3;  // shown, not followed by the servers
+inline constexpr uint64_t kTypeFifo = 4;     // a named pipe (kMknod)
+
+// kSetTimes: the time a server's clock reads now, or the time left as it is.
+inline constexpr uint64_t kTimeNow = ~uint64_t(0) - 1;
+inline constexpr uint64_t kTimeOmit = ~uint64_t(0);
+
+// kStat/kFstat reply words (r4..r8 follow the common four).
+inline constexpr uint32_t kStatWords = 9;
 
 // Mode: permission bits 0777; the owner's are the ones checked (0400 read,
 // 0200 write; on a directory 0200 allows creating and removing entries).
