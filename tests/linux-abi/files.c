@@ -201,6 +201,7 @@ static void test_getdents(void) {
   char names[16][64];
   char *sorted[16];
   int types[16], n = 0, total = 0;
+  uint64_t inos[16];
   long r;
   /* A small buffer forces several calls. */
   while ((r = syscall(SYS_getdents64, fd, buf, 64)) > 0) {
@@ -210,6 +211,7 @@ static void test_getdents(void) {
       if (n < 16) {
         snprintf(names[n], 64, "%s", e->name);
         types[n] = e->type;
+        inos[n] = e->ino;
         sorted[n] = names[n];
         n++;
       }
@@ -232,6 +234,12 @@ static void test_getdents(void) {
       if (types[i] != want && types[i] != DT_UNKNOWN) ok = 0;
     }
     CHECK(ok, "getdents64 d_type: DT_REG, DT_DIR, DT_LNK");
+    struct stat ast;
+    snprintf(sub, sizeof sub, "%s/alpha", d);
+    int same = stat(sub, &ast) == 0;
+    for (int i = 0; i < 6; i++)
+      if (strcmp(names[i], "alpha") == 0) same = same && inos[i] == (uint64_t)ast.st_ino;
+    CHECK(same, "getdents64 d_ino is the file's st_ino");
   }
   CHECK(lseek(fd, 0, SEEK_SET) == 0 && syscall(SYS_getdents64, fd, buf, sizeof buf) > 0, "lseek 0 rewinds a directory");
   lseek(fd, 0, SEEK_SET);
@@ -392,6 +400,8 @@ static void test_dirs_and_names(void) {
   CHECK_ERR(symlink("x", t_path("sl")), EEXIST, "symlink onto an existing name: EEXIST");
   symlink("file", t_path("sl2"));
   CHECK_ERR(open(t_path("sl2"), O_RDONLY | O_NOFOLLOW), ELOOP, "O_NOFOLLOW on a symlink: ELOOP");
+  CHECK_ERR(open(t_path("sl"), O_WRONLY | O_CREAT | O_EXCL, 0644), EEXIST, "O_CREAT|O_EXCL on a dangling symlink: EEXIST");
+  CHECK_ERR(stat(t_path("target-of-link"), &st), ENOENT, "and creates nothing where it points");
   symlink("loop-b", t_path("loop-a"));
   symlink("loop-a", t_path("loop-b"));
   CHECK_ERR(open(t_path("loop-a"), O_RDONLY), ELOOP, "a symlink loop: ELOOP");

@@ -290,6 +290,7 @@ Status readdir(Fid dir, uint64_t* cookie, DirEntry* out) {
   out->name_len = name.size();
   out->type = m.words[1];
   out->size = m.words[2];
+  out->inode = m.words[3];
   *cookie = m.words[0];
   return Status::Ok;
 }

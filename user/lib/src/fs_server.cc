@@ -19,11 +19,11 @@ void reply(IpcMessage& m, Status st, uint64_t r0 = 0, uint64_t r1 = 0, uint64_t 
   m.tag = tag(uint32_t(Status::Ok), fsp::kWordString);
 }
 
-void reply_string(IpcMessage& m, uint64_t r0, uint64_t r1, uint64_t r2, std::string_view s) {
+void reply_string(IpcMessage& m, uint64_t r0, uint64_t r1, uint64_t r2, std::string_view s, uint64_t r3 = 0) {
   m.words[0] = r0;
   m.words[1] = r1;
   m.words[2] = r2;
-  m.words[3] = 0;
+  m.words[3] = r3;
   const uint32_t end = keel::rpc::put_string(m, fsp::kWordString, s);
   m.tag = tag(uint32_t(Status::Ok), end);  // (kIoMax and kNameMax always fit)
 }
@@ -137,7 +137,7 @@ void dispatch(Backend& b, IpcMessage& m, uint32_t handles, std::span<uint8_t> sh
       uint64_t after = 0;
       auto r = b.readdir(client, fid, a, &e, &after);
       if (!r.ok()) return reply(m, keel::status_from(r.error()));
-      return reply_string(m, after, e.type, e.size, e.view());
+      return reply_string(m, after, e.type, e.size, e.view(), e.inode);
     }
     case fsp::kMkdir: {
       if ((a & ~fsp::kModeMask) != 0) return reply(m, Status::InvalidArgument);

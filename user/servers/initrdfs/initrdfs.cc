@@ -255,6 +255,7 @@ ktl::Result<void> Initrdfs::readdir(uint64_t client, uint32_t fid, uint64_t cook
   const keel::fs::Stat s = stat_of(c);
   out->type = s.type;
   out->size = s.size;
+  out->inode = s.inode;
   for (size_t i = 0; i < c.name.size(); ++i) out->name[i] = c.name[i];  // (check_name bounded it)
   out->name_len = c.name.size();
   *next = cookie + 1;

@@ -185,6 +185,24 @@ TEST(Initrdfs, ReadOnly) {
   EXPECT_EQ(f->rename("/etc/none", "/etc/motd2").error(), Error::NotFound);
   EXPECT_EQ(f->truncate("/etc/motd", 0).error(), Error::AccessDenied);
   EXPECT_EQ(f->truncate("/etc", 0).error(), Error::IsADirectory);
+  EXPECT_EQ(f->symlink("/etc/l", "motd").error(), Error::AccessDenied);
+  EXPECT_EQ(f->symlink("/etc/motd", "x").error(), Error::AlreadyExists);
+  EXPECT_EQ(f->symlink("/nowhere/l", "x").error(), Error::NotFound);
+  EXPECT_EQ(f->mknod("/etc/p", fsp::kTypeFifo, 0600).error(), Error::AccessDenied);
+  EXPECT_EQ(f->link("/etc/motd", "/etc/motd2").error(), Error::AccessDenied);
+  EXPECT_EQ(f->link("/etc/motd", "/etc/motd").error(), Error::AlreadyExists);
+  EXPECT_EQ(f->link("/etc", "/etc2").error(), Error::IsADirectory);
+  EXPECT_EQ(f->link("/etc/none", "/etc/x").error(), Error::NotFound);
+  EXPECT_EQ(f->chmod("/etc/motd", 0600).error(), Error::AccessDenied);
+  EXPECT_EQ(f->chmod("/etc/none", 0600).error(), Error::NotFound);
+  EXPECT_EQ(f->set_times("/etc/motd", 1, 1).error(), Error::AccessDenied);
+  EXPECT_EQ(f->set_times("/etc/none", 1, 1).error(), Error::NotFound);
+  // Inode numbers: one per entry, never 0; a file has one link.
+  auto motd = f->stat("/etc/motd"), etc = f->stat("/etc");
+  ASSERT_TRUE(motd.ok() && etc.ok());
+  EXPECT_NE(motd->inode, 0u);
+  EXPECT_NE(motd->inode, etc->inode);
+  EXPECT_EQ(motd->links, 1u);
   auto fid = f->open(kClient, "/etc/motd", kRead, 0);
   ASSERT_TRUE(fid.ok());
   const uint8_t b[1] = {'x'};

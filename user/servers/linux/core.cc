@@ -126,6 +126,7 @@ Thread* new_thread(Proc* p, int tid) {
       t.used = true;
       t.tid = tid;
       t.proc = p;
+      t.resumed_ns = keel::now_ns();  // (it starts running user code soon: CPU time counts from here)
       return &t;
     }
   return nullptr;

@@ -269,12 +269,12 @@ int64_t read_link(const char* path, char* out, size_t cap) {
 }
 
 // Replaces `path` (absolute, normalised) by what it names after following
-// symbolic links in its last component, up to 8 (then -ELOOP), as path
+// symbolic links in its last component, up to 40 (then -ELOOP), as path
 // resolution does (path_resolution(7)); links in the middle of a path are
-// not followed (the initrd has none). A path that does not exist is left
+// follow_middle_links's (after ENOTDIR). A path that does not exist is left
 // as it is, for the caller's own error.
 int64_t follow_links(char (&path)[kPathMax]) {
-  for (int hops = 0; hops < 8; ++hops) {
+  for (int hops = 0; hops < 40; ++hops) {
     if (dev_node(path) || str_eq(path, "/dev")) return 0;
     keel::fs::Info info;
     if (keel::fs::stat(path, &info) != Status::Ok || info.type != pfs::kTypeSymlink) return 0;
@@ -746,7 +746,7 @@ Result sys_getdents64(Proc& p, const UserRegs& r) {
     full[fl++] = '/';
     memcpy(full + fl, name, nl);
     full[fl + nl] = 0;
-    const uint64_t ino = path_ino(full);
+    const uint64_t ino = !dot && ent.inode ? ent.inode : path_ino(full);  // (st_ino, as stat shows it)
     const int64_t off = int64_t(next);
     const uint16_t reclen = uint16_t(rec);
     memcpy(e, &ino, 8);

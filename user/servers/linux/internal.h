@@ -6,7 +6,7 @@
 //   files.cc    file descriptors, the VFS, pipes, /dev, the file syscalls
 //   mem.cc      memory maps and the memory syscalls
 //   process.cc  loading programs, fork, execve, wait4, kill, process ends
-//   time.cc     clocks
+//   time.cc     clocks, sleeps, CPU time
 //   signals.cc  signal actions, masks, delivery, rt_sigreturn, interval timers
 //   threads.cc  threads, exit of one thread, fork/vfork/clone, futexes
 //   tty.cc      the console's tty session, tty ioctls, poll and select, reboot
@@ -145,7 +145,8 @@ Result sys_brk(Proc& p, uint64_t want);
 Result sys_mmap(Proc& p, const UserRegs& r);
 Result sys_munmap(Proc& p, uint64_t addr, uint64_t len);
 Result sys_mprotect(Proc& p, uint64_t addr, uint64_t len, uint64_t prot);
-int64_t read_file(const char* path, uint8_t** out, size_t* size);
+// (exec: as execve reads a program, which needs an x bit: else EACCES)
+int64_t read_file(const char* path, uint8_t** out, size_t* size, bool exec = false);
 int64_t start_linux_thread(Proc& p, Thread& t, const UserRegs& regs);
 void set_comm(Proc& p, const char* path);
 void comm_from_name(Proc& p, const char* name);  // (the name execve was given: a link's own)
@@ -160,7 +161,6 @@ int64_t exec_into(Proc& p, const char* path, std::span<const std::string_view> a
                   std::span<const std::string_view> envp, UserRegs* regs);
 Result sys_fork(Proc& parent, Thread& t, const UserRegs& regs);
 Result sys_execve(Proc& p, Thread& t, const UserRegs& r);
-Result sys_wait4(Proc& p, const UserRegs& r);
 // signals.cc: kill(2) from `p` (`t` its calling thread); sends `sig` with
 // `info` to process `q` (tid: to that thread); what the parent of `child` is told when it
 // ends, stops or continues (SIGCHLD); the delivery after each syscall.
@@ -176,8 +176,15 @@ Thread* dispatching_thread();  // the thread whose syscall is being handled, or 
 // (retry into a SIGSEGV handler, or kill).
 void signal_page_fault(uint64_t badge, const keel::IpcMessage& msg);  // (a signal to it is delivered on its return, not by interrupting it)
 uint64_t signal_deadline(uint64_t d);
+bool past_end_of_file(Proc& p, uint64_t addr);
 uint64_t realtime_ns();
-Result sys_clock_gettime(Proc& p, uint64_t clock, uint64_t addr);
+Result sys_clock_gettime(Proc& p, Thread& t, uint64_t clock, uint64_t addr);
+// CPU time (time.cc): t makes a syscall (its running time so far is
+// counted) / is resumed into user code; the totals up to now.
+void cpu_enter(Thread& t);
+void cpu_resume(Thread& t);
+uint64_t thread_cpu_ns(const Thread& t);
+uint64_t proc_cpu_ns(const Proc& p);
 void put_field(uint8_t* uts, int index, const char* s);
 Result dispatch(Thread& t, UserRegs& r);
 void complete(Thread& t, int64_t rax);
@@ -205,7 +212,7 @@ Result sys_statx(Proc& p, const UserRegs& r);
 Result sys_sendfile(Proc& p, const UserRegs& r);
 
 // The syscalls of one area: true (with *out set) if `r.rax` is one of
-// its numbers. signals.cc, threads.cc, tty.cc, system.cc.
+// its numbers. signals.cc, threads.cc, tty.cc, system.cc, time.cc.
 bool dispatch_signals(Thread& t, UserRegs& r, Result* out);
 bool dispatch_threads(Thread& t, UserRegs& r, Result* out);
 bool dispatch_tty(Thread& t, UserRegs& r, Result* out);
@@ -216,6 +223,7 @@ bool dispatch_files(Thread& t, UserRegs& r, Result* out);
 bool path_syscall(uint64_t nr);
 extern bool g_walk_links;
 bool dispatch_system(Thread& t, UserRegs& r, Result* out);
+bool dispatch_time(Thread& t, UserRegs& r, Result* out);
 
 // /proc/keel/NAME (system.cc): the files' names, and the text of one (new[],
 // the caller's to delete; false if there is no such file).

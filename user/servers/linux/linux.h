@@ -36,6 +36,10 @@ inline constexpr size_t kPipeBuf = 4096;    // PIPE_BUF: writes up to this size 
 struct Vmo {
   Handle handle = keel::kInvalidHandle;
   int refs = 0;
+  // A private file mapping's copy: offsets from here on are past the end of
+  // the file (mapped without access; a fault there is SIGBUS). 0: none;
+  // ~0: from offset 0.
+  uint64_t past_eof = 0;
 };
 
 struct Mapping {
@@ -105,6 +109,9 @@ struct Thread {
   bool has_saved_mask = false;
   uint64_t saved_mask = 0;
   bool stopped = false;  // suspended by a stop signal (SIGCONT resumes it)
+  // CPU time (time.cc): this thread's, up to its last syscall; when it was
+  // last resumed into user code (0: not running, it waits in a call).
+  uint64_t cpu_ns = 0, resumed_ns = 0;
 };
 
 struct Proc {
@@ -128,11 +135,17 @@ struct Proc {
   bool stopped = false;            // by SIGSTOP/SIGTSTP/SIGTTIN/SIGTTOU
   int stop_report = 0;             // for wait4: 0 none, else WUNTRACED's stop signal, or -1: continued
   uint64_t itimer_ns = 0, itimer_interval_ns = 0;  // ITIMER_REAL: next expiry (0 off), period
+  // CPU time (time.cc): what its threads spent outside blocking calls, up to
+  // their last syscall, and what its waited-for children (and theirs) spent.
+  uint64_t cpu_ns = 0, child_cpu_ns = 0;
+  // ITIMER_VIRTUAL and ITIMER_PROF: next expiry in cpu_ns (0 off), period.
+  uint64_t vtimer_ns = 0, vtimer_interval_ns = 0, ptimer_ns = 0, ptimer_interval_ns = 0;
   char line[256] = {};  // console output waiting for its newline
   size_t line_len = 0;
   uint64_t start_ns = 0;
   uint64_t mmap_hint = 0;
   int vfork_parent = 0;  // tid of the thread suspended in vfork until this process execs or ends (0: none)
+  int exit_signal = 17;  // what the parent gets when this process ends (SIGCHLD; clone's CSIGNAL; 0: none)
 };
 
 }  // namespace linux_srv

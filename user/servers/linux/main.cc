@@ -104,8 +104,9 @@ Result dispatch_one(Thread& t, UserRegs& r) {
       // may have met one (initrdfs refuses to open a link as a file:
       // Unsupported, ELOOP from open_path; initrdfs with O_DIRECTORY:
       // ENOTDIR), then opened again: one VFS call, not a stat in
-      // follow_links first.
-      const bool follow = !(flags & L::O_NOFOLLOW);
+      // follow_links first. (O_CREAT|O_EXCL never follows a final symbolic
+      // link: it is EEXIST.)
+      const bool follow = !(flags & L::O_NOFOLLOW) && (flags & (L::O_CREAT | L::O_EXCL)) != (L::O_CREAT | L::O_EXCL);
       if (int64_t e = path_arg(p, dirfd, path_addr, path, false); e < 0) return value(e);
       const bool proc = procfs_path(path);
       if (proc && follow)
@@ -186,24 +187,6 @@ Result dispatch_one(Thread& t, UserRegs& r) {
     }
     case L::kDup2: return sys_dup3(p, int64_t(int32_t(r.rdi)), int64_t(int32_t(r.rsi)), 0, true);
     case L::kDup3: return sys_dup3(p, int64_t(int32_t(r.rdi)), int64_t(int32_t(r.rsi)), r.rdx, false);
-    case L::kNanosleep: case L::kClockNanosleep: {
-      const uint64_t req = nr == L::kNanosleep ? r.rdi : r.rdx;
-      if (t.block == Block::Sleep) {  // run again: is it time?
-        if (keel::now_ns() >= t.wake_ns) return value(0);
-        return kBlock;
-      }
-      L::Timespec ts;
-      if (!read_obj(p, req, &ts)) return value(-L::EFAULT);
-      if (ts.tv_sec < 0 || ts.tv_nsec < 0 || ts.tv_nsec >= 1'000'000'000) return value(-L::EINVAL);
-      uint64_t ns = uint64_t(ts.tv_sec) * 1'000'000'000 + uint64_t(ts.tv_nsec);
-      if (nr == L::kClockNanosleep && (r.rsi & 1)) {  // TIMER_ABSTIME
-        const uint64_t now = r.rdi == L::CLOCK_REALTIME ? realtime_ns() : keel::now_ns();
-        ns = ns > now ? ns - now : 0;
-      }
-      if (ns == 0) return value(0);
-      t.wake_ns = keel::now_ns() + ns;
-      return kBlock;
-    }
     case L::kGetpid: return value(p.pid);
     case L::kGetppid: return value(p.ppid);
     case L::kGettid: return value(t.tid);
@@ -271,23 +254,6 @@ Result dispatch_one(Thread& t, UserRegs& r) {
     }
     case L::kSetTidAddress: t.clear_child_tid = r.rdi; return value(t.tid);
     case L::kRseq: return value(-L::ENOSYS);
-    case L::kClockGettime: return sys_clock_gettime(p, r.rdi, r.rsi);
-    case L::kClockGetres: {
-      if (r.rdi > L::CLOCK_BOOTTIME) return value(-L::EINVAL);
-      const L::Timespec ts{0, 1};
-      return value(r.rsi == 0 || write_obj(p, r.rsi, ts) ? 0 : -L::EFAULT);
-    }
-    case L::kGettimeofday: {
-      const uint64_t ns = realtime_ns();
-      const int64_t tv[2] = {int64_t(ns / 1'000'000'000), int64_t(ns % 1'000'000'000 / 1000)};
-      if (r.rdi && !write_user(p, r.rdi, tv, sizeof tv)) return value(-L::EFAULT);
-      return value(0);
-    }
-    case L::kTime: {
-      const int64_t s = int64_t(realtime_ns() / 1'000'000'000);
-      if (r.rdi && !write_obj(p, r.rdi, s)) return value(-L::EFAULT);
-      return value(s);
-    }
     case L::kGetrandom: {
       if (r.rdx & ~uint64_t(7)) return value(-L::EINVAL);
       File rnd;
@@ -423,18 +389,6 @@ Result dispatch_one(Thread& t, UserRegs& r) {
     case L::kExitGroup:  // (exit, of one thread: threads.cc)
       end_process(p, L::wait_exited(int(r.rdi)));
       return kGone;
-    case L::kWait4: return sys_wait4(p, r);
-    case L::kTimes: {
-      if (r.rdi) {
-        const int64_t tms[4] = {int64_t((keel::now_ns() - p.start_ns) / 10'000'000), 0, 0, 0};
-        if (!write_user(p, r.rdi, tms, sizeof tms)) return value(-L::EFAULT);
-      }
-      return value(int64_t(keel::now_ns() / 10'000'000));
-    }
-    case L::kGetrusage: {
-      uint8_t ru[144] = {};
-      return value(write_user(p, r.rsi, ru, sizeof ru) ? 0 : -L::EFAULT);
-    }
     case L::kPrctl: return value(-L::EINVAL);
     case L::kGetcpu: {
       const uint32_t zero = 0;
@@ -449,7 +403,7 @@ Result dispatch_one(Thread& t, UserRegs& r) {
   Result area{};
   if (nr == L::kKill && int32_t(r.rdi) == 1 && kill_init(int64_t(r.rsi), &area)) return area;  // (tty.cc)
   if (dispatch_signals(t, r, &area) || dispatch_threads(t, r, &area) || dispatch_tty(t, r, &area) ||
-      dispatch_system(t, r, &area) || dispatch_files(t, r, &area))
+      dispatch_system(t, r, &area) || dispatch_files(t, r, &area) || dispatch_time(t, r, &area))
     return area;
   static uint64_t logged[8];  // each unknown number is logged once
   if (nr < 512 && !(logged[nr / 64] & (1ull << (nr % 64)))) {
@@ -468,6 +422,11 @@ void complete(Thread& t, int64_t rax) {
   if (sys::thread_read_state(t.thread, &r) != 0) return;
   r.rax = uint64_t(rax);
   (void)sys::thread_write_state(t.thread, &r);
+  if (t.proc && t.proc->stopped) {  // it stays stopped: SIGCONT resumes it (signals.cc)
+    t.stopped = true;
+    return;
+  }
+  cpu_resume(t);
   (void)sys::thread_resume(t.thread);
 }
 
@@ -746,12 +705,14 @@ int main(uint64_t) {
     UserRegs r;
     memcpy(&r, msg.words, sizeof r);
     const UserRegs entry = r;
+    cpu_enter(*t);
     set_dispatching(t);
     Result res = signal_on_return(*t, entry, r, dispatch(*t, r));
     set_dispatching(nullptr);
     if (g_trace && t->used)
       keel::print("linux: [{}] {}({:#x}, {:#x}, {:#x}) = {}\n", t->tid, L::syscall_name(entry.rax), entry.rdi,
                   entry.rsi, entry.rdx, res.kind == Out::Value ? res.value : 0);
+    if (t->used && (res.kind == Out::Value || res.kind == Out::Regs)) cpu_resume(*t);
     switch (res.kind) {
       case Out::Value:
         msg.tag = keel::IpcTag::make(keel::kForeignReplyResume, 1, 0, 0);

@@ -203,13 +203,22 @@ Result sys_mmap(Proc& p, const UserRegs& r) {
     uint64_t saved = 0;
     (void)keel::fs::seek(f->fid, pfs::kSeekCurrent, 0, &saved);
     (void)keel::fs::seek(f->fid, pfs::kSeekSet, int64_t(off));
+    bool eof = false;
     while (done < size) {
       size_t got = 0;
-      if (keel::fs::read(f->fid, {chunk, sizeof chunk}, &got) != Status::Ok || got == 0) break;
+      if (keel::fs::read(f->fid, {chunk, sizeof chunk}, &got) != Status::Ok) break;
+      if (got == 0) {
+        eof = true;
+        break;
+      }
       if (sys::vmo_write(v->handle, done, chunk, got) != 0) break;
       done += got;
     }
     (void)keel::fs::seek(f->fid, pfs::kSeekSet, int64_t(saved));
+    // Whole pages past the end of the file: no access, and a fault there
+    // is SIGBUS (signals.cc), as in Linux.
+    if (eof && page_up(done) < size && sys::vm_protect(p.process, uint64_t(at) + page_up(done), size - page_up(done), 0) == 0)
+      v->past_eof = page_up(done) ? page_up(done) : ~0ull;
   }
   return value(at);
 }

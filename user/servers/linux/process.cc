@@ -12,10 +12,14 @@ namespace linux_srv {
 // ---------------------------------------------------------------- loading programs
 
 // Reads the whole file at `path` into a new buffer. -errno on failure.
-int64_t read_file(const char* path_in, uint8_t** out, size_t* size) {
+int64_t read_file(const char* path_in, uint8_t** out, size_t* size, bool exec) {
   char path[kPathMax];
   copy_cstr(path, path_in, sizeof path - 1);
   if (int64_t e = follow_links(path); e < 0) return e;  // (a "#!" interpreter may be a link)
+  // execve needs an x bit (everyone is root: any of the three), for a script and its interpreter.
+  if (keel::fs::Info st; exec && keel::fs::stat(path, &st) == Status::Ok && st.type == pfs::kTypeFile &&
+                         !(st.mode & 0111))
+    return -L::EACCES;
   keel::fs::Fid fid = 0;
   keel::fs::Info info;
   Status s = keel::fs::open(path, pfs::kFlagRead, &fid, 0, &info);
@@ -199,7 +203,7 @@ int64_t exec_into(Proc& p, const char* path, std::span<const std::string_view> a
                   std::span<const std::string_view> envp, UserRegs* regs) {
   uint8_t* image = nullptr;
   size_t size = 0;
-  if (int64_t r = read_file(path, &image, &size); r < 0) return r;
+  if (int64_t r = read_file(path, &image, &size, true); r < 0) return r;
   // "#!interpreter [arg]": run the interpreter with the script's path.
   char line[kPathMax];
   std::string_view interp, iarg;
@@ -218,7 +222,7 @@ int64_t exec_into(Proc& p, const char* path, std::span<const std::string_view> a
     for (size_t i = 1; i < argv_in.size() && n < linux_stack::kMaxStrings; ++i) argv_buf[n++] = argv_in[i];
     argv = {argv_buf, n};
     path = interp_path;
-    if (int64_t r = read_file(path, &image, &size); r < 0) return r;
+    if (int64_t r = read_file(path, &image, &size, true); r < 0) return r;
     if (size >= 2 && image[0] == '#' && image[1] == '!') {
       delete[] image;
       return -L::ELOOP;
@@ -505,39 +509,6 @@ Result sys_execve(Proc& p, Thread& t, const UserRegs& r) {
   delete[] strings;
   delete[] views;
   return res;
-}
-
-Result sys_wait4(Proc& p, const UserRegs& r) {
-  const int64_t pid = int64_t(int32_t(r.rdi));
-  const uint64_t status_addr = r.rsi, options = r.rdx;
-  if (options & ~(L::WNOHANG | L::WUNTRACED | L::WCONTINUED | 0x40000000ull /*__WALL*/)) return value(-L::EINVAL);
-  bool any = false;
-  for (Proc& c : g_procs) {
-    if (!c.used || c.ppid != p.pid) continue;
-    if (pid > 0 && c.pid != pid) continue;
-    if (pid == 0 && c.pgid != p.pgid) continue;
-    if (pid < -1 && c.pgid != -pid) continue;
-    any = true;
-    if (!c.zombie) {  // a stop or a continue to report?
-      const bool report = (c.stop_report > 0 && (options & L::WUNTRACED)) || (c.stop_report < 0 && (options & L::WCONTINUED));
-      if (!report) continue;
-      const uint32_t st = c.stop_report > 0 ? uint32_t(c.stop_report) << 8 | 0x7f : 0xffff;
-      if (status_addr && !write_obj(p, status_addr, st)) return value(-L::EFAULT);
-      c.stop_report = 0;
-      return value(c.pid);
-    }
-    if (status_addr && !write_obj(p, status_addr, c.wait_status)) return value(-L::EFAULT);
-    if (r.r10) {  // struct rusage: zeros
-      uint8_t zero[144] = {};
-      if (!write_user(p, r.r10, zero, sizeof zero)) return value(-L::EFAULT);
-    }
-    const int cpid = c.pid;
-    c = Proc{};
-    return value(cpid);
-  }
-  if (!any) return value(-L::ECHILD);
-  if (options & L::WNOHANG) return value(0);
-  return kBlock;
 }
 
 }  // namespace linux_srv

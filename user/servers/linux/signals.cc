@@ -12,6 +12,7 @@
 // running user code without making syscalls gets a handled signal at its
 // next syscall; default actions (terminate, stop) take effect at once.
 #include "internal.h"
+#include "waitinfo.h"
 
 namespace linux_srv {
 
@@ -74,7 +75,8 @@ uint64_t blocked_of(const Thread& t) { return t.sigmask & ~F::kUnblockable; }
 void stop_proc(Proc& q, int sig);
 
 // Stops every thread of `q` not waiting in a blocking call (those stay
-// where they are) and tells its parent.
+// where they are; a call that completes meanwhile leaves its thread
+// stopped, main.cc's complete) and tells its parent.
 void stop_proc(Proc& q, int sig) {
   if (q.stopped) return;
   q.stopped = true;
@@ -96,7 +98,13 @@ void continue_proc(Proc& q) {
   for (Thread& th : g_threads)
     if (th.used && th.proc == &q && th.stopped) {
       th.stopped = false;
-      (void)sys::thread_resume(th.thread);
+      // A thread suspended as it entered a call that now waits stays
+      // suspended for that call (thread_resume would end it, rax unset):
+      // completing the call resumes it.
+      if (th.block == Block::None) {
+        cpu_resume(th);
+        (void)sys::thread_resume(th.thread);
+      }
     }
   q.stop_report = -1;
   if (Proc* parent = q.ppid ? proc_by_pid(q.ppid) : nullptr)
@@ -200,6 +208,7 @@ void kick(Thread& t) {
   const Step s = deliver(t, r, true);
   if (s != Step::Frame) return;
   (void)sys::thread_write_state(t.thread, &r);
+  cpu_resume(t);
   (void)sys::thread_resume(t.thread);
 }
 
@@ -257,7 +266,11 @@ void child_changed(Proc& parent, Proc& child, int code, int status) {
   si.code = code;
   si.set32(16, child.pid);
   si.set32(24, status);
-  (void)send_signal(parent, nullptr, L::SIGCHLD, si);
+  // An end is told with the child's exit signal (clone's CSIGNAL: maybe
+  // none), a stop or continue always with SIGCHLD.
+  const bool end = code == F::kCldExited || code == F::kCldKilled || code == F::kCldDumped;
+  const int sig = end ? child.exit_signal : L::SIGCHLD;
+  if (sig) (void)send_signal(parent, nullptr, sig, si);
 }
 
 Result sys_kill(Proc& p, Thread& t, int64_t pid, int64_t sig) {
@@ -307,26 +320,50 @@ Result signal_on_return(Thread& t, const UserRegs& entry, UserRegs& r, Result re
 
 // ---------------------------------------------------------------- interval timers
 
+// ITIMER_REAL counts on the monotonic clock, ITIMER_VIRTUAL and ITIMER_PROF
+// on the process's CPU time (time.cc: both count the same time here).
+constexpr int SIGVTALRM = 26, SIGPROF = 27;
+
+namespace {
+
+using linux_itimer::expire;
+
+void timer_signal(Proc& p, int sig) {
+  F::Siginfo si;
+  si.code = F::kSiKernel;
+  (void)send_signal(p, nullptr, sig, si);
+}
+
+}  // namespace
+
 void signal_timers() {
   const uint64_t now = keel::now_ns();
   for (Proc& p : g_procs) {
-    if (!p.used || p.zombie || p.itimer_ns == 0 || now < p.itimer_ns) continue;
-    if (p.itimer_interval_ns) {
-      p.itimer_ns += p.itimer_interval_ns;
-      if (p.itimer_ns <= now) p.itimer_ns = now + p.itimer_interval_ns;
-    } else {
-      p.itimer_ns = 0;
+    if (!p.used || p.zombie) continue;
+    if (expire(p.itimer_ns, p.itimer_interval_ns, now)) {
+      g_wake_stale = true;
+      timer_signal(p, L::SIGALRM);
     }
-    g_wake_stale = true;
-    F::Siginfo si;
-    si.code = F::kSiKernel;
-    (void)send_signal(p, nullptr, L::SIGALRM, si);
+    if (!p.vtimer_ns && !p.ptimer_ns) continue;
+    const uint64_t cpu = proc_cpu_ns(p);
+    const bool v = expire(p.vtimer_ns, p.vtimer_interval_ns, cpu), prof = expire(p.ptimer_ns, p.ptimer_interval_ns, cpu);
+    if (v || prof) g_wake_stale = true;
+    if (v && p.used && !p.zombie) timer_signal(p, SIGVTALRM);
+    if (prof && p.used && !p.zombie) timer_signal(p, SIGPROF);
   }
 }
 
 uint64_t signal_deadline(uint64_t d) {
-  for (Proc& p : g_procs)
-    if (p.used && !p.zombie && p.itimer_ns && p.itimer_ns < d) d = p.itimer_ns;
+  const uint64_t now = keel::now_ns();
+  for (Proc& p : g_procs) {
+    if (!p.used || p.zombie) continue;
+    if (p.itimer_ns && p.itimer_ns < d) d = p.itimer_ns;
+    if (p.vtimer_ns || p.ptimer_ns) {  // the CPU timers: as soon as they could expire if a thread runs
+      const uint64_t cpu = proc_cpu_ns(p);
+      for (uint64_t at : {p.vtimer_ns, p.ptimer_ns})
+        if (at) d = std::min(d, now + (at > cpu ? at - cpu : 0));
+    }
+  }
   return d;
 }
 
@@ -339,11 +376,25 @@ void put_tv(int64_t tv[2], uint64_t ns) {
   tv[1] = int64_t(ns % 1'000'000'000 / 1000);
 }
 
-// The ITIMER_REAL now: {interval, value} in timeval pairs.
-void itimer_now(Proc& p, int64_t out[4]) {
-  const uint64_t now = keel::now_ns();
-  put_tv(out, p.itimer_interval_ns);
-  put_tv(out + 2, p.itimer_ns > now ? p.itimer_ns - now : p.itimer_ns ? 1000 : 0);
+// Timer `which` of p (ITIMER_REAL 0, ITIMER_VIRTUAL 1, ITIMER_PROF 2): its
+// expiry, its period, and the clock it counts on now.
+struct Itimer {
+  uint64_t* at;
+  uint64_t* interval;
+  uint64_t now;
+};
+Itimer itimer_of(Proc& p, uint64_t which) {
+  if (which == 0) return {&p.itimer_ns, &p.itimer_interval_ns, keel::now_ns()};
+  if (which == 1) return {&p.vtimer_ns, &p.vtimer_interval_ns, proc_cpu_ns(p)};
+  return {&p.ptimer_ns, &p.ptimer_interval_ns, proc_cpu_ns(p)};
+}
+
+// A timer now: {interval, value} in timeval pairs (an expired one not yet
+// handled shows 1 us left, as Linux does).
+void itimer_now(Proc& p, uint64_t which, int64_t out[4]) {
+  const Itimer it = itimer_of(p, which);
+  put_tv(out, *it.interval);
+  put_tv(out + 2, linux_itimer::left(*it.at, it.now));
 }
 
 Result sys_setitimer(Proc& p, uint64_t which, uint64_t new_addr, uint64_t old_addr) {
@@ -353,11 +404,12 @@ Result sys_setitimer(Proc& p, uint64_t which, uint64_t new_addr, uint64_t old_ad
   for (int i = 0; i < 4; i += 2)
     if (nv[i] < 0 || nv[i + 1] < 0 || nv[i + 1] >= 1'000'000) return value(-L::EINVAL);
   int64_t old[4] = {};
-  if (which == 0) itimer_now(p, old);
-  if (which == 0 && new_addr) {  // (ITIMER_VIRTUAL and ITIMER_PROF are accepted and never fire)
+  itimer_now(p, which, old);
+  if (new_addr) {
+    const Itimer it = itimer_of(p, which);
     const uint64_t v = tv_ns(nv + 2);
-    p.itimer_ns = v ? keel::now_ns() + v : 0;
-    p.itimer_interval_ns = v ? tv_ns(nv) : 0;
+    *it.at = v ? it.now + v : 0;
+    *it.interval = v ? tv_ns(nv) : 0;
     g_wake_stale = true;
   }
   if (old_addr && !write_user(p, old_addr, old, sizeof old)) return value(-L::EFAULT);
@@ -543,7 +595,7 @@ bool dispatch_signals(Thread& t, UserRegs& r, Result* out) {
         *out = value(-L::EINVAL);
       } else {
         int64_t cur[4] = {};
-        if (r.rdi == 0) itimer_now(p, cur);
+        itimer_now(p, r.rdi, cur);
         *out = value(write_user(p, r.rsi, cur, sizeof cur) ? 0 : -L::EFAULT);
       }
       return true;
@@ -562,6 +614,16 @@ bool dispatch_signals(Thread& t, UserRegs& r, Result* out) {
 }
 
 void set_dispatching(Thread* t) { g_dispatching = t; }
+
+// Is `addr` in a private file mapping, past the end of its file (mem.cc)?
+bool past_end_of_file(Proc& p, uint64_t addr) {
+  for (const Mapping& m : p.maps)
+    if (m.used && m.vmo && m.vmo->past_eof && addr >= m.start && addr - m.start < m.len) {
+      const uint64_t at = m.offset + (page_down(addr) - m.start);
+      return m.vmo->past_eof == ~0ull || at >= m.vmo->past_eof;
+    }
+  return false;
+}
 Thread* dispatching_thread() { return g_dispatching; }
 
 // A fault goes to the handler of its signal (a page fault: SIGSEGV; another
@@ -587,6 +649,7 @@ void signal_page_fault(uint64_t badge, const keel::IpcMessage& msg) {
     case 14:
       si.code = p && range_mapped(*p, page_down(addr), kPage) ? F::kSegvAccerr : F::kSegvMaperr;
       si.set64(16, addr);
+      if (p && past_end_of_file(*p, addr)) sig = L::SIGBUS, si.code = 2 /*BUS_ADRERR*/;
       break;
     case 0: sig = L::SIGFPE, si.code = 1 /*FPE_INTDIV*/, si.set64(16, addr); break;
     case 16: case 19: sig = L::SIGFPE, si.code = 0, si.set64(16, addr); break;
@@ -600,6 +663,9 @@ void signal_page_fault(uint64_t badge, const keel::IpcMessage& msg) {
       t->queued == Thread::kQueue || sys::thread_suspend(t->thread) != 0) {
     m.tag = keel::IpcTag::make(1, 0, 0, 0);  // not retried: the kernel kills the process
     (void)sys::ipc_reply(&m);
+    // (the exit code names the vector, which reap_dead_keel_processes turns
+    // into SIGSEGV for a page fault: SIGBUS is told here)
+    if (fault && p && !p->zombie && sig == L::SIGBUS && vector == 14) end_process(*p, L::wait_signaled(sig));
     return;
   }
   m.tag = keel::IpcTag::make(0, 0, 0, 0);

@@ -1,8 +1,11 @@
 // linux/threads.cc — threads (clone with CLONE_VM|CLONE_THREAD), their exit,
-// vfork, futexes, the robust list (internal.h lists the files; docs/linux.md,
-// Threads, says what works).
+// vfork, futexes, the robust list, waiting for children (wait4, waitid)
+// (internal.h lists the files; docs/linux.md, Threads, says what works).
 #include "futex.h"
 #include "internal.h"
+#include "waitinfo.h"
+
+#include <climits>
 
 namespace linux_srv {
 namespace {
@@ -163,6 +166,7 @@ Result clone_process(Thread& t, const UserRegs& r, uint64_t flags, bool vfork) {
   Proc* c = proc_by_pid(int(res.value));
   if (!c) return res;
   if (r.rax == L::kClone) {
+    c->exit_signal = int(flags & L::CSIGNAL);  // (0: the parent is not told; a "clone child" for wait)
     if (flags & L::CLONE_PARENT_SETTID) (void)write_obj(p, r.rdx, int32_t(res.value));
     if (flags & L::CLONE_CHILD_SETTID) (void)write_obj(*c, r.r10, int32_t(res.value));
     if (flags & L::CLONE_CHILD_CLEARTID)
@@ -173,6 +177,106 @@ Result clone_process(Thread& t, const UserRegs& r, uint64_t flags, bool vfork) {
   t.vfork_child = c->pid;
   t.block = Block::Vfork;
   return kBlock;
+}
+
+// ---------------------------------------------------------------- waiting for children
+
+using namespace linux_wait;
+
+// What a wait reports about one child (waitinfo.h).
+struct ChildEvent {
+  Proc* child = nullptr;
+  Report report;
+};
+
+// Looks through the children of `p` that `match` selects for what `options`
+// (kWExited, kWStopped, kWContinued) asks to hear about. 1: found (*ev),
+// 0: a child matched but has nothing to report, -ECHILD: no child matched.
+template <typename M>
+int find_child_event(Proc& p, uint64_t options, M&& match, ChildEvent* ev) {
+  bool any = false;
+  for (Proc& c : g_procs) {
+    if (!c.used || c.ppid != p.pid || !match(c) || !eligible(c.exit_signal, options)) continue;
+    any = true;
+    if (c.zombie) {
+      if (!(options & kWExited)) continue;
+      *ev = {&c, ended(c.wait_status)};
+      return 1;
+    }
+    if (c.stop_report > 0 && (options & kWStopped)) {
+      *ev = {&c, stopped(c.stop_report)};
+      return 1;
+    }
+    if (c.stop_report < 0 && (options & kWContinued)) {
+      *ev = {&c, continued()};
+      return 1;
+    }
+  }
+  return any ? 0 : -L::ECHILD;
+}
+
+// The event has been reported (not with WNOWAIT): a stop or continue is
+// forgotten, a zombie reaped (its CPU time goes to the parent's children's).
+void consume(Proc& p, ChildEvent& ev) {
+  Proc& c = *ev.child;
+  if (!c.zombie) {
+    c.stop_report = 0;
+    return;
+  }
+  p.child_cpu_ns += c.cpu_ns + c.child_cpu_ns;
+  c = Proc{};
+}
+
+// A struct rusage (144 bytes) with ru_utime the given CPU time.
+bool put_rusage(Proc& p, uint64_t addr, uint64_t cpu_ns) {
+  int64_t ru[18] = {};
+  ru[0] = int64_t(cpu_ns / 1'000'000'000);
+  ru[1] = int64_t(cpu_ns % 1'000'000'000 / 1000);
+  return write_user(p, addr, ru, sizeof ru);
+}
+
+Result sys_wait4(Proc& p, const UserRegs& r) {
+  const int64_t pid = int64_t(int32_t(r.rdi));
+  const uint64_t status_addr = r.rsi, options = uint32_t(r.rdx);  // (an int: __WCLONE is its sign bit)
+  if (int e = check_wait4(options)) return value(e);
+  if (pid == INT32_MIN) return value(-L::ESRCH);
+  ChildEvent ev;
+  const int found = find_child_event(p, options | kWExited, [&](const Proc& c) {
+    return pid > 0 ? c.pid == pid : pid == 0 ? c.pgid == p.pgid : pid < -1 ? c.pgid == -pid : true;
+  }, &ev);
+  if (found < 0) return value(found);
+  if (found == 0) return options & L::WNOHANG ? value(0) : kBlock;
+  if (status_addr && !write_obj(p, status_addr, ev.report.wstatus)) return value(-L::EFAULT);
+  if (r.r10 && !put_rusage(p, r.r10, ev.child->zombie ? ev.child->cpu_ns : 0)) return value(-L::EFAULT);
+  const int cpid = ev.child->pid;
+  consume(p, ev);
+  return value(cpid);
+}
+
+// waitid(idtype, id, infop, options, rusage): P_ALL, P_PID, P_PGID (id 0:
+// the caller's group); WEXITED, WSTOPPED, WCONTINUED, WNOHANG, WNOWAIT.
+// infop gets si_signo SIGCHLD, si_code CLD_*, si_pid, si_uid 0, si_status;
+// all 0 when WNOHANG finds nothing to report.
+Result sys_waitid(Proc& p, const UserRegs& r) {
+  const uint64_t idtype = uint32_t(r.rdi), infop = r.rdx, options = uint32_t(r.r10);
+  const int64_t id = int64_t(int32_t(r.rsi));
+  if (int e = check_waitid(idtype, id, options)) return value(e);
+  const int64_t group = idtype == kPPgid && id == 0 ? p.pgid : id;
+  ChildEvent ev;
+  const int found = find_child_event(p, options, [&](const Proc& c) {
+    return idtype == kPPid ? c.pid == id : idtype == kPPgid ? c.pgid == group : true;
+  }, &ev);
+  if (found < 0) return value(found);
+  if (found == 0 && !(options & L::WNOHANG)) return kBlock;
+  if (infop) {  // the fields Linux writes (signo, errno, code, pid, uid, status), no others
+    const int32_t fields[3] = {found ? L::SIGCHLD : 0, 0, found ? ev.report.code : 0};
+    const int32_t who[3] = {found ? ev.child->pid : 0, 0, found ? ev.report.status : 0};
+    if (!write_user(p, infop, fields, sizeof fields) || !write_user(p, infop + 16, who, sizeof who))
+      return value(-L::EFAULT);
+  }
+  if (r.r8 && !put_rusage(p, r.r8, found && ev.child->zombie ? ev.child->cpu_ns : 0)) return value(-L::EFAULT);
+  if (found && !(options & kWNowait)) consume(p, ev);
+  return value(0);
 }
 
 Result sys_clone(Thread& t, const UserRegs& r) {
@@ -188,7 +292,7 @@ Result sys_clone(Thread& t, const UserRegs& r) {
     // whose child gets a copy (docs/linux.md, Threads).
     if (!(flags & L::CLONE_VFORK)) return value(-L::ENOSYS);
   }
-  if ((flags & L::CSIGNAL) != L::SIGCHLD && (flags & L::CSIGNAL) != 0) return value(-L::EINVAL);
+  if ((flags & L::CSIGNAL) > linux_sigframe::kMaxSig) return value(-L::EINVAL);
   (void)kCloneSysvsem;
   return clone_process(t, r, flags, flags & L::CLONE_VFORK);
 }
@@ -238,6 +342,8 @@ bool dispatch_threads(Thread& t, UserRegs& r, Result* out) {
   Proc& p = *t.proc;
   switch (r.rax) {
     case L::kFutex: *out = sys_futex(t, r); return true;
+    case L::kWait4: *out = sys_wait4(p, r); return true;
+    case L::kWaitid: *out = sys_waitid(p, r); return true;
     case L::kClone: *out = sys_clone(t, r); return true;
     case L::kFork: *out = clone_process(t, r, L::SIGCHLD, false); return true;
     case L::kVfork: *out = clone_process(t, r, L::SIGCHLD, true); return true;

@@ -124,7 +124,37 @@ void pump_input() {
   if (any) retry_blocked(Block::PipeRead);
 }
 
+// The session's hang-up when its leader ends, as Linux's disassociate_ctty
+// and kill_orphaned_pgrp do: SIGHUP to the foreground process group, and
+// SIGHUP then SIGCONT to each process group of the session with a stopped
+// process in it (orphaned now that the shell is gone: nobody would continue
+// it). Running background jobs go on (reading the tty, they see end of file).
+void hang_up() {
+  linux_sigframe::Siginfo info;
+  info.code = 0x80;  // SI_KERNEL
+  const int sid = g_tty->sid;
+  int groups[kMaxProcs + 1];
+  size_t n = 0;
+  groups[n++] = g_tty->fg;
+  for (Proc& q : g_procs) {
+    if (!q.used || q.zombie || q.sid != sid || !q.stopped) continue;
+    bool seen = false;
+    for (size_t i = 0; i < n; ++i) seen |= groups[i] == q.pgid;
+    if (!seen && n < kMaxProcs + 1) groups[n++] = q.pgid;
+  }
+  for (size_t i = 0; i < n; ++i) {
+    bool stopped = false;
+    for (Proc& q : g_procs) stopped |= q.used && !q.zombie && q.sid == sid && q.pgid == groups[i] && q.stopped;
+    for (int sig : {L::SIGHUP, L::SIGCONT}) {
+      if (sig == L::SIGCONT && !stopped) continue;
+      for (Proc& q : g_procs)
+        if (q.used && !q.zombie && q.sid == sid && q.pgid == groups[i]) (void)send_signal(q, nullptr, sig, info);
+    }
+  }
+}
+
 void close_session(uint32_t status) {
+  hang_up();
   auto* state = reinterpret_cast<volatile uint32_t*>(g_tty->base + lp::kStateOffset);
   state[1] = status;
   __atomic_store_n(&state[0], lp::kStateHungUp, __ATOMIC_RELEASE);

@@ -393,6 +393,7 @@ ktl::Result<void> Tmpfs::readdir(uint64_t client, uint32_t fid, uint64_t cookie,
   const keel::fs::Stat s = stat_of(c->node);
   out->type = s.type;
   out->size = s.size;
+  out->inode = s.inode;
   for (size_t i = 0; i < c->name_len; ++i) out->name[i] = c->name[i];
   out->name_len = c->name_len;
   // Remember where this call stood, and what it returned.

@@ -132,11 +132,12 @@ void root_stat(Context& c, size_t i, uint64_t* type, uint64_t* size) {
   }
 }
 
-void reply_entry(IpcMessage& m, uint64_t next, uint64_t type, uint64_t size, std::string_view name) {
+void reply_entry(IpcMessage& m, uint64_t next, uint64_t type, uint64_t size, std::string_view name,
+                 uint64_t inode = 0) {
   m.words[0] = next;
   m.words[1] = type;
   m.words[2] = size;
-  m.words[3] = 0;
+  m.words[3] = inode;
   const uint32_t end = keel::rpc::put_string(m, fsp::kWordString, name);
   m.tag = tag(uint32_t(Status::Ok), end);
 }
@@ -155,7 +156,7 @@ void readdir(Context& c, IpcMessage& m, const FidParts& fid) {
   if (st != Status::Ok && !server_done) return reply_status(m, st);
   char name_buf[fsp::kNameMax];
   std::string_view name;
-  uint64_t server_next = 0, type = 0, size = 0;
+  uint64_t server_next = 0, type = 0, size = 0, inode = 0;
   if (!server_done) {
     if (keel::rpc::words(f) < fsp::kWordString ||
         !keel::rpc::get_string(f, fsp::kWordString, name_buf, sizeof name_buf, &name, nullptr) ||
@@ -164,6 +165,7 @@ void readdir(Context& c, IpcMessage& m, const FidParts& fid) {
     server_next = f.words[0];
     type = f.words[1];
     size = f.words[2];
+    inode = f.words[3];
   }
 
   // The first child mount not listed yet, in name order.
@@ -180,7 +182,7 @@ void readdir(Context& c, IpcMessage& m, const FidParts& fid) {
   }
   if (first == fsp::kMountsMax) {
     if (server_done) return reply_status(m, Status::OutOfRange);
-    return reply_entry(m, server_next | uint64_t(listed) << kCookieMountShift, type, size, name);
+    return reply_entry(m, server_next | uint64_t(listed) << kCookieMountShift, type, size, name, inode);
   }
   const uint8_t now_listed = uint8_t(listed | (1u << first));
   if (server_done || first_name < name) {
@@ -195,7 +197,7 @@ void readdir(Context& c, IpcMessage& m, const FidParts& fid) {
     root_stat(c, first, &rt, &rs);
     return reply_entry(m, server_next | uint64_t(now_listed) << kCookieMountShift, rt, rs, name);
   }
-  reply_entry(m, server_next | uint64_t(listed) << kCookieMountShift, type, size, name);
+  reply_entry(m, server_next | uint64_t(listed) << kCookieMountShift, type, size, name, inode);
 }
 
 void forget(Context& c, IpcMessage& m) {

@@ -33,6 +33,7 @@ struct Stat {
 struct DirEntry {
   uint64_t type = 0;
   uint64_t size = 0;
+  uint64_t inode = 0;  // as Stat's (0: none; a mount point's entry: 0)
   char name[keel::path::kNameMax] = {};
   size_t name_len = 0;
   std::string_view view() const { return {name, name_len}; }

@@ -35,7 +35,8 @@
 //   kStat      s1 path                         r0 type, r1 size, r2 mode, r3 mount index,
 //                                              r4 inode, r5 links, r6 atime, r7 mtime, r8 ctime
 //   kFstat     fid                             as kStat
-//   kReadDir   fid (a directory), a cookie     r0 next cookie, r1 type, r2 size; string: name
+//   kReadDir   fid (a directory), a cookie     r0 next cookie, r1 type, r2 size, r3 inode
+//                                              (as kStat's; 0 for a mount point); string: name
 //                                              · OutOfRange after the last entry
 //   kMkdir     a mode; s1 path                 —
 //   kRmdir     s1 path                         —
