@@ -125,9 +125,6 @@ Status info_from(const IpcMessage& m, Info* out) {
   return Status::Ok;
 }
 
-// A read or write through a MemoryObject (kReadShared, kWriteShared), in
-// pieces of up to kSharedMax bytes; `*done` gets the bytes moved. A read
-// stops at the end of the file.
 // Transfers of up to kCachedIo bytes reuse one MemoryObject, created and
 // mapped on the first (g_io_*): a fresh object per request cost a vmo_create,
 // a map, a demand-zero fault per page, an unmap and new page tables, about
@@ -140,6 +137,9 @@ std::atomic<bool> g_io_busy{false};
 Handle g_io_vmo = kInvalidHandle;  // owned by whoever set g_io_busy
 uint64_t g_io_addr = 0;
 
+// A read or write through a MemoryObject (kReadShared, kWriteShared), in
+// pieces of up to kSharedMax bytes; `*done` gets the bytes moved. A read
+// stops at the end of the file.
 Status shared_io(uint32_t method, Fid fid, uint8_t* data, size_t n, size_t* done) {
   *done = 0;
   const size_t piece = n < fsp::kSharedMax ? n : fsp::kSharedMax;

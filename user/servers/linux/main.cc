@@ -446,7 +446,8 @@ void retry_blocked(Block kind) {
   g_retrying = true;
   do {
     g_retry_again = false;
-    for (Thread& t : g_threads) {
+    for (size_t i = 0; i < g_threads_used_end; ++i) {  // (not all 128 slots: every pipe read and write runs this)
+      Thread& t = g_threads[i];
       // (a stopped process's waiting calls are held: SIGCONT reruns them)
       if (!t.used || t.block == Block::None || t.proc->stopped) continue;
       UserRegs r = t.regs;
