@@ -48,6 +48,27 @@ ktl::Error outcome(ThreadIpc& me, bool* done) {
   return e;
 }
 
+// A delivered message of at most kIpcRegisterWords words and no handles as
+// the registers syscalls' deliver_regs would put it in, for the direct switch.
+sched::DirectResult direct_result(const syscalls::IpcMessage& m, uint32_t words, uint64_t badge) {
+  return {m.tag, words > 0 ? m.words[0] : 0, words > 1 ? m.words[1] : 0, words > 2 ? m.words[2] : 0, badge};
+}
+
+// The fast paths' word copy: the usual short message as four fixed moves
+// (words past the count are the sender's stale buffer, never delivered:
+// receivers read `words` of them), longer ones with memcpy.
+void copy_words(syscalls::IpcMessage& dst, const syscalls::IpcMessage& src, uint32_t words) {
+  static_assert(syscalls::kIpcFastpathWords == 4);
+  if (words <= 4) [[likely]] {
+    dst.words[0] = src.words[0];
+    dst.words[1] = src.words[1];
+    dst.words[2] = src.words[2];
+    dst.words[3] = src.words[3];
+  } else {
+    __builtin_memcpy(dst.words, src.words, words * sizeof(uint64_t));
+  }
+}
+
 void finish(ThreadIpc& t, ktl::Error why) {
   uint64_t f = t.lock.lock();
   t.done = true;
@@ -56,6 +77,13 @@ void finish(ThreadIpc& t, ktl::Error why) {
 }
 
 }  // namespace
+
+void drop_held(ThreadIpc& me) {
+  if (Endpoint* ep = me.held) {
+    me.held = nullptr;
+    ktl::adopt_ref(ep).reset();
+  }
+}
 
 ktl::Result<ktl::RefPtr<Endpoint>> Endpoint::create(object::Quota* quota) {
   if (quota) TRY(quota->charge(sizeof(Endpoint)));
@@ -197,7 +225,7 @@ ktl::Error Endpoint::send(uint64_t badge, bool is_call, uint64_t deadline_ns) {
 // switch. A claimed thread (sched::claim_for_switch) is parked and its lock
 // is held, so nothing else reads or writes its ThreadIpc until it runs again:
 // its IPC fields are written without its ThreadIpc lock.
-bool Endpoint::fast_call(uint64_t badge, ktl::Error* result) {
+bool Endpoint::fast_call(uint64_t badge, ktl::Error* result, ktl::RefPtr<Endpoint>* direct) {
   sched::Thread* self = sched::current();
   ThreadIpc& me = self->ipc;
   uint64_t f = me.lock.lock();  // begin_op; interrupts stay off from here to the switch
@@ -215,7 +243,7 @@ bool Endpoint::fast_call(uint64_t badge, ktl::Error* result) {
   r->queued_on = nullptr;
   uint32_t words = IpcTag::words(me.msg.tag);
   r->msg.tag = me.msg.tag | syscalls::kIpcFlagCall;
-  for (uint32_t i = 0; i < words; ++i) r->msg.words[i] = me.msg.words[i];
+  copy_words(r->msg, me.msg, words);
   r->handle_count = 0;
   r->badge = badge;
   self->ref();  // the receiver holds the caller until it replies
@@ -223,11 +251,24 @@ bool Endpoint::fast_call(uint64_t badge, ktl::Error* result) {
   r->reply_seq = me.op_seq;
   r->done = true;
   r->result = ktl::Error::None;
+  sched::Thread* server = r->owner;
+  sched::DirectResult regs;
+  const bool to_user = r->direct && words <= syscalls::kIpcRegisterWords;
+  if (to_user) {
+    r->direct = false;
+    regs = direct_result(r->msg, words, badge);
+  }
   me.owner = self;
   me.is_call = true;
+  if (direct) {  // (our wait needs no endpoint: the reference only has to leave the stack)
+    me.held = direct->leak_ref();
+    me.direct = true;
+  }
   lock_.unlock(0);
-  ktl::Error e = sched::switch_to_claimed(r->owner, UINT64_MAX);
+  ktl::Error e = sched::switch_to_claimed(server, UINT64_MAX, to_user ? &regs : nullptr);
+  me.direct = false;
   if (f & (1 << 9)) x86::sti();
+  drop_held(me);
   // Woken by the reply (the usual case: its writer finished before waking
   // us), or by something else: then the general wait takes over.
   bool done = false;
@@ -237,7 +278,7 @@ bool Endpoint::fast_call(uint64_t badge, ktl::Error* result) {
   return true;
 }
 
-bool Endpoint::fast_reply_recv(ktl::Error* result) {
+bool Endpoint::fast_reply_recv(ktl::Error* result, ktl::RefPtr<Endpoint>* direct) {
   sched::Thread* self = sched::current();
   ThreadIpc& me = self->ipc;
   sched::Thread* caller = me.reply_to;
@@ -256,11 +297,17 @@ bool Endpoint::fast_reply_recv(ktl::Error* result) {
   }
   uint32_t words = IpcTag::words(me.msg.tag);
   c.msg.tag = me.msg.tag;
-  for (uint32_t i = 0; i < words; ++i) c.msg.words[i] = me.msg.words[i];
+  copy_words(c.msg, me.msg, words);
   c.handle_count = 0;
   c.badge = 0;
   c.done = true;
   c.result = ktl::Error::None;
+  sched::DirectResult regs;
+  const bool to_user = c.direct && words <= syscalls::kIpcRegisterWords;
+  if (to_user) {
+    c.direct = false;
+    regs = direct_result(c.msg, words, 0);
+  }
   c.lock.unlock(0);
   me.reply_to = nullptr;
   ktl::adopt_ref(caller).reset();  // the reference taken at delivery (not the last: the scheduler holds one)
@@ -274,15 +321,21 @@ bool Endpoint::fast_reply_recv(ktl::Error* result) {
     me.result = ktl::Error::None;
     me.lock.unlock(0);
   }
+  if (direct) {  // keeps this endpoint alive for the wait (wait_done below)
+    me.held = direct->leak_ref();
+    me.direct = true;
+  }
   receivers_.push_back(&me);
   me.queued_on = this;
   lock_.unlock(0);
-  ktl::Error e = sched::switch_to_claimed(caller, UINT64_MAX);
+  ktl::Error e = sched::switch_to_claimed(caller, UINT64_MAX, to_user ? &regs : nullptr);
+  me.direct = false;
   if (f & (1 << 9)) x86::sti();
   bool done = false;
   ktl::Error r_outcome = outcome(me, &done);
   *result = e == ktl::Error::None && done ? r_outcome
                                           : wait_done(me, &lock_, &receivers_, this, UINT64_MAX, nullptr, &e);
+  drop_held(me);  // (after the last use of this endpoint)
   return true;
 }
 
@@ -363,6 +416,7 @@ ktl::Error reply() {
 void thread_exiting(sched::Thread* t) {
   ThreadIpc& me = t->ipc;
   drop_handles(me);
+  drop_held(me);  // (none: a wait drops it when it ends)
   if (sched::Thread* caller = me.reply_to) {
     me.reply_to = nullptr;
     ThreadIpc& c = caller->ipc;
@@ -379,3 +433,4 @@ void thread_exiting(sched::Thread* t) {
 }
 
 }  // namespace ipc
+

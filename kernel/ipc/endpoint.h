@@ -29,6 +29,8 @@ class Thread;
 
 namespace ipc {
 
+class Endpoint;
+
 // Per-thread IPC state (embedded in sched::Thread).
 struct ThreadIpc {
   klib::SpinLock lock;                 // guards done, result, and the buffers while another thread fills them
@@ -49,6 +51,18 @@ struct ThreadIpc {
   sched::Thread* reply_to = nullptr;   // server side: the caller owed a reply (holds a reference)
   uint64_t reply_seq = 0;              // server side: reply_to's op_seq for that call
   sched::Thread* owner = nullptr;      // the thread this state belongs to
+  // The IPC direct switch (sched::switch_to_claimed with to_user). The
+  // thread sets `direct` itself just before it parks in a fast-path wait whose
+  // kernel continuation would, once the message is delivered, only put it in
+  // its syscall frame (ipc_call_regs, ipc_reply_recv_regs), and clears it as
+  // soon as it runs again; a thread that has claimed it (its lock held, it is
+  // parked) reads and clears it, and may then write the message into its
+  // frame and switch straight to its user mode, abandoning that kernel stack.
+  // So while `direct` is set the stack holds no reference: `held` is the
+  // endpoint reference the wait needs, dropped by the thread when it runs
+  // again (either way: sched_direct_resume_finish on a direct switch).
+  bool direct = false;
+  Endpoint* held = nullptr;            // a reference, or null (the thread's own)
 };
 
 class Endpoint final : public object::KernelObject {
@@ -68,17 +82,27 @@ class Endpoint final : public object::KernelObject {
   // current thread has to wait, the CPU goes to it directly when it can.
   ktl::Error receive(uint64_t deadline_ns, ktl::RefPtr<sched::Thread> wake = nullptr);
 
-  // The fast paths: a call of at most kIpcFastpathWords words and no handles
-  // (already in the current thread's ipc.msg), with no deadline, to a server
+  // The fast paths: a call without handles (already in the current thread's
+  // ipc.msg: syscalls send at most kIpcFastpathWords words this way, the
+  // kernel-built call of a foreign syscall kUserRegsWords), with no deadline, to a server
   // thread waiting on this endpoint that can run on this CPU right away —
   // handed the message and the CPU directly. Return false, having changed
   // nothing, when the conditions do not hold (take send()/receive() then);
   // true with the outcome in *result otherwise (the reply is in ipc.msg).
-  bool fast_call(uint64_t badge, ktl::Error* result);
+  //
+  // `direct`, if not null, is the syscall's reference to this endpoint, given
+  // when all the syscall has left to do after a successful fast path is to
+  // put a message of at most kIpcRegisterWords words and no handles in the
+  // saved user registers (syscalls' deliver_regs): then the current thread
+  // may be resumed by the IPC direct switch (ThreadIpc::direct). The fast
+  // path takes the reference when it returns true (and drops it itself).
+  // Either way, a partner that waits with `direct` set and gets such a
+  // message gets it in its syscall frame and the CPU by the direct switch.
+  bool fast_call(uint64_t badge, ktl::Error* result, ktl::RefPtr<Endpoint>* direct = nullptr);
   // Reply-and-receive: the reply (same limits) goes straight to the waiting
   // caller, which gets the CPU, and the current thread waits on this
   // endpoint. Needs a caller owed a reply (ipc.reply_to) and no sender queued.
-  bool fast_reply_recv(ktl::Error* result);
+  bool fast_reply_recv(ktl::Error* result, ktl::RefPtr<Endpoint>* direct = nullptr);
 
   ~Endpoint() override;
 
@@ -104,6 +128,10 @@ ktl::Error reply();
 // given up), for reply-and-receive to hand the CPU to. BadState if there is
 // no caller.
 ktl::Result<ktl::RefPtr<sched::Thread>> reply_deferred();
+
+// Drops `me.held` (see ThreadIpc::direct), if set: the thread runs again
+// after a wait (or exits).
+void drop_held(ThreadIpc& me);
 
 // Called when a thread exits: a caller it owed a reply gets PeerClosed (if it
 // is still in that call), and handles it held for a message are closed. (A

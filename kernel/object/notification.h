@@ -30,8 +30,8 @@ class Notification final : public KernelObject {
   void signal(uint64_t bits) {
     uint64_t flags = waiters_.lock().lock();
     pending_ |= bits;
+    waiters_.wake_all_locked();  // one critical section: the bits and the wake-ups
     waiters_.lock().unlock(flags);
-    waiters_.wake_all();
   }
 
   // Waits for any bit (TimedOut, Interrupted); *out gets the bits taken.

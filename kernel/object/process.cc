@@ -16,8 +16,11 @@
 namespace object {
 namespace {
 
-void flush_user_tlb(void*, uint64_t virt, uint64_t size) { x86::tlb_shootdown(virt, size); }
-constexpr x86::TlbFlush kUserFlush{&flush_user_tlb, nullptr};
+// ctx: the address space's page-table root (only CPUs that have it loaded
+// are asked).
+void flush_user_tlb(void* root, uint64_t virt, uint64_t size) {
+  x86::tlb_shootdown_space(reinterpret_cast<uint64_t>(root), virt, size);
+}
 
 uint64_t aslr_seed() {
   // RDRAND when the CPU has it, mixed with the TSC.
@@ -60,7 +63,7 @@ ktl::Result<ktl::RefPtr<Process>> Process::create(const char* name, size_t name_
   for (size_t i = 0; i < name_len && i + 1 < kNameSize && name[i]; ++i) p->name_[i] = name[i];
   p->aspace_ = TRY(vm::AddressSpace::create(mm::frame_allocator_unlocked(), mm::kernel_page_table(), aslr_seed(),
                                             p->quota_.get()));
-  p->aspace_->set_tlb_flush(kUserFlush);
+  p->aspace_->set_tlb_flush({&flush_user_tlb, reinterpret_cast<void*>(p->aspace_->root())});
   p->parent_id_ = creator != nullptr ? creator->id() : 0;
   p->register_self();
   return p;
@@ -232,6 +235,7 @@ void Process::finish_exit() {
     uint64_t flags = x86::read_rflags();
     x86::cli();
     self->page_table_root = 0;
+    x86::this_cpu()->loaded_cr3.store(mm::kernel_page_table_root(), std::memory_order_seq_cst);
     x86::write_cr3(mm::kernel_page_table_root());
     if (flags & (1 << 9)) x86::sti();
   }

@@ -16,6 +16,7 @@
 #include <new>
 
 extern "C" void context_switch(uint64_t* save_sp, uint64_t load_sp);
+extern "C" void context_switch_to_user(uint64_t* save_sp, x86::InterruptFrame* frame);
 extern "C" void thread_start();
 extern "C" void sched_finish_switch();
 extern "C" [[noreturn]] void return_to_user(x86::InterruptFrame* frame);
@@ -54,6 +55,14 @@ Thread* thread_of(SchedEntity* e) {
 // for entries from user mode (TSS.RSP0 and PerCpu.kernel_stack_top), the
 // address space (CR3; kernel threads run on whichever is loaded, since every
 // address space shares the kernel half), FS/GS bases and the FPU state.
+//
+// The FPU state is eager: a user thread's is saved whenever it stops running
+// (XSAVEOPT skips what it has not modified since its restore) and is in the
+// registers whenever it runs. The restore is skipped only when the registers
+// provably still hold it: it was the last thread restored on this CPU
+// (PerCpu::fpu_owner, by koid, never reused) and has not been restored on
+// another CPU since (Thread::fpu_cpu); only kernel threads (which never touch
+// the FPU) ran here in between. No other thread's state can be left in them.
 void switch_user_state(Thread* prev, Thread* next) {
   x86::PerCpu* cpu = x86::this_cpu();
   if (prev->is_user && prev->fpu_area) x86::fpu_save(prev->fpu_area);
@@ -64,7 +73,10 @@ void switch_user_state(Thread* prev, Thread* next) {
   // Kernel threads run on the kernel's page tables, so that no CPU keeps a
   // user PML4 loaded after its process has freed it.
   uint64_t want_cr3 = next->page_table_root ? next->page_table_root : mm::kernel_page_table_root();
-  if (x86::read_cr3() != want_cr3) x86::write_cr3(want_cr3);
+  if (x86::read_cr3() != want_cr3) {
+    cpu->loaded_cr3.store(want_cr3, std::memory_order_seq_cst);  // (before: tlb_shootdown_space)
+    x86::write_cr3(want_cr3);
+  }
   if (next->is_user) {
     // Only the kernel changes these (thread.h), so the saved copies are
     // current: no MSR reads on the way out, writes only when they differ.
@@ -76,7 +88,11 @@ void switch_user_state(Thread* prev, Thread* next) {
       x86::wrmsr(x86::kMsrKernelGsBase, next->user_gs_base);
       cpu->loaded_user_gs_base = next->user_gs_base;
     }
-    if (next->fpu_area) x86::fpu_restore(next->fpu_area);
+    if (next->fpu_area && (cpu->fpu_owner != next->id() || next->fpu_cpu != cpu->index)) {
+      x86::fpu_restore(next->fpu_area);
+      cpu->fpu_owner = next->id();
+      next->fpu_cpu = cpu->index;
+    }
     // Foreign-ABI threads enter through their own SYSCALL entry; the native
     // path stays free of the check (kernel threads never execute SYSCALL).
     const uint8_t lstar = next->syscall_handler ? 1 : 0;
@@ -371,7 +387,7 @@ bool claim_for_switch(Thread* next) {
 
 void release_claim(Thread* next) { next->lock.unlock(0); }
 
-ktl::Error switch_to_claimed(Thread* n, uint64_t deadline_ns) {
+ktl::Error switch_to_claimed(Thread* n, uint64_t deadline_ns, const DirectResult* to_user) {
   Thread* t = current();
   x86::PerCpu* cpu = x86::this_cpu();
   t->lock.lock_irqs_off();
@@ -409,7 +425,18 @@ ktl::Error switch_to_claimed(Thread* n, uint64_t deadline_ns) {
   c.prev = t;
   ++c.switches;
   switch_user_state(t, n);
-  context_switch(&t->saved_sp, n->saved_sp);
+  if (to_user) {  // n's continuation is skipped: it leaves through its syscall frame
+    auto* f = reinterpret_cast<x86::InterruptFrame*>(n->kstack.top - sizeof(x86::InterruptFrame));
+    f->rdx = to_user->rdx;
+    f->r10 = to_user->r10;
+    f->r8 = to_user->r8;
+    f->r9 = to_user->r9;
+    f->rsi = to_user->rsi;
+    f->rax = 0;
+    context_switch_to_user(&t->saved_sp, f);
+  } else {
+    context_switch(&t->saved_sp, n->saved_sp);
+  }
   sched_finish_switch();
   return t->wake_reason;
 }
@@ -473,12 +500,19 @@ void unpark(Thread* t, ktl::Error reason) {
   }
   t->wake_reason = reason;
   t->state_.store(ThreadState::Ready);
-  const RunQueue* queues[x86::kMaxCpus];
-  unsigned n = x86::cpu_count();
-  for (unsigned i = 0; i < n; ++i) queues[i] = g_cpus[i].ready ? &g_cpus[i].rq : nullptr;
   unsigned self = x86::this_cpu()->index;
   unsigned preferred = t->last_cpu == kNoCpu ? self : t->last_cpu;
-  unsigned target = pick_cpu_for(t->sched, queues, n, preferred);
+  unsigned target = preferred;
+  // pick_cpu_for's first rule without building its table: the preferred CPU
+  // with at most its running thread wins whatever the others carry. (The
+  // common wake-up of IPC and notification ping-pong: no survey of every CPU.)
+  if (preferred >= x86::kMaxCpus || !g_cpus[preferred].ready || !t->sched.may_run_on(preferred) ||
+      g_cpus[preferred].rq.load() > 1) {
+    const RunQueue* queues[x86::kMaxCpus];
+    unsigned n = x86::cpu_count();
+    for (unsigned i = 0; i < n; ++i) queues[i] = g_cpus[i].ready ? &g_cpus[i].rq : nullptr;
+    target = pick_cpu_for(t->sched, queues, n, preferred);
+  }
   CpuSched& tc = g_cpus[target];
   tc.lock.lock();
   t->sched.timeslice_ticks_left = kDefaultTimesliceTicks;
@@ -614,3 +648,20 @@ extern "C" void sched_finish_switch() {
 }
 
 extern "C" [[noreturn]] void thread_exit_current() { sched::exit_current(); }
+
+// The first code of a thread the IPC direct switch goes to
+// (context_switch_to_user, on its syscall frame, interrupts off): what its
+// skipped kernel continuation would have done before returning to user mode
+// — finish the switch, drop the endpoint reference its wait held.
+extern "C" void sched_direct_resume_finish() {
+  using namespace sched;
+  // sched_finish_switch for the one case switch_to_claimed has: the previous
+  // thread parked (it holds its own lock) and is neither dead nor to be requeued.
+  CpuSched& c = this_sched();
+  Thread* prev = c.prev;
+  c.prev = nullptr;
+  c.lock.unlock(0);
+  prev->holds_own_lock_across_switch = false;
+  prev->lock.unlock(0);
+  ipc::drop_held(current()->ipc);
+}

@@ -73,9 +73,22 @@ ktl::Error park_and_switch_to(ktl::RefPtr<Thread> next, uint64_t deadline_ns);
 // runs `next` (if a wake-up token or an expired deadline stops the park, it
 // releases the claim and unparks `next` instead). The caller must keep
 // `next` alive until it has released it or switched.
+//
+// to_user (the IPC direct switch): `next` is a user thread parked in a wait
+// whose kernel continuation may be skipped (ipc::ThreadIpc::direct) because
+// all it would still do is put these registers in its syscall frame: they go
+// there, and `next` returns to user mode from that frame (through the usual
+// return-to-user checks) instead of resuming its kernel stack. If the park is
+// stopped, `next` is unparked and resumes its continuation as usual, which
+// must then produce the same registers.
 bool claim_for_switch(Thread* next);
 void release_claim(Thread* next);
-ktl::Error switch_to_claimed(Thread* next, uint64_t deadline_ns);
+// What the direct switch puts in the syscall frame of the thread it goes to:
+// the register message of ipc_call_regs / ipc_reply_recv_regs (rax gets 0).
+struct DirectResult {
+  uint64_t rdx, r10, r8, r9, rsi;
+};
+ktl::Error switch_to_claimed(Thread* next, uint64_t deadline_ns, const DirectResult* to_user = nullptr);
 
 // Sleeps until `deadline_ns` (unpark() may end it early: loop if that matters).
 void sleep_until(uint64_t deadline_ns);

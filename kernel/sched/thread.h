@@ -81,6 +81,7 @@ class Thread final : public object::KernelObject {
   // ---- User threads (owner CPU only while running). ----
   bool is_user = false;
   void* fpu_area = nullptr;          // FPU/SSE/AVX state, fpu_state_size() bytes, 64-aligned
+  unsigned fpu_cpu = kNoCpu;         // the CPU its state was last restored on (PerCpu::fpu_owner)
   // User FS base (TLS) and GS base (KERNEL_GS_BASE while in the kernel).
   // Only the kernel changes them (CR4.FSGSBASE is off): whoever does must
   // also update the MSR and x86::PerCpu::loaded_* if the thread is running.

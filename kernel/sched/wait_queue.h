@@ -53,8 +53,13 @@ class WaitQueue {
   // Wakes every waiter (they re-check their condition).
   void wake_all() {
     uint64_t flags = lock_.lock();
-    while (Thread* t = waiters_.pop_front()) unpark(t);
+    wake_all_locked();
     lock_.unlock(flags);
+  }
+  // wake_all() for a waker that already holds lock() (it made the condition
+  // true in the same critical section).
+  void wake_all_locked() {
+    while (Thread* t = waiters_.pop_front()) unpark(t);
   }
   // Wakes the longest waiter.
   void wake_one() {

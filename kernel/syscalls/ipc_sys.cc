@@ -261,7 +261,9 @@ int64_t sys_ipc_call_regs(Handle ep_h, UserAddr msg, uint64_t tag, uint64_t w0, 
       ThreadIpc& me = sched::current()->ipc;
       stage_regs(me, tag, w0, w1, w2);
       ktl::Error e;
-      if (ep->fast_call(badge, &e)) return e == ktl::Error::None ? deliver_regs(me, msg) : abi_error(e);
+      // Given `ref`: what is left after the fast path is deliver_regs, so the
+      // reply may come by the direct switch (ThreadIpc::direct).
+      if (ep->fast_call(badge, &e, &ref)) return e == ktl::Error::None ? deliver_regs(me, msg) : abi_error(e);
     }
   }
   return send_common(ep_h, msg, kDeadlineForever, true, Head::Registers, tag, w0, w1, w2);
@@ -275,7 +277,7 @@ int64_t sys_ipc_reply_recv_regs(Handle ep_h, UserAddr msg, uint64_t tag, uint64_
       ktl::RefPtr<ipc::Endpoint> ref = ktl::adopt_ref(ep);
       stage_regs(me, tag, w0, w1, w2);
       ktl::Error e;
-      if (ep->fast_reply_recv(&e)) return e == ktl::Error::None ? deliver_regs(me, msg) : abi_error(e);
+      if (ep->fast_reply_recv(&e, &ref)) return e == ktl::Error::None ? deliver_regs(me, msg) : abi_error(e);
     }
   }
   return reply_recv_common(ep_h, msg, kDeadlineForever, Head::Registers, tag, w0, w1, w2);

@@ -10,8 +10,19 @@ int64_t sys_notification_create(UserAddr out) {
   return to_abi(give_handle(n.release_value(), kNotificationDefaultRights, out));
 }
 
+namespace {
+// The notification `h` names with `rights`, looked up inline (get_fast);
+// an error of any kind takes the general lookup, which reports it.
+ktl::Result<ktl::RefPtr<object::Notification>> lookup_notification(Handle h, Rights rights) {
+  uint64_t badge;
+  if (auto* n = current_process().handles().get_fast<object::Notification>(h, rights, &badge)) [[likely]]
+    return ktl::adopt_ref(n);
+  return lookup<object::Notification>(h, rights);
+}
+}  // namespace
+
 int64_t sys_notification_signal(Handle h, uint64_t bits) {
-  auto n = lookup<object::Notification>(h, kRightSignal);
+  auto n = lookup_notification(h, kRightSignal);
   if (!n.ok()) return abi_error(n.error());
   if (bits == 0) return abi_error(ktl::Error::InvalidArgument);
   (*n)->signal(bits);
@@ -19,7 +30,7 @@ int64_t sys_notification_signal(Handle h, uint64_t bits) {
 }
 
 int64_t sys_notification_wait(Handle h, Deadline deadline, UserAddr out_bits) {
-  auto n = lookup<object::Notification>(h, kRightWait);
+  auto n = lookup_notification(h, kRightWait);
   if (!n.ok()) return abi_error(n.error());
   if (!x86::user_range_ok(out_bits, sizeof(uint64_t))) return abi_error(ktl::Error::Fault);
   uint64_t bits = 0;
@@ -29,7 +40,7 @@ int64_t sys_notification_wait(Handle h, Deadline deadline, UserAddr out_bits) {
 }
 
 int64_t sys_notification_poll(Handle h, UserAddr out_bits) {
-  auto n = lookup<object::Notification>(h, kRightWait);
+  auto n = lookup_notification(h, kRightWait);
   if (!n.ok()) return abi_error(n.error());
   if (!x86::user_range_ok(out_bits, sizeof(uint64_t))) return abi_error(ktl::Error::Fault);
   uint64_t bits = 0;

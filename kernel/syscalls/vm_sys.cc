@@ -1,4 +1,5 @@
 // vm_sys.cc — memory objects and address-space mappings.
+#include <arch/x86_64/tlb.h>
 #include <ktl/align.h>
 #include <mm/vm.h>
 #include <object/process.h>
@@ -17,6 +18,20 @@ unsigned prot_from_abi(uint32_t p) {
   if (p & kVmExecute) prot |= x86::Prot::Execute;
   return prot;
 }
+
+// Entries that vm_protect restricts are flushed from the TLB of every CPU
+// that has the address space loaded before the call returns: a thread of the
+// process may run on another CPU and would otherwise still write a page made
+// read-only (Linux's mprotect). vm_unmap does not shoot down yet: a
+// shootdown per call made the SMP stress test (usertest stress.*, a process
+// unmapping its own memory while its threads run on every CPU) take minutes
+// under QEMU without KVM; until that is cheaper, a CPU running the process
+// may keep a removed entry until its next CR3 switch.
+// Only the CPUs that have the address space loaded are asked (ctx: its root).
+void flush_user_tlb(void* root, uint64_t virt, uint64_t size) {
+  x86::tlb_shootdown_space(reinterpret_cast<uint64_t>(root), virt, size);
+}
+x86::TlbFlush user_flush(vm::AddressSpace& as) { return {&flush_user_tlb, reinterpret_cast<void*>(as.root())}; }
 
 }  // namespace
 
@@ -118,7 +133,7 @@ int64_t sys_vm_protect(Handle process, UserAddr addr, size_t len, uint32_t prot)
   if (prot & ~(kVmRead | kVmWrite | kVmExecute)) return abi_error(ktl::Error::InvalidArgument);
   auto proc = lookup<object::Process>(process, kRightMap);
   if (!proc.ok()) return abi_error(proc.error());
-  return to_abi((*proc)->aspace().protect(addr, len, prot_from_abi(prot), {}));
+  return to_abi((*proc)->aspace().protect(addr, len, prot_from_abi(prot), user_flush((*proc)->aspace())));
 }
 
 }  // namespace syscalls

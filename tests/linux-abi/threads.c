@@ -6,6 +6,7 @@
 #include "harness.h"
 
 #include <limits.h>
+#include <setjmp.h>
 #include <pthread.h>
 #include <sched.h>
 #include <sys/mman.h>
@@ -411,6 +412,19 @@ static void *unblocker(void *arg) {
   return NULL;
 }
 
+/* A fault in a second thread runs the SIGSEGV handler on that thread. */
+static sigjmp_buf fault_jmp;
+static volatile long fault_tid;
+static void on_segv(int sig) {
+  fault_tid = syscall(SYS_gettid);
+  siglongjmp(fault_jmp, 1);
+}
+static void *faulter(void *arg) {
+  static int *volatile bad;
+  if (sigsetjmp(fault_jmp, 1) == 0) *bad = 1;
+  return (void *)syscall(SYS_gettid);
+}
+
 static char exec_pid[24];
 static void *exec_thread(void *arg) {
   char *args[] = {"threads", "--check-pid", exec_pid, NULL};
@@ -441,6 +455,18 @@ static void test_thread_signals(char *self) {
   pthread_join(t, NULL);
   pthread_sigmask(SIG_SETMASK, &old, NULL);
   signal(SIGUSR2, SIG_DFL);
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_segv;
+  sigaction(SIGSEGV, &sa, NULL);
+  fault_tid = 0;
+  pthread_t ft;
+  void *ftid = NULL;
+  pthread_create(&ft, NULL, faulter, NULL);
+  pthread_join(ft, &ftid);
+  CHECK(fault_tid != 0 && fault_tid == (long)ftid && fault_tid != getpid(),
+        "a fault in a second thread runs the SIGSEGV handler on that thread");
+  signal(SIGSEGV, SIG_DFL);
   /* execve from a second thread: the other threads end, the new program has the pid. */
   pid_t c = fork();
   if (c == 0) {

@@ -3,10 +3,13 @@
 #include <arch/x86_64/fpu.h>
 
 namespace x86 {
+
+bool g_fpu_xsave = false;
+bool g_fpu_xsaveopt = false;
+uint64_t g_fpu_xcr0 = 0;
+
 namespace {
 
-bool g_xsave = false;
-uint64_t g_xcr0 = 0;
 size_t g_size = 512;
 
 void xsetbv(uint32_t reg, uint64_t v) {
@@ -30,15 +33,16 @@ void fpu_init_cpu() {
     uint64_t supported = (uint64_t(d.edx) << 32) | d.eax;
     uint64_t want = supported & (0x7 | 0xe0);
     xsetbv(0, want);
-    g_xcr0 = want;
+    g_fpu_xcr0 = want;
     g_size = cpuid(0xd, 0).ebx;  // size for the components enabled in XCR0
-    g_xsave = true;
+    g_fpu_xsave = true;
+    g_fpu_xsaveopt = cpuid(0xd, 1).eax & 1;
   }
   asm volatile("fninit");
 }
 
 size_t fpu_state_size() { return g_size; }
-bool fpu_uses_xsave() { return g_xsave; }
+bool fpu_uses_xsave() { return g_fpu_xsave; }
 
 void fpu_init_state(void* area) {
   __builtin_memset(area, 0, g_size);
@@ -51,20 +55,6 @@ void fpu_init_state(void* area) {
   // XSAVE header (offset 512) stays zero: XSTATE_BV = 0 means "initial state"
   // for every component except what the legacy region holds... but x87/SSE
   // are then also taken as initial, which is what we want.
-}
-
-void fpu_save(void* area) {
-  if (g_xsave)
-    asm volatile("xsave64 (%0)" ::"r"(area), "a"(uint32_t(g_xcr0)), "d"(uint32_t(g_xcr0 >> 32)) : "memory");
-  else
-    asm volatile("fxsave64 (%0)" ::"r"(area) : "memory");
-}
-
-void fpu_restore(const void* area) {
-  if (g_xsave)
-    asm volatile("xrstor64 (%0)" ::"r"(area), "a"(uint32_t(g_xcr0)), "d"(uint32_t(g_xcr0 >> 32)) : "memory");
-  else
-    asm volatile("fxrstor64 (%0)" ::"r"(area) : "memory");
 }
 
 }  // namespace x86

@@ -24,7 +24,31 @@ bool fpu_uses_xsave();
 // Initialises `area` (fpu_state_size() bytes, 64-byte aligned) to the
 // architectural reset state: x87 control word 0x37f, MXCSR 0x1f80, no AVX state.
 void fpu_init_state(void* area);
-void fpu_save(void* area);
-void fpu_restore(const void* area);
+
+// Inline: the context switch calls them on every switch between user threads.
+extern bool g_fpu_xsave;     // set by fpu_init_cpu on the BSP, then read-only
+extern bool g_fpu_xsaveopt;  // XSAVEOPT (CPUID.(EAX=0DH,ECX=1):EAX[0])
+extern uint64_t g_fpu_xcr0;
+
+// XSAVEOPT writes only the components modified since the last XRSTOR from the
+// same area (SDM Vol. 1 13.9): correct here because nothing but the thread
+// itself changes its state between its restore and its save (the kernel
+// never writes a running thread's area, and every thread is restored, or
+// found still loaded, before it runs).
+inline void fpu_save(void* area) {
+  if (g_fpu_xsaveopt)
+    asm volatile("xsaveopt64 (%0)" ::"r"(area), "a"(uint32_t(g_fpu_xcr0)), "d"(uint32_t(g_fpu_xcr0 >> 32)) : "memory");
+  else if (g_fpu_xsave)
+    asm volatile("xsave64 (%0)" ::"r"(area), "a"(uint32_t(g_fpu_xcr0)), "d"(uint32_t(g_fpu_xcr0 >> 32)) : "memory");
+  else
+    asm volatile("fxsave64 (%0)" ::"r"(area) : "memory");
+}
+
+inline void fpu_restore(const void* area) {
+  if (g_fpu_xsave)
+    asm volatile("xrstor64 (%0)" ::"r"(area), "a"(uint32_t(g_fpu_xcr0)), "d"(uint32_t(g_fpu_xcr0 >> 32)) : "memory");
+  else
+    asm volatile("fxrstor64 (%0)" ::"r"(area) : "memory");
+}
 
 }  // namespace x86

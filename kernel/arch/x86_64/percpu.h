@@ -53,6 +53,15 @@ struct PerCpu {
   // What LSTAR points at: 0 syscall_entry (native), 1 syscall_entry_foreign
   // (a thread with a syscall handler runs). Switched by switch_user_state.
   uint8_t loaded_lstar;
+  // The page-table root this CPU has in CR3 (or is about to load: it is
+  // stored before the CR3 write), for shootdowns aimed at one address space
+  // (tlb_shootdown_space). 0 until the first switch_user_state.
+  std::atomic<uint64_t> loaded_cr3;
+  // The koid of the user thread whose FPU/SSE/AVX state the registers hold
+  // (0: none): the one last restored here (the kernel never uses them). A
+  // switch back to it skips the restore if it has not been restored on
+  // another CPU since (Thread::fpu_cpu). Switched by switch_user_state.
+  uint64_t fpu_owner;
   Gdt gdt;
   Tss tss;
   Idt* idt;

@@ -125,3 +125,32 @@ return_to_user:
   movq %rdi, %rsp
   call user_return_work
   RESTORE_AND_RETURN
+
+// context_switch_to_user(uint64_t* save_sp, InterruptFrame* frame), with
+// interrupts off: the IPC direct switch (sched::switch_to_claimed with
+// to_user). Saves the current thread exactly like context_switch (it resumes
+// from there as usual), then continues as the thread whose syscall frame is
+// `frame` — parked in an IPC fast path whose kernel continuation would only
+// have put the message in that frame, which the switching thread has done —
+// by returning to user mode from that frame: its abandoned kernel stack holds
+// nothing (ipc::ThreadIpc::direct). sched_direct_resume_finish does what the
+// continuation would have: sched_finish_switch and dropping the endpoint
+// reference the wait kept.
+.global context_switch_to_user
+context_switch_to_user:
+  pushq %rbp
+  pushq %rbx
+  pushq %r12
+  pushq %r13
+  pushq %r14
+  pushq %r15
+  movq %rsp, (%rdi)
+  movq %rsi, %rsp                // the frame is 16-byte aligned, as at syscall_entry's call
+  xorl %ebp, %ebp
+  call sched_direct_resume_finish
+  CHECK_USER_WORK 2f
+  RESTORE_AND_RETURN
+2:
+  movq %rsp, %rdi
+  call user_return_work
+  RESTORE_AND_RETURN

@@ -51,7 +51,11 @@ extern "C" void foreign_syscall_entry(x86::InterruptFrame* frame) {
   __builtin_memcpy(me.msg.words, &regs, sizeof regs);
   me.handle_count = 0;
   t->suspended.fetch_or(sched::Thread::kSuspendForeign, std::memory_order_acq_rel);
-  ktl::Error e = t->syscall_handler->send(t->syscall_handler_badge, /*is_call=*/true, UINT64_MAX);
+  // The handler thread usually waits in reply-and-receive: the fast path
+  // hands it the registers and the CPU (else the general send queues them).
+  ktl::Error e;
+  if (!t->syscall_handler->fast_call(t->syscall_handler_badge, &e))
+    e = t->syscall_handler->send(t->syscall_handler_badge, /*is_call=*/true, UINT64_MAX);
   if (me.handle_count) object::HandleTable::discard_transferred({me.handles, me.handle_count});
   me.handle_count = 0;
   if (t->kill_pending.load(std::memory_order_acquire)) return;  // exits on the way out

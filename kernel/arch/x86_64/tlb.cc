@@ -42,25 +42,32 @@ int index_by_apic_id() {
   return -1;
 }
 
-}  // namespace
-
-void tlb_shootdown(uint64_t virt, uint64_t size) {
+// root 0: every online CPU; otherwise those with `root` loaded.
+void shootdown(uint64_t root, uint64_t virt, uint64_t size) {
   if (size == 0) return;
   flush_local(virt, size);
   unsigned n = cpu_count();
   if (n <= 1) return;
+  std::atomic_thread_fence(std::memory_order_seq_cst);  // the changed entries before loaded_cr3 is read
   uint64_t flags = g_lock.lock();
   int self = index_by_apic_id();
   g_virt = virt;
   g_size = size;
+  bool want[kMaxCpus] = {};
   uint32_t targets = 0;
-  for (unsigned i = 0; i < n; ++i) {
+  for (unsigned i = 0; i < n && i < kMaxCpus; ++i) {
     if (int(i) == self || !cpu(i).online.load()) continue;
+    if (root != 0 && cpu(i).loaded_cr3.load(std::memory_order_seq_cst) != root) continue;
+    want[i] = true;
     ++targets;
   }
+  if (targets == 0) {
+    g_lock.unlock(flags);
+    return;
+  }
   g_pending.store(targets, std::memory_order_release);
-  for (unsigned i = 0; i < n; ++i) {
-    if (int(i) == self || !cpu(i).online.load()) continue;
+  for (unsigned i = 0; i < n && i < kMaxCpus; ++i) {
+    if (!want[i]) continue;
     g_request[i].store(true, std::memory_order_release);
     lapic_send_ipi(cpu(i).apic_id, IpiMode::Nmi, 0);
   }
@@ -71,6 +78,11 @@ void tlb_shootdown(uint64_t virt, uint64_t size) {
   g_count.fetch_add(1, std::memory_order_relaxed);
   g_lock.unlock(flags);
 }
+
+}  // namespace
+
+void tlb_shootdown(uint64_t virt, uint64_t size) { shootdown(0, virt, size); }
+void tlb_shootdown_space(uint64_t root, uint64_t virt, uint64_t size) { shootdown(root, virt, size); }
 
 bool tlb_handle_nmi() {
   int self = index_by_apic_id();

@@ -18,6 +18,14 @@ namespace x86 {
 // Large ranges (> 64 pages) reload CR3 instead of flushing page by page.
 void tlb_shootdown(uint64_t virt, uint64_t size);
 
+// The same for pages of one user address space, whose page-table root is
+// `root`: this CPU flushes, and only the CPUs that have `root` in CR3 (or
+// are loading it) are asked. Others hold no entries of it: switching CR3
+// away dropped them (no PCIDs, user pages are not global), and a CPU that
+// loads it later walks the tables already changed (switch_user_state stores
+// PerCpu::loaded_cr3 before writing CR3; this reads it after the change).
+void tlb_shootdown_space(uint64_t root, uint64_t virt, uint64_t size);
+
 // The NMI handler's part: returns true if this NMI was a shootdown request
 // (handled), false if it was something else.
 bool tlb_handle_nmi();

@@ -849,6 +849,8 @@ Result sys_fcntl(Proc& p, int64_t fd, uint64_t cmd, uint64_t arg) {
       if (f->kind == FileKind::Vfs && f->type == pfs::kTypeFile && ((f->flags ^ arg) & L::O_APPEND)) vfs_set_append(f, arg & L::O_APPEND);
       f->flags = (f->flags & ~(L::O_APPEND | L::O_NONBLOCK)) | (arg & (L::O_APPEND | L::O_NONBLOCK));
       return value(0);
+    case 1032:  // F_GETPIPE_SZ: a pipe's capacity (fixed here); EBADF for anything else, as Linux
+      return value(f->kind == FileKind::PipeRead || f->kind == FileKind::PipeWrite ? int64_t(kPipeSize) : -L::EBADF);
     default: return value(-L::EINVAL);
   }
 }

@@ -133,6 +133,7 @@ void fifo_forget(Pipe* pp);
 Result sys_lseek(Proc& p, int64_t fd, int64_t off, uint64_t whence);
 Result sys_ioctl(Proc& p, int64_t fd, uint64_t req, uint64_t arg);
 uint32_t keel_prot(uint64_t prot);
+int64_t map_pages(Handle process, Handle vmo, uint64_t off, uint64_t addr, uint64_t len, uint64_t prot);
 Vmo* new_vmo(Handle h);
 void vmo_unref(Vmo* v);
 Mapping* add_mapping(Proc& p, uint64_t start, uint64_t len, uint32_t prot, bool shared, Vmo* vmo, uint64_t off);
@@ -146,6 +147,11 @@ Result sys_brk(Proc& p, uint64_t want);
 Result sys_mmap(Proc& p, const UserRegs& r);
 Result sys_munmap(Proc& p, uint64_t addr, uint64_t len);
 Result sys_mprotect(Proc& p, uint64_t addr, uint64_t len, uint64_t prot);
+Result sys_mremap(Proc& p, const UserRegs& r);
+Result sys_madvise(Proc& p, uint64_t addr, uint64_t len, uint64_t advice);
+Mapping* mapping_at(Proc& p, uint64_t addr);
+uint64_t find_free(Proc& p, uint64_t len);
+void unmap_range(Proc& p, uint64_t start, uint64_t len);
 // (exec: as execve reads a program, which needs an x bit: else EACCES)
 int64_t read_file(const char* path, uint8_t** out, size_t* size, bool exec = false);
 int64_t start_linux_thread(Proc& p, Thread& t, const UserRegs& regs);
@@ -217,6 +223,7 @@ Result sys_sendfile(Proc& p, const UserRegs& r);
 bool dispatch_signals(Thread& t, UserRegs& r, Result* out);
 bool dispatch_threads(Thread& t, UserRegs& r, Result* out);
 bool dispatch_tty(Thread& t, UserRegs& r, Result* out);
+bool dispatch_process(Thread& t, UserRegs& r, Result* out);  // process.cc: waits, ids, groups, sessions
 // files.cc: symlink, link, chmod, utimensat, mknod and their *at forms.
 bool dispatch_files(Thread& t, UserRegs& r, Result* out);
 // Syscall `nr` takes a path; while g_walk_links, path_arg follows symbolic

@@ -146,6 +146,12 @@ struct Proc {
   uint64_t mmap_hint = 0;
   int vfork_parent = 0;  // tid of the thread suspended in vfork until this process execs or ends (0: none)
   int exit_signal = 17;  // what the parent gets when this process ends (SIGCHLD; clone's CSIGNAL; 0: none)
+  // process.cc: whether it ran execve since its fork (setpgid by the parent:
+  // EACCES), whether setsid left its controlling terminal (open of /dev/tty:
+  // ENXIO), and the real, effective and saved user and group ids.
+  bool execed = false;
+  bool no_ctty = false;
+  uint32_t uid[3] = {0, 0, 0}, gid[3] = {0, 0, 0};
 };
 
 }  // namespace linux_srv

@@ -111,6 +111,7 @@ Result dispatch_one(Thread& t, UserRegs& r) {
       const bool proc = procfs_path(path);
       if (proc && follow)
         if (int64_t e = follow_links(path); e < 0) return value(e);
+      if (p.no_ctty && str_eq(path, "/dev/tty")) return value(-L::ENXIO);  // (no controlling terminal: setsid)
       const int fd = alloc_fd(p);
       if (fd < 0) return value(-L::EMFILE);
       File* f = nullptr;
@@ -157,7 +158,8 @@ Result dispatch_one(Thread& t, UserRegs& r) {
     case L::kMmap: return sys_mmap(p, r);
     case L::kMunmap: return sys_munmap(p, r.rdi, r.rsi);
     case L::kMprotect: return sys_mprotect(p, r.rdi, r.rsi, r.rdx);
-    case L::kMadvise: return value(0);
+    case L::kMadvise: return sys_madvise(p, r.rdi, r.rsi, r.rdx);
+    case L::kMremap: return sys_mremap(p, r);
     case L::kBrk: return sys_brk(p, r.rdi);
     case L::kIoctl: return sys_ioctl(p, int64_t(r.rdi), r.rsi, r.rdx);
     case L::kAccess: case L::kFaccessat: case L::kFaccessat2: {
@@ -190,40 +192,6 @@ Result dispatch_one(Thread& t, UserRegs& r) {
     case L::kGetpid: return value(p.pid);
     case L::kGetppid: return value(p.ppid);
     case L::kGettid: return value(t.tid);
-    case L::kGetuid: case L::kGeteuid: case L::kGetgid: case L::kGetegid: return value(0);
-    case L::kSetuid: case L::kSetgid: case L::kSetreuid: case L::kSetregid: case L::kSetresuid: case L::kSetresgid:
-      return value(0);
-    case L::kGetresuid: case L::kGetresgid: {
-      const uint32_t zero = 0;
-      for (uint64_t a : {r.rdi, r.rsi, r.rdx})
-        if (!write_obj(p, a, zero)) return value(-L::EFAULT);
-      return value(0);
-    }
-    case L::kGetgroups: return value(int32_t(r.rdi) < 0 ? -L::EINVAL : 0);  // root is in no other group
-    case L::kSetgroups: return value(0);
-    case L::kGetpgrp: return value(p.pgid);
-    case L::kGetpgid: {
-      if (r.rdi == 0) return value(p.pgid);
-      Proc* q = proc_by_pid(int(r.rdi));
-      return value(q ? q->pgid : -L::ESRCH);
-    }
-    case L::kSetpgid: {
-      Proc* q = r.rdi == 0 ? &p : proc_by_pid(int(r.rdi));
-      if (!q || (q != &p && q->ppid != p.pid)) return value(-L::ESRCH);
-      if (int64_t(r.rsi) < 0) return value(-L::EINVAL);
-      q->pgid = r.rsi == 0 ? q->pid : int(r.rsi);
-      return value(0);
-    }
-    case L::kGetsid: {
-      if (r.rdi == 0) return value(p.sid);
-      Proc* q = proc_by_pid(int(r.rdi));
-      return value(q ? q->sid : -L::ESRCH);
-    }
-    case L::kSetsid: {
-      if (p.pgid == p.pid) return value(-L::EPERM);
-      p.sid = p.pgid = p.pid;
-      return value(p.sid);
-    }
     case L::kUmask: {
       const uint32_t old = p.umask;
       p.umask = uint32_t(r.rdi & 0777);
@@ -403,7 +371,8 @@ Result dispatch_one(Thread& t, UserRegs& r) {
   Result area{};
   if (nr == L::kKill && int32_t(r.rdi) == 1 && kill_init(int64_t(r.rsi), &area)) return area;  // (tty.cc)
   if (dispatch_signals(t, r, &area) || dispatch_threads(t, r, &area) || dispatch_tty(t, r, &area) ||
-      dispatch_system(t, r, &area) || dispatch_files(t, r, &area) || dispatch_time(t, r, &area))
+      dispatch_system(t, r, &area) || dispatch_files(t, r, &area) || dispatch_time(t, r, &area) ||
+      dispatch_process(t, r, &area))
     return area;
   static uint64_t logged[8];  // each unknown number is logged once
   if (nr < 512 && !(logged[nr / 64] & (1ull << (nr % 64)))) {

@@ -53,6 +53,18 @@ struct Exec {
   uint64_t entry = 0, rsp = 0;
 };
 
+namespace {
+
+// CPUID.1:EDX, what Linux passes as AT_HWCAP on x86-64 (the server runs on
+// the same CPUs as its programs).
+uint64_t hwcap() {
+  uint32_t a = 1, b = 0, c = 0, d = 0;
+  asm volatile("cpuid" : "+a"(a), "=b"(b), "+c"(c), "=d"(d));
+  return d;
+}
+
+}  // namespace
+
 // Loads the ELF `image` into the new, empty Linux process `p` (its Keel
 // process exists) and builds its stack. Returns 0 or -errno.
 int64_t load_image(Proc& p, const uint8_t* image, size_t size, std::span<const std::string_view> argv,
@@ -104,11 +116,11 @@ int64_t load_image(Proc& p, const uint8_t* image, size_t size, std::span<const s
       {L::AT_BASE, 0},
       {L::AT_FLAGS, 0},
       {L::AT_ENTRY, elf.entry + bias},
-      {L::AT_UID, 0},
-      {L::AT_EUID, 0},
-      {L::AT_GID, 0},
-      {L::AT_EGID, 0},
-      {L::AT_HWCAP, 0x178bfbff},  // CPUID.1:EDX of a typical x86-64 (fpu..sse2): what Linux passes
+      {L::AT_UID, p.uid[0]},
+      {L::AT_EUID, p.uid[1]},
+      {L::AT_GID, p.gid[0]},
+      {L::AT_EGID, p.gid[1]},
+      {L::AT_HWCAP, hwcap()},
       {L::AT_CLKTCK, 100},
       {L::AT_SECURE, 0},
       {L::AT_HWCAP2, 0},
@@ -386,6 +398,9 @@ Result sys_fork(Proc& parent, Thread& t, const UserRegs& regs) {
   c->nofile = parent.nofile;
   c->cmdline_len = parent.cmdline_len;
   c->umask = parent.umask;
+  memcpy(c->uid, parent.uid, sizeof c->uid);
+  memcpy(c->gid, parent.gid, sizeof c->gid);
+  c->no_ctty = parent.no_ctty;
   ct->sigmask = t.sigmask;  // (the mask and alternate stack are the thread's; nothing stays pending)
   ct->alt_sp = t.alt_sp, ct->alt_size = t.alt_size;
   memcpy(c->sigaction, parent.sigaction, sizeof c->sigaction);
@@ -409,8 +424,7 @@ Result sys_fork(Proc& parent, Thread& t, const UserRegs& regs) {
       }
     }
     const uint64_t off = m.shared ? m.offset : 0;
-    uint64_t at = m.start;
-    if (sys::vm_map(c->process, v->handle, off, m.len, keel_prot(m.prot) | keel::kVmFixed, &at) != 0 ||
+    if (map_pages(c->process, v->handle, off, m.start, m.len, m.prot) != 0 ||
         !add_mapping(*c, m.start, m.len, m.prot, m.shared, v, off)) {
       vmo_unref(v);
       return fail(-L::ENOMEM);
@@ -500,6 +514,7 @@ Result sys_execve(Proc& p, Thread& t, const UserRegs& r) {
         sys::process_kill(old_process);
         sys::handle_close(old_process);
         sys::handle_close(old_thread);
+        p.execed = true;
         vfork_release(p);
       }
     }
@@ -509,6 +524,129 @@ Result sys_execve(Proc& p, Thread& t, const UserRegs& r) {
   delete[] strings;
   delete[] views;
   return res;
+}
+
+// ---------------------------------------------------------------- ids, groups, sessions
+
+namespace {
+
+constexpr uint32_t kKeep = 0xffff'ffff;  // -1: leave this id as it is
+
+// setuid/setgid (`ids` the real, effective, saved uids or gids; `root`: the
+// caller's euid is 0, which may set anything): root sets all three, others
+// only the effective id, to their real or saved one (setuid(2)).
+int64_t set_one(uint32_t (&ids)[3], uint32_t v, bool root) {
+  if (v == kKeep) return -L::EINVAL;
+  if (root) {
+    ids[0] = ids[1] = ids[2] = v;
+    return 0;
+  }
+  if (v != ids[0] && v != ids[2]) return -L::EPERM;
+  ids[1] = v;
+  return 0;
+}
+
+bool one_of(uint32_t v, const uint32_t (&ids)[3]) { return v == ids[0] || v == ids[1] || v == ids[2]; }
+
+// setresuid/setresgid: each of real, effective, saved (-1: kept) must be one
+// of the current three unless root.
+int64_t set_res(uint32_t (&ids)[3], uint32_t r, uint32_t e, uint32_t s, bool root) {
+  if (!root && ((r != kKeep && !one_of(r, ids)) || (e != kKeep && !one_of(e, ids)) || (s != kKeep && !one_of(s, ids))))
+    return -L::EPERM;
+  if (r != kKeep) ids[0] = r;
+  if (e != kKeep) ids[1] = e;
+  if (s != kKeep) ids[2] = s;
+  return 0;
+}
+
+// setreuid/setregid: the real id may become the real or effective one, the
+// effective id any of the three (root: anything); the saved id follows the
+// new effective one when the real id is set or the effective one moves away
+// from the real one.
+int64_t set_re(uint32_t (&ids)[3], uint32_t r, uint32_t e, bool root) {
+  if (!root && ((r != kKeep && r != ids[0] && r != ids[1]) || (e != kKeep && !one_of(e, ids)))) return -L::EPERM;
+  const uint32_t old_real = ids[0];
+  if (r != kKeep) ids[0] = r;
+  if (e != kKeep) ids[1] = e;
+  if (r != kKeep || (e != kKeep && e != old_real)) ids[2] = ids[1];
+  return 0;
+}
+
+// setpgid(2) from `p`: `pid` (0: itself) into group `pgid` (0: its own pid).
+int64_t set_pgid(Proc& p, int64_t pid, int64_t pgid) {
+  if (pgid < 0) return -L::EINVAL;
+  Proc* q = pid == 0 ? &p : proc_by_pid(int(pid));
+  if (!q) return -L::ESRCH;
+  if (q != &p) {
+    if (q->ppid != p.pid) return -L::ESRCH;
+    if (q->sid != p.sid) return -L::EPERM;
+    if (q->execed) return -L::EACCES;
+  }
+  if (q->sid == q->pid) return -L::EPERM;  // a session leader stays in its group
+  const int want = pgid == 0 ? q->pid : int(pgid);
+  if (want != q->pid) {  // joining a group: it must exist in the same session
+    bool found = false;
+    for (Proc& o : g_procs)
+      if (o.used && o.pgid == want && o.sid == q->sid) found = true;  // (a zombie is in its group until reaped)
+    if (!found) return -L::EPERM;
+  }
+  q->pgid = want;
+  return 0;
+}
+
+}  // namespace
+
+// The syscalls of this file's area that main.cc's switch leaves to it.
+bool dispatch_process(Thread& t, UserRegs& r, Result* out) {
+  Proc& p = *t.proc;
+  const bool root = p.uid[1] == 0;
+  switch (r.rax) {
+    case L::kGetuid: *out = value(p.uid[0]); return true;
+    case L::kGeteuid: *out = value(p.uid[1]); return true;
+    case L::kGetgid: *out = value(p.gid[0]); return true;
+    case L::kGetegid: *out = value(p.gid[1]); return true;
+    case L::kSetuid: *out = value(set_one(p.uid, uint32_t(r.rdi), root)); return true;
+    case L::kSetgid: *out = value(set_one(p.gid, uint32_t(r.rdi), root)); return true;
+    case L::kSetreuid: *out = value(set_re(p.uid, uint32_t(r.rdi), uint32_t(r.rsi), root)); return true;
+    case L::kSetregid: *out = value(set_re(p.gid, uint32_t(r.rdi), uint32_t(r.rsi), root)); return true;
+    case L::kSetresuid:
+      *out = value(set_res(p.uid, uint32_t(r.rdi), uint32_t(r.rsi), uint32_t(r.rdx), root));
+      return true;
+    case L::kSetresgid:
+      *out = value(set_res(p.gid, uint32_t(r.rdi), uint32_t(r.rsi), uint32_t(r.rdx), root));
+      return true;
+    case L::kGetresuid: case L::kGetresgid: {
+      const uint32_t* ids = r.rax == L::kGetresuid ? p.uid : p.gid;
+      *out = value(write_obj(p, r.rdi, ids[0]) && write_obj(p, r.rsi, ids[1]) && write_obj(p, r.rdx, ids[2]) ? 0
+                                                                                                             : -L::EFAULT);
+      return true;
+    }
+    case L::kSetfsuid: case L::kSetfsgid:  // (the filesystem ids follow the effective ones: the old one)
+      *out = value(r.rax == L::kSetfsuid ? p.uid[1] : p.gid[1]);
+      return true;
+    case L::kGetgroups: *out = value(int32_t(r.rdi) < 0 ? -L::EINVAL : 0); return true;  // in no other group
+    case L::kSetgroups: *out = value(root ? 0 : -L::EPERM); return true;
+    case L::kGetpgrp: *out = value(p.pgid); return true;
+    case L::kGetpgid: case L::kGetsid: {
+      Proc* q = r.rdi == 0 ? &p : proc_by_pid(int(int32_t(r.rdi)));
+      *out = value(!q || int32_t(r.rdi) < 0 ? -L::ESRCH : r.rax == L::kGetpgid ? q->pgid : q->sid);
+      return true;
+    }
+    case L::kSetpgid: *out = value(set_pgid(p, int64_t(int32_t(r.rdi)), int64_t(int32_t(r.rsi)))); return true;
+    case L::kSetsid: {
+      // EPERM when a process group with the caller's pid exists (it leads one).
+      for (Proc& q : g_procs)
+        if (q.used && q.pgid == p.pid) {
+          *out = value(-L::EPERM);
+          return true;
+        }
+      p.sid = p.pgid = p.pid;
+      p.no_ctty = true;
+      *out = value(p.sid);
+      return true;
+    }
+    default: return false;
+  }
 }
 
 }  // namespace linux_srv

@@ -2,9 +2,9 @@
 // the machine, made when a file is opened (proc(5) gives the formats).
 //
 //   /proc/self                      symlink to the caller's pid
-//   /proc/PID/{stat,status,cmdline,comm}   files; exe a symlink to the program
+//   /proc/PID/{stat,statm,status,cmdline,comm}   files; exe a symlink to the program
 //   /proc/PID/fd/N                  symlinks to what fd N is (a path, pipe:[ino], /dev/...)
-//   /proc/{meminfo,cpuinfo,uptime,mounts,stat,version}
+//   /proc/{meminfo,cpuinfo,uptime,mounts,stat,loadavg,version}
 //   /proc/keel/{services,ps,dmesg,mem}   Keel's own views (system.cc; keelctl prints them)
 // Everything is read-only (EACCES for writing). A file's text is made at
 // open and read from there, as Linux's seq files behave for small reads.
@@ -131,7 +131,7 @@ void list_dir(Proc& caller, const ProcPath& pp, Text* t) {
   };
   if (pp.n == 0) {
     entry('l', "self");
-    for (const char* n : {"meminfo", "cpuinfo", "uptime", "mounts", "stat", "version"}) entry('f', n);
+    for (const char* n : {"meminfo", "cpuinfo", "uptime", "mounts", "stat", "loadavg", "version"}) entry('f', n);
     entry('d', "keel");
     for (Proc& q : g_procs)
       if (q.used) {
@@ -148,7 +148,7 @@ void list_dir(Proc& caller, const ProcPath& pp, Text* t) {
   Proc* q = target_of(caller, pp.part[0]);
   if (!q) return;
   if (pp.n == 1) {
-    for (const char* n : {"stat", "status", "cmdline", "comm"}) entry('f', n);
+    for (const char* n : {"stat", "statm", "status", "cmdline", "comm"}) entry('f', n);
     entry('l', "exe");
     entry('d', "fd");
   } else if (pp.n == 2 && pp.part[1] == "fd") {
@@ -192,8 +192,22 @@ bool make_file(Proc& caller, const ProcPath& pp, Text* t) {
       return true;
     }
     if (name == "stat") {
+      // (no CPU times are kept: every tick count is 0)
       t->put("cpu  0 0 0 0 0 0 0 0 0 0\n");
+      for (uint64_t i = 0; i < (st.cpus ? st.cpus : 1); ++i) t->f("cpu{} 0 0 0 0 0 0 0 0 0 0\n", i);
       t->f("processes {}\nprocs_running 1\nprocs_blocked 0\nbtime {}\n", g_next_pid - 1, g_boot_realtime_ns / 1'000'000'000);
+      return true;
+    }
+    if (name == "loadavg") {
+      // proc(5): the 1, 5 and 15 minute loads (not measured here: 0.00), runnable/total
+      // threads, the last pid handed out.
+      int total = 0, running = 0;
+      for (const Thread& th : g_threads)
+        if (th.used) {
+          ++total;
+          running += th.block == Block::None && !th.stopped ? 1 : 0;
+        }
+      t->f("0.00 0.00 0.00 {}/{} {}\n", running ? running : 1, total ? total : 1, g_next_pid - 1);
       return true;
     }
     if (name == "version") {
@@ -228,6 +242,18 @@ bool make_file(Proc& caller, const ProcPath& pp, Text* t) {
          state_of(*q), q->zombie ? "zombie" : "running", q->pid, q->pid, q->ppid);
     t->put("Uid:\t0\t0\t0\t0\nGid:\t0\t0\t0\t0\n");
     t->f("VmSize:\t{} kB\nVmRSS:\t{} kB\nThreads:\t{}\n", vsize(*q) / 1024, vsize(*q) / 1024 / 4 + 4, thread_count(*q));
+    return true;
+  }
+  if (what == "statm") {
+    // proc(5), in pages: size resident shared text lib data dt. Resident is
+    // not known page by page here: the mapped private memory counts.
+    uint64_t size = 0, priv = 0, shared = 0;
+    for (const Mapping& m : q->maps)
+      if (m.used) {
+        size += m.len / kPage;
+        (m.shared ? shared : priv) += m.len / kPage;
+      }
+    t->f("{} {} {} 0 0 {} 0\n", size, size, shared, priv);
     return true;
   }
   if (what == "comm") {

@@ -4,8 +4,8 @@
 // timers. docs/linux.md "Signals" says what works.
 //
 // Pending signals are kept per thread (Thread::queue, in the order sent); a
-// signal sent to a process goes to its first thread that does not block it
-// (its main thread if all do). A signal is delivered when its thread returns
+// signal sent to a process goes to a thread that does not block it, the one
+// that can take it soonest (send_signal). A signal is delivered when its thread returns
 // from a syscall (signal_on_return) or, if the thread is waiting in a
 // blocking call, at once (kick): the call is interrupted (EINTR, or
 // restarted under SA_RESTART) and the thread resumed in the handler. A thread
@@ -236,10 +236,23 @@ int64_t send_signal(Proc& q, Thread* to, int sig, const F::Siginfo& info) {
     for (Thread& th : g_threads)
       if (th.used && th.proc == &q) discard(th, bit(L::SIGCONT));
   }
+  // A process-directed signal goes to a thread that does not block it, the
+  // one that can take it soonest: the thread whose syscall is being handled
+  // (it gets it on return), else one waiting in a call (interrupted now),
+  // else any (at its next syscall); the first in the table if none wants it.
   Thread* t = to;
-  if (!t)
-    for (Thread& th : g_threads)
-      if (th.used && th.proc == &q && (!t || (!(blocked_of(th) & bit(sig)) && (blocked_of(*t) & bit(sig))))) t = &th;
+  if (!t) {
+    int best = -1;
+    for (Thread& th : g_threads) {
+      if (!th.used || th.proc != &q) continue;
+      // (a call being rerun, retry_blocked, cannot be kicked: like a running thread)
+      const int rank = (blocked_of(th) & bit(sig)) ? 0
+                       : &th == g_dispatching     ? (th.block == Block::None ? 3 : 1)
+                       : th.block != Block::None  ? 2
+                                                  : 1;
+      if (rank > best) best = rank, t = &th;
+    }
+  }
   if (!t) return 0;
   const Act act = action_of(q, sig);
   const bool blocked = blocked_of(*t) & bit(sig);
@@ -634,9 +647,17 @@ Thread* dispatching_thread() { return g_dispatching; }
 void signal_page_fault(uint64_t badge, const keel::IpcMessage& msg) {
   keel::IpcMessage m{};
   Proc* p = proc_by_pid(int(badge & 0xffff'ffff));
+  // The fault does not say which thread took it. Threads waiting in a
+  // call (or stopped) did not: of the others, the only one, or else the main
+  // thread if it is among them (a wrong guess faults again, and again, until
+  // SIGSEGV is blocked in the handler and the process ends).
   Thread* t = nullptr;
-  for (Thread& th : g_threads)
-    if (p && th.used && th.proc == p && (!t || th.tid == p->pid)) t = &th;
+  for (Thread& th : g_threads) {
+    if (!p || !th.used || th.proc != p) continue;
+    const bool may = th.block == Block::None && !th.stopped;
+    const bool t_may = t && t->block == Block::None && !t->stopped;
+    if (!t || (may && !t_may) || (may == t_may && th.tid == p->pid)) t = &th;
+  }
   const uint32_t words = keel::IpcTag::words(msg.tag);
   const bool fault = keel::IpcTag::label(msg.tag) == keel::kPagerLabelFault && (words == 2 || words == 3);
   for (uint32_t i = 0; i < keel::IpcTag::handles(msg.tag) && i < keel::kIpcMaxHandles; ++i)

@@ -544,6 +544,12 @@ bool dispatch_tty(Thread& t, UserRegs& r, Result* out) {
         if (ns < -1) return *out = value(ns + 1000), true;
       }
       *out = sys_select(t, p, int64_t(int32_t(r.rdi)), sets, ns);
+      if (r.rax == L::kSelect && r.r8 && out->kind == Out::Value && out->value >= 0) {
+        // Linux's select (not pselect6) writes back the time that was left.
+        const uint64_t now = keel::now_ns(), left = t.wake_ns > now ? t.wake_ns - now : 0;
+        const int64_t tv[2] = {int64_t(left / 1'000'000'000), int64_t(left % 1'000'000'000 / 1000)};
+        if (!write_user(p, r.r8, tv, sizeof tv)) *out = value(-L::EFAULT);
+      }
       return true;
     }
     case kReboot: *out = sys_reboot(r); return true;

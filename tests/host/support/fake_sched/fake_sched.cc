@@ -120,7 +120,9 @@ void release_claim(Thread* next) {
   g_changed.notify_all();
 }
 
-ktl::Error switch_to_claimed(Thread* next, uint64_t deadline_ns) {
+// (to_user: the fake has no user frames, so `next` always resumes its
+// continuation, which the kernel's contract says gives the same result.)
+ktl::Error switch_to_claimed(Thread* next, uint64_t deadline_ns, const DirectResult*) {
   Thread* t = self_or_die("switch_to_claimed");
   std::unique_lock lk(g_mu);
   next->host.claimed = false;

@@ -37,6 +37,11 @@ ktl::Error park_and_switch_to(ktl::RefPtr<Thread> next, uint64_t deadline_ns);
 
 bool claim_for_switch(Thread* next);
 void release_claim(Thread* next);
-ktl::Error switch_to_claimed(Thread* next, uint64_t deadline_ns);
+// What the direct switch puts in the syscall frame of the thread it goes to:
+// the register message of ipc_call_regs / ipc_reply_recv_regs (rax gets 0).
+struct DirectResult {
+  uint64_t rdx, r10, r8, r9, rsi;
+};
+ktl::Error switch_to_claimed(Thread* next, uint64_t deadline_ns, const DirectResult* to_user = nullptr);
 
 }  // namespace sched
