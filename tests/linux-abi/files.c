@@ -383,6 +383,9 @@ static void test_dirs_and_names(void) {
   char c[4] = {0};
   CHECK(read(fd, c, 3) == 3 && strcmp(c, "one") == 0, "an unlinked open file is still readable");
   CHECK(fstat(fd, &a) == 0 && a.st_nlink == 0, "and has st_nlink 0");
+  CHECK(fchmod(fd, 0600) == 0 && fstat(fd, &a) == 0 && (a.st_mode & 07777) == 0600, "fchmod of an unlinked open file");
+  struct timespec fts[2] = {{1100000000, 0}, {1100000000, 0}};
+  CHECK(futimens(fd, fts) == 0 && fstat(fd, &a) == 0 && a.st_mtim.tv_sec == 1100000000, "futimens of an unlinked open file");
   close(fd);
   /* symlinks */
   CHECK_EQ(symlink("target-of-link", t_path("sl")), 0, "symlink to a missing target");

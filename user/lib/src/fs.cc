@@ -326,6 +326,21 @@ Status set_times(std::string_view path, uint64_t atime, uint64_t mtime) {
   return call(m);
 }
 
+Status fchmod(Fid fid, uint64_t mode) {
+  IpcMessage m = request(fsp::kFchmod, fid, mode);
+  return call(m);
+}
+
+Status set_times(Fid fid, uint64_t atime, uint64_t mtime) {
+  IpcMessage m = request(fsp::kFsetTimes, fid, atime, mtime);
+  return call(m);
+}
+
+Status ftruncate(Fid fid, uint64_t size) {
+  IpcMessage m = request(fsp::kFtruncate, fid, size);
+  return call(m);
+}
+
 Status mknod(std::string_view path, uint64_t type, uint64_t mode) {
   IpcMessage m = request(fsp::kMknod, 0, type, mode);
   if (Status st = path_request(m, path); st != Status::Ok) return st;

@@ -68,7 +68,8 @@ void dispatch(Backend& b, IpcMessage& m, uint32_t handles, std::span<uint8_t> sh
   if (is_shared && (a == 0 || a > fsp::kSharedMax || shared.size() != a))
     return keel::rpc::reply_status(m, Status::InvalidArgument);
   const bool uses_fid = method == fsp::kClose || method == fsp::kRead || method == fsp::kWrite ||
-                        method == fsp::kSeek || method == fsp::kFstat || method == fsp::kReadDir || is_shared;
+                        method == fsp::kSeek || method == fsp::kFstat || method == fsp::kReadDir || is_shared ||
+                        method == fsp::kFchmod || method == fsp::kFsetTimes || method == fsp::kFtruncate;
   if (uses_fid && (raw_fid == 0 || raw_fid > fsp::kServerFidMask)) return keel::rpc::reply_status(m, Status::BadHandle);
   const uint32_t fid = uint32_t(raw_fid);
   char path[fsp::kPathMax], path2[fsp::kPathMax];
@@ -187,6 +188,11 @@ void dispatch(Backend& b, IpcMessage& m, uint32_t handles, std::span<uint8_t> sh
       if (Status st = take_path(m, fsp::kWordString, path, &p1, &next); st != Status::Ok) return reply(m, st);
       return reply(m, status_of_result(b.mknod(p1, a, bw)));
     }
+    case fsp::kFchmod:
+      if ((a & ~fsp::kModeMask) != 0) return reply(m, Status::InvalidArgument);
+      return reply(m, status_of_result(b.fchmod(client, fid, a)));
+    case fsp::kFsetTimes: return reply(m, status_of_result(b.fset_times(client, fid, a, bw)));
+    case fsp::kFtruncate: return reply(m, status_of_result(b.ftruncate(client, fid, a)));
     case fsp::kForget:
       b.forget(client);
       return reply(m, Status::Ok);

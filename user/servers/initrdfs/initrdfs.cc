@@ -322,6 +322,21 @@ ktl::Result<void> Initrdfs::set_times(std::string_view path, uint64_t, uint64_t)
   return Error::AccessDenied;
 }
 
+ktl::Result<void> Initrdfs::fchmod(uint64_t client, uint32_t fid, uint64_t) {
+  if (files_.find(client, fid) == nullptr) return Error::BadHandle;
+  return Error::AccessDenied;
+}
+
+ktl::Result<void> Initrdfs::fset_times(uint64_t client, uint32_t fid, uint64_t, uint64_t) {
+  if (files_.find(client, fid) == nullptr) return Error::BadHandle;
+  return Error::AccessDenied;
+}
+
+ktl::Result<void> Initrdfs::ftruncate(uint64_t client, uint32_t fid, uint64_t) {
+  if (files_.find(client, fid) == nullptr) return Error::BadHandle;
+  return Error::AccessDenied;
+}
+
 void Initrdfs::forget(uint64_t client) {
   files_.remove_if([&](Files::File& f) { return f.client == client; });
 }

@@ -25,7 +25,8 @@
 // archive's permission bits & 0777; reading needs 0400 as in tmpfs.
 //
 // Read-only: opening for writing, creating, kMkdir, kRmdir, kUnlink,
-// kRename, kTruncate, kSymlink, kLink, kChmod, kSetTimes and kMknod are AccessDenied (after NotFound, AlreadyExists,
+// kRename, kTruncate, kSymlink, kLink, kChmod, kSetTimes, kMknod and their fid
+// forms are AccessDenied (BadHandle first for a fid not open) (after NotFound, AlreadyExists,
 // IsADirectory where those apply). Directory entries are in name order
 // (bytewise).
 //
@@ -67,6 +68,9 @@ class Initrdfs final : public keel::fs::Backend {
   ktl::Result<void> chmod(std::string_view path, uint64_t mode) override;
   ktl::Result<void> set_times(std::string_view path, uint64_t atime, uint64_t mtime) override;
   ktl::Result<void> mknod(std::string_view path, uint64_t type, uint64_t mode) override;
+  ktl::Result<void> fchmod(uint64_t client, uint32_t fid, uint64_t mode) override;
+  ktl::Result<void> fset_times(uint64_t client, uint32_t fid, uint64_t atime, uint64_t mtime) override;
+  ktl::Result<void> ftruncate(uint64_t client, uint32_t fid, uint64_t size) override;
   void forget(uint64_t client) override;
 
   size_t nodes() const { return count_; }

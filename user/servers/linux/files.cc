@@ -1129,7 +1129,7 @@ int64_t do_utimensat(Proc& p, int64_t dirfd, uint64_t path_addr, uint64_t times_
     if (!f) return -L::EBADF;
     if (f->kind != FileKind::Vfs) return 0;
     if (at == pfs::kTimeOmit && mt == pfs::kTimeOmit) return 0;
-    return set_times_path(f->path, at, mt);
+    return errno_of(keel::fs::set_times(f->fid, at, mt));
   }
   if (int64_t e = path_arg(p, dirfd, path_addr, path, !(flags & L::AT_SYMLINK_NOFOLLOW)); e < 0) return e;
   if (at == pfs::kTimeOmit && mt == pfs::kTimeOmit) {  // nothing to set; the name must still be there
@@ -1195,7 +1195,7 @@ bool dispatch_files(Thread& t, UserRegs& r, Result* out) {
     }
     case L::kFchmod: {
       File* f = fd_file(p, fd0);
-      v = !f ? -L::EBADF : f->kind == FileKind::Vfs ? chmod_path(f->path, r.rsi) : 0;
+      v = !f ? -L::EBADF : f->kind == FileKind::Vfs ? errno_of(keel::fs::fchmod(f->fid, r.rsi & pfs::kModeMask)) : 0;
       break;
     }
     case L::kUtimensat: v = do_utimensat(p, fd0, r.rsi, r.rdx, r.r10); break;

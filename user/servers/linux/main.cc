@@ -329,7 +329,7 @@ Result dispatch_one(Thread& t, UserRegs& r) {
       if (int64_t(r.rsi) < 0) return value(-L::EINVAL);
       if (f->kind != FileKind::Vfs || f->type != pfs::kTypeFile) return value(-L::EINVAL);
       if ((f->flags & L::O_ACCMODE) == L::O_RDONLY) return value(-L::EINVAL);
-      return value(errno_of(keel::fs::truncate(f->path, r.rsi)));
+      return value(errno_of(keel::fs::ftruncate(f->fid, r.rsi)));
     }
     case L::kGetdents64: return sys_getdents64(p, r);
     case L::kFcntl: return sys_fcntl(p, int64_t(r.rdi), r.rsi, r.rdx);

@@ -471,6 +471,10 @@ ktl::Result<void> Tmpfs::truncate(std::string_view path, uint64_t size) {
   if (n->is_dir()) return Error::IsADirectory;
   if (n->type != fsp::kTypeFile) return Error::InvalidArgument;
   if (!may_write(n->mode)) return Error::AccessDenied;
+  return truncate_node(n, size);
+}
+
+ktl::Result<void> Tmpfs::truncate_node(Node* n, uint64_t size) {
   if (size > quota_) return Error::NoSpace;  // holes included, no file outgrows the quota
   TRY(resize(n, size));
   n->mtime = n->ctime = now();
@@ -513,18 +517,48 @@ ktl::Result<void> Tmpfs::link(std::string_view from, std::string_view to) {
 
 ktl::Result<void> Tmpfs::chmod(std::string_view path, uint64_t mode) {
   if ((mode & ~fsp::kModeMask) != 0) return Error::InvalidArgument;
-  Node* n = TRY(lookup(path));
-  n->mode = mode;
-  n->ctime = now();
+  set_mode(TRY(lookup(path)), mode);
   return ktl::ok();
 }
 
-ktl::Result<void> Tmpfs::set_times(std::string_view path, uint64_t atime, uint64_t mtime) {
-  Node* n = TRY(lookup(path));
+void Tmpfs::set_mode(Node* n, uint64_t mode) {
+  n->mode = mode;
+  n->ctime = now();
+}
+
+void Tmpfs::set_node_times(Node* n, uint64_t atime, uint64_t mtime) {
   const int64_t t = now();
   if (atime != fsp::kTimeOmit) n->atime = atime == fsp::kTimeNow ? t : int64_t(atime);
   if (mtime != fsp::kTimeOmit) n->mtime = mtime == fsp::kTimeNow ? t : int64_t(mtime);
   n->ctime = t;
+}
+
+ktl::Result<void> Tmpfs::fchmod(uint64_t client, uint32_t fid, uint64_t mode) {
+  auto* f = file(client, fid);
+  if (f == nullptr) return Error::BadHandle;
+  if ((mode & ~fsp::kModeMask) != 0) return Error::InvalidArgument;
+  set_mode(f->node, mode);
+  return ktl::ok();
+}
+
+ktl::Result<void> Tmpfs::fset_times(uint64_t client, uint32_t fid, uint64_t atime, uint64_t mtime) {
+  auto* f = file(client, fid);
+  if (f == nullptr) return Error::BadHandle;
+  set_node_times(f->node, atime, mtime);
+  return ktl::ok();
+}
+
+ktl::Result<void> Tmpfs::ftruncate(uint64_t client, uint32_t fid, uint64_t size) {
+  auto* f = file(client, fid);
+  if (f == nullptr) return Error::BadHandle;
+  if (f->node->is_dir()) return Error::IsADirectory;
+  if (f->node->type != fsp::kTypeFile) return Error::InvalidArgument;
+  if (!(f->flags & fsp::kFlagWrite)) return Error::AccessDenied;
+  return truncate_node(f->node, size);
+}
+
+ktl::Result<void> Tmpfs::set_times(std::string_view path, uint64_t atime, uint64_t mtime) {
+  set_node_times(TRY(lookup(path)), atime, mtime);
   return ktl::ok();
 }
 

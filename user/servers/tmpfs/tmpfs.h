@@ -73,6 +73,9 @@ class Tmpfs final : public keel::fs::Backend {
   ktl::Result<void> chmod(std::string_view path, uint64_t mode) override;
   ktl::Result<void> set_times(std::string_view path, uint64_t atime, uint64_t mtime) override;
   ktl::Result<void> mknod(std::string_view path, uint64_t type, uint64_t mode) override;
+  ktl::Result<void> fchmod(uint64_t client, uint32_t fid, uint64_t mode) override;
+  ktl::Result<void> fset_times(uint64_t client, uint32_t fid, uint64_t atime, uint64_t mtime) override;
+  ktl::Result<void> ftruncate(uint64_t client, uint32_t fid, uint64_t size) override;
   void forget(uint64_t client) override;
 
   uint64_t used() const { return used_; }
@@ -114,6 +117,9 @@ class Tmpfs final : public keel::fs::Backend {
   // Checks for a new name `name` in `dir`: AlreadyExists, AccessDenied.
   ktl::Result<void> may_add(Node* dir, std::string_view name);
   int64_t now() const { return clock_ ? clock_() : 0; }
+  void set_mode(Node* n, uint64_t mode);
+  void set_node_times(Node* n, uint64_t atime, uint64_t mtime);
+  ktl::Result<void> truncate_node(Node* n, uint64_t size);
   ktl::Result<void> resize(Node* n, uint64_t size);
   keel::fs::Stat stat_of(const Node* n) const;
   Files::File* file(uint64_t client, uint32_t fid) { return files_.find(client, fid); }

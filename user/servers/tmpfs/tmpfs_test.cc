@@ -576,6 +576,35 @@ TEST(TmpfsAttributes, ChmodAndTimes) {
   EXPECT_EQ(fs.open(kClient, "/f", fsp::kFlagRead, 0).error(), Error::AccessDenied);
 }
 
+TEST(TmpfsAttributes, FidFormsReachAnOpenFileWithoutAName) {
+  g_clock = 10;
+  Tmpfs fs(1 << 20, test_clock);
+  put(fs, "/f", "0123456789");
+  uint32_t ro = open_ok(fs, "/f", fsp::kFlagRead);
+  uint32_t rw = open_ok(fs, "/f", kRW);
+  ASSERT_TRUE(fs.unlink("/f").ok());
+  ASSERT_TRUE(fs.fchmod(kClient, rw, 0400).ok());
+  EXPECT_EQ(fs.fstat(kClient, ro)->mode, 0400u);
+  EXPECT_EQ(fs.fchmod(kClient, rw, 01000).error(), Error::InvalidArgument);
+  g_clock = 20;
+  ASSERT_TRUE(fs.fset_times(kClient, ro, 5, fsp::kTimeNow).ok());
+  EXPECT_EQ(fs.fstat(kClient, rw)->atime, 5);
+  EXPECT_EQ(fs.fstat(kClient, rw)->mtime, 20);
+  // Truncation needs the fid to be open for writing, not the mode.
+  ASSERT_TRUE(fs.ftruncate(kClient, rw, 4).ok());
+  EXPECT_EQ(fs.fstat(kClient, ro)->size, 4u);
+  EXPECT_EQ(fs.ftruncate(kClient, ro, 0).error(), Error::AccessDenied);
+  EXPECT_EQ(fs.ftruncate(kClient, 999, 0).error(), Error::BadHandle);
+  EXPECT_EQ(fs.fchmod(kClient + 1, rw, 0600).error(), Error::BadHandle);  // another client's fid
+  EXPECT_EQ(fs.fset_times(kClient, 999, 1, 1).error(), Error::BadHandle);
+  uint32_t dir = open_ok(fs, "/", fsp::kFlagRead);
+  EXPECT_EQ(fs.ftruncate(kClient, dir, 0).error(), Error::IsADirectory);
+  EXPECT_TRUE(fs.close(kClient, dir).ok());
+  EXPECT_TRUE(fs.close(kClient, ro).ok());
+  EXPECT_TRUE(fs.close(kClient, rw).ok());
+  EXPECT_EQ(fs.nodes(), 1u);
+}
+
 TEST(TmpfsAttributes, FifoIsANodeOnly) {
   Tmpfs fs(1 << 20);
   ASSERT_TRUE(fs.mknod("/p", fsp::kTypeFifo, 0600).ok());

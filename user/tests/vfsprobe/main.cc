@@ -155,7 +155,15 @@ void link_cases() {
   EXPECT(keel::fs::unlink("/run/lf"), Status::Ok);
   EXPECT(keel::fs::fstat(f, &info), Status::Ok);
   CHECK(info.links == 0 && info.size == 4);  // open, with no name left
+  EXPECT(keel::fs::fchmod(f, 0600), Status::Ok);  // the fid forms still reach it
+  EXPECT(keel::fs::set_times(f, 77, fsp::kTimeOmit), Status::Ok);
+  EXPECT(keel::fs::ftruncate(f, 1), Status::Ok);
+  EXPECT(keel::fs::fstat(f, &info), Status::Ok);
+  CHECK(info.mode == 0600 && info.atime == 77 && info.size == 1);
+  EXPECT(keel::fs::fchmod(f, 07777), Status::InvalidArgument);
   EXPECT(keel::fs::close(f), Status::Ok);
+  EXPECT(keel::fs::fchmod(f, 0600), Status::BadHandle);
+  EXPECT(keel::fs::ftruncate(f, 0), Status::BadHandle);
 
   EXPECT(keel::fs::symlink("/run/ls", "../some/where"), Status::Ok);
   EXPECT(keel::fs::stat("/run/ls", &info), Status::Ok);

@@ -86,5 +86,9 @@ Status chmod(std::string_view path, uint64_t mode);
 Status set_times(std::string_view path, uint64_t atime, uint64_t mtime);
 // A named pipe (type proto::fs::kTypeFifo) at `path`.
 Status mknod(std::string_view path, uint64_t type, uint64_t mode);
+// The same on an open file (ftruncate: opened for writing).
+Status fchmod(Fid fid, uint64_t mode);
+Status set_times(Fid fid, uint64_t atime, uint64_t mtime);
+Status ftruncate(Fid fid, uint64_t size);
 
 }  // namespace keel::fs

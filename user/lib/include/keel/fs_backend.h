@@ -65,6 +65,10 @@ class Backend {
   virtual ktl::Result<void> set_times(std::string_view path, uint64_t atime, uint64_t mtime) = 0;
   // A node of `type` (proto::fs::kTypeFifo) at `path`.
   virtual ktl::Result<void> mknod(std::string_view path, uint64_t type, uint64_t mode) = 0;
+  // chmod, set_times and truncate of open file `fid` (truncate: opened for writing).
+  virtual ktl::Result<void> fchmod(uint64_t client, uint32_t fid, uint64_t mode) = 0;
+  virtual ktl::Result<void> fset_times(uint64_t client, uint32_t fid, uint64_t atime, uint64_t mtime) = 0;
+  virtual ktl::Result<void> ftruncate(uint64_t client, uint32_t fid, uint64_t size) = 0;
   // Closes every file `client` has open.
   virtual void forget(uint64_t client) = 0;
 

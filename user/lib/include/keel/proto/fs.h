@@ -54,6 +54,10 @@
 //   kChmod     a mode; s1 path                 — (the permission bits, kModeMask)
 //   kSetTimes  a atime, b mtime; s1 path       — (each a time, kTimeNow or kTimeOmit)
 //   kMknod     a type (kTypeFifo), b mode; s1 path  — (a named pipe: only a node)
+//   kFchmod    fid, a mode                     — (kChmod of an open file, named or not)
+//   kFsetTimes fid, a atime, b mtime           — (kSetTimes of an open file)
+//   kFtruncate fid, a size                     — (kTruncate of a file open for writing,
+//                                                whatever its mode; AccessDenied otherwise)
 //
 // kStat's r4..r8: the inode number (0: the server has none; the same for
 // every name of one file, hard links included), the number of names (links;
@@ -145,7 +149,10 @@ inline constexpr uint32_t kLink = 18;
 inline constexpr uint32_t kChmod = 19;
 inline constexpr uint32_t kSetTimes = 20;
 inline constexpr uint32_t kMknod = 21;
-inline constexpr uint32_t kMethodLast = kMknod;
+inline constexpr uint32_t kFchmod = 22;
+inline constexpr uint32_t kFsetTimes = 23;
+inline constexpr uint32_t kFtruncate = 24;
+inline constexpr uint32_t kMethodLast = kFtruncate;
 
 // Word indices of the common layout.
 inline constexpr uint32_t kWordFid = 0;
