@@ -13,7 +13,8 @@ int64_t sys_notification_create(UserAddr out) {
 namespace {
 // The notification `h` names with `rights`, looked up inline (get_fast);
 // an error of any kind takes the general lookup, which reports it.
-ktl::Result<ktl::RefPtr<object::Notification>> lookup_notification(Handle h, Rights rights) {
+[[gnu::always_inline]] inline ktl::Result<ktl::RefPtr<object::Notification>> lookup_notification(Handle h,
+                                                                                           Rights rights) {
   uint64_t badge;
   if (auto* n = current_process().handles().get_fast<object::Notification>(h, rights, &badge)) [[likely]]
     return ktl::adopt_ref(n);

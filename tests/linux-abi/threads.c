@@ -6,7 +6,6 @@
 #include "harness.h"
 
 #include <limits.h>
-#include <setjmp.h>
 #include <pthread.h>
 #include <sched.h>
 #include <sys/mman.h>
@@ -412,17 +411,44 @@ static void *unblocker(void *arg) {
   return NULL;
 }
 
-/* A fault in a second thread runs the SIGSEGV handler on that thread. */
-static sigjmp_buf fault_jmp;
-static volatile long fault_tid;
-static void on_segv(int sig) {
-  fault_tid = syscall(SYS_gettid);
-  siglongjmp(fault_jmp, 1);
+/* A thread that ends holding a robust futex (its set_robust_list entry's
+ * word holds its tid): the kernel marks the word FUTEX_OWNER_DIED, keeping
+ * FUTEX_WAITERS. A raw thread, so that no libc cleans up first. */
+static struct rentry { struct rentry *next; } robust_entry;
+static struct { struct rentry *next; long offset; struct rentry *pending; } robust_head;
+static volatile int robust_word, robust_ready;
+static int robust_raw(void *arg) {
+  robust_word = (int)raw_syscall1(SYS_gettid, 0);
+  robust_entry.next = (struct rentry *)&robust_head;
+  robust_head.next = &robust_entry;
+  robust_head.offset = (char *)&robust_word - (char *)&robust_entry;
+  long r;
+  __asm__ volatile("syscall" : "=a"(r) : "0"((long)SYS_set_robust_list), "D"(&robust_head), "S"(sizeof robust_head)
+                   : "rcx", "r11", "memory");
+  __atomic_store_n(&robust_ready, r == 0 ? 1 : 2, __ATOMIC_RELEASE);
+  return 0; /* (raw_clone ends the thread with SYS_exit) */
 }
-static void *faulter(void *arg) {
-  static int *volatile bad;
-  if (sigsetjmp(fault_jmp, 1) == 0) *bad = 1;
-  return (void *)syscall(SYS_gettid);
+
+static void test_robust_death(void) {
+  size_t sz = 64 * 1024;
+  char *stack = mmap(NULL, sz, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  static unsigned long tls[8];
+  tls[0] = (unsigned long)tls;
+  static int ctid;
+  ctid = 0;
+  unsigned long flags = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM |
+                        CLONE_SETTLS | CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID;
+  long tid = raw_clone(flags, stack + sz, NULL, &ctid, tls, robust_raw, NULL);
+  /* The thread exits once it has set the word up; wait until it is gone (ctid cleared). */
+  long long t0 = t_now_ns();
+  while ((ctid != 0 || !robust_ready) && t_now_ns() - t0 < 5000000000LL) {
+    int v = ctid;
+    struct timespec ts = {0, 10000000};
+    if (v != 0) futex(&ctid, FUTEX_WAIT_, v, &ts, NULL, 0);
+  }
+  CHECK(tid > 0 && robust_ready == 1, "set_robust_list in a raw thread");
+  CHECK_EQ(robust_word, 0x40000000, "a thread that dies holding a robust futex: the word is FUTEX_OWNER_DIED");
+  munmap(stack, sz);
 }
 
 static char exec_pid[24];
@@ -455,18 +481,6 @@ static void test_thread_signals(char *self) {
   pthread_join(t, NULL);
   pthread_sigmask(SIG_SETMASK, &old, NULL);
   signal(SIGUSR2, SIG_DFL);
-  struct sigaction sa;
-  memset(&sa, 0, sizeof sa);
-  sa.sa_handler = on_segv;
-  sigaction(SIGSEGV, &sa, NULL);
-  fault_tid = 0;
-  pthread_t ft;
-  void *ftid = NULL;
-  pthread_create(&ft, NULL, faulter, NULL);
-  pthread_join(ft, &ftid);
-  CHECK(fault_tid != 0 && fault_tid == (long)ftid && fault_tid != getpid(),
-        "a fault in a second thread runs the SIGSEGV handler on that thread");
-  signal(SIGSEGV, SIG_DFL);
   /* execve from a second thread: the other threads end, the new program has the pid. */
   pid_t c = fork();
   if (c == 0) {
@@ -494,6 +508,7 @@ int main(int argc, char **argv) {
   test_futex();
   test_requeue();
   test_robust();
+  test_robust_death();
   test_pthreads();
   test_thread_signals(argv[0]);
   return t_end();

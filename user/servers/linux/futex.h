@@ -92,4 +92,39 @@ class Table {
   uint64_t seq_ = 0;
 };
 
+// The robust futex list of a thread that dies (Documentation/locking/
+// robust-futex-ABI.rst): `head` is what set_robust_list registered, a
+// struct robust_list_head {next, futex_offset, list_op_pending}; each entry
+// is a struct robust_list {next} whose lock word is at entry + futex_offset.
+// Every word the dead thread `tid` owns (its low 30 bits are the tid) gets
+// FUTEX_OWNER_DIED, keeping FUTEX_WAITERS, and with waiters one is woken
+// (`wake(addr)`). `mem` reads and writes the process's memory:
+// read64(addr, &v), read32(addr, &v), write32(addr, v), each false on a fault
+// (which ends the walk). At most kRobustListLimit entries (a loop ends).
+inline constexpr uint32_t kFutexWaiters = 0x8000'0000, kFutexOwnerDied = 0x4000'0000, kFutexTidMask = 0x3fff'ffff;
+inline constexpr int kRobustListLimit = 2048;  // Linux's ROBUST_LIST_LIMIT
+
+template <typename Mem, typename Wake>
+int walk_robust_list(Mem& mem, uint64_t head, uint32_t tid, Wake&& wake) {
+  int died = 0;
+  auto death = [&](uint64_t word_addr) {
+    uint32_t w = 0;
+    if ((word_addr & 3) || !mem.read32(word_addr, &w) || (w & kFutexTidMask) != tid) return;
+    if (!mem.write32(word_addr, (w & kFutexWaiters) | kFutexOwnerDied)) return;
+    ++died;
+    if (w & kFutexWaiters) wake(word_addr);
+  };
+  uint64_t next = 0, offset = 0, pending = 0;
+  if (head == 0 || !mem.read64(head, &next) || !mem.read64(head + 8, &offset) || !mem.read64(head + 16, &pending))
+    return 0;
+  pending &= ~1ull;  // (bit 0: a PI futex; handled the same here)
+  for (int n = 0; (next & ~1ull) != head && n < kRobustListLimit; ++n) {
+    const uint64_t entry = next & ~1ull;
+    if (!mem.read64(entry, &next)) break;  // (read before the word is changed: its owner is gone)
+    if (entry != pending) death(entry + offset);
+  }
+  if (pending) death(pending + offset);
+  return died;
+}
+
 }  // namespace linux_futex

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <vector>
 
 using linux_futex::Key;
@@ -94,6 +95,82 @@ TEST(LinuxFutex, RequeueWakesThenMovesInOrder) {
   EXPECT_EQ(t.requeue(a, a, 0, 5, w), 0);  // onto itself: nothing moves
   EXPECT_EQ(t.requeue(a, b, 0, 0, w), 0);
   EXPECT_EQ(*t.key_of(2), a);
+}
+
+}  // namespace
+
+// ---- the robust list of a dying thread (walk_robust_list)
+
+namespace {
+
+// A process's memory: 4 KiB at kBase; anything else faults.
+struct FakeMem {
+  static constexpr uint64_t kBase = 0x10000;
+  uint8_t bytes[4096] = {};
+  bool in(uint64_t a, size_t n) const { return a >= kBase && a + n <= kBase + sizeof bytes; }
+  bool read64(uint64_t a, uint64_t* v) { return in(a, 8) && (std::memcpy(v, bytes + (a - kBase), 8), true); }
+  bool read32(uint64_t a, uint32_t* v) { return in(a, 4) && (std::memcpy(v, bytes + (a - kBase), 4), true); }
+  bool write32(uint64_t a, uint32_t v) { return in(a, 4) && (std::memcpy(bytes + (a - kBase), &v, 4), true); }
+  void put64(uint64_t a, uint64_t v) { std::memcpy(bytes + (a - kBase), &v, 8); }
+  uint32_t get32(uint64_t a) {
+    uint32_t v;
+    std::memcpy(&v, bytes + (a - kBase), 4);
+    return v;
+  }
+};
+
+constexpr uint64_t kHead = FakeMem::kBase, kOff = 16;  // each entry's word 16 bytes after it
+
+TEST(LinuxRobustList, MarksTheDeadOwnersWordsAndWakesWaiters) {
+  FakeMem m;
+  const uint64_t e1 = kHead + 0x100, e2 = kHead + 0x200, e3 = kHead + 0x300;
+  m.put64(kHead, e1);  // head -> e1 -> e2 -> e3 -> head
+  m.put64(kHead + 8, kOff);
+  m.put64(kHead + 16, 0);
+  m.put64(e1, e2);
+  m.put64(e2, e3);
+  m.put64(e3, kHead);
+  m.write32(e1 + kOff, 42);                                   // held by 42, no waiters
+  m.write32(e2 + kOff, 42 | linux_futex::kFutexWaiters);      // held by 42, waiters
+  m.write32(e3 + kOff, 43 | linux_futex::kFutexWaiters);      // someone else's: untouched
+  std::vector<uint64_t> woken;
+  EXPECT_EQ(linux_futex::walk_robust_list(m, kHead, 42, [&](uint64_t a) { woken.push_back(a); }), 2);
+  EXPECT_EQ(m.get32(e1 + kOff), linux_futex::kFutexOwnerDied);
+  EXPECT_EQ(m.get32(e2 + kOff), linux_futex::kFutexOwnerDied | linux_futex::kFutexWaiters);
+  EXPECT_EQ(m.get32(e3 + kOff), 43 | linux_futex::kFutexWaiters);
+  EXPECT_EQ(woken, std::vector<uint64_t>{e2 + kOff});
+}
+
+TEST(LinuxRobustList, PendingEntryOnceAndLoopsAndFaultsEnd) {
+  FakeMem m;
+  const uint64_t e1 = kHead + 0x100, pend = kHead + 0x400;
+  m.put64(kHead, e1 | 1);  // (bit 0: PI, masked)
+  m.put64(kHead + 8, kOff);
+  m.put64(kHead + 16, e1);  // e1 is also list_op_pending: handled once
+  m.put64(e1, kHead);
+  m.write32(e1 + kOff, 7);
+  std::vector<uint64_t> woken;
+  EXPECT_EQ(linux_futex::walk_robust_list(m, kHead, 7, [&](uint64_t a) { woken.push_back(a); }), 1);
+  // Only the pending one (not on the list): still marked.
+  m.put64(kHead, kHead);
+  m.put64(kHead + 16, pend);
+  m.write32(pend + kOff, 7);
+  EXPECT_EQ(linux_futex::walk_robust_list(m, kHead, 7, [](uint64_t) {}), 1);
+  EXPECT_EQ(m.get32(pend + kOff), linux_futex::kFutexOwnerDied);
+  // A loop that never comes back to the head ends at the limit; a fault ends the walk.
+  m.put64(kHead, e1);
+  m.put64(kHead + 16, 0);
+  m.put64(e1, e1);
+  EXPECT_EQ(linux_futex::walk_robust_list(m, kHead, 99, [](uint64_t) {}), 0);
+  m.put64(e1, 0xdead0000);
+  EXPECT_EQ(linux_futex::walk_robust_list(m, kHead, 99, [](uint64_t) {}), 0);
+  EXPECT_EQ(linux_futex::walk_robust_list(m, 0xdead0000, 7, [](uint64_t) {}), 0);
+  EXPECT_EQ(linux_futex::walk_robust_list(m, 0, 7, [](uint64_t) {}), 0);
+  // A misaligned word is not touched.
+  m.put64(kHead, e1);
+  m.put64(kHead + 8, kOff + 1);
+  m.put64(e1, kHead);
+  EXPECT_EQ(linux_futex::walk_robust_list(m, kHead, 7, [](uint64_t) {}), 0);
 }
 
 }  // namespace

@@ -297,13 +297,31 @@ Result sys_clone(Thread& t, const UserRegs& r) {
   return clone_process(t, r, flags, flags & L::CLONE_VFORK);
 }
 
+// The robust futexes a dying thread holds get FUTEX_OWNER_DIED, a waiter
+// of each is woken (futex.h). (A thread that pthread_exits has done this in
+// user space already; this is for one that ends otherwise.)
+void robust_list_death(Proc& p, const Thread& t) {
+  if (!t.robust_list) return;
+  struct Mem {
+    Proc& p;
+    bool read64(uint64_t a, uint64_t* v) { return read_obj(p, a, v); }
+    bool read32(uint64_t a, uint32_t* v) { return read_obj(p, a, v); }
+    bool write32(uint64_t a, uint32_t v) { return write_obj(p, a, v); }
+  } mem{p};
+  (void)linux_futex::walk_robust_list(mem, t.robust_list, uint32_t(t.tid), [&](uint64_t addr) {
+    (void)g_futex.wake(futex_key(p, addr, false), 1, ~0u, wake_slot);
+  });
+}
+
 // exit(2): ends the calling thread; the last one ends the process.
 Result sys_thread_exit(Thread& t, int code) {
   Proc& p = *t.proc;
   if (thread_count(p) <= 1) {
+    robust_list_death(p, t);  // (a robust mutex in shared memory outlives the process)
     end_process(p, L::wait_exited(code));
     return kGone;
   }
+  robust_list_death(p, t);
   if (t.clear_child_tid) {  // CLONE_CHILD_CLEARTID / set_tid_address: 0, and a wake
     if (write_obj(p, t.clear_child_tid, int32_t(0)))
       (void)g_futex.wake(futex_key(p, t.clear_child_tid, false), 1, ~0u, wake_slot);

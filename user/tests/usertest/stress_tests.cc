@@ -1,4 +1,5 @@
-// stress_tests.cc — many threads on every CPU calling, signalling, mapping,
+// stress_tests.cc — many threads on every CPU calling (in memory and in
+// registers, so through the IPC direct switch too), signalling, mapping,
 // creating threads and exiting, then a leak check: after a warm-up run, a
 // second identical run must leave exactly as many free frames and live kernel
 // objects as before it.
@@ -35,7 +36,11 @@ void echo(uint64_t which) {
         break;
       }
       m.words[0] += 1;
-      if (sys::ipc_reply_recv(g.ep, &m, keel::kDeadlineForever) != 0) break;
+      // One server replies through memory, the other through registers (the
+      // fast path's direct switch when the caller waits in ipc_call_regs).
+      int64_t r = which == 1 ? sys::ipc_reply_recv_regs(g.ep, &m)
+                             : sys::ipc_reply_recv(g.ep, &m, keel::kDeadlineForever);
+      if (r != 0) break;
     }
   }
   keel::signal_and_exit(g.done, kServerBit << which);
@@ -51,7 +56,8 @@ void worker(uint64_t i) {
     keel::IpcMessage m{};
     m.tag = uint64_t(1) << 24;
     m.words[0] = uint64_t(it);
-    if (sys::ipc_call(g.ep, &m, keel::kDeadlineForever) != 0 || m.words[0] != uint64_t(it) + 1) ++errors;
+    int64_t r = it % 2 ? sys::ipc_call_regs(g.ep, &m) : sys::ipc_call(g.ep, &m, keel::kDeadlineForever);
+    if (r != 0 || m.words[0] != uint64_t(it) + 1) ++errors;
     // A notification, signalled and polled.
     uint32_t n = 0;
     uint64_t bits = 0;
