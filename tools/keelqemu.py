@@ -20,9 +20,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def qemu_command(iso, firmware="bios", smp=2, mem="512M", cpu=None, extra=(), vars_dir=None,
-                 headless=True, machine_opts=""):
-    """The qemu-system-x86_64 argument list for booting `iso`."""
-    machine = "q35" + ("," + machine_opts if machine_opts else "")
+                 headless=True, machine_opts="", machine="q35"):
+    """The qemu-system-x86_64 argument list for booting `iso` (on `machine`, q35 unless told)."""
+    machine = machine + ("," + machine_opts if machine_opts else "")
     cmd = ["qemu-system-x86_64", "-machine", machine, "-accel", "tcg", "-m", str(mem),
            "-smp", str(smp), "-no-reboot", "-cdrom", iso, "-boot", "d",
            "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"]

@@ -14,9 +14,10 @@
 //   0x20-0x21, 0xa0-0xa1  the 8259 PICs (remapped and masked at boot);
 //   0x40-0x43             the PIT (the kernel's timer calibration);
 //   0xcf8-0xcff           PCI configuration mechanism #1: an address/data
-//                         pair that two owners cannot share (PCI
-//                         configuration is for a future device manager,
-//                         through ECAM device memory).
+//                         pair that two owners cannot share; the kernel
+//                         does the pair itself under one lock
+//                         (pci_config_read/pci_config_write), for
+//                         machines without ECAM.
 // COM1 (0x3f8-0x3ff) is shared: the kernel writes its log and panics to it
 // with polled output and never reads it; the userspace serial driver takes
 // its receive side and interrupt (ISA IRQ 4) and writes too, under the

@@ -4,6 +4,7 @@
 #include <lib/console.h>
 #include <lib/klog.h>
 #include <arch/x86_64/cpu.h>
+#include <lib/spinlock.h>
 #include <ktl/align.h>
 #include <mm/vm.h>
 #include <object/interrupt.h>
@@ -41,6 +42,17 @@ bool overlaps_kernel_devices(uint64_t phys, uint64_t size) {
 }
 
 bool valid_port_width(uint32_t width) { return width == 1 || width == 2 || width == 4; }
+
+// PCI configuration mechanism #1 (PCI Local Bus 3.0 §3.2.2.3.2): bit 31
+// enable, bus 23:16, device 15:11, function 10:8, register 7:2 at port
+// 0xcf8; then the dword at 0xcfc. The pair is one operation: g_pci_lock
+// (interrupts off while held) keeps every other CPU's pair out of it.
+constexpr uint16_t kPciConfigAddress = 0xcf8, kPciConfigData = 0xcfc;
+klib::SpinLock g_pci_lock;
+
+bool valid_pci_register(uint32_t address, uint32_t offset) { return address <= 0xffff && offset < 256 && offset % 4 == 0; }
+
+uint32_t pci_config_selector(uint32_t address, uint32_t offset) { return 0x80000000u | address << 8 | offset; }
 
 }  // namespace
 
@@ -116,6 +128,30 @@ int64_t sys_ioport_write(Handle h, uint32_t port, uint32_t width, uint32_t value
   if (width < 4 && (value >> (8 * width)) != 0) return abi_error(ktl::Error::InvalidArgument);
   if (!(*ports)->contains(port, width)) return abi_error(ktl::Error::OutOfRange);
   (*ports)->write(port, width, value);
+  return 0;
+}
+
+int64_t sys_pci_config_read(Handle resource, uint32_t address, uint32_t offset, UserAddr out) {
+  auto res = lookup<object::Resource>(resource, kRightManage);
+  if (!res.ok()) return abi_error(res.error());
+  if (!valid_pci_register(address, offset)) return abi_error(ktl::Error::InvalidArgument);
+  if (!x86::user_range_ok(out, sizeof(uint32_t))) return abi_error(ktl::Error::Fault);
+  uint32_t value;
+  {
+    klib::SpinLockGuard guard(g_pci_lock);
+    x86::outl(kPciConfigAddress, pci_config_selector(address, offset));
+    value = x86::inl(kPciConfigData);
+  }
+  return to_abi(x86::write_user(out, value));
+}
+
+int64_t sys_pci_config_write(Handle resource, uint32_t address, uint32_t offset, uint32_t value) {
+  auto res = lookup<object::Resource>(resource, kRightManage);
+  if (!res.ok()) return abi_error(res.error());
+  if (!valid_pci_register(address, offset)) return abi_error(ktl::Error::InvalidArgument);
+  klib::SpinLockGuard guard(g_pci_lock);
+  x86::outl(kPciConfigAddress, pci_config_selector(address, offset));
+  x86::outl(kPciConfigData, value);
   return 0;
 }
 

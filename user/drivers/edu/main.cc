@@ -9,8 +9,9 @@
 // At start it reads the identification register (0x00: 0xRRrr00ed, major and
 // minor version), checks the liveness register (0x04 returns the inverse of
 // what was written), has the device compute a factorial (0x08, status 0x20
-// bit 0 while busy), and raises an interrupt (0x60), waits for it and
-// acknowledges it (0x24 status, 0x64 ack). It logs what it found and serves
+// bit 0 while busy), and twice raises an interrupt (0x60), waits for it and
+// acknowledges it (0x24 status, 0x64 ack; an INTx line also with
+// interrupt_ack, after which it must stay quiet: the device lowered it). It logs what it found and serves
 // proto::edu::kQuery: the identification and a factorial computed by the
 // device. Register layout: QEMU's docs/specs/edu.rst.
 #include <keel/alloc.h>
@@ -34,13 +35,18 @@ constexpr uint32_t kQuery = 1;  // words[0] n (0..12) → Ok; [0] identification
 
 volatile uint32_t* g_regs = nullptr;
 
+const char* irq_name(uint32_t kind) {
+  namespace dm = keel::proto::devmgr;
+  return kind == dm::kIrqMsi ? "MSI" : kind == dm::kIrqMsiX ? "MSI-X" : kind == dm::kIrqIntx ? "INTx" : "none";
+}
+
 uint32_t rd(uint32_t off) { return g_regs[off / 4]; }
 void wr(uint32_t off, uint32_t v) { g_regs[off / 4] = v; }
 
-// n! by the device; false if it stays busy for 100 ms.
+// n! by the device; false if it stays busy for 1 s.
 bool factorial(uint32_t n, uint32_t* out) {
   wr(kRegFactorial, n);
-  const uint64_t deadline = keel::now_ns() + 100'000'000;
+  const uint64_t deadline = keel::now_ns() + 1'000'000'000;
   while (rd(kRegStatus) & kStatusBusy)
     if (keel::now_ns() > deadline) return false;
   *out = rd(kRegFactorial);
@@ -88,20 +94,32 @@ int main(uint64_t) {
   const bool live = rd(kRegLiveness) == ~uint32_t(0x12345678);
   uint32_t f5 = 0;
   const bool fact = factorial(5, &f5) && f5 == 120;
-  // One interrupt, raised by the device, through whatever init set up.
+  // Interrupts raised by the device, through whatever init set up: two
+  // rounds. Each is acknowledged at the device (0x64), which lowers its
+  // line; a level-triggered INTx line is then unmasked (interrupt_ack), and
+  // must stay quiet — were it still asserted, it would fire again at once.
+  const bool intx = dev.irq == keel::proto::devmgr::kIrqIntx;
   uint64_t bits = 0;
   (void)sys::notification_wait(notify, keel::now_ns(), &bits);  // nothing stale
-  wr(kRegIrqRaise, 0x1);
-  bits = 0;
-  const bool got = sys::notification_wait(notify, keel::now_ns() + 1'000'000'000, &bits) == 0 && (bits & kIrqBit);
-  wr(kRegIrqAck, rd(kRegIrqStatus));
-  if (got && !dev.msi) (void)sys::interrupt_ack(irq);  // a level-triggered line: unmask it
+  bool got = true, quiet = true;
+  for (int round = 0; round < 2 && got; ++round) {
+    wr(kRegIrqRaise, 0x1);
+    bits = 0;
+    got = sys::notification_wait(notify, keel::now_ns() + 5'000'000'000, &bits) == 0 && (bits & kIrqBit);
+    wr(kRegIrqAck, rd(kRegIrqStatus));
+    if (intx) {
+      (void)sys::interrupt_ack(irq);
+      bits = 0;
+      if (sys::notification_wait(notify, keel::now_ns() + 20'000'000, &bits) == 0) quiet = false;
+    }
+  }
   keel::print("edu: {:02x}:{:02x}.{} {:04x}:{:04x} version {}.{}, BAR0 {:#x} ({} KiB), liveness {}, 5! = {}, "
-              "interrupt ({}) {}\n",
+              "interrupt ({}) {}{}\n",
               dev.bus, dev.device, dev.function, dev.vendor_id, dev.device_id, id >> 24, (id >> 16) & 0xff,
               dev.bar_base[0], bar_size / 1024, live ? "ok" : "WRONG", fact ? f5 : 0,
-              dev.msi ? "MSI" : "INTx", got ? "received" : "NOT received");
-  if (!live || !fact || !got) return 1;
+              irq_name(dev.irq), got ? "received" : "NOT received",
+              !intx || !got ? "" : quiet ? " twice, acknowledged, line lowered" : ", but the line stayed asserted");
+  if (!live || !fact || !got || !quiet) return 1;
   Handle ep = kInvalidHandle;
   if (sys::endpoint_create(&ep) != 0) return 1;
   if (Status st = keel::rpc::announce_ready(ep); st != Status::Ok) {

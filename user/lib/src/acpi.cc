@@ -99,4 +99,41 @@ ktl::Result<Mcfg> parse_mcfg(Bytes table) {
   return m;
 }
 
+uint32_t Madt::isa_gsi(uint8_t irq, uint16_t* flags) const {
+  for (size_t i = 0; i < override_count; ++i)
+    if (overrides[i].irq == irq) {
+      if (flags) *flags = overrides[i].flags;
+      return overrides[i].gsi;
+    }
+  if (flags) *flags = 0;
+  return irq;
+}
+
+ktl::Result<Madt> parse_madt(Bytes table) {
+  constexpr size_t kEntriesOffset = 44;  // header, local APIC address, flags
+  Bytes t = TRY(check_table(table, "APIC"));
+  if (t.size() < kEntriesOffset) return Error::Truncated;
+  Madt m;
+  for (size_t at = kEntriesOffset; at < t.size();) {
+    if (t.size() - at < 2) return Error::Truncated;
+    const uint8_t type = t[at], len = t[at + 1];
+    if (len < 2) return Error::InvalidArgument;
+    if (len > t.size() - at) return Error::Truncated;
+    if (type == 2) {
+      if (len != 10) return Error::InvalidArgument;
+      IsaOverride o;
+      if (t[at + 2] != 0 || t[at + 3] > 15) return Error::InvalidArgument;
+      o.irq = t[at + 3];
+      o.gsi = uint32_t(load(t, at + 4, 4));
+      o.flags = uint16_t(load(t, at + 8, 2));
+      for (size_t i = 0; i < m.override_count; ++i)
+        if (m.overrides[i].irq == o.irq) return Error::InvalidArgument;
+      if (m.override_count == kMaxIsaOverrides) return Error::NoSpace;
+      m.overrides[m.override_count++] = o;
+    }
+    at += len;
+  }
+  return m;
+}
+
 }  // namespace keel::acpi

@@ -208,3 +208,89 @@ TEST(AcpiMcfgParse, EveryPrefixAndByteFlipIsHandled) {
     (void)acpi::parse_mcfg(f);  // must not crash or read out of bounds, whatever it decides
   }
 }
+
+namespace {
+
+// An MADT with the given entries (raw bytes after the 44-byte fixed part).
+Buf madt(const Buf& entries) {
+  Buf b = table("APIC", 44 + entries.size());
+  put(b, 36, 0xfee00000, 4);
+  if (!entries.empty()) std::memcpy(b.data() + 44, entries.data(), entries.size());
+  fix_checksum(b, 0, b.size(), 9);
+  return b;
+}
+
+Buf iso(uint8_t irq, uint32_t gsi, uint16_t flags, uint8_t bus = 0) {
+  Buf e(10);
+  e[0] = 2;
+  e[1] = 10;
+  e[2] = bus;
+  e[3] = irq;
+  put(e, 4, gsi, 4);
+  put(e, 8, flags, 2);
+  return e;
+}
+
+Buf cat(std::vector<Buf> parts) {
+  Buf b;
+  for (auto& p : parts) b.insert(b.end(), p.begin(), p.end());
+  return b;
+}
+
+// QEMU's i440FX MADT: a local APIC, an IOAPIC, IRQ 0 -> GSI 2, and the PCI
+// IRQs 5, 9, 10, 11 level-triggered, active high.
+Buf qemu_pc_madt() {
+  Buf lapic = {0, 8, 0, 0, 1, 0, 0, 0};
+  Buf ioapic = {1, 12, 0, 0, 0, 0, 0xc0, 0xfe, 0, 0, 0, 0};
+  Buf nmi = {4, 6, 0xff, 0, 0, 1};
+  return madt(cat({lapic, ioapic, iso(0, 2, 0), iso(5, 5, 0xd), iso(9, 9, 0xd), iso(10, 10, 0xd), iso(11, 11, 0xd), nmi}));
+}
+
+}  // namespace
+
+TEST(AcpiMadtParse, QemuPcOverrides) {
+  auto m = acpi::parse_madt(qemu_pc_madt());
+  ASSERT_TRUE(m.ok());
+  EXPECT_EQ(m->override_count, 5u);
+  uint16_t flags = 0xffff;
+  EXPECT_EQ(m->isa_gsi(0, &flags), 2u);
+  EXPECT_EQ(flags, 0);
+  EXPECT_EQ(m->isa_gsi(11, &flags), 11u);
+  EXPECT_EQ(flags, 0xd);
+  EXPECT_EQ(flags & acpi::kMpsTriggerMask, acpi::kMpsLevel);
+  EXPECT_EQ(m->isa_gsi(4, &flags), 4u);  // no override: the same number
+  EXPECT_EQ(flags, 0);
+  auto moved = acpi::parse_madt(madt(iso(10, 21, 0xf)));
+  ASSERT_TRUE(moved.ok());
+  EXPECT_EQ(moved->isa_gsi(10, nullptr), 21u);
+  auto empty = acpi::parse_madt(madt({}));
+  ASSERT_TRUE(empty.ok());
+  EXPECT_EQ(empty->override_count, 0u);
+}
+
+TEST(AcpiMadtParse, MalformedTablesAreRefused) {
+  EXPECT_EQ(acpi::parse_madt(madt({2, 1})).error(), Error::InvalidArgument);           // length below 2
+  EXPECT_EQ(acpi::parse_madt(madt({2, 0})).error(), Error::InvalidArgument);
+  EXPECT_EQ(acpi::parse_madt(madt({1, 12, 0})).error(), Error::Truncated);             // past the end
+  EXPECT_EQ(acpi::parse_madt(madt({1})).error(), Error::Truncated);                    // half a header
+  Buf bad_len = iso(9, 9, 0xd);
+  bad_len[1] = 12;
+  bad_len.resize(12);
+  EXPECT_EQ(acpi::parse_madt(madt(bad_len)).error(), Error::InvalidArgument);
+  EXPECT_EQ(acpi::parse_madt(madt(iso(9, 9, 0xd, 1))).error(), Error::InvalidArgument);  // not ISA
+  EXPECT_EQ(acpi::parse_madt(madt(iso(16, 16, 0xd))).error(), Error::InvalidArgument);   // no such ISA IRQ
+  EXPECT_EQ(acpi::parse_madt(madt(cat({iso(9, 9, 0xd), iso(9, 20, 0xd)}))).error(), Error::InvalidArgument);
+  std::vector<Buf> many;
+  for (uint8_t i = 0; i < 16; ++i) many.push_back(iso(i, i, 0));
+  EXPECT_TRUE(acpi::parse_madt(madt(cat(many))).ok());
+  EXPECT_EQ(acpi::parse_madt(table("APIC", 40)).error(), Error::Truncated);
+  Buf t = qemu_pc_madt();
+  for (size_t n = 0; n < t.size(); ++n) EXPECT_FALSE(acpi::parse_madt(acpi::Bytes(t).first(n)).ok()) << n;
+  for (size_t i = 0; i < t.size(); ++i) {
+    Buf f = t;
+    f[i] ^= 0x5a;
+    EXPECT_FALSE(acpi::parse_madt(f).ok()) << i;
+    fix_checksum(f, 0, f.size(), 9);
+    (void)acpi::parse_madt(f);  // must not crash or read out of bounds
+  }
+}

@@ -144,6 +144,11 @@ ktl::Result<void> parse_line(Tokens& t, Manifest& out, Block& block, Diagnostics
       if (s.grants[i].kind == GrantKind::Pci) return diag.fail(Error::InvalidArgument, "duplicate match");
     if (s.grant_count == kMaxGrants) return diag.fail(Error::NoSpace, "too many grants");
     s.grants[s.grant_count++] = TRY(text::take_grant(t, diag));
+    Tokens rest = t;
+    if (rest.next() == "intx") {
+      t = rest;
+      s.pci_intx = true;
+    }
   }
   return text::expect_end(t, diag);
 }

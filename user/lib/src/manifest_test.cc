@@ -701,6 +701,10 @@ TEST(Manifest, MatchPci) {
   EXPECT_EQ(m->services[1].grants[0], Grant::pci(0x8086, 0x10d3));  // either case
   auto z = parse_ok(in_service("match pci 0000:ffff"));
   EXPECT_EQ(z->services[0].grants[0], Grant::pci(0, 0xffff));
+  EXPECT_FALSE(z->services[0].pci_intx);
+  auto x = parse_ok(in_service("match pci 1234:11e8 intx"));
+  EXPECT_EQ(x->services[0].grants[0], Grant::pci(0x1234, 0x11e8));
+  EXPECT_TRUE(x->services[0].pci_intx);
 }
 
 TEST(ManifestRefuses, BadMatch) {
@@ -714,6 +718,8 @@ TEST(ManifestRefuses, BadMatch) {
         << id;
   EXPECT_TRUE(Refused(in_service("match pci ffff:1234"), Error::InvalidArgument, 3, "pci vendor 0xffff"));
   EXPECT_TRUE(Refused(in_service("match pci 1234:5678 9"), Error::InvalidArgument, 3, "trailing garbage"));
+  EXPECT_TRUE(Refused(in_service("match pci 1234:5678 intx intx"), Error::InvalidArgument, 3, "trailing garbage"));
+  EXPECT_TRUE(Refused(in_service("match pci 1234:5678 INTX"), Error::InvalidArgument, 3, "trailing garbage"));
   EXPECT_TRUE(Refused(in_service("match pci 1234:5678\nmatch pci 1234:5679"), Error::InvalidArgument, 4,
                       "duplicate match"));
   // A device is matched, never granted.

@@ -64,6 +64,32 @@ ktl::Result<MsiX> decode_msix(ConfigSpace& cs, Address a, uint8_t offset) {
 
 namespace {
 
+// The physical address of [offset, offset + bytes) inside `b`, if it fits.
+ktl::Result<uint64_t> inside_bar(const Bar& b, uint32_t offset, uint64_t bytes) {
+  if ((b.kind != BarKind::Mem32 && b.kind != BarKind::Mem64) || b.base == 0 || b.size == 0)
+    return Error::InvalidArgument;
+  if (offset > b.size || bytes > b.size - offset) return Error::OutOfRange;
+  uint64_t phys = 0;
+  if (__builtin_add_overflow(b.base, uint64_t(offset), &phys)) return Error::OutOfRange;
+  return phys;
+}
+
+}  // namespace
+
+ktl::Result<MsiXLocation> locate_msix(const MsiX& m, const Bar* bars, unsigned bar_count) {
+  if (!m.present || m.table_size == 0 || m.table_bar >= bar_count || m.pba_bar >= bar_count ||
+      bar_count > kMaxBars)
+    return Error::InvalidArgument;
+  MsiXLocation l;
+  l.table_bytes = uint64_t(m.table_size) * kMsiXEntryBytes;
+  l.pba_bytes = (uint64_t(m.table_size) + 63) / 64 * 8;
+  l.table_phys = TRY(inside_bar(bars[m.table_bar], m.table_offset, l.table_bytes));
+  l.pba_phys = TRY(inside_bar(bars[m.pba_bar], m.pba_offset, l.pba_bytes));
+  return l;
+}
+
+namespace {
+
 // The size a mask of address bits stands for: the lowest set bit, if the
 // set bits are contiguous up to bit 63 (else 0: malformed).
 uint64_t size_of_mask(uint64_t mask) {
@@ -269,6 +295,39 @@ void enumerate(ConfigSpace& cs, uint8_t first_bus, uint8_t last_bus, FunctionSin
   if (last_bus < first_bus) return;
   Enumerator e{cs, first_bus, last_bus, sink};
   e.run();
+}
+
+IntxRoute route_intx(const Function& f, const IntxChipset& c, const acpi::Madt& madt, uint32_t* gsi) {
+  if (f.interrupt_pin == 0) return IntxRoute::NoPin;
+  const bool i440fx = c.host_vendor == 0x8086 && c.host_device == 0x1237;
+  const bool piix = c.isa_vendor == 0x8086 && (c.isa_device == 0x7000 || c.isa_device == 0x7110);
+  if (!i440fx || !piix) return IntxRoute::NeedsPrt;
+  const uint8_t line = f.interrupt_line;
+  // IRQs 0, 1, 2, 8 and 13 are never PCI lines (PIIX3 datasheet, PIRQRC:
+  // reserved values); 0xff is "unknown".
+  if (line < 3 || line > 15 || line == 8 || line == 13) return IntxRoute::NotRouted;
+  bool named = false;
+  for (unsigned link = 0; link < 4; ++link) {
+    const uint8_t r = uint8_t(c.pirq_routes >> (8 * link));
+    if (!(r & 0x80) && (r & 0x0f) == line) named = true;
+  }
+  if (!named) return IntxRoute::NotRouted;
+  uint16_t flags = 0;
+  const uint32_t g = madt.isa_gsi(line, &flags);
+  if ((flags & acpi::kMpsTriggerMask) != acpi::kMpsLevel) return IntxRoute::NotLevel;
+  *gsi = g;
+  return IntxRoute::Routed;
+}
+
+const char* intx_route_name(IntxRoute r) {
+  switch (r) {
+    case IntxRoute::Routed: return "routed";
+    case IntxRoute::NoPin: return "no INTx pin";
+    case IntxRoute::NeedsPrt: return "INTx routing on this chipset needs the ACPI _PRT";
+    case IntxRoute::NotRouted: return "the interrupt line is no IRQ the firmware routed a PCI link to";
+    case IntxRoute::NotLevel: return "the MADT does not make the interrupt line level-triggered";
+  }
+  return "unknown";
 }
 
 const char* class_name(uint8_t class_code, uint8_t subclass) {

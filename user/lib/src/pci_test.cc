@@ -274,6 +274,145 @@ TEST(PciCapabilities, MsiAndMsiX) {
   EXPECT_FALSE(q->msix.present);
 }
 
+// The MSI-X table and PBA must lie wholly inside an assigned memory BAR.
+TEST(PciMsiX, LocatesTableAndPba) {
+  pci::Bar bars[6] = {};
+  bars[0] = {BarKind::Mem32, false, 0xfeb80000, 0x20000};
+  bars[2] = {BarKind::Io, false, 0xc000, 0x20};
+  bars[3] = {BarKind::Mem32, false, 0xfebd0000, 0x4000};
+  bars[4] = {BarKind::Mem64, true, 0x800000000ull, 0x4000};
+  pci::MsiX m;
+  m.present = true;
+  m.table_size = 5;
+  m.table_bar = 3;
+  m.table_offset = 0x0;
+  m.pba_bar = 3;
+  m.pba_offset = 0x2000;
+  auto l = pci::locate_msix(m, bars, 6);
+  ASSERT_TRUE(l.ok());
+  EXPECT_EQ(l->table_phys, 0xfebd0000u);
+  EXPECT_EQ(l->table_bytes, 5u * 16);
+  EXPECT_EQ(l->pba_phys, 0xfebd2000u);
+  EXPECT_EQ(l->pba_bytes, 8u);
+  // A 64-bit BAR works; 65 entries need two PBA words.
+  m.table_bar = m.pba_bar = 4;
+  m.table_size = 65;
+  m.table_offset = 0x4000 - 65 * 16;  // the table ends at the BAR's end exactly
+  m.pba_offset = 0x4000 - 16;
+  l = pci::locate_msix(m, bars, 6);
+  ASSERT_TRUE(l.ok());
+  EXPECT_EQ(l->table_phys, 0x800000000ull + 0x4000 - 65 * 16);
+  EXPECT_EQ(l->pba_bytes, 16u);
+}
+
+TEST(PciMsiX, MalformedLocationsAreRefused) {
+  pci::Bar bars[6] = {};
+  bars[0] = {BarKind::Mem32, false, 0xfeb80000, 0x1000};
+  bars[1] = {BarKind::Io, false, 0xc000, 0x20};
+  bars[2] = {BarKind::Mem32, false, 0, 0x1000};  // not assigned
+  bars[3] = {BarKind::Invalid, false, 0, 0};
+  bars[4] = {BarKind::Mem64, false, 0xfffffffffffff000ull, 0x1000};
+  pci::MsiX good;
+  good.present = true;
+  good.table_size = 4;
+  good.pba_offset = 0x800;
+  ASSERT_TRUE(pci::locate_msix(good, bars, 6).ok());
+  auto refused = [&](pci::MsiX m, ktl::Error e, unsigned count = 6) {
+    auto l = pci::locate_msix(m, bars, count);
+    return !l.ok() && l.error() == e;
+  };
+  pci::MsiX m = good;
+  m.present = false;
+  EXPECT_TRUE(refused(m, ktl::Error::InvalidArgument));
+  // The BIR names an I/O BAR, an unassigned one, an invalid one, the upper
+  // half of a 64-bit BAR, a BAR past the function's count (a bridge has 2).
+  for (uint8_t bir : {1, 2, 3, 5}) {
+    m = good;
+    m.table_bar = bir;
+    EXPECT_TRUE(refused(m, ktl::Error::InvalidArgument)) << int(bir);
+    m = good;
+    m.pba_bar = bir;
+    EXPECT_TRUE(refused(m, ktl::Error::InvalidArgument)) << int(bir);
+  }
+  m = good;
+  m.table_bar = 4;
+  m.table_offset = 0;
+  EXPECT_TRUE(pci::locate_msix(m, bars, 6).ok());
+  m.table_bar = 2;
+  EXPECT_TRUE(refused(m, ktl::Error::InvalidArgument, 2));
+  // Offsets past the end, a table that runs past the end, offsets near 2^32.
+  m = good;
+  m.table_offset = 0x1000;
+  EXPECT_TRUE(refused(m, ktl::Error::OutOfRange));
+  m.table_offset = 0x1000 - 4 * 16 + 8;
+  EXPECT_TRUE(refused(m, ktl::Error::OutOfRange));
+  m.table_offset = 0xfffffff8;
+  EXPECT_TRUE(refused(m, ktl::Error::OutOfRange));
+  m = good;
+  m.table_size = 2048;  // 32 KiB of table in a 4 KiB BAR
+  EXPECT_TRUE(refused(m, ktl::Error::OutOfRange));
+  m = good;
+  m.pba_offset = 0xffc;  // an 8-byte PBA word crossing the end
+  EXPECT_TRUE(refused(m, ktl::Error::OutOfRange));
+  // A BAR at the top of the address space: the sum would wrap.
+  bars[4].size = 0x2000;
+  m = good;
+  m.table_bar = 4;
+  m.table_offset = 0x1000;
+  EXPECT_TRUE(refused(m, ktl::Error::OutOfRange));
+}
+
+// INTx routing without the _PRT: only i440FX + PIIX, from the firmware's
+// Interrupt Line, the PIRQ route control registers and the MADT.
+TEST(PciIntx, RoutesOnI440fxOnly) {
+  keel::acpi::Madt madt;
+  madt.override_count = 3;
+  madt.overrides[0] = {0, 2, 0};
+  madt.overrides[1] = {10, 10, 0xd};  // level, active high (QEMU)
+  madt.overrides[2] = {11, 11, 0xd};
+  pci::IntxChipset pc{0x8086, 0x1237, 0x8086, 0x7000, 0x0b0b0a0a};  // PIRQA-D -> 10, 10, 11, 11
+  pci::Function f;
+  f.interrupt_pin = 1;
+  f.interrupt_line = 11;
+  uint32_t gsi = 0;
+  EXPECT_EQ(pci::route_intx(f, pc, madt, &gsi), pci::IntxRoute::Routed);
+  EXPECT_EQ(gsi, 11u);
+  // An override that moves the IRQ.
+  madt.overrides[1] = {10, 20, 0xf};
+  f.interrupt_line = 10;
+  EXPECT_EQ(pci::route_intx(f, pc, madt, &gsi), pci::IntxRoute::Routed);
+  EXPECT_EQ(gsi, 20u);
+  pci::IntxChipset piix4 = pc;
+  piix4.isa_device = 0x7110;
+  EXPECT_EQ(pci::route_intx(f, piix4, madt, &gsi), pci::IntxRoute::Routed);
+  // No pin.
+  f.interrupt_pin = 0;
+  EXPECT_EQ(pci::route_intx(f, pc, madt, &gsi), pci::IntxRoute::NoPin);
+  f.interrupt_pin = 1;
+  // q35 (8086:29c0 + ICH9 LPC 8086:2918), or an i440FX without PIIX.
+  pci::IntxChipset q35{0x8086, 0x29c0, 0x8086, 0x2918, 0x0b0b0a0a};
+  EXPECT_EQ(pci::route_intx(f, q35, madt, &gsi), pci::IntxRoute::NeedsPrt);
+  pci::IntxChipset bare = pc;
+  bare.isa_vendor = bare.isa_device = 0;
+  EXPECT_EQ(pci::route_intx(f, bare, madt, &gsi), pci::IntxRoute::NeedsPrt);
+  // Lines the firmware did not route: unknown, reserved, not in a PIRQRC,
+  // in a disabled PIRQRC.
+  for (uint8_t line : {0xff, 0, 2, 8, 13, 16, 5}) {
+    f.interrupt_line = line;
+    EXPECT_EQ(pci::route_intx(f, pc, madt, &gsi), pci::IntxRoute::NotRouted) << int(line);
+  }
+  pci::IntxChipset disabled = pc;
+  disabled.pirq_routes = 0x8b8b0a0a;  // PIRQC/D off
+  f.interrupt_line = 11;
+  EXPECT_EQ(pci::route_intx(f, disabled, madt, &gsi), pci::IntxRoute::NotRouted);
+  // The MADT must make the line level-triggered.
+  madt.overrides[2] = {11, 11, 0x5};  // edge
+  EXPECT_EQ(pci::route_intx(f, pc, madt, &gsi), pci::IntxRoute::NotLevel);
+  madt.override_count = 2;  // no override for 11
+  EXPECT_EQ(pci::route_intx(f, pc, madt, &gsi), pci::IntxRoute::NotLevel);
+  EXPECT_STREQ(pci::intx_route_name(pci::IntxRoute::NeedsPrt), "INTx routing on this chipset needs the ACPI _PRT");
+}
+
 TEST(PciProbe, ReadsTheHeader) {
   FakeConfig cs;
   auto& f = cs.add(kA, 0x1234, 0x1111, 0x03, 0x00);

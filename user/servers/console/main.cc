@@ -484,6 +484,8 @@ void cmd_lsdev(std::string_view arg) {
   const uint64_t count = m.words[0];
   if (dm::Access(m.words[1]) == dm::Access::Ecam) {
     putf("{} PCI functions (ECAM at {:#x}, buses {}-{})\n", count, m.words[2], m.words[3], m.words[4]);
+  } else if (dm::Access(m.words[1]) == dm::Access::Legacy) {
+    putf("{} PCI functions (configuration mechanism #1, buses {}-{})\n", count, m.words[3], m.words[4]);
   } else {
     putf("{} PCI functions (no configuration access: see dmesg)\n", count);
   }
@@ -506,7 +508,10 @@ void cmd_lsdev(std::string_view arg) {
     if (w[11] & dm::kFlagMsiX) putf(" MSI-X({})", w[14]);
     putf(" driver {}\n", driver.empty() ? std::string_view("-") : driver);
     if (verbose) {
-      if (w[10] != 0) putf("    interrupt line {}\n", w[9]);
+      if (w[10] != 0) {
+        if (w[15] != dm::kNoGsi) putf("    interrupt line {}, INTx GSI {}\n", w[9], w[15]);
+        else putf("    interrupt line {}, INTx not routed: {}\n", w[9], keel::pci::intx_route_name(keel::pci::IntxRoute(w[16])));
+      }
       print_bars(i, w[12]);
     }
   }

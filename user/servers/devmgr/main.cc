@@ -16,10 +16,13 @@
 // BIOS area only without it. OVMF keeps its tables in ACPI-reclaimable
 // memory, which devmem_create maps read-only (never writable: it is RAM).
 //
-// Not reachable: the legacy configuration mechanism #1, ports 0xcf8-0xcff,
-// which the kernel keeps for itself (ioports_create refuses them: the pair
-// cannot be shared, and 0xcf9 is the machine's reset register). Without an
-// MCFG devmgr serves an empty list and says why in the log.
+// Without an MCFG (QEMU's i440FX `pc`) configuration space is reached
+// through the legacy mechanism #1, ports 0xcf8/0xcfc, which the kernel keeps
+// (the pair cannot be shared) and does itself under one lock:
+// pci_config_read/pci_config_write. From the MADT devmgr keeps the interrupt
+// source overrides, to route INTx pins where that can be done without the
+// ACPI _PRT (keel::pci::route_intx: i440FX/PIIX only); kDeviceInfo reports
+// the GSI or why there is none.
 #include <keel/acpi.h>
 #include <keel/alloc.h>
 #include <keel/keel.h>
@@ -27,6 +30,8 @@
 #include <keel/proto/devmgr.h>
 #include <keel/rpc.h>
 #include <keel/start.h>
+
+#include <ktl/format.h>
 
 #include <cstring>
 
@@ -88,13 +93,27 @@ struct McfgSearch {
   bool found = false;
   acpi::Mcfg mcfg;
   ktl::Error error = ktl::Error::NotFound;
+  bool madt_found = false;
+  acpi::Madt madt;
 };
 
 void visit_entry(void* ctx, uint64_t phys) {
   auto* s = static_cast<McfgSearch*>(ctx);
-  if (s->found) return;
   uint8_t head[acpi::kHeaderSize];
-  if (copy_phys(phys, sizeof head, head) != Status::Ok || std::memcmp(head, "MCFG", 4) != 0) return;
+  if (copy_phys(phys, sizeof head, head) != Status::Ok) return;
+  if (std::memcmp(head, "APIC", 4) == 0 && !s->madt_found) {
+    // The MADT: only its interrupt source overrides (INTx routing).
+    auto t = read_table(phys, "APIC", g_table, sizeof g_table);
+    auto m = t.ok() ? acpi::parse_madt(*t) : ktl::Result<acpi::Madt>(t.error());
+    if (m.ok()) {
+      s->madt_found = true;
+      s->madt = *m;
+    } else {
+      keel::print("devmgr: the MADT is refused: {}\n", ktl::error_name(m.error()));
+    }
+    return;
+  }
+  if (s->found || std::memcmp(head, "MCFG", 4) != 0) return;
   auto t = read_table(phys, "MCFG", g_table, sizeof g_table);
   if (!t.ok()) {
     s->error = t.error();
@@ -108,6 +127,8 @@ void visit_entry(void* ctx, uint64_t phys) {
   s->found = true;
   s->mcfg = *m;
 }
+
+acpi::Madt g_madt;  // the MADT's overrides (none if there is no MADT)
 
 // Finds the MCFG: Ok and *out, or the reason there is none (logged).
 bool find_mcfg(acpi::Mcfg* out) {
@@ -152,11 +173,13 @@ bool find_mcfg(acpi::Mcfg* out) {
                 ktl::error_name(root.error()));
     return false;
   }
-  McfgSearch s;
+  static McfgSearch s;
   if (auto n = acpi::for_each_entry(*root, xsdt, &visit_entry, &s); !n.ok()) {
     keel::print("devmgr: the {} is malformed: {}\n", xsdt ? "XSDT" : "RSDT", ktl::error_name(n.error()));
     return false;
   }
+  if (s.madt_found) g_madt = s.madt;
+  else keel::print("devmgr: no MADT: no INTx routing\n");
   if (!s.found) {
     if (s.error == ktl::Error::NotFound) keel::print("devmgr: no MCFG table (no PCI Express ECAM)\n");
     else keel::print("devmgr: the MCFG is refused: {}\n", ktl::error_name(s.error));
@@ -219,9 +242,29 @@ class Ecam final : public pci::ConfigSpace {
   bool failed_[256] = {};
 };
 
+// Configuration space through the kernel's configuration mechanism #1
+// (pci_config_read/write: ports 0xcf8/0xcfc, which the kernel keeps), for
+// machines without an MCFG. Conventional space only (offsets below 256).
+class Mechanism1 final : public pci::ConfigSpace {
+ public:
+  uint32_t read32(pci::Address a, uint16_t offset) override {
+    uint32_t v = 0xffffffff;
+    if (offset < 256 && sys::pci_config_read(g_resource, address(a), offset, &v) != 0) return 0xffffffff;
+    return v;
+  }
+  void write32(pci::Address a, uint16_t offset, uint32_t value) override {
+    if (offset < 256) (void)sys::pci_config_write(g_resource, address(a), offset, value);
+  }
+
+ private:
+  static uint32_t address(pci::Address a) { return uint32_t(a.bus) << 8 | uint32_t(a.device & 31) << 3 | (a.function & 7); }
+};
+
 // ---------------------------------------------------------------- the devices
 
 pci::Function g_devices[kMaxDevices];
+// The service init handed each function to (kSetDriver), "" for none.
+char g_driver[kMaxDevices][proto::kDriverNameMax + 1];
 size_t g_device_count = 0;
 proto::Access g_access = proto::Access::None;
 acpi::EcamWindow g_window;
@@ -237,41 +280,88 @@ uint64_t bar_kind(pci::BarKind k) {
   return proto::kBarInvalid;
 }
 
-void enumerate() {
-  acpi::Mcfg mcfg;
-  if (!find_mcfg(&mcfg)) return;
-  // Segment 0 only: the other segments' host bridges need _SEG-aware
-  // routing that Keel does not have.
-  const acpi::EcamWindow* w = nullptr;
-  for (size_t i = 0; i < mcfg.count; ++i)
-    if (mcfg.windows[i].segment == 0) {
-      w = &mcfg.windows[i];
-      break;
-    }
-  if (!w) {
-    keel::print("devmgr: the MCFG has no window for segment 0\n");
-    return;
-  }
-  g_window = *w;
-  g_access = proto::Access::Ecam;
-  keel::print("devmgr: ECAM at {:#x}, buses {}-{}\n", w->base, w->bus_start, w->bus_end);
-  static Ecam ecam(*w);
-  pci::FunctionSink sink{g_devices, kMaxDevices};
-  pci::enumerate(ecam, w->bus_start, w->bus_end, sink);
-  g_device_count = sink.count;
-  if (sink.overflowed) keel::print("devmgr: more than {} PCI functions; the rest are ignored\n", kMaxDevices);
+// What route_intx needs of the chipset: the host bridge, the ISA bridge at
+// 00:01.0 and its PIRQ route control registers.
+pci::IntxChipset g_chipset;
+uint32_t g_gsi[kMaxDevices];
+pci::IntxRoute g_route[kMaxDevices];
+
+void route_interrupts(pci::ConfigSpace& cs) {
   for (size_t i = 0; i < g_device_count; ++i) {
     const pci::Function& f = g_devices[i];
-    keel::print("devmgr: {:02x}:{:02x}.{} {:04x}:{:04x} {}{}{}{}\n", f.address.bus, f.address.device,
+    if (f.address == pci::Address{0, 0, 0}) {
+      g_chipset.host_vendor = f.vendor;
+      g_chipset.host_device = f.device;
+    } else if (f.address == pci::Address{0, 1, 0}) {
+      g_chipset.isa_vendor = f.vendor;
+      g_chipset.isa_device = f.device;
+      g_chipset.pirq_routes = cs.read32(f.address, 0x60);
+    }
+  }
+  for (size_t i = 0; i < g_device_count; ++i) {
+    g_gsi[i] = proto::kNoGsi;
+    g_route[i] = pci::route_intx(g_devices[i], g_chipset, g_madt, &g_gsi[i]);
+    if (g_route[i] != pci::IntxRoute::Routed) g_gsi[i] = proto::kNoGsi;
+  }
+}
+
+void log_functions() {
+  for (size_t i = 0; i < g_device_count; ++i) {
+    const pci::Function& f = g_devices[i];
+    char intx[24] = "";
+    if (g_route[i] == pci::IntxRoute::Routed) ktl::format(intx, sizeof intx, ", INTx GSI {}", g_gsi[i]);
+    keel::print("devmgr: {:02x}:{:02x}.{} {:04x}:{:04x} {}{}{}{}{}\n", f.address.bus, f.address.device,
                 f.address.function, f.vendor, f.device, pci::class_name(f.class_code, f.subclass),
-                f.msi.present ? ", MSI" : "", f.msix.present ? ", MSI-X" : "",
+                f.msi.present ? ", MSI" : "", f.msix.present ? ", MSI-X" : "", static_cast<const char*>(intx),
                 f.capabilities_malformed ? ", malformed capability list" : "");
   }
 }
 
+void enumerate() {
+  acpi::Mcfg mcfg;
+  const acpi::EcamWindow* w = nullptr;
+  if (find_mcfg(&mcfg)) {
+    // Segment 0 only: the other segments' host bridges need _SEG-aware
+    // routing that Keel does not have.
+    for (size_t i = 0; i < mcfg.count; ++i)
+      if (mcfg.windows[i].segment == 0) {
+        w = &mcfg.windows[i];
+        break;
+      }
+    if (!w) keel::print("devmgr: the MCFG has no window for segment 0\n");
+  }
+  pci::ConfigSpace* cs = nullptr;
+  pci::FunctionSink sink{g_devices, kMaxDevices};
+  if (w) {
+    g_window = *w;
+    g_access = proto::Access::Ecam;
+    keel::print("devmgr: ECAM at {:#x}, buses {}-{}\n", w->base, w->bus_start, w->bus_end);
+    static Ecam ecam(*w);
+    cs = &ecam;
+  } else {
+    // No ECAM: the legacy mechanism through the kernel, if it answers (the
+    // host bridge 00:00.0 is there on every PC).
+    static Mechanism1 legacy;
+    uint32_t id = 0;
+    if (sys::pci_config_read(g_resource, 0, 0, &id) != 0 || (id & 0xffff) == 0xffff) {
+      keel::print("devmgr: no configuration access (no ECAM, mechanism #1 does not answer)\n");
+      return;
+    }
+    g_window = acpi::EcamWindow{0, 0, 0, 255};
+    g_access = proto::Access::Legacy;
+    keel::print("devmgr: configuration mechanism #1 (no ECAM), buses 0-255\n");
+    cs = &legacy;
+  }
+  pci::enumerate(*cs, g_window.bus_start, g_window.bus_end, sink);
+  g_device_count = sink.count;
+  if (sink.overflowed) keel::print("devmgr: more than {} PCI functions; the rest are ignored\n", kMaxDevices);
+  route_interrupts(*cs);
+  log_functions();
+}
+
 // ---------------------------------------------------------------- serving
 
-void handle(keel::IpcMessage& m, keel::rpc::Request&) {
+void handle(keel::IpcMessage& m, keel::rpc::Request& req) {
   switch (keel::rpc::label(m)) {
     case proto::kDeviceInfo: {
       if (keel::rpc::words(m) < 1) return keel::rpc::reply_status(m, Status::InvalidArgument);
@@ -294,8 +384,9 @@ void handle(keel::IpcMessage& m, keel::rpc::Request&) {
       m.words[12] = f.header_type;
       m.words[13] = f.msi.present ? f.msi.max_vectors : 0;
       m.words[14] = f.msix.present ? f.msix.table_size : 0;
-      // No PCI driver exists yet: matching drivers from the manifest is TODO(issue 4).
-      const uint32_t at = keel::rpc::put_string(m, proto::kDeviceInfoWords, "");
+      m.words[15] = g_gsi[&f - g_devices];
+      m.words[16] = uint64_t(g_route[&f - g_devices]);
+      const uint32_t at = keel::rpc::put_string(m, proto::kDeviceInfoWords, g_driver[&f - g_devices]);
       m.tag = keel::rpc::tag(uint32_t(Status::Ok), at);
       return;
     }
@@ -320,6 +411,24 @@ void handle(keel::IpcMessage& m, keel::rpc::Request&) {
       m.words[4] = g_window.bus_end;
       m.tag = keel::rpc::tag(uint32_t(Status::Ok), proto::kSummaryWords);
       return;
+    case proto::kSetDriver: {
+      // Only init holds the unbadged endpoint handle (names mints badged
+      // ones for everyone else).
+      if (req.badge != 0) return keel::rpc::reply_status(m, Status::AccessDenied);
+      char name[proto::kDriverNameMax + 1];
+      std::string_view view;
+      if (keel::rpc::words(m) < 1 || !keel::rpc::get_string(m, 1, name, sizeof name - 1, &view, nullptr))
+        return keel::rpc::reply_status(m, Status::InvalidArgument);
+      const uint64_t where = m.words[0];
+      for (size_t i = 0; i < g_device_count; ++i) {
+        const pci::Address a = g_devices[i].address;
+        if ((uint64_t(a.bus) << 16 | uint64_t(a.device) << 8 | a.function) != where) continue;
+        std::memcpy(g_driver[i], view.data(), view.size());
+        g_driver[i][view.size()] = 0;
+        return keel::rpc::reply_status(m, Status::Ok);
+      }
+      return keel::rpc::reply_status(m, Status::NotFound);
+    }
     default:
       return keel::rpc::reply_status(m, Status::Unsupported);
   }

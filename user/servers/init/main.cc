@@ -174,6 +174,9 @@ void register_if_running(Service& s) {
     (void)sys::handle_duplicate(s.endpoint, keel::kRightWrite | keel::kRightDuplicate | keel::kRightTransfer, &ep);
   g_lock.unlock();
   if (ep == kInvalidHandle) return;
+  // A restarted devmgr learns again who drives which function (before the
+  // handle moves to names).
+  if (std::string_view(s.spec->name) == "devmgr") init_pci::tell_devmgr(ep);
   if (Status st = names_register(s, ep); st != Status::Ok)
     logf("names: register {} failed: {}", s.spec->name, keel::status_name(st));
   sys::handle_close(ep);
@@ -206,7 +209,8 @@ Status give(keel::Prepared& p, const char* kind, unsigned nth, Handle h) {
 }
 
 // Makes and gives the objects of one grant. `counts` numbers grants per kind.
-Status give_grant(keel::Prepared& p, const char* service, const keel::Grant& g, unsigned counts[keel::kGrantKindCount]) {
+Status give_grant(keel::Prepared& p, const char* service, const keel::Grant& g, bool intx,
+                  unsigned counts[keel::kGrantKindCount]) {
   unsigned nth = counts[unsigned(g.kind)]++;
   switch (g.kind) {
     case keel::GrantKind::IoPorts: {
@@ -267,7 +271,7 @@ Status give_grant(keel::Prepared& p, const char* service, const keel::Grant& g, 
         logf("{}: match pci {:04x}:{:04x}: devmgr is not running (say `after devmgr`)", service, g.base, g.size);
         return Status::NotFound;
       }
-      Status st = init_pci::give_device(p, service, g, g_resource, devmgr);
+      Status st = init_pci::give_device(p, service, g, intx, g_resource, devmgr);
       sys::handle_close(devmgr);
       return st;
     }
@@ -348,7 +352,7 @@ Status spawn_service(Service& s) {
     st = args == kInvalidHandle ? Status::NoMemory : keel::spawn_give(p, "args", args);
   }
   unsigned counts[keel::kGrantKindCount] = {};
-  for (size_t i = 0; st == Status::Ok && i < spec.grant_count; ++i) st = give_grant(p, spec.name, spec.grants[i], counts);
+  for (size_t i = 0; st == Status::Ok && i < spec.grant_count; ++i) st = give_grant(p, spec.name, spec.grants[i], spec.pci_intx, counts);
   if (st != Status::Ok) {
     keel::spawn_cancel(p);
     return st;

@@ -14,14 +14,23 @@ namespace init_pci {
 // Pci grant), the first one not already claimed by another service:
 //   "bar0".."bar5"  DeviceMemory (memory BAR, whole pages) or IoPorts (I/O BAR)
 //                   from `resource`, only for the BARs the function has;
-//   "irq" + "irq-notify"  an MSI (interrupt_create_msi; init programs and
-//                   enables the function's MSI capability and bus mastering
-//                   through its configuration page) when the function has MSI;
+//   "irq" + "irq-notify"  an MSI-X or MSI (interrupt_create_msi; init
+//                   programs MSI-X table entry 0 through the table's BAR, or
+//                   the MSI capability, enables it and bus mastering through
+//                   the function's configuration space) when the function has one
+//                   and `intx` (manifest `match pci ... intx`) is false; else
+//                   its INTx line (interrupt_create on the GSI devmgr routed,
+//                   MSI and MSI-X off), if devmgr could route it;
 //   "pci"           a MemoryObject with its keel::proto::devmgr::PciDevice.
+// Then tells devmgr the service is the function's driver (kSetDriver).
 // Logs what it gave, or why not. Errors: NotFound (devmgr has no such
 // function, or none left unclaimed; devmgr found no ECAM), TimedOut (devmgr
 // does not answer in 2 s), those of the syscalls.
-keel::Status give_device(keel::Prepared& p, const char* service, const keel::Grant& g, keel::Handle resource,
-                         keel::Handle devmgr);
+keel::Status give_device(keel::Prepared& p, const char* service, const keel::Grant& g, bool intx,
+                         keel::Handle resource, keel::Handle devmgr);
+
+// Tells devmgr (a fresh one: it forgets when restarted) which service drives
+// each function handed out so far (kSetDriver); logs refusals.
+void tell_devmgr(keel::Handle devmgr);
 
 }  // namespace init_pci

@@ -371,6 +371,37 @@ UTEST(device, devmem_reads_pci_configuration_space) {
   UEXPECT_EQ(sys::handle_close(dm), 0);
 }
 
+// The legacy configuration mechanism #1 through the kernel (pci_config_read
+// and pci_config_write): the same registers as ECAM; errors.
+UTEST(device, pci_config_mechanism_1) {
+  keel::Handle r = resource(), vmo = make_vmo();
+  uint32_t v = 0;
+  UEXPECT_EQ(sys::pci_config_read(r, 0, 0, &v), 0);
+  UEXPECT_EQ(v, 0x29c08086u);  // 00:00.0, q35's host bridge
+  UEXPECT_EQ(sys::pci_config_read(r, 0x1f << 3, 0, &v), 0);
+  UEXPECT_EQ(v, 0x29188086u);  // 00:1f.0, the LPC bridge
+  UEXPECT_EQ(sys::pci_config_read(r, 0xff << 8 | 31 << 3 | 7, 0, &v), 0);
+  UEXPECT_EQ(v, 0xffffffffu);  // nothing there
+  // The interrupt line register (0x3c, byte 0) of 00:1f.2 (SATA) is plain
+  // read-write: written, read back, restored.
+  const uint32_t sata = 0x1f << 3 | 2;
+  uint32_t line = 0;
+  UASSERT(sys::pci_config_read(r, sata, 0x3c, &line) == 0);
+  UEXPECT_EQ(sys::pci_config_write(r, sata, 0x3c, (line & ~0xffu) | 0x5a), 0);
+  UEXPECT_EQ(sys::pci_config_read(r, sata, 0x3c, &v), 0);
+  UEXPECT_EQ(v & 0xff, 0x5au);
+  UEXPECT_EQ(sys::pci_config_write(r, sata, 0x3c, line), 0);
+  UEXPECT_EQ(sys::pci_config_read(r, 0x10000, 0, &v), err(Status::InvalidArgument));
+  UEXPECT_EQ(sys::pci_config_read(r, 0, 2, &v), err(Status::InvalidArgument));
+  UEXPECT_EQ(sys::pci_config_read(r, 0, 256, &v), err(Status::InvalidArgument));
+  UEXPECT_EQ(sys::pci_config_read(vmo, 0, 0, &v), err(Status::WrongType));
+  UEXPECT_EQ(sys::pci_config_read(r, 0, 0, reinterpret_cast<uint32_t*>(0x10000)), err(Status::Fault));
+  UEXPECT_EQ(sys::pci_config_write(r, 0, 0x101, 0), err(Status::InvalidArgument));
+  UEXPECT_EQ(sys::pci_config_write(r, 0x10000, 0, 0), err(Status::InvalidArgument));
+  UEXPECT_EQ(sys::pci_config_write(vmo, 0, 0x3c, 0), err(Status::WrongType));
+  sys::handle_close(vmo);
+}
+
 UTEST(device, devmem_create_errors) {
   keel::Handle r = resource(), out = 0, vmo = make_vmo();
   // RAM the kernel manages: low memory, the first MiB above it, 16 MiB.

@@ -82,4 +82,33 @@ struct Mcfg {
 // than kMaxMcfgWindows).
 ktl::Result<Mcfg> parse_mcfg(Bytes table);
 
+// The MADT's interrupt source overrides (ACPI 6.5 §5.2.12.5: entry type 2,
+// length 10: bus (0, ISA), source IRQ, GSI (4 bytes), flags (2 bytes:
+// polarity bits 1:0, trigger mode bits 3:2; 0 conforms to the bus, 1 active
+// high / edge, 3 active low / level)), the only part of the MADT user space
+// needs: an ISA IRQ reaches the GSI its override names, else the GSI of the
+// same number.
+struct IsaOverride {
+  uint8_t irq = 0;
+  uint32_t gsi = 0;
+  uint16_t flags = 0;
+};
+inline constexpr size_t kMaxIsaOverrides = 16;
+struct Madt {
+  size_t override_count = 0;
+  IsaOverride overrides[kMaxIsaOverrides];
+  // The GSI ISA IRQ `irq` reaches, and its override's flags (0: none).
+  uint32_t isa_gsi(uint8_t irq, uint16_t* flags) const;
+};
+inline constexpr uint16_t kMpsLevel = 3 << 2;        // flags: trigger mode level
+inline constexpr uint16_t kMpsTriggerMask = 3 << 2;
+
+// Parses an MADT (check_table with "APIC" first). Entries other than
+// overrides are skipped. Errors: those of check_table; Truncated (shorter
+// than the 44-byte fixed part, or an entry running past the end);
+// InvalidArgument (an entry of length below 2, an override of length other
+// than 10, on a bus other than ISA, or for an IRQ above 15, or two for the
+// same IRQ); NoSpace (more than kMaxIsaOverrides).
+ktl::Result<Madt> parse_madt(Bytes table);
+
 }  // namespace keel::acpi

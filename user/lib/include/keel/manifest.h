@@ -76,6 +76,9 @@
 //                           stored as a Grant of kind Pci (counts towards
 //                           kMaxGrants), so the policy must allow it (`device
 //                           PATH pci VVVV:DDDD`). `grant pci` is refused.
+//   match pci VVVV:DDDD intx  The same, with the function's INTx line as its
+//                           interrupt even if it has MSI or MSI-X (left
+//                           disabled): Service::pci_intx.
 //
 // Every line must consume all its tokens ("trailing garbage" otherwise).
 // A manifest with no services is valid.
@@ -157,6 +160,7 @@ struct Service {
   Restart restart = Restart::OnFailure;
   uint32_t heartbeat_ms = 0;  // 0: no heartbeat
   uint32_t line = 0;          // the `service` line, for messages
+  bool pci_intx = false;      // `match pci ... intx`: INTx even where MSI/MSI-X exist
 };
 
 struct Manifest {

@@ -16,6 +16,7 @@
 // Freestanding: no allocation, exceptions, RTTI or libc.
 #pragma once
 
+#include <keel/acpi.h>
 #include <ktl/result.h>
 
 #include <cstddef>
@@ -145,6 +146,30 @@ ktl::Result<Msi> decode_msi(ConfigSpace& cs, Address a, uint8_t offset);
 // BIR above 5 (reserved).
 ktl::Result<MsiX> decode_msix(ConfigSpace& cs, Address a, uint8_t offset);
 
+// Where an MSI-X function's table and pending-bit array are (PCI Express
+// Base 4.0 §7.7.2.4-5): each must lie inside a memory BAR of the function
+// (the upper half of a 64-bit BAR is not one), at a BAR the firmware
+// assigned (base not 0), wholly: the table is table_size entries of 16
+// bytes, the PBA one bit per entry in whole 8-byte words. Errors:
+// InvalidArgument (a BIR at or past bar_count, or naming an I/O, absent,
+// invalid or unassigned BAR), OutOfRange (an offset or length past the end
+// of the BAR).
+struct MsiXLocation {
+  uint64_t table_phys = 0;  // physical address of entry 0
+  uint64_t table_bytes = 0; // table_size * 16
+  uint64_t pba_phys = 0;
+  uint64_t pba_bytes = 0;   // ((table_size + 63) / 64) * 8
+};
+inline constexpr uint32_t kMsiXEntryBytes = 16;
+// The words of one MSI-X table entry (PCIe 4.0 §7.7.2.4): message address,
+// upper address, data, vector control (bit 0: masked).
+inline constexpr uint32_t kMsiXEntryAddress = 0, kMsiXEntryUpper = 4, kMsiXEntryData = 8, kMsiXEntryControl = 12;
+inline constexpr uint32_t kMsiXVectorMasked = 1;
+// The MSI-X message control register (capability + 2): bit 15 enable, bit 14
+// function mask.
+inline constexpr uint16_t kMsiXEnable = 1 << 15, kMsiXFunctionMask = 1 << 14;
+ktl::Result<MsiXLocation> locate_msix(const MsiX& m, const Bar* bars, unsigned bar_count);
+
 // Sizes the `count` BARs of `a` (6 for a device, 2 for a bridge), by the
 // standard protocol: with I/O and memory decoding turned off in the command
 // register, write all ones to each BAR, read the mask back, restore the BAR;
@@ -175,6 +200,34 @@ struct FunctionSink {
 // scanned once (a bridge that names a bus already scanned, or outside
 // first_bus..last_bus, or not above its own, is not followed).
 void enumerate(ConfigSpace& cs, uint8_t first_bus, uint8_t last_bus, FunctionSink& sink);
+
+// Where a function's INTx pin reaches an IOAPIC input (GSI), without the
+// ACPI _PRT (a method in AML, which Keel cannot evaluate). Only one case is
+// derived, and only from what the firmware wrote: the i440FX host bridge
+// (8086:1237, QEMU's `pc`) with a PIIX3/PIIX4 ISA bridge (8086:7000,
+// 8086:7110), where the BIOS routes each PCI interrupt link (PIRQA#..D#,
+// the PIRQ route control registers at ISA bridge offsets 0x60..0x63: bit 7
+// disables, bits 3:0 the ISA IRQ) to an ISA IRQ and writes that IRQ into
+// each function's Interrupt Line register; the ISA IRQ reaches the IOAPIC
+// as the MADT's interrupt source overrides say, which must declare it
+// level-triggered (a shared PCI line; QEMU's MADT does, for IRQs 5, 9, 10,
+// 11). Everything else is refused with its reason: q35 and other chipsets
+// route their PIRQs to GSIs 16-23 in ways only the _PRT describes.
+enum class IntxRoute : uint8_t {
+  Routed = 0,           // *gsi is the line
+  NoPin = 1,            // the function has no INTx pin
+  NeedsPrt = 2,         // not an i440FX/PIIX machine: the routing is in the _PRT
+  NotRouted = 3,        // the Interrupt Line is not an IRQ a PIRQ route control register names
+  NotLevel = 4,         // the MADT has no level-triggered override for that IRQ
+};
+struct IntxChipset {
+  uint16_t host_vendor = 0, host_device = 0;  // function 00:00.0
+  uint16_t isa_vendor = 0, isa_device = 0;    // function 00:01.0 (0: none)
+  uint32_t pirq_routes = 0x80808080;          // the ISA bridge's dword at 0x60
+};
+IntxRoute route_intx(const Function& f, const IntxChipset& chipset, const acpi::Madt& madt, uint32_t* gsi);
+// A short reason for a route ("routed", "no INTx pin", ...).
+const char* intx_route_name(IntxRoute r);
 
 // A short name for a class code ("host bridge", "VGA controller", ...), or
 // "unknown"; uses the subclass where it matters.
