@@ -912,7 +912,15 @@ int64_t stat_at(Proc& p, int64_t dirfd, uint64_t path_addr, uint64_t flags, L::S
   }
   char path[kPathMax];
   const bool follow = !(flags & L::AT_SYMLINK_NOFOLLOW);
-  if (int64_t e = path_arg(p, dirfd, path_addr, path, follow); e < 0) return e;
+  // One VFS stat: a symbolic link is followed when the stat shows one (not
+  // a stat in follow_links and then another).
+  if (int64_t e = path_arg(p, dirfd, path_addr, path, false); e < 0) return e;
+  if (follow && !procfs_path(path)) {
+    const int64_t e = stat_path(path, st);
+    if (e < 0 || (st->st_mode & L::S_IFMT) != L::S_IFLNK) return e;
+  }
+  if (follow)
+    if (int64_t e = follow_links(path); e < 0) return e;
   return stat_any(p, path, st, follow);
 }
 

@@ -51,6 +51,7 @@ inline constexpr uint64_t kPagerBadge = 1ull << 61;
 extern Handle g_ep;  // the server endpoint (read); threads get badged copies
 extern Proc g_procs[kMaxProcs];
 extern Thread g_threads[kMaxThreads];
+extern size_t g_threads_used_end;  // core.cc: no slot at or past it was ever used (new_thread)
 extern int g_next_pid;
 extern bool g_trace;
 extern uint64_t g_boot_realtime_ns;  // wall-clock time at boot (0: unknown, the epoch)
