@@ -19,14 +19,13 @@ unsigned prot_from_abi(uint32_t p) {
   return prot;
 }
 
-// Entries that vm_protect restricts are flushed from the TLB of every CPU
-// that has the address space loaded before the call returns: a thread of the
-// process may run on another CPU and would otherwise still write a page made
-// read-only (Linux's mprotect). vm_unmap does not shoot down yet: a
-// shootdown per call made the SMP stress test (usertest stress.*, a process
-// unmapping its own memory while its threads run on every CPU) take minutes
-// under QEMU without KVM; until that is cheaper, a CPU running the process
-// may keep a removed entry until its next CR3 switch.
+// Entries that vm_protect restricts or vm_unmap removes are flushed from the
+// TLB of every CPU that has the address space loaded before the call returns:
+// a thread of the process may run on another CPU and would otherwise still
+// write a page made read-only (Linux's mprotect), or reach a frame that the
+// unmap freed (the last mapping of an object without handles) and that may
+// already belong to someone else. libkeel's heap keeps freed large blocks
+// mapped for reuse so that free() does not pay a shootdown each time.
 // Only the CPUs that have the address space loaded are asked (ctx: its root).
 void flush_user_tlb(void* root, uint64_t virt, uint64_t size) {
   x86::tlb_shootdown_space(reinterpret_cast<uint64_t>(root), virt, size);
@@ -117,7 +116,7 @@ int64_t sys_vm_map(Handle process, Handle vmo_h, uint64_t offset, size_t len, ui
   auto addr = (*proc)->aspace().map(*vmo, offset, len, prot_from_abi(prot_and_flags), opts, {});
   if (!addr.ok()) return abi_error(addr.error());
   if (auto w = x86::write_user(addr_inout, *addr); !w.ok()) {
-    (void)(*proc)->aspace().unmap(*addr, len, {});
+    (void)(*proc)->aspace().unmap(*addr, len, user_flush((*proc)->aspace()));
     return to_abi(w);
   }
   return 0;
@@ -126,7 +125,7 @@ int64_t sys_vm_map(Handle process, Handle vmo_h, uint64_t offset, size_t len, ui
 int64_t sys_vm_unmap(Handle process, UserAddr addr, size_t len) {
   auto proc = lookup<object::Process>(process, kRightMap);
   if (!proc.ok()) return abi_error(proc.error());
-  return to_abi((*proc)->aspace().unmap(addr, len, {}));
+  return to_abi((*proc)->aspace().unmap(addr, len, user_flush((*proc)->aspace())));
 }
 
 int64_t sys_vm_protect(Handle process, UserAddr addr, size_t len, uint32_t prot) {

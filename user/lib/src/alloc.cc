@@ -33,9 +33,22 @@ struct FreeBlock {
   FreeBlock* next;
 };
 
+// Freed large mappings kept for reuse (up to kCachedLarge of them, each at
+// most kCachedLargeMax bytes): unmapping costs a TLB shootdown on every CPU
+// running the process, so a program that frees and allocates large blocks in
+// turn would otherwise pay one per free.
+constexpr size_t kCachedLarge = 8;
+constexpr uint64_t kCachedLargeMax = 64 * 1024;
+
+struct CachedMapping {
+  uint64_t base;   // 0: the slot is empty
+  uint64_t bytes;  // a page multiple
+};
+
 struct Heap {
   keel::SpinLock lock;
   FreeBlock* free_lists[kClassCount] = {};  // guarded by lock
+  CachedMapping large_cache[kCachedLarge] = {};  // guarded by lock (still counted in stats.bytes_mapped)
   HeapStats stats{};                        // guarded by lock
 };
 Heap g_heap;
@@ -108,10 +121,21 @@ void* alloc(size_t size) {
     h->cls = uint32_t(c);
   } else {
     const uint64_t bytes = large_mapping_bytes(size);
-    const uint64_t base = map_fresh(bytes);
+    uint64_t base = 0;
+    g_heap.lock.lock();
+    for (CachedMapping& m : g_heap.large_cache) {
+      if (m.base != 0 && m.bytes == bytes) {
+        base = m.base;
+        m.base = 0;
+        break;
+      }
+    }
+    g_heap.lock.unlock();
+    const bool fresh = base == 0;
+    if (fresh) base = map_fresh(bytes);
     if (base == 0) return nullptr;
     g_heap.lock.lock();
-    g_heap.stats.bytes_mapped += bytes;
+    if (fresh) g_heap.stats.bytes_mapped += bytes;
     g_heap.stats.bytes_in_use += size;
     ++g_heap.stats.live_blocks;
     g_heap.lock.unlock();
@@ -131,9 +155,23 @@ void free(void* p) {
   if (c == kLargeClass) {
     const uint64_t bytes = large_mapping_bytes(size);
     h->check = kFreeCheck;
-    (void)sys::vm_unmap(self_process(), reinterpret_cast<uint64_t>(h), bytes);
+    bool cached = false;
     g_heap.lock.lock();
-    g_heap.stats.bytes_mapped -= bytes;
+    if (bytes <= kCachedLargeMax) {
+      for (CachedMapping& m : g_heap.large_cache) {
+        if (m.base == 0) {
+          m = {reinterpret_cast<uint64_t>(h), bytes};
+          cached = true;
+          break;
+        }
+      }
+    }
+    if (!cached) {
+      g_heap.lock.unlock();
+      (void)sys::vm_unmap(self_process(), reinterpret_cast<uint64_t>(h), bytes);
+      g_heap.lock.lock();
+      g_heap.stats.bytes_mapped -= bytes;
+    }
     g_heap.stats.bytes_in_use -= size;
     --g_heap.stats.live_blocks;
     g_heap.lock.unlock();

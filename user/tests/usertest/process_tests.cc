@@ -41,6 +41,7 @@ enum class Scenario : uint64_t {
   kPagerTouch,     // reads usertest::kPagerAddr (unmapped: its pager maps it) and returns the value
   kCallGiven,      // ipc_call with 41 on the handle its parent gave as "endpoint"; returns the reply word
   kDoubleFree,     // frees one allocation twice: libkeel's allocator must stop the process (#UD)
+  kUnmapUnderReader,  // unmaps a page a second thread keeps reading: its next read must fault (#PF)
 };
 
 constexpr uint64_t child_arg(Scenario s, uint64_t param = 0) { return uint64_t(s) << 8 | (param & 0xff); }
@@ -129,6 +130,25 @@ extern "C" [[noreturn]] void usertest_thread_main(void* raw) {
 
 namespace {
 
+// kUnmapUnderReader: the reader keeps the page's translation in its CPU's TLB
+// until it sees `unmapped`, then reads once more; that read must fault (the
+// unmap shot the entry down) or the child returns kSurvived.
+struct UnmapShared {
+  volatile uint64_t* page;
+  volatile uint32_t started;
+  volatile uint32_t unmapped;
+  volatile uint64_t sink;
+};
+UnmapShared g_unmap;
+
+void unmap_reader(uint64_t) {
+  g_unmap.started = 1;
+  while (!g_unmap.unmapped) g_unmap.sink = g_unmap.sink + *g_unmap.page;
+  g_unmap.sink = g_unmap.sink + *g_unmap.page;  // must fault
+  g_unmap.started = 2;
+  for (;;) sys::thread_sleep(keel::now_ns() + 1000 * kMs);
+}
+
 // Never stored to: the target of kWriteCode must be code, not data.
 [[gnu::noinline]] int code_page_target() { return 1; }
 
@@ -191,6 +211,24 @@ int64_t usertest::child_main(uint64_t arg) {
       void* p = keel::alloc(100);
       keel::free(p);
       keel::free(p);
+      return kSurvived;
+    }
+    case Scenario::kUnmapUnderReader: {
+      Handle vmo = keel::kInvalidHandle;
+      uint64_t addr = 0, stack = 0;
+      if (sys::vmo_create(4096, 0, &vmo) != 0 ||
+          sys::vm_map(keel::self_process(), vmo, 0, 4096, keel::kVmRead | keel::kVmWrite, &addr) != 0)
+        return kSurvived + 1;
+      (void)sys::handle_close(vmo);  // the mapping holds the last reference: unmap frees the frame
+      g_unmap.page = reinterpret_cast<volatile uint64_t*>(addr);
+      *g_unmap.page = 1;
+      if (keel::start_thread(&unmap_reader, 0, 16 * 1024, &stack) == 0) return kSurvived + 2;
+      const uint64_t until = keel::now_ns() + kSoon;
+      while (g_unmap.started == 0 && keel::now_ns() < until) sys::thread_yield();
+      sys::thread_sleep(keel::now_ns() + 20 * kMs);  // (the reader spins, on another CPU if there is one)
+      if (sys::vm_unmap(keel::self_process(), addr, 4096) != 0) return kSurvived + 3;
+      g_unmap.unmapped = 1;
+      while (g_unmap.started != 2 && keel::now_ns() < until) sys::thread_sleep(keel::now_ns() + 5 * kMs);
       return kSurvived;
     }
     case Scenario::kCallGiven: {
@@ -401,6 +439,12 @@ UTEST(handle_give, refusals_leave_the_handle_with_the_caller) {
 
 UTEST(fault, page_fault_at_low_address) {
   UEXPECT_EQ(run_child(utest_ctx, child_arg(Scenario::kWriteNull)), fault(14));
+}
+
+// vm_unmap shoots the entry down on every CPU running the process: a thread
+// reading the page on another CPU faults on its next read.
+UTEST(fault, read_after_unmap_on_another_cpu) {
+  UEXPECT_EQ(run_child(utest_ctx, child_arg(Scenario::kUnmapUnderReader)), fault(14));
 }
 
 UTEST(fault, invalid_opcode) { UEXPECT_EQ(run_child(utest_ctx, child_arg(Scenario::kUd2)), fault(6)); }
