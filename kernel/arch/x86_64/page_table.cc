@@ -169,8 +169,7 @@ ktl::Result<void> ensure_tables(mm::PhysAddr table, int level, uint64_t first, u
       child = table_addr(e);
     } else {
       child = TRY(alloc.alloc(alloc.ctx));
-      uint64_t* t = table_ptr(child);
-      for (unsigned i = 0; i < kEntries; ++i) t[i] = 0;
+      __builtin_memset(table_ptr(child), 0, kEntries * sizeof(uint64_t));  // (rep stosq: a third of a loop's instructions)
       store(s.entry, table_bits | child);
     }
     return ensure_tables(child, level - 1, s.first, s.last, target, table_bits, alloc);

@@ -17,6 +17,7 @@
 //
 // Protocol: keel/proto/serial.h's kAttach (the byte stream protocol): the
 // transmit ring carries the bytes to draw; the receive ring stays empty.
+// kSize gives the screen's size in text cells (console-fb's window size).
 //
 // Threads: the main thread serves the endpoint (attach, heartbeats); the
 // drawing thread waits on its notification. g_lock guards the attachment.
@@ -41,6 +42,7 @@ namespace {
 
 Handle g_notify = kInvalidHandle;  // clients signal it (kTxBit) after writing
 klib::FbConsole g_console;         // the drawing thread only
+uint64_t g_rows = 0, g_cols = 0;   // its size in cells (kSize)
 
 using keel::stream::Attachment;
 keel::SpinLock g_lock;
@@ -76,6 +78,12 @@ void attach(keel::IpcMessage& m, keel::rpc::Request& req) {
 
 void handle(keel::IpcMessage& m, keel::rpc::Request& req) {
   if (keel::rpc::label(m) == proto::kAttach) return attach(m, req);
+  if (keel::rpc::label(m) == proto::kSize) {  // (set before the endpoint exists: no lock)
+    m.words[0] = g_rows;
+    m.words[1] = g_cols;
+    m.tag = keel::rpc::tag(uint32_t(Status::Ok), 2);
+    return;
+  }
   keel::rpc::reply_status(m, Status::Unsupported);
 }
 
@@ -123,6 +131,8 @@ bool set_up_screen() {
     keel::print("fbcon: framebuffer {}x{} {} bpp refused: {}\n", fb.width, fb.height, fb.bpp, ktl::error_name(r.error()));
     return false;
   }
+  g_rows = g_console.rows();
+  g_cols = g_console.cols();
   keel::print("fbcon: {}x{} {} at {:#x}, {}x{} cells\n", fb.width, fb.height, fb.type == 2 ? "EGA text" : "pixels",
               fb.address, g_console.cols(), g_console.rows());
   return true;

@@ -5,6 +5,8 @@
 #include <keel/rpc.h>
 #include <keel/start.h>
 
+#include <atomic>
+
 namespace keel::fs {
 
 namespace fsp = keel::proto::fs;
@@ -123,6 +125,18 @@ Status info_from(const IpcMessage& m, Info* out) {
   return Status::Ok;
 }
 
+// Transfers of up to kCachedIo bytes reuse one MemoryObject, created and
+// mapped on the first (g_io_*): a fresh object per request cost a vmo_create,
+// a map, a demand-zero fault per page, an unmap and new page tables, about
+// as much as the request itself. The file-system servers that get it (vfs,
+// and the backend vfs passes it to) are trusted with the file's bytes anyway;
+// one that kept the handle could also see later transfers of this program
+// through it. A transfer while another thread uses it takes a fresh one.
+constexpr size_t kCachedIo = 64 * 1024;
+std::atomic<bool> g_io_busy{false};
+Handle g_io_vmo = kInvalidHandle;  // owned by whoever set g_io_busy
+uint64_t g_io_addr = 0;
+
 // A read or write through a MemoryObject (kReadShared, kWriteShared), in
 // pieces of up to kSharedMax bytes; `*done` gets the bytes moved. A read
 // stops at the end of the file.
@@ -132,12 +146,32 @@ Status shared_io(uint32_t method, Fid fid, uint8_t* data, size_t n, size_t* done
   const size_t len = (piece + kPageSize - 1) & ~size_t(kPageSize - 1);
   const Handle self = start_info()->self_process;
   Handle vmo = kInvalidHandle;
-  if (int64_t r = sys::vmo_create(len, 0, &vmo); r != 0) return status_of(r);
   uint64_t addr = 0;
-  if (int64_t r = sys::vm_map(self, vmo, 0, len, kVmRead | kVmWrite, &addr); r != 0) {
-    sys::handle_close(vmo);
-    return status_of(r);
+  const bool cached = len <= kCachedIo && !g_io_busy.exchange(true, std::memory_order_acquire);
+  if (cached && g_io_vmo == kInvalidHandle) {
+    Handle v = kInvalidHandle;
+    uint64_t a = 0;
+    if (sys::vmo_create(kCachedIo, 0, &v) == 0) {
+      if (sys::vm_map(self, v, 0, kCachedIo, kVmRead | kVmWrite, &a) == 0) {
+        g_io_vmo = v;
+        g_io_addr = a;
+      } else {
+        sys::handle_close(v);
+      }
+    }
   }
+  if (cached && g_io_vmo != kInvalidHandle) {
+    vmo = g_io_vmo;
+    addr = g_io_addr;
+  } else {
+    if (cached) g_io_busy.store(false, std::memory_order_release);
+    if (int64_t r = sys::vmo_create(len, 0, &vmo); r != 0) return status_of(r);
+    if (int64_t r = sys::vm_map(self, vmo, 0, len, kVmRead | kVmWrite, &addr); r != 0) {
+      sys::handle_close(vmo);
+      return status_of(r);
+    }
+  }
+  const bool reused = vmo == g_io_vmo && cached;
   auto* buf = reinterpret_cast<uint8_t*>(addr);
   Status st = Status::Ok;
   while (*done < n) {
@@ -154,8 +188,12 @@ Status shared_io(uint32_t method, Fid fid, uint8_t* data, size_t n, size_t* done
     *done += moved;
     if (method == fsp::kReadShared && moved < count) break;  // the end of the file
   }
-  (void)sys::vm_unmap(self, addr, len);
-  sys::handle_close(vmo);
+  if (reused) {
+    g_io_busy.store(false, std::memory_order_release);
+  } else {
+    (void)sys::vm_unmap(self, addr, len);
+    sys::handle_close(vmo);
+  }
   return st;
 }
 

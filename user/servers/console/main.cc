@@ -15,8 +15,10 @@
 // echo, erase/kill, ^C as an event) between them and the shell. If a driver
 // goes away (a restart), the console finds it again and re-attaches.
 //
-// The serial console (manifest: --login /bin/sh) first hands its tty to the
-// Linux personality for busybox sh (keel/proto/linux.h, docs/linux.md);
+// Each console with --login PATH in the manifest (both: --login /bin/sh)
+// first hands its tty to the Linux personality for busybox sh
+// (keel/proto/linux.h, docs/linux.md): the serial console's is the system
+// console (/dev/console), console-fb's window size is fbcon's text cells;
 // the native shell below runs when that shell exits, and `sh` starts it again.
 //
 // Commands: help, services, ps, kill NAME, lookup NAME, ask NAME LABEL
@@ -779,10 +781,8 @@ void run(std::string_view line) {
     cmd_power(false);
   } else if (cmd == "reboot") {
     cmd_power(true);
-  } else if (cmd == "sh" && !g_fb_tty) {
-    if (start_session("/bin/sh", "-sh", 2000)) return;
   } else if (cmd == "sh") {
-    put("sh: only the serial console has a Linux tty\n");
+    if (start_session("/bin/sh", "-sh", 2000)) return;
   } else {
     putf("{}: command not found (try help)\n", cmd);
   }
@@ -794,7 +794,7 @@ void prompt() { put("keel# "); }
 
 namespace lp = keel::proto::linux;
 
-// The serial tty handed to a Linux program (keel/proto/linux.h): the Linux
+// The tty handed to a Linux program (keel/proto/linux.h): the Linux
 // personality runs its line discipline; the console moves raw bytes from the
 // terminal to the input ring and processed ones from the output ring to the
 // terminal, until the session hangs up.
@@ -804,9 +804,10 @@ struct Session {
   uint64_t base = 0;
   keel::RingConsumer* out = nullptr;  // the program's output
   keel::RingProducer* in = nullptr;   // what the terminal sent
+  uint64_t pid = 0;                   // the session leader (kTtyInput names the session by it)
 };
 Session g_session;
-const char* g_login = nullptr;  // --login PATH: run it at start (the serial console)
+const char* g_login = nullptr;  // --login PATH: run it at start
 char g_login_buf[128];
 
 void end_session() {
@@ -864,8 +865,16 @@ bool start_session(std::string_view program, std::string_view argv0, uint64_t wa
         sys::handle_duplicate(vmo, keel::kRightRead | keel::kRightWrite | keel::kRightMap | keel::kRightTransfer, &vmo_copy) == 0 &&
         sys::handle_duplicate(g_notify, keel::kRightSignal | keel::kRightTransfer, &notify_copy) == 0) {
       keel::IpcMessage m{};
-      m.words[0] = 24;  // rows, columns: a VT100's (the serial line cannot tell)
-      m.words[1] = 80;
+      uint64_t rows = 24, cols = 80;  // a VT100's (the serial line cannot tell)
+      if (g_fb_tty) {                 // the screen's text cells (fbcon's kSize)
+        keel::IpcMessage q{};
+        q.tag = keel::rpc::tag(serial::kSize, 0);
+        if (keel::rpc::call(g_out->endpoint, q, keel::now_ns() + 2000 * kMs) == Status::Ok && keel::rpc::words(q) >= 2 &&
+            q.words[0] > 0 && q.words[0] <= 1000 && q.words[1] > 0 && q.words[1] <= 1000)
+          rows = q.words[0], cols = q.words[1];
+      }
+      m.words[0] = rows | (g_fb_tty ? 0 : lp::kTtyConsole << 32);  // (the serial tty: /dev/console)
+      m.words[1] = cols;
       uint32_t at = keel::rpc::put_string(m, 2, program);
       at = keel::rpc::put_string(m, at, argv0);
       m.handles[0] = vmo_copy;
@@ -874,11 +883,13 @@ bool start_session(std::string_view program, std::string_view argv0, uint64_t wa
       st = keel::rpc::call(ep, m, keel::now_ns() + 10000 * kMs);
       if (st == Status::Ok) {
         g_session.active = true;
+        g_session.pid = keel::rpc::words(m) >= 1 ? m.words[0] : 0;
         g_session.linux_ep = ep;
         g_session.base = addr;
         g_session.out = new keel::RingConsumer(static_cast<keel::RingConsumer&&>(*out));
         g_session.in = new keel::RingProducer(static_cast<keel::RingProducer&&>(*in));
         sys::handle_close(vmo);
+        if (g_fb_tty) keel::print("console-fb: {} runs here as pid {} ({}x{})\n", program, g_session.pid, cols, rows);
         return true;
       }
     }
@@ -893,7 +904,8 @@ bool start_session(std::string_view program, std::string_view argv0, uint64_t wa
 // Tells the server the input ring has bytes. False if the session is gone.
 bool kick() {
   keel::IpcMessage m{};
-  m.tag = keel::rpc::tag(lp::kTtyInput, 0);
+  m.words[0] = g_session.pid;
+  m.tag = keel::rpc::tag(lp::kTtyInput, g_session.pid ? 1 : 0);
   return keel::rpc::call(g_session.linux_ep, m, keel::now_ns() + 2000 * kMs) == Status::Ok;
 }
 
@@ -937,11 +949,24 @@ void session_step() {
     return;
   }
   if (did || input) return;
-  if (g_in->rx->broken()) return attach(*g_in);
+  if (g_in->rx->broken()) return reattach(*g_in);
+  if (g_out->tx->broken()) return reattach(*g_out);
   if (!g_in->rx->prepare_wait()) return;
   if (!g_session.out->prepare_wait()) return;
   uint64_t bits = 0;
-  (void)sys::notification_wait(g_notify, keel::now_ns() + 200 * kMs, &bits);
+  Status st = keel::status_of(sys::notification_wait(g_notify, keel::now_ns() + 200 * kMs, &bits));
+  // Quiet for a while: make sure the drivers are still there (as the native loop does).
+  static int quiet = 0;
+  if (st != Status::TimedOut) {
+    quiet = 0;
+  } else if (++quiet >= 5) {
+    quiet = 0;
+    if (!alive(*g_out)) {
+      reattach(*g_out);
+    } else if (g_in != g_out && !alive(*g_in)) {
+      reattach(*g_in);
+    }
+  }
 }
 
 // Heartbeats: init pings the endpoint we gave it.
@@ -954,6 +979,7 @@ void serve_pings(uint64_t ep) {
 void reattach(Device& dev) {
   attach(dev);
   if (g_fb_tty) keel::print("console-fb: re-attached to {}\n", std::string_view(dev.name));
+  if (g_session.active) return;  // (the Linux shell's screen: nothing of ours on it)
   putf("\n[console: {} driver restarted]\n", std::string_view(dev.name));
   prompt();
 }
@@ -1002,7 +1028,7 @@ int main(uint64_t) {
         g_login = g_login_buf;
       }
   }
-  if (g_login && !g_fb_tty) {
+  if (g_login) {
     put("\nKeel: starting the login shell; exit it for the native console.\n");
     if (!start_session(g_login, "-sh", 15000)) put("Keel native console. Type 'help' for commands.\n");
   } else {

@@ -119,9 +119,12 @@ Proc* new_proc() {
     }
   return nullptr;
 }
+size_t g_threads_used_end = 0;
+
 Thread* new_thread(Proc* p, int tid) {
   for (Thread& t : g_threads)
     if (!t.used) {
+      if (size_t(&t - g_threads) + 1 > g_threads_used_end) g_threads_used_end = size_t(&t - g_threads) + 1;
       t = Thread{};
       t.used = true;
       t.tid = tid;

@@ -487,7 +487,7 @@ int64_t do_write(Proc& p, Thread& t, File* f, uint64_t buf, uint64_t len, bool* 
   uint8_t chunk[4096];
   switch (f->kind) {
     case FileKind::Console: {
-      if (tty_active()) return tty_write(p, f, buf, len, block);
+      if (tty_active(f)) return tty_write(p, f, buf, len, block);
       uint64_t done = 0;
       while (done < len) {
         size_t n = len - done > sizeof chunk ? sizeof chunk : size_t(len - done);
@@ -564,7 +564,7 @@ int64_t sys_read_file(Proc& p, Thread& t, File* f, uint64_t buf, uint64_t len, b
     return -L::EBADF;
   uint8_t chunk[4096];
   switch (f->kind) {
-    case FileKind::Console: return tty_active() ? tty_read(p, f, buf, len, block) : 0;  // (no tty: end of file)
+    case FileKind::Console: return tty_active(f) ? tty_read(p, f, buf, len, block) : 0;  // (no tty: end of file)
     case FileKind::Null: return 0;
     case FileKind::Zero: case FileKind::Full: case FileKind::Random: {
       uint64_t done = 0;
@@ -912,7 +912,15 @@ int64_t stat_at(Proc& p, int64_t dirfd, uint64_t path_addr, uint64_t flags, L::S
   }
   char path[kPathMax];
   const bool follow = !(flags & L::AT_SYMLINK_NOFOLLOW);
-  if (int64_t e = path_arg(p, dirfd, path_addr, path, follow); e < 0) return e;
+  // One VFS stat: a symbolic link is followed when the stat shows one (not
+  // a stat in follow_links and then another).
+  if (int64_t e = path_arg(p, dirfd, path_addr, path, false); e < 0) return e;
+  if (follow && !procfs_path(path)) {
+    const int64_t e = stat_path(path, st);
+    if (e < 0 || (st->st_mode & L::S_IFMT) != L::S_IFLNK) return e;
+  }
+  if (follow)
+    if (int64_t e = follow_links(path); e < 0) return e;
   return stat_any(p, path, st, follow);
 }
 
@@ -965,7 +973,7 @@ Result sys_sendfile(Proc& p, const UserRegs& r) {
   if ((out->flags & L::O_ACCMODE) == L::O_RDONLY && out->kind != FileKind::Console && out->kind != FileKind::PipeWrite)
     return value(-L::EBADF);
   if ((in->flags & L::O_ACCMODE) == L::O_WRONLY) return value(-L::EBADF);
-  if (out->kind == FileKind::Console && tty_active()) return value(-L::EINVAL);  // (the tty: callers fall back to write)
+  if (out->kind == FileKind::Console && tty_active(out)) return value(-L::EINVAL);  // (the tty: callers fall back to write)
   if (in->kind != FileKind::Vfs || in->type != pfs::kTypeFile) return value(-L::EINVAL);
   if (out->flags & L::O_APPEND) return value(-L::EINVAL);
   int64_t off = -1;

@@ -51,6 +51,7 @@ inline constexpr uint64_t kPagerBadge = 1ull << 61;
 extern Handle g_ep;  // the server endpoint (read); threads get badged copies
 extern Proc g_procs[kMaxProcs];
 extern Thread g_threads[kMaxThreads];
+extern size_t g_threads_used_end;  // core.cc: no slot at or past it was ever used (new_thread)
 extern int g_next_pid;
 extern bool g_trace;
 extern uint64_t g_boot_realtime_ns;  // wall-clock time at boot (0: unknown, the epoch)
@@ -238,11 +239,15 @@ inline constexpr size_t kKeelProcFileCount = 4;
 extern const char* const kKeelProcFiles[kKeelProcFileCount];
 bool keel_proc_text(std::string_view name, char** text, size_t* len);
 
-// The console's tty (tty.cc): while a session is open, every Console file is
-// it. tty_native answers a native client's tty method (keel/proto/linux.h);
-// tty_tick ends the session when its leader has ended.
-bool tty_active();
-int tty_leader();  // the session leader's pid (0: none)
+// The consoles' ttys (tty.cc): a Console file is the tty File::tty names
+// while that session is open. tty_native answers a native client's tty
+// method (keel/proto/linux.h); tty_tick ends a session when its leader has
+// ended; tty_opened picks the tty of a Console file open(2) just made
+// (/dev/console: the system console's; /dev/tty: the opener's controlling tty).
+bool tty_active();                // any session open
+bool tty_active(const File* f);   // f's tty is open
+bool tty_is_leader(int pid);      // pid leads an open session
+void tty_opened(Proc& p, File* f);
 int64_t tty_read(Proc& p, File* f, uint64_t buf, uint64_t len, bool* block);
 int64_t tty_write(Proc& p, File* f, uint64_t buf, uint64_t len, bool* block);
 Result tty_ioctl(Proc& p, File* f, uint64_t req, uint64_t arg);

@@ -69,6 +69,7 @@ struct File {
   Pipe* pipe = nullptr;
   char* data = nullptr;      // ProcFile: its text; ProcDir: its entries (procfs.cc); read at dir_cookie
   size_t data_len = 0;
+  uint32_t tty = 0;          // Console: its tty's id (tty.cc; 0: none, the kernel log)
   char path[kPathMax] = {};  // normalised absolute path (fstat, fchdir, /proc)
 };
 

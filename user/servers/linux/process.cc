@@ -126,18 +126,17 @@ int64_t load_image(Proc& p, const uint8_t* image, size_t size, std::span<const s
       {L::AT_SECURE, 0},
       {L::AT_HWCAP2, 0},
   };
+  // The stack image is built in a buffer that stays zero between execs (the
+  // bytes an exec used are cleared again), not a fresh 128 KiB cleared whole:
+  // a program's stack image is mostly a few hundred bytes. (One thread.)
   constexpr size_t kImage = 128 * 1024;
-  uint8_t* img = new uint8_t[kImage];
-  if (!img) return -L::ENOMEM;
-  memset(img, 0, kImage);
+  static uint8_t img[kImage];
   uint64_t rsp = 0;
   auto res = linux_stack::build(kStackTop, argv, envp, aux, random, execfn, {img, kImage}, &rsp);
-  if (res != linux_stack::Result::Ok) {
-    delete[] img;
-    return -L::E2BIG;
-  }
-  bool ok = write_user(p, rsp, img + (rsp - (kStackTop - kImage)), kStackTop - rsp);
-  delete[] img;
+  const uint64_t used_from = res == linux_stack::Result::Ok ? rsp - (kStackTop - kImage) : 0;
+  const bool ok = res == linux_stack::Result::Ok && write_user(p, rsp, img + used_from, kStackTop - rsp);
+  memset(img + used_from, 0, kImage - used_from);  // (all of it when build stopped part way)
+  if (res != linux_stack::Result::Ok) return -L::E2BIG;
   if (!ok) return -L::EFAULT;
   out->entry = elf.entry + bias;
   out->rsp = rsp;
@@ -326,7 +325,7 @@ void end_process(Proc& p, uint32_t status) {
     }
   // (Not while the console's tty runs a shell, whose own output the kernel
   // log's lines would break into: that shell reports its jobs itself.)
-  if (tty_active() && !g_trace && p.pid != tty_leader()) {
+  if (tty_active() && !g_trace && !tty_is_leader(p.pid)) {
   } else if ((status & 0x7f) == 0) {
     keel::print("linux: pid {} ({}) exited with status {}\n", p.pid, p.comm, (status >> 8) & 0xff);
   } else {

@@ -1,13 +1,20 @@
-// linux/tty.cc — the terminal (internal.h lists the files): the console's tty
-// session (keel/proto/linux.h), its line discipline (keel/tty.h), the tty
-// ioctls, poll/ppoll/select/pselect6, and reboot(2) (which asks init).
+// linux/tty.cc — the terminals (internal.h lists the files): the consoles'
+// tty sessions (keel/proto/linux.h), their line disciplines (keel/tty.h), the
+// tty ioctls, poll/ppoll/select/pselect6, and reboot(2) (which asks init).
 //
-// The console hands the server its serial tty as a session: a pair of rings
-// and a state word. The line discipline runs here, where the processes are:
-// TCSETS changes it, a read of /dev/tty waits on it (kBlock), ^C and ^\
-// signal the foreground process group. Every File of kind Console is that
-// tty while a session is open; without one, output goes to the kernel log
-// line by line and input reads as end of file (the batch, --run).
+// Each console (the serial one, console-fb on the screen) hands the server
+// its tty as a session: a pair of rings and a state word. Up to
+// tty_rings::kMaxSessions are open at once, each with its own line
+// discipline, session id, foreground process group and window size. The
+// line discipline runs here, where the processes are: TCSETS changes it, a
+// read of the tty waits on it (kBlock), ^C and ^\ signal its foreground
+// process group. A File of kind Console names its tty by id (File::tty):
+// the session leader's standard streams name its session's tty, /dev/tty
+// the opener's controlling tty (the open one of its session), /dev/console
+// the system console's (the tty the serial console opened, kTtyConsole). A
+// Console file whose tty is not open (id 0: none; or its session ended)
+// writes to the kernel log line by line and reads as end of file (the batch,
+// --run).
 #include <keel/proto/init.h>
 #include <keel/proto/linux.h>
 #include <keel/rpc.h>
@@ -31,6 +38,9 @@ namespace {
 
 struct Tty {
   bool open = false;
+  bool console = false;  // the system console (/dev/console; kTtyConsole)
+  int slot = 0;          // its rings (tty_rings)
+  uint32_t id = 0;       // File::tty of its files; never reused
   uint64_t base = 0;  // the session MemoryObject, mapped here (the rings: tty_rings)
   Handle notify = kInvalidHandle;  // the console's (signal)
   kt::LineDiscipline ld;
@@ -39,23 +49,39 @@ struct Tty {
   int fg = 0;      // the foreground process group (TIOCSPGRP)
   uint16_t rows = 24, cols = 80;
 };
-Tty* g_tty = nullptr;  // (about 5 KiB: allocated with the first session)
+constexpr int kMaxTtys = tty_rings::kMaxSessions;
+Tty* g_ttys[kMaxTtys] = {};  // (about 5 KiB each: allocated with a slot's first session)
+uint32_t g_next_tty_id = 1;
+bool g_had_session = false;  // a session was opened: pid 1 is kept free (kill_init)
 
-bool tty_open() { return g_tty && g_tty->open; }
+// The open tty a Console file names (null: none, or its session ended).
+Tty* tty_of(const File* f) {
+  if (!f || f->tty == 0) return nullptr;
+  for (Tty* t : g_ttys)
+    if (t && t->open && t->id == f->tty) return t;
+  return nullptr;
+}
 
-void wake_console() { (void)sys::notification_signal(g_tty->notify, lp::kClientBit); }
+// The controlling tty of a process: the open tty of its session (null: none).
+Tty* ctty_of(const Proc& p) {
+  for (Tty* t : g_ttys)
+    if (t && t->open && t->sid == p.sid) return t;
+  return nullptr;
+}
+
+void wake_console(Tty& tty) { (void)sys::notification_signal(tty.notify, lp::kClientBit); }
 
 // Queues processed bytes in the output ring, as records of at most
 // kMaxRecord bytes. Returns how many fit.
-size_t emit(std::span<const uint8_t> bytes) {
+size_t emit(Tty& tty, std::span<const uint8_t> bytes) {
   size_t done = 0;
   while (done < bytes.size()) {
     size_t n = bytes.size() - done;
     if (n > lp::kMaxRecord) n = lp::kMaxRecord;
-    if (!tty_rings::write(bytes.subspan(done, n))) break;
+    if (!tty_rings::write(tty.slot, bytes.subspan(done, n))) break;
     done += n;
   }
-  if (done) wake_console();
+  if (done) wake_console(tty);
   return done;
 }
 
@@ -67,15 +93,15 @@ struct Raised final : kt::Signals {
 
 // Sends `sig` to every process of the foreground process group (signals.cc
 // delivers: handlers, default actions, SIGTSTP stops), si_code SI_KERNEL.
-void signal_foreground(int sig) {
+void signal_foreground(Tty& tty, int sig) {
   linux_sigframe::Siginfo info;
   info.code = 0x80;  // SI_KERNEL
   for (Proc& q : g_procs)
-    if (q.used && !q.zombie && q.pgid == g_tty->fg) (void)send_signal(q, nullptr, sig, info);
+    if (q.used && !q.zombie && q.sid == tty.sid && q.pgid == tty.fg) (void)send_signal(q, nullptr, sig, info);
 }
 
 // Job control (POSIX XBD 11.1.4, Terminal Access Control): a process of
-// the tty's session outside its foreground process group that reads the tty
+// `tty`'s session (its controlling tty) outside its foreground process group that reads the tty
 // (`sig` SIGTTIN), writes it with TOSTOP set or changes its settings
 // (SIGTTOU). Returns 0 if it may go on: not in the background, or (SIGTTOU)
 // the signal ignored or blocked; -EIO if it may not: (SIGTTIN) the signal
@@ -84,8 +110,8 @@ void signal_foreground(int sig) {
 // runs a handler), while the calling thread waits (Block::PipeRead, named
 // before the signal, so that the stop leaves it waiting in its call) to try
 // again when it is continued in the foreground (TIOCSPGRP retries).
-int64_t job_control(Proc& p, int sig) {
-  if (!tty_open() || p.sid != g_tty->sid || p.pgid == g_tty->fg) return 0;
+int64_t job_control(Tty* tty, Proc& p, int sig) {
+  if (!tty || p.sid != tty->sid || p.pgid == tty->fg) return 0;
   Thread* t = dispatching_thread();
   if (!t || t->proc != &p) return 0;  // (not a syscall of p's)
   const bool ignored = p.sigaction[sig][0] == 1 /*SIG_IGN*/ || (t->sigmask & linux_sigframe::bit(sig));
@@ -107,20 +133,20 @@ int64_t job_control(Proc& p, int sig) {
 }
 
 // Takes what the console queued in the input ring.
-void pump_input() {
+void pump_input(Tty& tty) {
   uint8_t buf[lp::kMaxRecord];
   Raised raised;
   bool any = false;
   for (int guard = 0; guard < 64; ++guard) {
-    const int64_t n = tty_rings::read({buf, sizeof buf});
+    const int64_t n = tty_rings::read(tty.slot, {buf, sizeof buf});
     if (n < 0) break;
     kt::OutputBuffer<3 * lp::kMaxRecord> echo;
-    g_tty->ld.input({buf, size_t(n)}, echo, raised);
-    (void)emit(echo.bytes());
+    tty.ld.input({buf, size_t(n)}, echo, raised);
+    (void)emit(tty, echo.bytes());
     any = true;
   }
   for (int sig : {L::SIGINT, L::SIGQUIT, L::SIGTSTP})
-    if (raised.bits & (1u << sig)) signal_foreground(sig);
+    if (raised.bits & (1u << sig)) signal_foreground(tty, sig);
   if (any) retry_blocked(Block::PipeRead);
 }
 
@@ -129,13 +155,13 @@ void pump_input() {
 // SIGHUP then SIGCONT to each process group of the session with a stopped
 // process in it (orphaned now that the shell is gone: nobody would continue
 // it). Running background jobs go on (reading the tty, they see end of file).
-void hang_up() {
+void hang_up(Tty& tty) {
   linux_sigframe::Siginfo info;
   info.code = 0x80;  // SI_KERNEL
-  const int sid = g_tty->sid;
+  const int sid = tty.sid;
   int groups[kMaxProcs + 1];
   size_t n = 0;
-  groups[n++] = g_tty->fg;
+  groups[n++] = tty.fg;
   for (Proc& q : g_procs) {
     if (!q.used || q.zombie || q.sid != sid || !q.stopped) continue;
     bool seen = false;
@@ -153,17 +179,17 @@ void hang_up() {
   }
 }
 
-void close_session(uint32_t status) {
-  hang_up();
-  auto* state = reinterpret_cast<volatile uint32_t*>(g_tty->base + lp::kStateOffset);
+void close_session(Tty& tty, uint32_t status) {
+  hang_up(tty);
+  auto* state = reinterpret_cast<volatile uint32_t*>(tty.base + lp::kStateOffset);
   state[1] = status;
   __atomic_store_n(&state[0], lp::kStateHungUp, __ATOMIC_RELEASE);
-  wake_console();
-  tty_rings::detach();
-  (void)sys::vm_unmap(keel::start_info()->self_process, g_tty->base, lp::kSessionSize);
-  sys::handle_close(g_tty->notify);
-  g_tty->open = false;
-  keel::print("linux: the tty session of pid {} ended (status {:#x})\n", g_tty->leader, status);
+  wake_console(tty);
+  tty_rings::detach(tty.slot);
+  (void)sys::vm_unmap(keel::start_info()->self_process, tty.base, lp::kSessionSize);
+  sys::handle_close(tty.notify);
+  tty.open = false;
+  keel::print("linux: the tty session of pid {} ended (status {:#x})\n", tty.leader, status);
   retry_blocked(Block::PipeRead);  // readers of the tty see end of file
 }
 
@@ -181,33 +207,46 @@ void open_session(keel::IpcMessage& msg) {
     keel::IpcMessage m{};
     reply(m, st);
   };
-  if (tty_open()) return fail(Status::Busy);
+  int slot = -1;  // a free slot; the system console's is taken while one is open
+  bool console_open = false;
+  for (int i = 0; i < kMaxTtys; ++i) {
+    if (g_ttys[i] && g_ttys[i]->open) console_open |= g_ttys[i]->console;
+    else if (slot < 0) slot = i;
+  }
+  const bool console = (msg.words[0] >> 32) & lp::kTtyConsole;
+  if (slot < 0 || (console && console_open)) return fail(Status::Busy);
+  const uint64_t rows = msg.words[0] & 0xffff'ffff;
   char prog_buf[kPathMax], arg0_buf[kPathMax];
   std::string_view prog, arg0;
   uint32_t at = 2;
-  if (keel::rpc::handles(msg) != 2 || keel::rpc::words(msg) < 2 || msg.words[0] == 0 || msg.words[1] == 0 ||
-      msg.words[0] > 1000 || msg.words[1] > 1000 ||
+  if (keel::rpc::handles(msg) != 2 || keel::rpc::words(msg) < 2 || rows == 0 || msg.words[1] == 0 ||
+      rows > 1000 || msg.words[1] > 1000 || (msg.words[0] >> 32) > lp::kTtyConsole ||
       !keel::rpc::get_string(msg, at, prog_buf, sizeof prog_buf, &prog, &at) ||
       !keel::rpc::get_string(msg, at, arg0_buf, sizeof arg0_buf, &arg0, &at) || prog.empty() || prog[0] != '/' ||
       arg0.empty())
     return fail(Status::InvalidArgument);
-  if (!g_tty) g_tty = new Tty();
-  if (!g_tty) return fail(Status::NoMemory);
+  if (!g_ttys[slot]) g_ttys[slot] = new Tty();
+  if (!g_ttys[slot]) return fail(Status::NoMemory);
   uint64_t addr = 0;
   if (sys::vm_map(keel::start_info()->self_process, vmo, 0, lp::kSessionSize, keel::kVmRead | keel::kVmWrite, &addr) != 0)
     return fail(Status::InvalidArgument);
-  if (!tty_rings::attach(reinterpret_cast<uint8_t*>(addr))) {
+  if (!tty_rings::attach(slot, reinterpret_cast<uint8_t*>(addr))) {
     (void)sys::vm_unmap(keel::start_info()->self_process, addr, lp::kSessionSize);
     return fail(Status::InvalidArgument);
   }
   sys::handle_close(vmo);
-  Tty& t = *g_tty;
+  Tty& t = *g_ttys[slot];
+  t.slot = slot;
+  t.id = g_next_tty_id++;
+  t.console = console;
   t.base = addr;
   t.notify = notify;
   t.ld = kt::LineDiscipline();
-  t.rows = uint16_t(msg.words[0]);
+  t.rows = uint16_t(rows);
   t.cols = uint16_t(msg.words[1]);
+  t.sid = t.fg = t.leader = 0;
   t.open = true;
+  g_had_session = true;
   char path[kPathMax] = {};
   memcpy(path, prog.data(), prog.size() < kPathMax - 1 ? prog.size() : kPathMax - 1);
   if (g_next_pid == 1) g_next_pid = 2;  // pid 1 stays Keel's init (kill_init)
@@ -215,7 +254,7 @@ void open_session(keel::IpcMessage& msg) {
   const int64_t pid = spawn_program(argv, path);
   if (pid < 0) {
     t.leader = 0;
-    close_session(L::wait_exited(127));
+    close_session(t, L::wait_exited(127));
     keel::IpcMessage m{};
     return reply(m, Status::NotFound);
   }
@@ -223,8 +262,11 @@ void open_session(keel::IpcMessage& msg) {
   t.leader = int(pid);
   t.sid = leader->sid;
   t.fg = leader->pgid;
+  for (int fd = 0; fd < 3; ++fd)  // (its standard streams: one Console file)
+    if (File* f = leader->fds[fd].file; f && f->kind == FileKind::Console) f->tty = t.id;
   __atomic_store_n(reinterpret_cast<uint32_t*>(addr + lp::kStateOffset), lp::kStateOpen, __ATOMIC_RELEASE);
-  keel::print("linux: {} runs on the console's tty as pid {}\n", std::string_view(path), pid);
+  keel::print("linux: {} runs on tty {}{} as pid {}\n", std::string_view(path), t.id,
+              console ? " (the system console)" : "", pid);
   keel::IpcMessage m{};
   m.words[0] = uint64_t(pid);
   reply(m, Status::Ok, 1);
@@ -237,10 +279,11 @@ constexpr uint32_t kPollIn = 0x1, kPollOut = 0x4, kPollErr = 0x8, kPollHup = 0x1
 // What a file is ready for now (POLLIN, POLLOUT, POLLERR, POLLHUP).
 uint32_t ready_events(File* f) {
   switch (f->kind) {
-    case FileKind::Console:
-      if (!tty_open()) return kPollIn | kPollOut;  // (end of file)
-      return (g_tty->ld.readable() ? kPollIn : 0) |
-             (tty_rings::room_for_record() ? kPollOut : 0);
+    case FileKind::Console: {
+      Tty* tty = tty_of(f);
+      if (!tty) return kPollIn | kPollOut;  // (end of file)
+      return (tty->ld.readable() ? kPollIn : 0) | (tty_rings::room_for_record(tty->slot) ? kPollOut : 0);
+    }
     case FileKind::PipeRead:
       return (f->pipe->count > 0 || f->pipe->writers == 0 ? kPollIn : 0) | (f->pipe->writers == 0 ? kPollHup : 0);
     case FileKind::PipeWrite:
@@ -349,13 +392,14 @@ Result power(bool restart) {
 // ---------------------------------------------------------------- the tty as a file
 
 int64_t tty_read(Proc& p, File* f, uint64_t buf, uint64_t len, bool* block) {
-  if (!tty_open()) return 0;  // end of file
-  if (const int64_t j = job_control(p, L::SIGTTIN); j != 0) {
+  Tty* tty = tty_of(f);
+  if (!tty) return 0;  // end of file
+  if (const int64_t j = job_control(tty, p, L::SIGTTIN); j != 0) {
     if (j > 0) *block = true;
     return j > 0 ? 0 : j;
   }
   if (len == 0) return 0;
-  kt::LineDiscipline& ld = g_tty->ld;
+  kt::LineDiscipline& ld = tty->ld;
   const kt::Termios tio = ld.get_termios();
   const bool canonical = tio.c_lflag & kt::kICANON;
   if (!ld.readable_for(len)) {
@@ -372,13 +416,34 @@ int64_t tty_read(Proc& p, File* f, uint64_t buf, uint64_t len, bool* block) {
   return write_user(p, buf, tmp, n) ? int64_t(n) : -L::EFAULT;
 }
 
-bool tty_active() { return tty_open(); }
-int tty_leader() { return tty_open() ? g_tty->leader : 0; }
+bool tty_active() {
+  for (Tty* t : g_ttys)
+    if (t && t->open) return true;
+  return false;
+}
+
+bool tty_active(const File* f) { return tty_of(f) != nullptr; }
+
+bool tty_is_leader(int pid) {
+  for (Tty* t : g_ttys)
+    if (t && t->open && t->leader == pid) return true;
+  return false;
+}
+
+void tty_opened(Proc& p, File* f) {
+  if (str_eq(f->path, "/dev/console")) {
+    for (Tty* t : g_ttys)
+      if (t && t->open && t->console) f->tty = t->id;
+  } else if (Tty* t = ctty_of(p)) {
+    f->tty = t->id;
+  }
+}
 
 int64_t tty_write(Proc& p, File* f, uint64_t buf, uint64_t len, bool* block) {
-  if (!tty_open()) return -L::EIO;
-  if (g_tty->ld.get_termios().c_lflag & kTOSTOP)
-    if (const int64_t j = job_control(p, L::SIGTTOU); j != 0) {
+  Tty* tty = tty_of(f);
+  if (!tty) return -L::EIO;
+  if (tty->ld.get_termios().c_lflag & kTOSTOP)
+    if (const int64_t j = job_control(tty, p, L::SIGTTOU); j != 0) {
       if (j > 0) *block = true;
       return j > 0 ? 0 : j;
     }
@@ -388,10 +453,10 @@ int64_t tty_write(Proc& p, File* f, uint64_t buf, uint64_t len, bool* block) {
     size_t n = len - done > sizeof chunk ? sizeof chunk : size_t(len - done);
     if (!read_user(p, buf + done, chunk, n)) return done ? int64_t(done) : -L::EFAULT;
     kt::OutputBuffer<lp::kMaxRecord> o;
-    if (!tty_rings::room_for_record()) break;
-    const size_t used = g_tty->ld.process_output({chunk, n}, o);
+    if (!tty_rings::room_for_record(tty->slot)) break;
+    const size_t used = tty->ld.process_output({chunk, n}, o);
     if (used == 0) break;  // output stopped (^S)
-    (void)emit(o.bytes());
+    (void)emit(*tty, o.bytes());
     done += used;
   }
   if (done == 0 && len > 0) {
@@ -404,42 +469,42 @@ int64_t tty_write(Proc& p, File* f, uint64_t buf, uint64_t len, bool* block) {
 // The tty ioctls on a Console file; without a session, a tty with Linux's
 // default settings that nothing changes.
 Result tty_ioctl(Proc& p, File* f, uint64_t req, uint64_t arg) {
-  (void)f;
-  const bool open = tty_open();
+  Tty* const tty = tty_of(f);
+  const bool open = tty != nullptr;
   switch (req) {  // what changes the tty waits for the foreground (job_control)
     case L::TCSETS: case L::TCSETSW: case L::TCSETSF: case L::TIOCSPGRP: case 0x540b /* TCFLSH */:
     case 0x5409 /* TCSBRK */:
-      if (const int64_t j = job_control(p, L::SIGTTOU); j != 0) return j > 0 ? kBlock : value(j);
+      if (const int64_t j = job_control(tty, p, L::SIGTTOU); j != 0) return j > 0 ? kBlock : value(j);
       break;
     default: break;
   }
   switch (req) {
     case L::TCGETS: {
-      const kt::Termios t = open ? g_tty->ld.get_termios() : kt::sane_termios();
+      const kt::Termios t = open ? tty->ld.get_termios() : kt::sane_termios();
       return value(write_obj(p, arg, t) ? 0 : -L::EFAULT);
     }
     case L::TCSETS: case L::TCSETSW: case L::TCSETSF: {
       kt::Termios t;
       if (!read_obj(p, arg, &t)) return value(-L::EFAULT);
       if (open) {
-        if (req == L::TCSETSF) g_tty->ld.flush_input();
-        g_tty->ld.set_termios(t);
+        if (req == L::TCSETSF) tty->ld.flush_input();
+        tty->ld.set_termios(t);
         retry_blocked(Block::PipeRead);  // (a reader may be satisfied now)
       }
       return value(0);
     }
     case L::TIOCGWINSZ: {
-      const uint16_t ws[4] = {open ? g_tty->rows : uint16_t(24), open ? g_tty->cols : uint16_t(80), 0, 0};
+      const uint16_t ws[4] = {open ? tty->rows : uint16_t(24), open ? tty->cols : uint16_t(80), 0, 0};
       return value(write_user(p, arg, ws, sizeof ws) ? 0 : -L::EFAULT);
     }
     case L::TIOCSWINSZ: {
       uint16_t ws[4];
       if (!read_user(p, arg, ws, sizeof ws)) return value(-L::EFAULT);
-      if (open && ws[0] && ws[1]) g_tty->rows = ws[0], g_tty->cols = ws[1];
+      if (open && ws[0] && ws[1]) tty->rows = ws[0], tty->cols = ws[1];
       return value(0);
     }
     case L::TIOCGPGRP: {
-      const int32_t pg = open ? g_tty->fg : p.pgid;
+      const int32_t pg = open ? tty->fg : p.pgid;
       return value(write_obj(p, arg, pg) ? 0 : -L::EFAULT);
     }
     case L::TIOCSPGRP: {
@@ -449,24 +514,24 @@ Result tty_ioctl(Proc& p, File* f, uint64_t req, uint64_t arg) {
       bool exists = false;
       for (Proc& q : g_procs) exists |= q.used && !q.zombie && q.pgid == pg && q.sid == p.sid;
       if (!exists) return value(-L::EPERM);
-      if (open && g_tty->fg != pg) {
-        g_tty->fg = pg;
+      if (open && tty->fg != pg) {
+        tty->fg = pg;
         retry_blocked(Block::PipeRead);  // (a reader that was in the background may read now)
       }
       return value(0);
     }
     case 0x5429: {  // TIOCGSID
-      const int32_t sid = open ? g_tty->sid : p.sid;
+      const int32_t sid = open ? tty->sid : p.sid;
       return value(write_obj(p, arg, sid) ? 0 : -L::EFAULT);
     }
     case L::TIOCSCTTY: case 0x5422 /* TIOCNOTTY */: case 0x5409 /* TCSBRK: tcdrain */: return value(0);
     case 0x540b: {  // TCFLSH: TCIFLUSH 0, TCOFLUSH 1, TCIOFLUSH 2
       if (arg > 2) return value(-L::EINVAL);
-      if (open && arg != 1) g_tty->ld.flush_input();
+      if (open && arg != 1) tty->ld.flush_input();
       return value(0);
     }
     case L::FIONREAD: {
-      const int32_t n = open ? int32_t(g_tty->ld.bytes_available()) : 0;
+      const int32_t n = open ? int32_t(tty->ld.bytes_available()) : 0;
       return value(write_obj(p, arg, n) ? 0 : -L::EFAULT);
     }
     default: return value(-L::EINVAL);
@@ -484,10 +549,17 @@ bool tty_native(keel::IpcMessage& msg) {
   if (label == lp::kTtyInput) {
     for (uint32_t i = 0; i < keel::IpcTag::handles(msg.tag) && i < keel::kIpcMaxHandles; ++i)
       sys::handle_close(msg.handles[i]);
-    const bool open = tty_open();
+    // Word 0, if given: the session's leader (kOpenTty's pid); else every session.
+    const bool one = keel::rpc::words(msg) >= 1;
+    const int pid = one ? int(msg.words[0]) : 0;
+    Tty* which[kMaxTtys] = {};
+    int n = 0;
+    for (Tty* t : g_ttys)
+      if (t && t->open && (!one || t->leader == pid)) which[n++] = t;
     keel::IpcMessage m{};
-    reply(m, open ? Status::Ok : Status::NotFound);
-    if (open) pump_input();
+    reply(m, n ? Status::Ok : Status::NotFound);
+    for (int i = 0; i < n; ++i)
+      if (which[i]->open) pump_input(*which[i]);
     return true;
   }
   return false;
@@ -496,17 +568,20 @@ bool tty_native(keel::IpcMessage& msg) {
 // Called from the loop now and then: the session ends with its leader
 // (end_process tells us at once; this is the fallback).
 void tty_tick() {
-  if (!tty_open()) return;
-  Proc* leader = proc_by_pid(g_tty->leader);
-  if (!leader || leader->zombie) close_session(leader ? leader->wait_status : 0);
+  for (Tty* t : g_ttys) {
+    if (!t || !t->open) continue;
+    Proc* leader = proc_by_pid(t->leader);
+    if (!leader || leader->zombie) close_session(*t, leader ? leader->wait_status : 0);
+  }
 }
 
 void tty_process_ended(Proc& p) {
-  if (tty_open() && p.pid == g_tty->leader) close_session(p.wait_status);
+  for (Tty* t : g_ttys)
+    if (t && t->open && p.pid == t->leader) close_session(*t, p.wait_status);
 }
 
 bool kill_init(int64_t sig, Result* out) {
-  if (!g_tty || proc_by_pid(1)) return false;  // (g_tty: a session was opened, pid 1 was kept free)
+  if (!g_had_session || proc_by_pid(1)) return false;  // (a session was opened: pid 1 was kept free)
   if (sig < 0 || sig >= L::kSignalCount) {
     *out = value(-L::EINVAL);
   } else if (sig == L::SIGUSR1 || sig == L::SIGUSR2 || sig == L::SIGTERM) {

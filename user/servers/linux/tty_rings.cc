@@ -11,41 +11,46 @@ namespace linux_srv::tty_rings {
 namespace lp = keel::proto::linux;
 
 namespace {
-keel::RingProducer* g_out = nullptr;  // the output ring: we produce
-keel::RingConsumer* g_in = nullptr;   // the input ring: the console produces
+keel::RingProducer* g_out[kMaxSessions] = {};  // the output rings: we produce
+keel::RingConsumer* g_in[kMaxSessions] = {};   // the input rings: the consoles produce
+bool valid(int slot) { return slot >= 0 && slot < kMaxSessions; }
 }  // namespace
 
-bool attach(uint8_t* base) {
-  detach();
+bool attach(int slot, uint8_t* base) {
+  if (!valid(slot)) return false;
+  detach(slot);
   auto out = keel::RingProducer::attach({base, lp::kRingBytes});
   auto in = keel::RingConsumer::attach({base + lp::kInputOffset, lp::kRingBytes});
   if (!out.ok() || !in.ok() || out->max_message() < lp::kMaxRecord) return false;
-  g_out = new keel::RingProducer(static_cast<keel::RingProducer&&>(*out));
-  g_in = new keel::RingConsumer(static_cast<keel::RingConsumer&&>(*in));
-  if (!g_out || !g_in) {
-    detach();
+  g_out[slot] = new keel::RingProducer(static_cast<keel::RingProducer&&>(*out));
+  g_in[slot] = new keel::RingConsumer(static_cast<keel::RingConsumer&&>(*in));
+  if (!g_out[slot] || !g_in[slot]) {
+    detach(slot);
     return false;
   }
   return true;
 }
 
-void detach() {
-  delete g_out;
-  delete g_in;
-  g_out = nullptr;
-  g_in = nullptr;
+void detach(int slot) {
+  if (!valid(slot)) return;
+  delete g_out[slot];
+  delete g_in[slot];
+  g_out[slot] = nullptr;
+  g_in[slot] = nullptr;
 }
 
-bool write(std::span<const uint8_t> record) { return g_out && g_out->write(record).ok(); }
+bool write(int slot, std::span<const uint8_t> record) {
+  return valid(slot) && g_out[slot] && g_out[slot]->write(record).ok();
+}
 
-int64_t read(std::span<uint8_t> out) {
-  if (!g_in) return -1;
-  auto r = g_in->read(out);
+int64_t read(int slot, std::span<uint8_t> out) {
+  if (!valid(slot) || !g_in[slot]) return -1;
+  auto r = g_in[slot]->read(out);
   return r.ok() ? int64_t(*r) : -1;
 }
 
-bool room_for_record() {
-  return g_out && g_out->free_bytes() >= keel::RingView::record_size(lp::kMaxRecord);
+bool room_for_record(int slot) {
+  return valid(slot) && g_out[slot] && g_out[slot]->free_bytes() >= keel::RingView::record_size(lp::kMaxRecord);
 }
 
 }  // namespace linux_srv::tty_rings

@@ -280,7 +280,11 @@ ktl::Result<size_t> Tmpfs::read(uint64_t client, uint32_t fid, std::span<uint8_t
     size_t chunk = kPageBytes - in_page;
     if (chunk > count - done) chunk = count - done;
     const uint8_t* src = page < n->page_slots ? n->pages[page] : nullptr;
-    for (size_t i = 0; i < chunk; ++i) out[done + i] = src ? src[in_page + i] : 0;
+    if (src != nullptr) {
+      __builtin_memcpy(out.data() + done, src + in_page, chunk);  // (quadwords: a byte loop is ~8x the instructions)
+    } else {
+      __builtin_memset(out.data() + done, 0, chunk);  // a hole
+    }
     done += chunk;
   }
   f->offset += count;
@@ -326,7 +330,7 @@ ktl::Result<size_t> Tmpfs::write(uint64_t client, uint32_t fid, std::span<const 
     size_t chunk = kPageBytes - in_page;
     if (chunk > in.size() - done) chunk = in.size() - done;
     uint8_t* dst = n->pages[pos / kPageBytes];
-    for (size_t i = 0; i < chunk; ++i) dst[in_page + i] = in[done + i];
+    __builtin_memcpy(dst + in_page, in.data() + done, chunk);
     done += chunk;
   }
   if (end > n->size) n->size = end;

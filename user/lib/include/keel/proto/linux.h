@@ -1,5 +1,5 @@
 // keel/proto/linux.h — what native services ask the Linux personality
-// (/sbin/linux, service "linux"; docs/linux.md): a terminal session.
+// (/sbin/linux, service "linux"; docs/linux.md): terminal sessions.
 //
 // The console hands its tty to a Linux program: it makes a MemoryObject of
 // kSessionSize bytes holding two rings (keel/ring.h, formatted by the
@@ -25,18 +25,24 @@
 // does not wait for room: output that does not fit waits in the writer's
 // write(2) (retried every 50 ms).
 //
-// One session at a time. The policy must let the console look up "linux".
+// Up to four sessions at once, one per console (each its own tty: line
+// discipline, session, foreground process group, window size). One of them
+// may be the system console (kTtyConsole in word 0's high half: the serial
+// console), the tty /dev/console opens. The policy must let the console look
+// up "linux".
 //
 // Methods (label; words; handles → reply label; words; handles):
-//   kOpenTty   rows, cols, PROGRAM (string, an absolute path), then ARGV0
-//              (string); [session MemoryObject (read, write, map), client
-//              notification (signal)]
-//              → Ok; pid | Busy (a session is open) | InvalidArgument (bad
-//              rings or sizes) | NotFound and the others of execve (the
-//              program could not be started: Linux errno in word 0 of an
+//   kOpenTty   rows | flags << 32 (kTtyConsole), cols, PROGRAM (string, an
+//              absolute path), then ARGV0 (string); [session MemoryObject
+//              (read, write, map), client notification (signal)]
+//              → Ok; pid | Busy (four sessions are open, or kTtyConsole and
+//              the system console's is) | InvalidArgument (bad rings, sizes
+//              or flags) | NotFound and the others of execve (the program
+//              could not be started: Linux errno in word 0 of an
 //              InvalidArgument reply is not given; the log says why).
-//   kTtyInput  → Ok (the input ring was drained into the line discipline) |
-//              NotFound (no session).
+//   kTtyInput  [pid: kOpenTty's, the session; without it, every session]
+//              → Ok (the input ring was drained into the line discipline) |
+//              NotFound (no such session).
 #pragma once
 
 #include <cstddef>
@@ -54,6 +60,8 @@ inline constexpr size_t kStateOffset = 2 * kRingBytes;
 inline constexpr size_t kSessionSize = 2 * kRingBytes + 4096;
 inline constexpr size_t kMaxRecord = 1024;       // bytes per record, both rings
 inline constexpr uint64_t kClientBit = 1;        // server → console: output, or hung up
+
+inline constexpr uint64_t kTtyConsole = 1;       // kOpenTty flag: the system console (/dev/console)
 
 inline constexpr uint32_t kStateOpen = 1;
 inline constexpr uint32_t kStateHungUp = 2;

@@ -17,6 +17,8 @@
 // Methods (label; words; handles → reply label; words; handles):
 //   kAttach  ; [rings MemoryObject (read, write, map), client notification (signal)]
 //            → Ok; [driver notification (signal)] | InvalidArgument (not formatted rings)
+//   kSize    → Ok; rows, columns (fbcon: its text cells) | Unsupported (serial,
+//            ps2kbd: the line cannot tell)
 #pragma once
 
 #include <cstddef>
@@ -25,6 +27,7 @@
 namespace keel::proto::serial {
 
 inline constexpr uint32_t kAttach = 1;
+inline constexpr uint32_t kSize = 2;
 
 inline constexpr size_t kRingBytes = 8192;        // each ring's region: header + data
 inline constexpr uint32_t kRingCapacity = 4096;   // data bytes per ring
