@@ -266,12 +266,12 @@ def read_ppm(path):
 
 # QEMU's sendkey names for the characters a test may type on the PS/2 keyboard.
 _SENDKEY = {" ": "spc", "\n": "ret", "-": "minus", ".": "dot", "/": "slash", ",": "comma", "=": "equal",
-            ";": "semicolon", "'": "apostrophe", "$": "shift-4", "(": "shift-9", ")": "shift-0", "*": "shift-8"}
+            ";": "semicolon", "'": "apostrophe", "$": "shift-4", "(": "shift-9", ")": "shift-0", "*": "shift-8", ">": "shift-dot"}
 
 
 def sendkey_commands(text):
     """Monitor commands typing `text` on the guest's keyboard: lower-case letters,
-    digits, space, "-./,=;'" and "\n" (Enter); upper case, "$()*" with shift."""
+    digits, space, "-./,=;'" and "\n" (Enter); upper case, "$()*>" with shift."""
     cmds = []
     for ch in text:
         if ch.isascii() and (ch.islower() or ch.isdigit()):

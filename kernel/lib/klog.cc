@@ -307,6 +307,23 @@ void KernelLog::flush_consoles() {
   }
 }
 
+bool KernelLog::flush_wait(uint64_t max_spins) {
+  for (uint64_t i = 0; i < max_spins; ++i) {
+    if (hold_.load() && !panic_mode()) return false;
+    if (!console_lock_.test_and_set()) {
+      // The previous holder printed everything up to its last look; what
+      // came after, this prints.
+      print_pending();
+      console_lock_.clear();
+      return true;
+    }
+#if defined(__x86_64__)
+    __builtin_ia32_pause();
+#endif
+  }
+  return false;
+}
+
 ktl::Result<void> KernelLog::add_console(ktl::Sink* sink, LogLevel max_level) {
   if (!sink) return ktl::Error::InvalidArgument;
   lock_consoles();

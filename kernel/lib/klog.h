@@ -118,6 +118,14 @@ class KernelLog {
   // Changes the threshold of a registered console; Error::NotFound otherwise.
   ktl::Result<void> set_console_level(ktl::Sink* sink, LogLevel max_level);
 
+  // Returns once every record logged before the call is on the consoles:
+  // unlike write(), it waits (spinning, at most `max_spins` tries) while
+  // another CPU holds the console lock, then prints what is still pending.
+  // For power-off and reboot: otherwise the machine may stop while another
+  // CPU is still printing the last lines. False if it gave up, or if the
+  // consoles are held.
+  bool flush_wait(uint64_t max_spins);
+
   // While held, records go only to the ring. Releasing prints every record
   // the consoles have not seen yet, in order (those from write_immediate()
   // excepted).

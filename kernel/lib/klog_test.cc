@@ -386,6 +386,33 @@ TEST(Klog, WriterDoesNotWaitForBusyConsole) {
   EXPECT_EQ(con.out, "[    0.000000] one\n[    0.000000] two\n");
 }
 
+// flush_wait waits for the console's holder, and what it left is printed
+// before it returns; with the holder stuck it gives up after its spins.
+TEST(Klog, FlushWaitWaitsForBusyConsole) {
+  TestLog<4096> t;
+  BlockingSink con;
+  ASSERT_TRUE(t.log.add_console(&con).ok());
+  std::thread holder([&] { t.log.write(LogLevel::Info, "one"); });
+  while (!con.entered.load()) std::this_thread::yield();
+  t.log.write(LogLevel::Info, "two");
+  EXPECT_FALSE(t.log.flush_wait(1000));  // the holder is still stuck
+  std::thread release([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    con.block.store(false);
+  });
+  EXPECT_TRUE(t.log.flush_wait(uint64_t(1) << 40));
+  {
+    std::lock_guard<std::mutex> g(con.mu);
+    EXPECT_EQ(con.out, "[    0.000000] one\n[    0.000000] two\n");
+  }
+  release.join();
+  holder.join();
+  // Held consoles: nothing to wait for.
+  t.log.set_console_hold(true);
+  EXPECT_FALSE(t.log.flush_wait(10));
+  t.log.set_console_hold(false);
+}
+
 TEST(Klog, PanicBreaksLockHeldByStoppedCpu) {
   TestLog<4096> t;
   BlockingSink con;

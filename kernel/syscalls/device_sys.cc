@@ -193,11 +193,16 @@ int64_t sys_system_poweroff(Handle resource, uint32_t reboot) {
   auto res = lookup<object::Resource>(resource, kRightManage);
   if (!res.ok()) return abi_error(res.error());
   if (reboot > 1) return abi_error(ktl::Error::InvalidArgument);
+  // The last lines reach the consoles first: another CPU may still be
+  // printing (then our records are left to it), and S5 would cut it short.
+  constexpr uint64_t kFlushSpins = 200'000'000;  // a bound of about a second
   if (reboot) {
     klog::notice("keel: rebooting (requested by process {})", current_process().id());
+    (void)klib::kernel_log().flush_wait(kFlushSpins);
     acpi::reboot();
   }
   klog::notice("keel: powering off (ACPI S5, requested by process {})", current_process().id());
+  (void)klib::kernel_log().flush_wait(kFlushSpins);
   ktl::Error e = acpi::poweroff();
   klog::warn("keel: power-off failed: {}", ktl::error_name(e));
   return abi_error(ktl::Error::Unsupported);
