@@ -1,6 +1,6 @@
-// string_test — the kernel's and libkeel's memcpy/memset/memmove/memcmp
-// (kernel/lib/string.cc, user/lib/src/string.cc), compiled for the host
-// under other names (kernel_*, user_*: see CMakeLists.txt), against a
+// string_test — memcpy/memset/memmove/memcmp as the kernel and libkeel use
+// them (lib/ktl/src/string.cc, one file for both), compiled for the host
+// under other names (keel_*: see CMakeLists.txt), against a
 // byte-at-a-time reference, for every length and alignment up to 40 bytes
 // and a few large ones.
 #include <gtest/gtest.h>
@@ -10,14 +10,10 @@
 #include <vector>
 
 extern "C" {
-void* kernel_memcpy(void*, const void*, size_t);
-void* kernel_memset(void*, int, size_t);
-void* kernel_memmove(void*, const void*, size_t);
-int kernel_memcmp(const void*, const void*, size_t);
-void* user_memcpy(void*, const void*, size_t);
-void* user_memset(void*, int, size_t);
-void* user_memmove(void*, const void*, size_t);
-int user_memcmp(const void*, const void*, size_t);
+void* keel_memcpy(void*, const void*, size_t);
+void* keel_memset(void*, int, size_t);
+void* keel_memmove(void*, const void*, size_t);
+int keel_memcmp(const void*, const void*, size_t);
 }
 
 namespace {
@@ -29,8 +25,7 @@ struct Impl {
   void* (*move)(void*, const void*, size_t);
   int (*cmp)(const void*, const void*, size_t);
 };
-const Impl kImpls[] = {{"kernel", kernel_memcpy, kernel_memset, kernel_memmove, kernel_memcmp},
-                       {"user", user_memcpy, user_memset, user_memmove, user_memcmp}};
+const Impl kImpls[] = {{"keel", keel_memcpy, keel_memset, keel_memmove, keel_memcmp}};
 
 std::vector<uint8_t> pattern(size_t n, uint8_t seed) {
   std::vector<uint8_t> v(n);

@@ -1,4 +1,6 @@
-// string.cc — the C memory functions clang may emit calls to in freestanding code.
+// string.cc — the C memory functions clang may emit calls to in freestanding
+// code: one copy for the kernel and for libkeel's programs (host-tested as
+// string_test under other names).
 // Written with string instructions so that no compiler idiom recognition can
 // turn them back into calls to themselves.
 #include <cstddef>
