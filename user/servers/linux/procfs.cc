@@ -9,39 +9,12 @@
 // Everything is read-only (EACCES for writing). A file's text is made at
 // open and read from there, as Linux's seq files behave for small reads.
 #include "internal.h"
+#include "text.h"
 
 #include <keel/path.h>
 
 namespace linux_srv {
 namespace {
-
-// A growing text buffer.
-struct Text {
-  char* buf = nullptr;
-  size_t len = 0, cap = 0;
-  void put(const char* s, size_t n) {
-    if (len + n + 1 > cap) {
-      size_t nc = cap ? cap * 2 : 1024;
-      while (nc < len + n + 1) nc *= 2;
-      char* nb = new char[nc];
-      if (!nb) return;
-      if (buf) memcpy(nb, buf, len);
-      delete[] buf;
-      buf = nb;
-      cap = nc;
-    }
-    memcpy(buf + len, s, n);
-    len += n;
-    buf[len] = 0;
-  }
-  void put(const char* s) { put(s, strlen(s)); }
-  template <typename... A>
-  void f(std::string_view fmt, const A&... args) {
-    char tmp[512];
-    size_t n = ktl::format(tmp, sizeof tmp, fmt, args...);
-    put(tmp, n);
-  }
-};
 
 bool parse_pid(std::string_view s, int* pid) {
   if (s.empty() || s.size() > 9) return false;

@@ -16,38 +16,13 @@
 #include <keel/start.h>
 
 #include "internal.h"
+#include "text.h"
 
 namespace linux_srv {
 namespace {
 
 namespace ip = keel::proto::init;
 constexpr uint64_t kCallNs = 2'000'000'000;
-
-// A growing text (new[]; a failed allocation drops what does not fit).
-struct Text {
-  char* buf = nullptr;
-  size_t len = 0, cap = 0;
-  void put(const char* s, size_t n) {
-    if (len + n > cap) {
-      size_t nc = cap ? cap * 2 : 2048;
-      while (nc < len + n) nc *= 2;
-      char* nb = new char[nc];
-      if (!nb) return;
-      if (buf) memcpy(nb, buf, len);
-      delete[] buf;
-      buf = nb;
-      cap = nc;
-    }
-    memcpy(buf + len, s, n);
-    len += n;
-  }
-  void put(std::string_view s) { put(s.data(), s.size()); }
-  template <typename... A>
-  void f(std::string_view fmt, const A&... args) {
-    char tmp[640];
-    put(tmp, ktl::format(tmp, sizeof tmp, fmt, args...));
-  }
-};
 
 // A call to init; Ok or why not.
 Status call_init(keel::IpcMessage& m) {
