@@ -33,7 +33,11 @@ Handler g_handlers[256];
 std::atomic<int> g_panicking{0};
 bool g_debug_exit = false;
 
-void user_flush(void*, uint64_t virt, uint64_t size) { tlb_shootdown(virt, size); }
+// ctx: the faulting address space's page-table root (only CPUs that have it
+// loaded can hold its entries: tlb.h).
+void user_flush(void* root, uint64_t virt, uint64_t size) {
+  tlb_shootdown_space(reinterpret_cast<uint64_t>(root), virt, size);
+}
 
 const char* const kExceptionNames[32] = {
     "divide error", "debug", "NMI", "breakpoint", "overflow", "BOUND range exceeded",
@@ -144,7 +148,7 @@ bool resolve_user_fault(uint64_t addr, uint64_t error_code) {
   sched::Thread* t = sched::current();
   if (!t || !t->process || addr >= kUserTop) return false;
   auto* proc = static_cast<object::Process*>(t->process);
-  auto r = proc->aspace().handle_fault(addr, error_code & 2, error_code & 16, true, {&user_flush, nullptr});
+  auto r = proc->aspace().handle_fault(addr, error_code & 2, error_code & 16, true, {&user_flush, reinterpret_cast<void*>(proc->aspace().root())});
   return r == vm::AddressSpace::FaultResult::Resolved;
 }
 
