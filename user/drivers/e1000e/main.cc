@@ -19,6 +19,7 @@
 // 0xC0, ICS 0xC8, IMS 0xD0, IMC 0xD8, IVAR 0xE4, RAL0/RAH0 0x5400/0x5404;
 // ICR.LSC bit 2, ICR.Other bit 24; STATUS.LU bit 1).
 #include <keel/keel.h>
+#include <keel/pci_driver.h>
 #include <keel/proto/devmgr.h>
 #include <keel/rpc.h>
 #include <keel/start.h>
@@ -68,28 +69,17 @@ const char* irq_name(uint32_t kind) {
 }  // namespace
 
 int main(uint64_t) {
-  Handle bar = kInvalidHandle, irq = kInvalidHandle, notify = kInvalidHandle, info = kInvalidHandle;
-  uint64_t bar_size = 0, unused = 0;
-  if (!keel::find_module("bar0", &bar, &bar_size) || !keel::find_module("irq", &irq, &unused) ||
-      !keel::find_module("irq-notify", &notify, &unused) || !keel::find_module("pci", &info, &unused)) {
-    keel::print("e1000e: missing start handles (bar0, irq, irq-notify, pci)\n");
-    return 1;
-  }
-  dm::PciDevice dev{};
-  if (sys::vmo_read(info, 0, &dev, sizeof dev) != 0) {
-    keel::print("e1000e: cannot read its PciDevice record\n");
-    return 1;
-  }
+  keel::PciDriverStart start;
+  if (!keel::pci_driver_start("e1000e", &start)) return 1;
+  const Handle irq = start.irq, notify = start.irq_notify;
+  const uint64_t bar_size = start.bar0_size;
+  const auto& dev = start.dev;
   if (bar_size < kRegRah0 + 4) {
     keel::print("e1000e: BAR0 is {} bytes: too small for the register file\n", bar_size);
     return 1;
   }
-  uint64_t addr = 0;
-  if (int64_t r = sys::vm_map(keel::start_info()->self_process, bar, 0, bar_size, keel::kVmRead | keel::kVmWrite, &addr);
-      r != 0) {
-    keel::print("e1000e: cannot map BAR0: {}\n", keel::status_name(keel::status_of(r)));
-    return 1;
-  }
+  const uint64_t addr = keel::map_bar0("e1000e", start, bar_size);
+  if (addr == 0) return 1;
   g_regs = reinterpret_cast<volatile uint32_t*>(addr);
   wr(kRegImc, 0xffffffff);
   wr(kRegIcr, 0xffffffff);

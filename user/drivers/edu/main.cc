@@ -16,6 +16,7 @@
 // device. Register layout: QEMU's docs/specs/edu.rst.
 #include <keel/alloc.h>
 #include <keel/keel.h>
+#include <keel/pci_driver.h>
 #include <keel/proto/devmgr.h>
 #include <keel/rpc.h>
 #include <keel/start.h>
@@ -66,24 +67,13 @@ void handle(keel::IpcMessage& m, keel::rpc::Request&) {
 }  // namespace
 
 int main(uint64_t) {
-  Handle bar = kInvalidHandle, irq = kInvalidHandle, notify = kInvalidHandle, info = kInvalidHandle;
-  uint64_t bar_size = 0, unused = 0;
-  if (!keel::find_module("bar0", &bar, &bar_size) || !keel::find_module("irq", &irq, &unused) ||
-      !keel::find_module("irq-notify", &notify, &unused) || !keel::find_module("pci", &info, &unused)) {
-    keel::print("edu: missing start handles (bar0, irq, irq-notify, pci)\n");
-    return 1;
-  }
-  keel::proto::devmgr::PciDevice dev{};
-  if (sys::vmo_read(info, 0, &dev, sizeof dev) != 0) {
-    keel::print("edu: cannot read its PciDevice record\n");
-    return 1;
-  }
-  uint64_t addr = 0;
-  if (int64_t r = sys::vm_map(keel::start_info()->self_process, bar, 0, keel::kPageSize, keel::kVmRead | keel::kVmWrite, &addr);
-      r != 0) {
-    keel::print("edu: cannot map BAR0: {}\n", keel::status_name(keel::status_of(r)));
-    return 1;
-  }
+  keel::PciDriverStart start;
+  if (!keel::pci_driver_start("edu", &start)) return 1;
+  const Handle irq = start.irq, notify = start.irq_notify;
+  const uint64_t bar_size = start.bar0_size;
+  const auto& dev = start.dev;
+  const uint64_t addr = keel::map_bar0("edu", start, keel::kPageSize);
+  if (addr == 0) return 1;
   g_regs = reinterpret_cast<volatile uint32_t*>(addr);
   const uint32_t id = rd(kRegId);
   if ((id & 0xff) != 0xed) {
