@@ -106,6 +106,13 @@ class Thread final : public object::KernelObject {
   ktl::RefPtr<ipc::Endpoint> syscall_handler;
   uint64_t syscall_handler_badge = 0;
   uint64_t foreign_syscalls = 0;     // made so far (the thread only)
+  // In-process fast path (thread_set_foreign_fast, ForeignFast): changed by
+  // the handler at any time, read by the thread at each foreign syscall
+  // (relaxed: a call racing a change goes one way or the other; both
+  // addresses are always checked user addresses).
+  std::atomic<uint64_t> fast_mask[syscalls::kForeignFastMaskWords] = {};
+  std::atomic<uint64_t> fast_handler{0}, fast_save{0};
+  uint64_t foreign_fast = 0;         // of foreign_syscalls, taken in-process (the thread only)
   // thread_write_state on a New thread: the registers it starts with
   // (instead of user_entry/stack/arg). Guarded by the process lock until start.
   bool initial_regs_set = false;

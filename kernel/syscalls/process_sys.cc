@@ -222,6 +222,28 @@ int64_t sys_thread_set_syscall_handler(Handle thread, Handle endpoint) {
   }));
 }
 
+int64_t sys_thread_set_foreign_fast(Handle thread, UserAddr config) {
+  auto t = lookup<sched::Thread>(thread, kRightManage);
+  if (!t.ok()) return abi_error(t.error());
+  if (!(*t)->is_user) return abi_error(ktl::Error::WrongType);
+  ForeignFast f{};
+  if (auto c = x86::copy_from_user(&f, config, sizeof f); !c.ok()) return abi_error(c.error());
+  sched::Thread* th = t->get();
+  // (syscall_handler is set before the thread starts, then never changes.)
+  if (!th->syscall_handler || th->state() == sched::ThreadState::Dead) return abi_error(ktl::Error::BadState);
+  uint64_t any = 0;
+  for (uint64_t w : f.mask) any |= w;
+  if (any && (f.handler >= x86::kUserTop || (f.save & 7) || !x86::user_range_ok(f.save, 3 * 8)))
+    return abi_error(ktl::Error::InvalidArgument);
+  // Turning on: the addresses first, then the mask; off: the mask first.
+  if (any) {
+    th->fast_handler.store(f.handler, std::memory_order_relaxed);
+    th->fast_save.store(f.save, std::memory_order_relaxed);
+  }
+  for (uint32_t i = 0; i < kForeignFastMaskWords; ++i) th->fast_mask[i].store(f.mask[i], std::memory_order_release);
+  return 0;
+}
+
 int64_t sys_thread_read_state(Handle thread, UserAddr out_regs) {
   auto t = lookup_other_user_thread(thread);
   if (!t.ok()) return abi_error(t.error());

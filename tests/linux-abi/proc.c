@@ -423,6 +423,74 @@ static void test_groups_sessions(void) {
   t_wait(c);
 }
 
+/* The id calls a process may make very often (getpid, getppid, gettid, the uid and gid calls,
+ * getpgrp) answer from the current state: after setpgid by the process itself and by its parent,
+ * after setuid, and a signal still reaches a process that makes nothing but such calls. */
+static volatile sig_atomic_t fast_usr1;
+static void on_fast_usr1(int sig) { (void)sig; fast_usr1 = 1; }
+
+static void test_ids_current(void) {
+  int st = 0;
+  pid_t me = getpid();
+  CHECK_EQ(syscall(SYS_getpid), me, "getpid twice: the same pid");
+  CHECK_EQ(syscall(SYS_gettid), me, "gettid of a single-threaded process: its pid");
+  pid_t c = fork();
+  if (c == 0) {
+    int ok = getppid() == me && syscall(SYS_getpid) == getpid() && syscall(SYS_gettid) == getpid();
+    ok = ok && setpgid(0, 0) == 0 && syscall(SYS_getpgrp) == getpid() && getpgid(0) == getpid();
+    _exit(ok ? 0 : 1);
+  }
+  waitpid(c, &st, 0);
+  CHECK_EXIT(st, 0, "child: getppid, getpid, gettid, then getpgrp after its own setpgid");
+  /* The parent moves a child that polls getpgrp into a group of its own. */
+  int p[2];
+  pipe(p);
+  c = fork();
+  if (c == 0) {
+    close(p[0]);
+    pid_t before = (pid_t)syscall(SYS_getpgrp);
+    write(p[1], "r", 1);
+    for (int i = 0; i < 4000 && syscall(SYS_getpgrp) == before; i++) t_sleep_ms(1);
+    _exit(syscall(SYS_getpgrp) == getpid() ? 0 : 1);
+  }
+  close(p[1]);
+  char b;
+  read(p[0], &b, 1);
+  close(p[0]);
+  CHECK_EQ(setpgid(c, c), 0, "parent: setpgid of a child polling getpgrp");
+  waitpid(c, &st, 0);
+  CHECK_EXIT(st, 0, "the polling child sees its new group");
+  /* setuid changes what getuid and geteuid answer (root only). */
+  if (geteuid() == 0) {
+    c = fork();
+    if (c == 0) {
+      int ok = setresgid(2001, 2002, 2003) == 0 && getgid() == 2001 && getegid() == 2002;
+      ok = ok && setuid(1234) == 0 && getuid() == 1234 && geteuid() == 1234 && syscall(SYS_getuid) == 1234;
+      _exit(ok ? 0 : 1);
+    }
+    waitpid(c, &st, 0);
+    CHECK_EXIT(st, 0, "getuid, geteuid, getgid, getegid after setuid and setresgid");
+  } else {
+    t_skip("getuid, geteuid, getgid, getegid after setuid and setresgid", "not root");
+  }
+  /* A signal reaches a process in a loop of getppid calls. */
+  pipe(p);
+  c = fork();
+  if (c == 0) {
+    close(p[0]);
+    signal(SIGUSR1, on_fast_usr1);
+    write(p[1], "r", 1);
+    for (long i = 0; i < 20000000 && !fast_usr1; i++) (void)getppid();
+    _exit(fast_usr1 ? 0 : 1);
+  }
+  close(p[1]);
+  read(p[0], &b, 1);
+  close(p[0]);
+  kill(c, SIGUSR1);
+  waitpid(c, &st, 0);
+  CHECK_EXIT(st, 0, "a signal interrupts a loop of getppid calls");
+}
+
 int main(int argc, char **argv) {
   find_self(argv[0]);
   if (argc >= 2 && strcmp(argv[1], "--exec-child") == 0 && argc >= 3) return exec_child(argc, argv);
@@ -438,5 +506,6 @@ int main(int argc, char **argv) {
   test_exec();
   test_waitid();
   test_groups_sessions();
+  test_ids_current();
   return t_end();
 }

@@ -193,6 +193,12 @@ void cpu_resume(Thread& t);
 uint64_t thread_cpu_ns(const Thread& t);
 uint64_t proc_cpu_ns(const Proc& p);
 void put_field(uint8_t* uts, int index, const char* s);
+// fast.cc: the in-process fast path (docs/linux.md): set up for a new Keel
+// thread `th` of `t` (before it starts); the published ids of `p` rewritten;
+// the fast path turned on or off as `t`'s pending signals say.
+void fast_setup(Proc& p, Thread& t, Handle th);
+void fast_publish(Proc& p);
+void fast_sync(Thread& t);
 Result dispatch(Thread& t, UserRegs& r);
 void complete(Thread& t, int64_t rax);
 void retry_blocked(Block kind);

@@ -113,6 +113,8 @@ struct Thread {
   // CPU time (time.cc): this thread's, up to its last syscall; when it was
   // last resumed into user code (0: not running, it waits in a call).
   uint64_t cpu_ns = 0, resumed_ns = 0;
+  // fast.cc: whether its in-process fast path is set up, and on now.
+  bool fast_ready = false, fast_on = false;
 };
 
 struct Proc {
@@ -153,6 +155,7 @@ struct Proc {
   bool execed = false;
   bool no_ctty = false;
   uint32_t uid[3] = {0, 0, 0}, gid[3] = {0, 0, 0};
+  Handle fast_in = keel::kInvalidHandle;  // fast.cc: the Keel process its fast-path pages are mapped into
 };
 
 }  // namespace linux_srv

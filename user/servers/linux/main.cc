@@ -680,6 +680,10 @@ int main(uint64_t) {
     set_dispatching(t);
     Result res = signal_on_return(*t, entry, r, dispatch(*t, r));
     set_dispatching(nullptr);
+    if (t->used) {  // (the ids it may have changed; the fast path back on once no signal is pending)
+      fast_publish(*t->proc);
+      fast_sync(*t);
+    }
     if (g_trace && t->used)
       keel::print("linux: [{}] {}({:#x}, {:#x}, {:#x}) = {}\n", t->tid, L::syscall_name(entry.rax), entry.rdi,
                   entry.rsi, entry.rdx, res.kind == Out::Value ? res.value : 0);

@@ -155,6 +155,7 @@ int64_t start_linux_thread(Proc& p, Thread& t, const UserRegs& regs) {
     return -L::EAGAIN;
   }
   sys::handle_close(badged);  // the kernel keeps its own reference
+  fast_setup(p, t, th);       // (before it starts: its first getpid is answered in-process)
   // The server is the process's pager: a fault the kernel cannot resolve
   // becomes SIGSEGV (signal_page_fault).
   Handle pager = kInvalidHandle;
@@ -321,6 +322,7 @@ void end_process(Proc& p, uint32_t status) {
   for (Proc& c : g_procs)  // orphans: nobody will wait for them
     if (c.used && c.ppid == p.pid) {
       c.ppid = 1;  // to init (the personality), which reaps them
+      fast_publish(c);
       if (c.zombie) c = Proc{};
     }
   // (Not while the console's tty runs a shell, whose own output the kernel
@@ -554,6 +556,7 @@ int64_t set_pgid(Proc& p, int64_t pid, int64_t pgid) {
     if (!found) return -L::EPERM;
   }
   q->pgid = want;
+  fast_publish(*q);
   return 0;
 }
 

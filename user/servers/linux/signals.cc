@@ -269,6 +269,7 @@ int64_t send_signal(Proc& q, Thread* to, int sig, const F::Siginfo& info) {
   if (t->queued == Thread::kQueue) return sig < 32 ? 0 : -L::EAGAIN;
   t->queue[t->queued++] = {sig, info};
   t->queue[t->queued - 1].info.signo = sig;
+  fast_sync(*t);  // its next call comes to the server, which delivers
   retry_blocked(Block::Sleep);  // (rt_sigtimedwait may take it)
   if (t->used) kick(*t);
   return 0;
