@@ -5,6 +5,8 @@
  * access/faccessat, chmod, truncate, ftruncate, utimensat, dup/dup2/dup3,
  * fcntl (FD_CLOEXEC, flags, F_DUPFD), sendfile. */
 #include "harness.h"
+#include <sys/statfs.h>
+#include <sys/statvfs.h>
 
 #include <limits.h>
 #include <sys/sendfile.h>
@@ -620,6 +622,33 @@ static void test_sendfile(void) {
   close(in);
 }
 
+static void test_statfs(void) {
+  struct statfs a, b;
+  CHECK_EQ(statfs(".", &a), 0, "statfs of the working directory");
+  CHECK(a.f_bsize > 0 && a.f_blocks >= a.f_bfree && a.f_bfree >= a.f_bavail, "statfs: bsize > 0, blocks >= free >= avail");
+  CHECK(a.f_files >= a.f_ffree, "statfs: files >= free files");
+  CHECK(a.f_flags & 0x20, "statfs sets ST_VALID in f_flags");
+  CHECK(statfs(t_scratch(), &b) == 0 && !(b.f_flags & ST_RDONLY), "the scratch directory's file system is not read-only");
+  int fd = open(".", O_RDONLY | O_DIRECTORY);
+  CHECK_EQ(fstatfs(fd, &b), 0, "fstatfs of the working directory");
+  CHECK(a.f_type == b.f_type && a.f_bsize == b.f_bsize && a.f_blocks == b.f_blocks, "fstatfs agrees with statfs");
+  close(fd);
+  CHECK_EQ(statfs(t_scratch(), &a), 0, "statfs of the scratch directory");
+  int w = open(t_path("statfs-file"), O_CREAT | O_WRONLY, 0644);
+  CHECK(w >= 0 && fstatfs(w, &b) == 0 && b.f_type == a.f_type && b.f_blocks == a.f_blocks,
+        "fstatfs of a file there: the same file system");
+  if (w >= 0) close(w);
+  CHECK(statfs("/proc", &b) == 0 && b.f_type == 0x9fa0, "statfs of /proc: PROC_SUPER_MAGIC");
+  CHECK(statfs("/proc/self/status", &b) == 0 && b.f_type == 0x9fa0, "statfs of a /proc file: PROC_SUPER_MAGIC");
+  CHECK_ERR(statfs("no-such-dir/x", &a), ENOENT, "statfs of a missing path: ENOENT");
+  CHECK_ERR(syscall(SYS_statfs, ".", T_BADPTR), EFAULT, "statfs to a bad pointer: EFAULT");
+  CHECK_ERR(fstatfs(1000, &a), EBADF, "fstatfs of a bad fd: EBADF");
+  int p[2];
+  CHECK(pipe(p) == 0 && fstatfs(p[0], &b) == 0 && b.f_type == 0x50495045, "fstatfs of a pipe: PIPEFS_MAGIC");
+  close(p[0]);
+  close(p[1]);
+}
+
 int main(void) {
   t_begin("files");
   umask(022);
@@ -635,5 +664,6 @@ int main(void) {
   test_truncate_utimens();
   test_dup_fcntl();
   test_sendfile();
+  test_statfs();
   return t_end();
 }

@@ -189,7 +189,7 @@ bool path_syscall(uint64_t nr) {
     case L::kMkdirat: case L::kRmdir: case L::kUnlink: case L::kUnlinkat: case L::kRename: case L::kRenameat:
     case L::kRenameat2: case L::kTruncate: case L::kReadlink: case L::kReadlinkat: case L::kExecve:
     case L::kSymlink: case L::kSymlinkat: case L::kLink: case L::kLinkat: case L::kChmod: case L::kFchmodat:
-    case L::kUtimensat: case L::kUtimes: case L::kMknod: case L::kMknodat:
+    case L::kUtimensat: case L::kUtimes: case L::kMknod: case L::kMknodat: case L::kStatfs:
       return true;
     default: return false;
   }

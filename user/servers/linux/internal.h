@@ -11,6 +11,7 @@
 //   threads.cc  threads, exit of one thread, fork/vfork/clone, futexes
 //   tty.cc      the console's tty session, tty ioctls, poll and select, reboot
 //   system.cc   sysinfo, /proc/keel (Keel's services, processes, log, memory)
+//   statfs.cc   statfs, fstatfs
 #pragma once
 
 #include <keel/fs.h>
@@ -231,6 +232,7 @@ bool dispatch_files(Thread& t, UserRegs& r, Result* out);
 bool path_syscall(uint64_t nr);
 extern bool g_walk_links;
 bool dispatch_system(Thread& t, UserRegs& r, Result* out);
+bool dispatch_statfs(Thread& t, UserRegs& r, Result* out);  // statfs.cc: statfs, fstatfs
 bool dispatch_time(Thread& t, UserRegs& r, Result* out);
 
 // /proc/keel/NAME (system.cc): the files' names, and the text of one (new[],

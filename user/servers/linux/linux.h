@@ -113,6 +113,7 @@ struct Thread {
   // CPU time (time.cc): this thread's, up to its last syscall; when it was
   // last resumed into user code (0: not running, it waits in a call).
   uint64_t cpu_ns = 0, resumed_ns = 0;
+  uint64_t affinity = 0;  // sched_setaffinity's mask (system.cc; 0: every CPU)
 };
 
 struct Proc {

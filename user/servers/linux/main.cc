@@ -230,13 +230,6 @@ Result dispatch_one(Thread& t, UserRegs& r) {
       bool block = false;
       return value(sys_read_file(p, t, &rnd, r.rdi, r.rsi > 33554431 ? 33554431 : r.rsi, &block));
     }
-    case L::kSchedGetaffinity: {
-      if (r.rdi != 0 && !thread_by_tid(r.rdi) && !proc_by_pid(int(r.rdi))) return value(-L::ESRCH);
-      if (r.rsi < 8 || (r.rsi & 7)) return value(-L::EINVAL);
-      const uint64_t mask = 1;  // one CPU, as far as Linux programs can tell
-      return value(write_obj(p, r.rdx, mask) ? 8 : -L::EFAULT);
-    }
-    case L::kSchedSetaffinity: return value(0);
     case L::kPrlimit64: case L::kGetrlimit: case L::kSetrlimit: {
       const bool pr = nr == L::kPrlimit64;
       const uint64_t res = pr ? r.rsi : r.rdi;
@@ -373,7 +366,7 @@ Result dispatch_one(Thread& t, UserRegs& r) {
   if (nr == L::kKill && int32_t(r.rdi) == 1 && kill_init(int64_t(r.rsi), &area)) return area;  // (tty.cc)
   if (dispatch_signals(t, r, &area) || dispatch_threads(t, r, &area) || dispatch_tty(t, r, &area) ||
       dispatch_system(t, r, &area) || dispatch_files(t, r, &area) || dispatch_time(t, r, &area) ||
-      dispatch_process(t, r, &area))
+      dispatch_process(t, r, &area) || dispatch_statfs(t, r, &area))
     return area;
   static uint64_t logged[8];  // each unknown number is logged once
   if (nr < 512 && !(logged[nr / 64] & (1ull << (nr % 64)))) {
