@@ -59,11 +59,14 @@ Result dispatch_one(Thread& t, UserRegs& r);
 // following them (files.cc).
 Result dispatch(Thread& t, UserRegs& r) {
   const UserRegs entry = r;
-  Result res = dispatch_one(t, r);
+  Result res{};
+  if (!dispatch_perms(t, r, &res)) res = dispatch_one(t, r);  // (perms.cc: non-root callers, chown)
+  perms_done(res);
   if (res.kind != Out::Value || res.value != -L::ENOTDIR || !t.used || !path_syscall(entry.rax)) return res;
   r = entry;
   g_walk_links = true;
-  res = dispatch_one(t, r);
+  if (!dispatch_perms(t, r, &res)) res = dispatch_one(t, r);
+  perms_done(res);
   g_walk_links = false;
   return res;
 }
@@ -329,8 +332,6 @@ Result dispatch_one(Thread& t, UserRegs& r) {
     case L::kFcntl: return sys_fcntl(p, int64_t(r.rdi), r.rsi, r.rdx);
     case L::kFsync: case L::kFdatasync: return value(fd_file(p, int64_t(r.rdi)) ? 0 : -L::EBADF);
     case L::kSync: return value(0);
-    case L::kChown: case L::kFchown: case L::kLchown: case L::kFchownat:
-      return value(0);  // (the VFS keeps no owners)
     case L::kReadlink: case L::kReadlinkat: {
       const bool at = nr == L::kReadlinkat;
       char path[kPathMax];
@@ -349,6 +350,7 @@ Result dispatch_one(Thread& t, UserRegs& r) {
     }
     case L::kExecve: return sys_execve(p, t, r);
     case L::kExitGroup:  // (exit, of one thread: threads.cc)
+      robust_lists_death(p);  // (FUTEX_OWNER_DIED on the locks its threads hold)
       end_process(p, L::wait_exited(int(r.rdi)));
       return kGone;
     case L::kPrctl: return value(-L::EINVAL);
