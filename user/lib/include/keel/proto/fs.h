@@ -58,6 +58,9 @@
 //   kFsetTimes fid, a atime, b mtime           — (kSetTimes of an open file)
 //   kFtruncate fid, a size                     — (kTruncate of a file open for writing,
 //                                                whatever its mode; AccessDenied otherwise)
+//   kImage     s1 path                         r0 type (kTypeFile), r1 size, r2 mode, r3 inode;
+//                                              handles [MemoryObject]: the file's bytes
+//                                              from offset 0, read-only
 //
 // kStat's r4..r8: the inode number (0: the server has none; the same for
 // every name of one file, hard links included), the number of names (links;
@@ -90,6 +93,20 @@
 // client sends a duplicate of its own. keel/fs.h uses them for reads and
 // writes of more than kSharedThreshold bytes. They are not retried by vfs
 // (the handle went with the first try).
+//
+// kImage gives a regular file's contents as a MemoryObject, for loading
+// programs (the Linux personality's execve maps it instead of reading the
+// file): the object holds the file's bytes from offset 0 and zeros after
+// them to the end of the last page (its size: the file's rounded up to
+// 4 KiB, at least one page); its handle has read, map, execute, duplicate and
+// transfer rights, not write, so that the receiver maps it read-only or
+// clones it (vmo_clone: copy-on-write) for private writable copies. It is a
+// snapshot: whether later writes to the file show in it is the server's
+// choice (initrdfs files never change; tmpfs makes a new object per request).
+// Errors as kOpen for reading (NotFound, NotADirectory, AccessDenied without
+// 0400); IsADirectory for a directory, Unsupported for a symbolic link or a
+// FIFO, or from a server without the method (the client then reads the file);
+// NoSpace or NoMemory if the object cannot be made. vfs passes the handle on.
 //
 // Offsets are kept per open file by the fs server: kRead and kWrite move
 // them; kAppend files write at the end. Readdir's cookie starts at 0; each
@@ -152,7 +169,8 @@ inline constexpr uint32_t kMknod = 21;
 inline constexpr uint32_t kFchmod = 22;
 inline constexpr uint32_t kFsetTimes = 23;
 inline constexpr uint32_t kFtruncate = 24;
-inline constexpr uint32_t kMethodLast = kFtruncate;
+inline constexpr uint32_t kImage = 25;
+inline constexpr uint32_t kMethodLast = kImage;
 
 // Word indices of the common layout.
 inline constexpr uint32_t kWordFid = 0;
