@@ -451,6 +451,30 @@ static void test_robust_death(void) {
   munmap(stack, sz);
 }
 
+/* exit_group: a process that ends holding a robust futex in shared memory
+ * leaves it FUTEX_OWNER_DIED too (the kernel walks every thread's list). */
+static void test_robust_exit_group(void) {
+  int *word = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  if (word == MAP_FAILED) return;
+  *word = 0;
+  pid_t kid = fork();
+  if (kid == 0) {
+    static struct rentry entry;
+    static struct { struct rentry *next; long offset; struct rentry *pending; } head;
+    *word = (int)syscall(SYS_gettid);
+    entry.next = (struct rentry *)&head;
+    head.next = &entry;
+    head.offset = (char *)word - (char *)&entry;
+    if (syscall(SYS_set_robust_list, &head, sizeof head) != 0) _exit(2);
+    syscall(SYS_exit_group, 0);
+  }
+  int st = 0;
+  waitpid(kid, &st, 0);
+  CHECK_EXIT(st, 0, "a child that set a robust list exits with exit_group");
+  CHECK_EQ(*word, 0x40000000, "exit_group holding a robust futex in shared memory: the word is FUTEX_OWNER_DIED");
+  munmap(word, 4096);
+}
+
 static char exec_pid[24];
 static void *exec_thread(void *arg) {
   char *args[] = {"threads", "--check-pid", exec_pid, NULL};
@@ -509,6 +533,7 @@ int main(int argc, char **argv) {
   test_requeue();
   test_robust();
   test_robust_death();
+  test_robust_exit_group();
   test_pthreads();
   test_thread_signals(argv[0]);
   return t_end();

@@ -244,6 +244,17 @@ ktl::Result<uint64_t> Initrdfs::seek(uint64_t client, uint32_t fid, uint64_t whe
   return f->offset;
 }
 
+ktl::Result<keel::fs::FsInfo> Initrdfs::fs_info() {
+  keel::fs::FsInfo info;
+  uint64_t bytes = 0;
+  for (size_t i = 0; i < count_; ++i)
+    if (nodes_[i].type == fsp::kTypeFile) bytes += (nodes_[i].data.size() + info.block_size - 1) / info.block_size;
+  info.blocks = bytes;
+  info.nodes = count_;
+  info.flags = fsp::kFsReadOnly | fsp::kFsMemory;
+  return info;
+}
+
 ktl::Result<keel::fs::Stat> Initrdfs::stat(std::string_view path) { return stat_of(*TRY(find(path))); }
 
 ktl::Result<keel::fs::Stat> Initrdfs::fstat(uint64_t client, uint32_t fid) {

@@ -72,6 +72,9 @@ class Initrdfs final : public keel::fs::Backend {
   ktl::Result<void> fset_times(uint64_t client, uint32_t fid, uint64_t atime, uint64_t mtime) override;
   ktl::Result<void> ftruncate(uint64_t client, uint32_t fid, uint64_t size) override;
   void forget(uint64_t client) override;
+  // The archive's file bytes in 4 KiB blocks, its entries; nothing free;
+  // kFsReadOnly | kFsMemory.
+  ktl::Result<keel::fs::FsInfo> fs_info() override;
 
   size_t nodes() const { return count_; }
 

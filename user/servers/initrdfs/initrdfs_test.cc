@@ -167,6 +167,14 @@ TEST(Initrdfs, SeekAndOffsets) {
 TEST(Initrdfs, ReadOnly) {
   Fs f(archive(standard()));
   ASSERT_NE(f.fs, nullptr);
+  auto info = f->fs_info();  // (statfs: nothing free, read-only)
+  ASSERT_TRUE(info.ok());
+  EXPECT_EQ(info->block_size, 4096u);
+  EXPECT_GE(info->blocks, 1u);
+  EXPECT_EQ(info->free_blocks, 0u);
+  EXPECT_EQ(info->nodes, f->nodes());
+  EXPECT_EQ(info->free_nodes, 0u);
+  EXPECT_EQ(info->flags, fsp::kFsReadOnly | fsp::kFsMemory);
   EXPECT_EQ(f->open(kClient, "/etc/motd", fsp::kFlagWrite, 0).error(), Error::AccessDenied);
   EXPECT_EQ(f->open(kClient, "/etc/new", kRead | fsp::kFlagWrite | fsp::kFlagCreate, 0644).error(), Error::AccessDenied);
   EXPECT_EQ(f->open(kClient, "/etc/motd", kRead | fsp::kFlagCreate | fsp::kFlagExclusive, 0).error(),

@@ -11,6 +11,8 @@
 //   threads.cc  threads, exit of one thread, fork/vfork/clone, futexes
 //   tty.cc      the console's tty session, tty ioctls, poll and select, reboot
 //   system.cc   sysinfo, /proc/keel (Keel's services, processes, log, memory)
+//   statfs.cc   statfs, fstatfs
+//   perms.cc    permission checks for non-root ids, file owners, chown
 #pragma once
 
 #include <keel/fs.h>
@@ -231,6 +233,14 @@ bool dispatch_files(Thread& t, UserRegs& r, Result* out);
 bool path_syscall(uint64_t nr);
 extern bool g_walk_links;
 bool dispatch_system(Thread& t, UserRegs& r, Result* out);
+bool dispatch_statfs(Thread& t, UserRegs& r, Result* out);  // statfs.cc: statfs, fstatfs
+// perms.cc: a non-root caller's permission check before a path syscall
+// (true with *out = -EACCES/-EPERM: refused; false: the syscall goes on),
+// chown for everyone; perms_done after it (a file it made becomes the
+// caller's); apply_owner puts a file's owner into a stat.
+bool dispatch_perms(Thread& t, UserRegs& r, Result* out);
+void perms_done(const Result& res);
+void apply_owner(L::Stat* st);
 bool dispatch_time(Thread& t, UserRegs& r, Result* out);
 
 // /proc/keel/NAME (system.cc): the files' names, and the text of one (new[],
@@ -262,5 +272,6 @@ bool kill_init(int64_t sig, Result* out);
 // threads of `p` other than `keep` end (execve).
 void vfork_release(Proc& c);
 void end_other_threads(Proc& p, Thread& keep);
+void robust_lists_death(Proc& p);  // exit_group: each thread's robust list is walked
 
 }  // namespace linux_srv

@@ -118,6 +118,8 @@ struct Thread {
   // CPU time (time.cc): this thread's, up to its last syscall; when it was
   // last resumed into user code (0: not running, it waits in a call).
   uint64_t cpu_ns = 0, resumed_ns = 0;
+  uint64_t affinity = 0;  // sched_setaffinity's mask (system.cc; 0: every CPU)
+  uint64_t cpu_wake_ns = 0;  // Sleep on CLOCK_PROCESS_CPUTIME_ID: the process CPU time it waits for (time.cc)
 };
 
 struct Proc {

@@ -533,6 +533,7 @@ Result sys_fork(Proc& parent, Thread& t, const UserRegs& regs) {
   c->no_ctty = parent.no_ctty;
   ct->sigmask = t.sigmask;  // (the mask and alternate stack are the thread's; nothing stays pending)
   ct->alt_sp = t.alt_sp, ct->alt_size = t.alt_size;
+  ct->affinity = t.affinity;  // (sched_setaffinity's mask is inherited)
   memcpy(c->sigaction, parent.sigaction, sizeof c->sigaction);
   c->brk_base = parent.brk_base, c->brk_cur = parent.brk_cur, c->brk_mapped = parent.brk_mapped;
   c->mmap_hint = parent.mmap_hint;

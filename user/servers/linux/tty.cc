@@ -285,7 +285,8 @@ uint32_t ready_events(File* f) {
       return (tty->ld.readable() ? kPollIn : 0) | (tty_rings::room_for_record(tty->slot) ? kPollOut : 0);
     }
     case FileKind::PipeRead:
-      return (f->pipe->count > 0 || f->pipe->writers == 0 ? kPollIn : 0) | (f->pipe->writers == 0 ? kPollHup : 0);
+      return (f->pipe->count > 0 || f->pipe->writers == 0 ? kPollIn : 0) | (f->pipe->writers == 0 ? kPollHup : 0) |
+             ((f->flags & L::O_ACCMODE) == L::O_RDWR && kPipeSize - f->pipe->count >= kPipeBuf ? kPollOut : 0);
     case FileKind::PipeWrite:
       if (f->pipe->readers == 0) return kPollOut | kPollErr;
       return kPipeSize - f->pipe->count >= kPipeBuf ? kPollOut : 0;

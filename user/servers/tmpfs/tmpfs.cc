@@ -371,6 +371,18 @@ ktl::Result<uint64_t> Tmpfs::seek(uint64_t client, uint32_t fid, uint64_t whence
   return f->offset;
 }
 
+ktl::Result<keel::fs::FsInfo> Tmpfs::fs_info() {
+  keel::fs::FsInfo info;
+  info.block_size = kPageBytes;
+  const uint64_t left = used_ < quota_ ? quota_ - used_ : 0;
+  info.blocks = quota_ / kPageBytes;
+  info.free_blocks = left / kPageBytes;
+  info.free_nodes = left / kNodeCost;
+  info.nodes = nodes_ + info.free_nodes;
+  info.flags = fsp::kFsMemory;
+  return info;
+}
+
 ktl::Result<keel::fs::Stat> Tmpfs::stat(std::string_view path) { return stat_of(TRY(lookup(path))); }
 
 ktl::Result<keel::fs::Stat> Tmpfs::fstat(uint64_t client, uint32_t fid) {

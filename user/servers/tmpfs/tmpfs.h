@@ -77,6 +77,10 @@ class Tmpfs final : public keel::fs::Backend {
   ktl::Result<void> fset_times(uint64_t client, uint32_t fid, uint64_t atime, uint64_t mtime) override;
   ktl::Result<void> ftruncate(uint64_t client, uint32_t fid, uint64_t size) override;
   void forget(uint64_t client) override;
+  // The quota in 4 KiB blocks (free: what is left of it); nodes: those there
+  // are plus as many as the rest of the quota could pay for (kNodeCost
+  // each); kFsMemory.
+  ktl::Result<keel::fs::FsInfo> fs_info() override;
 
   uint64_t used() const { return used_; }
   uint64_t quota() const { return quota_; }

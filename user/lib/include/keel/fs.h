@@ -96,4 +96,14 @@ Status fchmod(Fid fid, uint64_t mode);
 Status set_times(Fid fid, uint64_t atime, uint64_t mtime);
 Status ftruncate(Fid fid, uint64_t size);
 
+// The file system that holds `path` / open file `fid` (kStatfs, kFstatfs).
+struct FsUsage {
+  uint64_t block_size = 0;               // bytes
+  uint64_t blocks = 0, free_blocks = 0;  // of block_size bytes
+  uint64_t nodes = 0, free_nodes = 0;
+  uint64_t flags = 0;                    // proto::fs::kFsReadOnly, kFsMemory
+};
+Status statfs(std::string_view path, FsUsage* out);
+Status fstatfs(Fid fid, FsUsage* out);
+
 }  // namespace keel::fs
