@@ -747,6 +747,33 @@ static void test_permissions(void) {
   CHECK_ERR(access(p, X_OK), EACCES, "perm: root may not execute a 0644 file");
 }
 
+/* ".." after a symbolic link (path_resolution(7)): the parent of the link's
+ * target, not the directory that holds the link. */
+static void test_dotdot_after_link(void) {
+  char a[512], l[512], p[512];
+  snprintf(a, sizeof a, "%s/dd-a", t_scratch());
+  snprintf(p, sizeof p, "%s/dd-a/b", t_scratch());
+  mkdir(a, 0755);
+  mkdir(p, 0755);
+  snprintf(p, sizeof p, "%s/dd-a/marker", t_scratch());
+  t_write_file(p, "m", 1, 0644);
+  snprintf(l, sizeof l, "%s/dd-link", t_scratch());
+  CHECK_EQ(symlink("dd-a/b", l), 0, "dotdot: a link to a directory two levels down");
+  struct stat sa, sl;
+  snprintf(p, sizeof p, "%s/dd-link/..", t_scratch());
+  CHECK(stat(a, &sa) == 0 && stat(p, &sl) == 0 && sa.st_ino == sl.st_ino && sa.st_dev == sl.st_dev,
+        "dotdot: LINK/.. is the target's parent");
+  snprintf(p, sizeof p, "%s/dd-link/../marker", t_scratch());
+  CHECK(access(p, F_OK) == 0, "dotdot: LINK/../marker names a file beside the target");
+  snprintf(p, sizeof p, "%s/dd-link/../../dd-link/../marker", t_scratch());
+  CHECK(access(p, F_OK) == 0, "dotdot: through the link twice");
+  char cwd[512];
+  if (getcwd(cwd, sizeof cwd) && chdir(t_scratch()) == 0) {
+    CHECK(stat("dd-link/..", &sl) == 0 && sl.st_ino == sa.st_ino, "dotdot: a relative LINK/..");
+    CHECK(chdir(cwd) == 0, "dotdot: back to the working directory");
+  }
+}
+
 int main(void) {
   t_begin("files");
   umask(022);
@@ -764,5 +791,6 @@ int main(void) {
   test_sendfile();
   test_statfs();
   test_permissions();
+  test_dotdot_after_link();
   return t_end();
 }

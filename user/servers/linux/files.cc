@@ -204,7 +204,8 @@ int64_t path_arg(Proc& p, int64_t dirfd, uint64_t addr, char (&out)[kPathMax], b
   char raw[kPathMax + 64];
   int64_t n = read_string(p, addr, raw, sizeof raw);
   if (n < 0) return n;
-  if (int64_t e = resolve(p, dirfd, raw, out); e < 0) return e;
+  // (".." after a symbolic link is taken physically: dotdot.cc)
+  if (int64_t e = has_dotdot(raw) ? resolve_physical(p, dirfd, raw, out) : resolve(p, dirfd, raw, out); e < 0) return e;
   if (g_walk_links)
     if (int64_t e = follow_middle_links(out); e < 0) return e;
   return follow ? follow_links(out) : 0;

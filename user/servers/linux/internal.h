@@ -13,6 +13,7 @@
 //   system.cc   sysinfo, /proc/keel (Keel's services, processes, log, memory)
 //   statfs.cc   statfs, fstatfs
 //   perms.cc    permission checks for non-root ids, file owners, chown
+//   dotdot.cc   ".." after a symbolic link, resolved physically
 #pragma once
 
 #include <keel/fs.h>
@@ -107,6 +108,10 @@ File* fd_file(Proc& p, int64_t fd);
 void close_fd(Proc& p, int fd);
 int64_t resolve(Proc& p, int64_t dirfd, const char* path, char (&out)[kPathMax]);
 int64_t path_arg(Proc& p, int64_t dirfd, uint64_t addr, char (&out)[kPathMax], bool follow = true);
+// dotdot.cc: whether `path` has a ".." component; resolve() with the
+// directories before its last ".." taken physically (their links followed).
+bool has_dotdot(const char* path);
+int64_t resolve_physical(Proc& p, int64_t dirfd, const char* path, char (&out)[kPathMax]);
 int64_t read_link(const char* path, char* out, size_t cap);
 int64_t follow_links(char (&path)[kPathMax]);
 int64_t follow_middle_links(char (&path)[kPathMax]);
@@ -264,6 +269,9 @@ Result tty_ioctl(Proc& p, File* f, uint64_t req, uint64_t arg);
 bool tty_native(keel::IpcMessage& msg);
 void tty_tick();
 void tty_process_ended(Proc& p);
+// /proc/PID/stat's tty_nr (its controlling tty's device number, 0: none) and
+// tpgid (that tty's foreground process group, -1: none).
+void tty_stat_fields(const Proc& p, uint64_t* tty_nr, int* tpgid);
 // kill(1, sig) in a server that runs the console's tty, where no Linux
 // process is pid 1: pid 1 is Keel's init as Linux programs see it (busybox's
 // poweroff and reboot signal it). False (not handled) elsewhere.
