@@ -57,7 +57,7 @@ Status take_path(const IpcMessage& m, uint32_t at, char* norm, std::string_view*
 
 }  // namespace
 
-void dispatch(Backend& b, IpcMessage& m, uint32_t handles, std::span<uint8_t> shared) {
+void dispatch(Backend& b, IpcMessage& m, uint32_t handles, std::span<uint8_t> shared, Images* images) {
   const uint32_t method = keel::rpc::label(m);
   if (method < fsp::kOpen || method > fsp::kMethodLast) return keel::rpc::reply_status(m, Status::Unsupported);
   const bool is_shared = method == fsp::kReadShared || method == fsp::kWriteShared;
@@ -224,6 +224,17 @@ void dispatch(Backend& b, IpcMessage& m, uint32_t handles, std::span<uint8_t> sh
       auto r = b.write(client, fid, shared);
       if (!r.ok()) return reply(m, keel::status_from(r.error()));
       return reply(m, Status::Ok, *r);
+    }
+    case fsp::kImage: {
+      if (Status st = take_path(m, fsp::kWordString, path, &p1, &next); st != Status::Ok) return reply(m, st);
+      if (images == nullptr) return reply(m, Status::Unsupported);
+      Stat st;
+      auto h = images->image(p1, &st);
+      if (!h.ok()) return reply(m, keel::status_from(h.error()));
+      reply(m, Status::Ok, st.type, st.size, st.mode, st.inode);
+      m.handles[0] = *h;
+      m.tag = tag(uint32_t(Status::Ok), fsp::kWordString, 1);
+      return;
     }
   }
   keel::rpc::reply_status(m, Status::Unsupported);

@@ -305,4 +305,47 @@ TEST_F(Dispatch, Statfs) {
   EXPECT_EQ(send(fs, nostring), Status::InvalidArgument);
 }
 
+struct FakeImages final : keel::fs::Images {
+  std::string last;
+  ktl::Result<uint32_t> image(std::string_view path, keel::fs::Stat* st) override {
+    last = path;
+    if (path == "/dir") return ktl::Error::IsADirectory;
+    st->type = fsp::kTypeFile;
+    st->size = 1234;
+    st->mode = 0755;
+    st->inode = 42;
+    return 77u;
+  }
+};
+
+TEST_F(Dispatch, ImageGoesToTheImagesWithTheHandleInTheReply) {
+  FakeImages images;
+  IpcMessage m = with_strings(request(fsp::kImage), "/bin/../bin/prog");
+  keel::fs::dispatch(fs, m, 0, {}, &images);
+  ASSERT_EQ(Status(keel::rpc::label(m)), Status::Ok);
+  EXPECT_EQ(images.last, "/bin/prog");  // (normalised first)
+  EXPECT_EQ(keel::rpc::handles(m), 1u);
+  EXPECT_EQ(m.handles[0], 77u);
+  EXPECT_EQ(m.words[0], fsp::kTypeFile);
+  EXPECT_EQ(m.words[1], 1234u);
+  EXPECT_EQ(m.words[2], 0755u);
+  EXPECT_EQ(m.words[3], 42u);
+  m = with_strings(request(fsp::kImage), "/dir");
+  keel::fs::dispatch(fs, m, 0, {}, &images);
+  EXPECT_EQ(Status(keel::rpc::label(m)), Status::IsADirectory);
+  EXPECT_EQ(keel::rpc::handles(m), 0u);
+  // Malformed: refused before the Images see it.
+  images.last.clear();
+  m = with_strings(request(fsp::kImage), "relative");
+  keel::fs::dispatch(fs, m, 0, {}, &images);
+  EXPECT_EQ(Status(keel::rpc::label(m)), Status::InvalidArgument);
+  m = with_strings(request(fsp::kImage), "/x");
+  keel::fs::dispatch(fs, m, 1, {}, &images);  // (a handle with it)
+  EXPECT_EQ(Status(keel::rpc::label(m)), Status::InvalidArgument);
+  EXPECT_TRUE(images.last.empty());
+  // A server without Images: Unsupported (the client reads the file instead).
+  m = with_strings(request(fsp::kImage), "/x");
+  EXPECT_EQ(send(fs, m), Status::Unsupported);
+}
+
 }  // namespace

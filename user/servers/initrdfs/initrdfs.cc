@@ -192,6 +192,14 @@ ktl::Result<uint32_t> Initrdfs::open(uint64_t client, std::string_view path, uin
   return f->fid;
 }
 
+ktl::Result<Initrdfs::FileBytes> Initrdfs::file(std::string_view path) const {
+  const Node& n = *TRY(find(path));
+  if (n.type == fsp::kTypeDirectory) return Error::IsADirectory;
+  if (n.type != fsp::kTypeFile) return Error::Unsupported;
+  if (!may_read(n.mode)) return Error::AccessDenied;
+  return FileBytes{size_t(&n - nodes_), stat_of(n), n.data};
+}
+
 ktl::Result<void> Initrdfs::close(uint64_t client, uint32_t fid) {
   auto* f = files_.find(client, fid);
   if (f == nullptr) return Error::BadHandle;

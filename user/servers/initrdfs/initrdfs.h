@@ -78,6 +78,16 @@ class Initrdfs final : public keel::fs::Backend {
 
   size_t nodes() const { return count_; }
 
+  // For kImage (main.cc makes the object): the regular file at normalised
+  // `path`, its index (0..nodes()-1, stable: a cache key), Stat and bytes.
+  // Errors as open() for reading; IsADirectory, Unsupported (a symlink).
+  struct FileBytes {
+    size_t index = 0;
+    keel::fs::Stat stat;
+    keel::cpio::Bytes data;
+  };
+  ktl::Result<FileBytes> file(std::string_view path) const;
+
  private:
   ktl::Result<void> create_denied(std::string_view path);
   struct Node {

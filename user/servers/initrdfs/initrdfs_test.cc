@@ -353,3 +353,28 @@ TEST(InitrdfsMalformed, TooManyEntries) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(Initrdfs, FileForImage) {
+  Fs f(archive(standard()));
+  ASSERT_NE(f.fs, nullptr);
+  auto a = f->file("/sbin/init");
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(std::string(reinterpret_cast<const char*>(a->data.data()), a->data.size()), "\x7f" "ELF");
+  EXPECT_EQ(a->stat.type, fsp::kTypeFile);
+  EXPECT_EQ(a->stat.size, 4u);
+  EXPECT_EQ(a->stat.mode, 0755u);
+  auto b = f->file("/etc/motd");
+  ASSERT_TRUE(b.ok());
+  EXPECT_NE(a->index, b->index);  // (a cache key per file)
+  EXPECT_LT(a->index, f->nodes());
+  EXPECT_EQ(f->file("/sbin/init")->index, a->index);
+  EXPECT_EQ(f->file("/missing").error(), Error::NotFound);
+  EXPECT_EQ(f->file("/etc/motd/x").error(), Error::NotADirectory);
+  EXPECT_EQ(f->file("/etc").error(), Error::IsADirectory);
+  EXPECT_EQ(f->file("/etc/issue").error(), Error::Unsupported);  // a symlink
+  EXPECT_EQ(f->file("/etc/secret").error(), Error::AccessDenied);  // no 0400
+}
+
+}  // namespace

@@ -45,6 +45,11 @@ struct Vmo {
   // msync and when the last mapping of it goes (mem.cc).
   struct File* backing = nullptr;
   uint64_t file_off = 0, file_len = 0;
+  // A program file's object (exec, keel/proto/fs.h kImage): read-only and
+  // never written, so fork maps it in the child as it is instead of a
+  // clone; mprotect that adds PROT_WRITE first replaces the mapping by a
+  // private copy-on-write clone (mem.cc, privatize).
+  bool image = false;
 };
 
 struct Mapping {

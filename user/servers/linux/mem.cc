@@ -352,12 +352,43 @@ Result sys_munmap(Proc& p, uint64_t addr, uint64_t len) {
   return value(0);
 }
 
+namespace {
+
+// Gives mapping `m` of a program file's object (read-only, shared: Vmo::
+// image) a private copy-on-write clone of its range instead, mapped in its
+// place, so that it may become writable. False if that fails (nothing changed).
+bool privatize(Proc& p, Mapping& m) {
+  Handle h = kInvalidHandle;
+  if (sys::vmo_clone(m.vmo->handle, m.offset, m.len, &h) != 0) return false;
+  Vmo* v = new_vmo(h);
+  if (!v) {
+    sys::handle_close(h);
+    return false;
+  }
+  (void)sys::vm_unmap(p.process, m.start, m.len);
+  if (map_pages(p.process, h, 0, m.start, m.len, m.prot) != 0) {
+    vmo_unref(v);
+    (void)map_pages(p.process, m.vmo->handle, m.offset, m.start, m.len, m.prot);  // (put it back)
+    return false;
+  }
+  vmo_unref(m.vmo);
+  m.vmo = v;
+  m.offset = 0;
+  return true;
+}
+
+}  // namespace
+
 Result sys_mprotect(Proc& p, uint64_t addr, uint64_t len, uint64_t prot) {
   if ((addr & (kPage - 1)) || (prot & ~uint64_t(7))) return value(-L::EINVAL);
   const uint64_t size = page_up(len);
   if (size < len) return value(-L::ENOMEM);
   if (size == 0) return value(0);
   if (!range_mapped(p, addr, size)) return value(-L::ENOMEM);
+  if (prot & L::PROT_WRITE)  // a program's read-only segment becomes a private copy first
+    for (Mapping& m : p.maps)
+      if (m.used && m.vmo->image && m.start < addr + size && addr < m.start + m.len && !privatize(p, m))
+        return value(-L::ENOMEM);
   if (int64_t e = sys::vm_protect(p.process, addr, size, keel_prot(prot)); e != 0)
     return value(e == keel::err(Status::NoMemory) || e == keel::err(Status::QuotaExceeded) ? -L::ENOMEM : -L::EACCES);
   if (!protect_range(p, addr, size, uint32_t(prot))) return value(-L::ENOMEM);

@@ -250,6 +250,21 @@ ktl::Result<uint32_t> Tmpfs::open(uint64_t client, std::string_view path, uint64
   return f->fid;
 }
 
+ktl::Result<void> Tmpfs::file_pages(std::string_view path, keel::fs::Stat* st, PageFn page, void* ctx) {
+  Node* n = TRY(lookup(path));
+  if (n->is_dir()) return Error::IsADirectory;
+  if (n->type != fsp::kTypeFile) return Error::Unsupported;
+  if (!may_read(n->mode)) return Error::AccessDenied;
+  *st = stat_of(n);
+  for (size_t i = 0; i < n->page_slots && uint64_t(i) * kPageBytes < n->size; ++i) {
+    if (n->pages[i] == nullptr) continue;
+    const uint64_t off = uint64_t(i) * kPageBytes;
+    const uint64_t left = n->size - off;
+    TRY(page(ctx, off, n->pages[i], size_t(left < kPageBytes ? left : kPageBytes)));
+  }
+  return ktl::ok();
+}
+
 ktl::Result<void> Tmpfs::close(uint64_t client, uint32_t fid) {
   auto* f = file(client, fid);
   if (f == nullptr) return Error::BadHandle;

@@ -86,6 +86,14 @@ class Tmpfs final : public keel::fs::Backend {
   uint64_t quota() const { return quota_; }
   size_t nodes() const { return nodes_; }
 
+  // For kImage (main.cc makes the object): the regular file at normalised
+  // `path`: its Stat in `*st`, and `page(ctx, offset, bytes, len)` called for
+  // each page that holds data, in order (the others are zeros; the last
+  // page's len stops at the file's end). Errors as open() for reading;
+  // IsADirectory, Unsupported (a symlink or FIFO); what `page` returns.
+  using PageFn = ktl::Result<void> (*)(void* ctx, uint64_t offset, const uint8_t* bytes, size_t len);
+  ktl::Result<void> file_pages(std::string_view path, keel::fs::Stat* st, PageFn page, void* ctx);
+
  private:
   struct Node;
   struct Entry;

@@ -69,6 +69,11 @@ inline Status write(Fid fid, std::string_view text, size_t* written = nullptr) {
 Status seek(Fid fid, uint64_t whence, int64_t offset, uint64_t* pos = nullptr);
 Status stat(std::string_view path, Info* out);
 Status fstat(Fid fid, Info* out);
+// The regular file at `path` as a read-only MemoryObject (kImage, keel/proto/
+// fs.h): `*out` gets type, size, mode and inode, `*object` a handle (read,
+// map, execute, duplicate, transfer) the caller closes. Unsupported from a
+// file system without kImage.
+Status image(std::string_view path, Info* out, Handle* object);
 // The entry at `*cookie` (0 first) of open directory `dir`; `*cookie` moves
 // to the next one. OutOfRange after the last.
 Status readdir(Fid dir, uint64_t* cookie, DirEntry* out);

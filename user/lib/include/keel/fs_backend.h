@@ -87,6 +87,21 @@ class Backend {
   ~Backend() = default;
 };
 
+// kImage (keel/proto/fs.h): a regular file's contents as a read-only
+// MemoryObject. Separate from Backend because it needs the kernel: a server's
+// main.cc implements it over its core's pure-logic helpers (Initrdfs::file,
+// Tmpfs::file_pages), and the host tests use a fake.
+class Images {
+ public:
+  // The file at normalised `path`: its Stat in `*st` and a handle (read, map,
+  // execute, duplicate, transfer; the caller owns it and sends it) to an
+  // object holding its bytes. Errors: keel/proto/fs.h's for kImage.
+  virtual ktl::Result<uint32_t> image(std::string_view path, Stat* st) = 0;
+
+ protected:
+  ~Images() = default;
+};
+
 // Open files: (client, fid) → the server's node and the file's offset and
 // flags, and `Extra` state of the server's own (zeroed at open). At most
 // kOpenMax per client and `Capacity` in all; fids are 1..2^24-1, handed out

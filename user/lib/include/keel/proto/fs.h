@@ -62,6 +62,9 @@
 //                                              blocks, r3 nodes, r4 free nodes, r5 kFs* flags
 //                                              (the file system that holds path)
 //   kFstatfs   fid                             as kStatfs (the open file's file system)
+//   kImage     s1 path                         r0 type (kTypeFile), r1 size, r2 mode, r3 inode;
+//                                              handles [MemoryObject]: the file's bytes
+//                                              from offset 0, read-only
 //
 // kStatfs/kFstatfs describe the whole file system: its size in blocks of
 // r0 bytes (a server without a bound gives what it could hold; blocks ≥
@@ -101,6 +104,20 @@
 // client sends a duplicate of its own. keel/fs.h uses them for reads and
 // writes of more than kSharedThreshold bytes. They are not retried by vfs
 // (the handle went with the first try).
+//
+// kImage gives a regular file's contents as a MemoryObject, for loading
+// programs (the Linux personality's execve maps it instead of reading the
+// file): the object holds the file's bytes from offset 0 and zeros after
+// them to the end of the last page (its size: the file's rounded up to
+// 4 KiB, at least one page); its handle has read, map, execute, duplicate and
+// transfer rights, not write, so that the receiver maps it read-only or
+// clones it (vmo_clone: copy-on-write) for private writable copies. It is a
+// snapshot: whether later writes to the file show in it is the server's
+// choice (initrdfs files never change; tmpfs makes a new object per request).
+// Errors as kOpen for reading (NotFound, NotADirectory, AccessDenied without
+// 0400); IsADirectory for a directory, Unsupported for a symbolic link or a
+// FIFO, or from a server without the method (the client then reads the file);
+// NoSpace or NoMemory if the object cannot be made. vfs passes the handle on.
 //
 // Offsets are kept per open file by the fs server: kRead and kWrite move
 // them; kAppend files write at the end. Readdir's cookie starts at 0; each
@@ -165,7 +182,8 @@ inline constexpr uint32_t kFsetTimes = 23;
 inline constexpr uint32_t kFtruncate = 24;
 inline constexpr uint32_t kStatfs = 25;
 inline constexpr uint32_t kFstatfs = 26;
-inline constexpr uint32_t kMethodLast = kFstatfs;
+inline constexpr uint32_t kImage = 27;
+inline constexpr uint32_t kMethodLast = kImage;
 
 // Word indices of the common layout.
 inline constexpr uint32_t kWordFid = 0;
