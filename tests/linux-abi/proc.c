@@ -271,6 +271,8 @@ static void test_exec_layout(void) {
   }
   CHECK_EXIT(t_wait(c), 0, "mprotect PROT_WRITE of the program's first page, then a write: works");
   CHECK(hdr[1] == before, "the parent's copy of that page is unchanged");
+  CHECK(madvise(hdr, 4096, MADV_DONTNEED) == 0 && hdr[1] == before && hdr[1] == 'E',
+        "MADV_DONTNEED of the program's first page: it reads the file's bytes again");
 }
 
 static void test_exec(void) {

@@ -487,7 +487,8 @@ void dont_need(Proc& p, uint64_t start, uint64_t len) {
   const uint64_t end = start + len;
   for (size_t i = 0; i < kMaxMaps; ++i) {
     Mapping& m = p.maps[i];
-    if (!m.used || m.shared || m.start >= end || m.start + m.len <= start) continue;
+    // (A program's read-only segment maps its file's object: it reads the file's bytes again, as on Linux.)
+    if (!m.used || m.shared || m.vmo->image || m.start >= end || m.start + m.len <= start) continue;
     const uint64_t a = m.start > start ? m.start : start, b = m.start + m.len < end ? m.start + m.len : end;
     if (a == m.start && b == m.start + m.len) {
       Handle h = kInvalidHandle;

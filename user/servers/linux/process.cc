@@ -81,14 +81,23 @@ struct ProgramFile {
 
 // Opens the program at `path_in` for execve: the file system's object of it
 // (kImage), or, from a file system without kImage, a copy of its bytes in a
-// new object made read-only. 0 or -errno.
-int64_t open_program(const char* path_in, ProgramFile* out) {
+// new object made read-only. A symbolic link (kImage: Unsupported, or
+// NotFound/NotADirectory through a link) is followed, and the path it led to
+// written to `resolved` (kPathMax bytes) if given. 0 or -errno.
+int64_t open_program(const char* path_in, ProgramFile* out, char* resolved = nullptr) {
   char path[kPathMax];
   copy_cstr(path, path_in, sizeof path - 1);
-  if (int64_t e = follow_links(path); e < 0) return e;  // (a "#!" interpreter may be a link)
   keel::fs::Info info;
   Handle h = kInvalidHandle;
+  // The common case first: a plain file, one request (no kStat for links).
   Status s = keel::fs::image(path, &info, &h);
+  if (s == Status::Unsupported || s == Status::NotFound || s == Status::NotADirectory) {
+    char before[kPathMax];
+    memcpy(before, path, sizeof path);
+    if (int64_t e = follow_links(path); e < 0) return e;  // (a "#!" interpreter may be a link)
+    if (!str_eq(before, path)) s = keel::fs::image(path, &info, &h);
+  }
+  if (resolved) memcpy(resolved, path, kPathMax);
   if (s == Status::Ok) {
     // execve needs an x bit (everyone is root: any of the three), for a script and its interpreter.
     if (info.type != pfs::kTypeFile || !(info.mode & 0111) || info.size > kMaxImage) {
@@ -351,7 +360,9 @@ bool parse_shebang(const uint8_t* image, size_t size, char (&line)[kPathMax], st
 int64_t exec_into(Proc& p, const char* path, std::span<const std::string_view> argv_in,
                   std::span<const std::string_view> envp, UserRegs* regs) {
   ProgramFile file;
-  if (int64_t r = open_program(path, &file); r < 0) return r;
+  char resolved[kPathMax];
+  if (int64_t r = open_program(path, &file, resolved); r < 0) return r;
+  path = resolved;
   // "#!interpreter [arg]": run the interpreter with the script's path.
   char line[kPathMax];
   std::string_view interp, iarg;
@@ -575,8 +586,8 @@ Result sys_fork(Proc& parent, Thread& t, const UserRegs& regs) {
 }
 
 Result sys_execve(Proc& p, Thread& t, const UserRegs& r) {
-  char path[kPathMax];
-  if (int64_t e = path_arg(p, L::AT_FDCWD, r.rdi, path); e < 0) return value(e);
+  char path[kPathMax];  // (its last component's links: exec_into follows them)
+  if (int64_t e = path_arg(p, L::AT_FDCWD, r.rdi, path, false); e < 0) return value(e);
   char given[kPathMax];  // (read now: after exec_into, p's memory is the new image's)
   if (read_string(p, r.rdi, given, sizeof given) < 0) given[0] = 0;
   if (str_eq(path, "/proc/self/exe")) memcpy(path, p.exe, sizeof path);  // (busybox runs its applets so)
@@ -594,12 +605,22 @@ Result sys_execve(Proc& p, Thread& t, const UserRegs& r) {
   for (int list = 0; list < 2 && err == 0; ++list) {
     const uint64_t base = list == 0 ? r.rsi : r.rdx;
     if (base == 0) continue;
+    uint64_t ptrs[32];  // (read a run at a time, not crossing a page: one syscall for most lists)
+    size_t have = 0, at = 0;
     for (size_t i = 0;; ++i) {
-      uint64_t ptr = 0;
-      if (!read_obj(p, base + 8 * i, &ptr)) {
-        err = -L::EFAULT;
-        break;
+      if (at == have) {
+        const uint64_t a = base + 8 * i;
+        const uint64_t to_page = (page_up(a + 1) - a) / 8;
+        size_t want = to_page < 32 ? size_t(to_page) : 32;
+        if (want == 0) want = 1;
+        if (!read_user(p, a, ptrs, want * 8)) {  // (one page: all of it is mapped or none)
+          err = -L::EFAULT;
+          break;
+        }
+        have = want;
+        at = 0;
       }
+      const uint64_t ptr = ptrs[at++];
       if (ptr == 0) break;
       if (count[0] + count[1] >= linux_stack::kMaxStrings) {
         err = -L::E2BIG;
