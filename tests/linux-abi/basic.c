@@ -164,6 +164,32 @@ static void test_sched(void) {
   CHECK_ERR(syscall(SYS_sched_getaffinity, 0, sizeof mask, T_BADPTR), EFAULT, "sched_getaffinity to a bad pointer: EFAULT");
   CHECK_ERR(syscall(SYS_sched_getaffinity, 0x3fffffff, sizeof mask, mask), ESRCH, "sched_getaffinity of no such pid: ESRCH");
   CHECK_EQ(sched_setaffinity(0, sizeof set, &set), 0, "sched_setaffinity with the same mask succeeds");
+  /* The CPUs the mask names are the system's: at most as many as /proc/cpuinfo lists. */
+  char info[65536];
+  int fd = open("/proc/cpuinfo", O_RDONLY), listed = 0;
+  ssize_t got = fd >= 0 ? read(fd, info, sizeof info - 1) : -1;
+  if (fd >= 0) close(fd);
+  if (got > 0) {
+    info[got] = 0;
+    for (char *s = info; (s = strstr(s, "processor")) != NULL; s++)
+      if (s == info || s[-1] == '\n') listed++;
+  }
+  CHECK(listed >= 1 && cpus <= listed, "affinity CPUs <= the processors /proc/cpuinfo lists");
+  unsigned long first = mask[0] & -mask[0], back[16];
+  if (first) {
+    unsigned long one[16] = {first};
+    CHECK_EQ(syscall(SYS_sched_setaffinity, 0, sizeof one, one), 0, "sched_setaffinity to one CPU of the mask");
+    memset(back, 0, sizeof back);
+    CHECK(syscall(SYS_sched_getaffinity, 0, sizeof back, back) > 0 && back[0] == first, "sched_getaffinity reads that one CPU back");
+    CHECK_EQ(syscall(SYS_sched_setaffinity, 0, sizeof mask, mask), 0, "sched_setaffinity back to the whole mask");
+    memset(back, 0, sizeof back);
+    CHECK(syscall(SYS_sched_getaffinity, 0, sizeof back, back) > 0 && back[0] == mask[0], "and reads the whole mask back");
+  }
+  unsigned long none[16] = {0};
+  CHECK_ERR(syscall(SYS_sched_setaffinity, 0, sizeof none, none), EINVAL, "sched_setaffinity with no CPU: EINVAL");
+  none[15] = 1ul << 63; /* CPU 1023: no system here has it */
+  CHECK_ERR(syscall(SYS_sched_setaffinity, 0, sizeof none, none), EINVAL, "sched_setaffinity with only CPU 1023: EINVAL");
+  CHECK_ERR(syscall(SYS_sched_setaffinity, 0x3fffffff, sizeof mask, mask), ESRCH, "sched_setaffinity of no such pid: ESRCH");
 }
 
 static void test_prlimit(void) {

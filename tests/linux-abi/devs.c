@@ -133,6 +133,16 @@ static void test_misuse(void) {
   CHECK(r2 >= 0 && read(r2, c2, 2) == 2 && strcmp(c2, "hi") == 0, "blocking opens of a FIFO meet; the data goes through");
   CHECK_EXIT(t_wait(kid), 0, "the writer's blocking open and its write succeed");
   if (r2 >= 0) close(r2);
+  /* O_RDWR (fifo(7): Linux opens it at once, blocking or not): one fd is both ends. */
+  int rw = open(fifo, O_RDWR);
+  CHECK(rw >= 0, "a blocking O_RDWR open of a FIFO with no other end opens at once");
+  char c3[8] = {0};
+  CHECK(rw >= 0 && write(rw, "both", 4) == 4 && read(rw, c3, sizeof c3) == 4 && strcmp(c3, "both") == 0,
+        "an O_RDWR FIFO fd reads what it wrote");
+  int w3 = open(fifo, O_WRONLY | O_NONBLOCK);
+  CHECK(w3 >= 0, "with an O_RDWR fd open, a non-blocking writer has a reader");
+  if (w3 >= 0) close(w3);
+  if (rw >= 0) close(rw);
   CHECK_EQ(unlink(fifo), 0, "a FIFO is removed with unlink");
   if (geteuid() != 0) CHECK_ERR(mknod(t_path("chr"), S_IFCHR | 0600, makedev(1, 3)), EPERM, "mknod of a device as a user: EPERM");
   else t_skip("mknod of a device as a user: EPERM", "running as root");

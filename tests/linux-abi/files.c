@@ -5,6 +5,8 @@
  * access/faccessat, chmod, truncate, ftruncate, utimensat, dup/dup2/dup3,
  * fcntl (FD_CLOEXEC, flags, F_DUPFD), sendfile. */
 #include "harness.h"
+#include <sys/statfs.h>
+#include <sys/statvfs.h>
 
 #include <limits.h>
 #include <sys/sendfile.h>
@@ -620,6 +622,158 @@ static void test_sendfile(void) {
   close(in);
 }
 
+static void test_statfs(void) {
+  struct statfs a, b;
+  CHECK_EQ(statfs(".", &a), 0, "statfs of the working directory");
+  CHECK(a.f_bsize > 0 && a.f_blocks >= a.f_bfree && a.f_bfree >= a.f_bavail, "statfs: bsize > 0, blocks >= free >= avail");
+  CHECK(a.f_files >= a.f_ffree, "statfs: files >= free files");
+  CHECK(a.f_flags & 0x20, "statfs sets ST_VALID in f_flags");
+  CHECK(statfs(t_scratch(), &b) == 0 && !(b.f_flags & ST_RDONLY), "the scratch directory's file system is not read-only");
+  int fd = open(".", O_RDONLY | O_DIRECTORY);
+  CHECK_EQ(fstatfs(fd, &b), 0, "fstatfs of the working directory");
+  CHECK(a.f_type == b.f_type && a.f_bsize == b.f_bsize && a.f_blocks == b.f_blocks, "fstatfs agrees with statfs");
+  close(fd);
+  CHECK_EQ(statfs(t_scratch(), &a), 0, "statfs of the scratch directory");
+  int w = open(t_path("statfs-file"), O_CREAT | O_WRONLY, 0644);
+  CHECK(w >= 0 && fstatfs(w, &b) == 0 && b.f_type == a.f_type && b.f_blocks == a.f_blocks,
+        "fstatfs of a file there: the same file system");
+  if (w >= 0) close(w);
+  CHECK(statfs("/proc", &b) == 0 && b.f_type == 0x9fa0, "statfs of /proc: PROC_SUPER_MAGIC");
+  CHECK(statfs("/proc/self/status", &b) == 0 && b.f_type == 0x9fa0, "statfs of a /proc file: PROC_SUPER_MAGIC");
+  CHECK_ERR(statfs("no-such-dir/x", &a), ENOENT, "statfs of a missing path: ENOENT");
+  CHECK_ERR(syscall(SYS_statfs, ".", T_BADPTR), EFAULT, "statfs to a bad pointer: EFAULT");
+  CHECK_ERR(fstatfs(1000, &a), EBADF, "fstatfs of a bad fd: EBADF");
+  int p[2];
+  CHECK(pipe(p) == 0 && fstatfs(p[0], &b) == 0 && b.f_type == 0x50495045, "fstatfs of a pipe: PIPEFS_MAGIC");
+  close(p[0]);
+  close(p[1]);
+}
+
+/* Permissions against an unprivileged uid (path_resolution(7), access(2),
+ * execve(2)): a fork child of root takes uid/gid 65534 and tries files made by
+ * root. It works in the scratch directory by relative paths after chdir, so
+ * the directories above it need not be searchable by that uid. */
+static void test_permissions(void) {
+  if (geteuid() != 0) {
+    t_skip("permission checks as an unprivileged uid", "not running as root (cannot setuid)");
+    return;
+  }
+  const char *dir = t_scratch();
+  chmod(dir, 0755);
+  char p[512];
+  snprintf(p, sizeof p, "%s/pdir", dir);
+  CHECK_EQ(mkdir(p, 0755), 0, "perm: root makes a 0755 directory");
+  snprintf(p, sizeof p, "%s/pdir/ro", dir);
+  t_write_file(p, "data", 4, 0644);
+  snprintf(p, sizeof p, "%s/pdir/secret", dir);
+  t_write_file(p, "hush", 4, 0600);
+  snprintf(p, sizeof p, "%s/pdir/ownerx", dir);
+  t_write_file(p, "#!/bin/sh\nexit 0\n", 17, 0744);
+  chmod(p, 0744);
+  snprintf(p, sizeof p, "%s/closed", dir);
+  mkdir(p, 0700);
+  chmod(p, 0700);
+  snprintf(p, sizeof p, "%s/closed/f", dir);
+  t_write_file(p, "x", 1, 0644);
+  snprintf(p, sizeof p, "%s/open", dir);
+  mkdir(p, 0777);
+  chmod(p, 0777);
+  int fds[2];
+  if (pipe(fds) != 0) return;
+  pid_t pid = fork();
+  if (pid == 0) {
+    close(fds[0]);
+    t_child(fds[1]);
+    if (chdir(dir) != 0 || setgid(65534) != 0 || setuid(65534) != 0) {
+      CHECK(0, "perm: the child becomes uid 65534");
+      t_child_exit();
+    }
+    int fd = open("pdir/ro", O_RDONLY);
+    CHECK(fd >= 0, "perm: a 0644 file of root opens for reading");
+    if (fd >= 0) close(fd);
+    CHECK_ERR(open("pdir/ro", O_WRONLY), EACCES, "perm: a 0644 file of root for writing: EACCES");
+    CHECK_ERR(open("pdir/ro", O_RDWR), EACCES, "perm: ... for reading and writing: EACCES");
+    CHECK_ERR(open("pdir/secret", O_RDONLY), EACCES, "perm: a 0600 file of root for reading: EACCES");
+    CHECK_EQ(access("pdir/ro", R_OK), 0, "perm: access R_OK of a 0644 file");
+    CHECK_ERR(access("pdir/ro", W_OK), EACCES, "perm: access W_OK of a 0644 file of root: EACCES");
+    CHECK_ERR(access("pdir/secret", R_OK), EACCES, "perm: access R_OK of a 0600 file of root: EACCES");
+    CHECK_ERR(access("pdir/ownerx", X_OK), EACCES, "perm: access X_OK of a 0744 file of root: EACCES");
+    CHECK_ERR(faccessat(AT_FDCWD, "pdir/ro", W_OK, AT_EACCESS), EACCES, "perm: faccessat AT_EACCESS W_OK: EACCES");
+    CHECK_EQ(access("pdir", R_OK | X_OK), 0, "perm: access R_OK|X_OK of a 0755 directory");
+    CHECK_ERR(access("pdir", W_OK), EACCES, "perm: access W_OK of a 0755 directory of root: EACCES");
+    CHECK_ERR(open("closed/f", O_RDONLY), EACCES, "perm: a file in a 0700 directory of root: EACCES (search)");
+    struct stat st;
+    CHECK_ERR(stat("closed/f", &st), EACCES, "perm: stat through a 0700 directory of root: EACCES");
+    CHECK_ERR(open("closed", O_RDONLY | O_DIRECTORY), EACCES, "perm: opening a 0700 directory of root: EACCES");
+    CHECK_ERR(chdir("closed"), EACCES, "perm: chdir into a 0700 directory of root: EACCES");
+    CHECK_ERR(open("pdir/new", O_CREAT | O_WRONLY, 0644), EACCES, "perm: creating in a 0755 directory of root: EACCES");
+    CHECK_ERR(mkdir("pdir/d", 0755), EACCES, "perm: mkdir in a 0755 directory of root: EACCES");
+    CHECK_ERR(unlink("pdir/ro"), EACCES, "perm: unlink in a 0755 directory of root: EACCES");
+    CHECK_ERR(rename("pdir/ro", "open/ro"), EACCES, "perm: rename out of a 0755 directory of root: EACCES");
+    CHECK_ERR(chmod("pdir/ro", 0666), EPERM, "perm: chmod of root's file: EPERM");
+    char *argv[] = {"ownerx", NULL}, *envp[] = {NULL};
+    CHECK_ERR(execve("pdir/ownerx", argv, envp), EACCES, "perm: execve of a 0744 file of root: EACCES");
+    fd = open("open/mine", O_CREAT | O_WRONLY, 0600);
+    CHECK(fd >= 0, "perm: creating in a 0777 directory");
+    CHECK(fd >= 0 && write(fd, "me", 2) == 2, "perm: and writing it");
+    CHECK(fd >= 0 && fstat(fd, &st) == 0 && st.st_uid == 65534 && st.st_gid == 65534, "perm: the new file is the child's (fstat)");
+    if (fd >= 0) close(fd);
+    CHECK(stat("open/mine", &st) == 0 && st.st_uid == 65534 && (st.st_mode & 0777) == 0600, "perm: stat shows the child's uid and mode 0600");
+    fd = open("open/mine", O_RDWR);
+    CHECK(fd >= 0, "perm: the owner opens its 0600 file for reading and writing");
+    if (fd >= 0) close(fd);
+    CHECK_EQ(chmod("open/mine", 0640), 0, "perm: the owner may chmod its file");
+    CHECK_EQ(mkdir("open/sub", 0700), 0, "perm: mkdir in a 0777 directory");
+    CHECK(stat("open/sub", &st) == 0 && st.st_uid == 65534, "perm: the new directory is the child's");
+    CHECK_EQ(unlink("open/mine"), 0, "perm: unlink in a 0777 directory");
+    CHECK_EQ(rmdir("open/sub"), 0, "perm: rmdir in a 0777 directory");
+    t_child_exit();
+  }
+  close(fds[1]);
+  t_relay(fds[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  CHECK_EXIT(status, 0, "perm: the unprivileged child exits 0");
+  /* root: reads and writes whatever the mode; executes only with an x bit. */
+  snprintf(p, sizeof p, "%s/pdir/secret", dir);
+  int fd = open(p, O_RDWR);
+  CHECK(fd >= 0, "perm: root opens a 0600 file for reading and writing");
+  if (fd >= 0) close(fd);
+  snprintf(p, sizeof p, "%s/closed/f", dir);
+  CHECK_EQ(access(p, R_OK | W_OK), 0, "perm: root may read and write in a 0700 directory");
+  snprintf(p, sizeof p, "%s/pdir/ownerx", dir);
+  CHECK_EQ(access(p, X_OK), 0, "perm: root may execute a 0744 file");
+  snprintf(p, sizeof p, "%s/pdir/ro", dir);
+  CHECK_ERR(access(p, X_OK), EACCES, "perm: root may not execute a 0644 file");
+}
+
+/* ".." after a symbolic link (path_resolution(7)): the parent of the link's
+ * target, not the directory that holds the link. */
+static void test_dotdot_after_link(void) {
+  char a[512], l[512], p[512];
+  snprintf(a, sizeof a, "%s/dd-a", t_scratch());
+  snprintf(p, sizeof p, "%s/dd-a/b", t_scratch());
+  mkdir(a, 0755);
+  mkdir(p, 0755);
+  snprintf(p, sizeof p, "%s/dd-a/marker", t_scratch());
+  t_write_file(p, "m", 1, 0644);
+  snprintf(l, sizeof l, "%s/dd-link", t_scratch());
+  CHECK_EQ(symlink("dd-a/b", l), 0, "dotdot: a link to a directory two levels down");
+  struct stat sa, sl;
+  snprintf(p, sizeof p, "%s/dd-link/..", t_scratch());
+  CHECK(stat(a, &sa) == 0 && stat(p, &sl) == 0 && sa.st_ino == sl.st_ino && sa.st_dev == sl.st_dev,
+        "dotdot: LINK/.. is the target's parent");
+  snprintf(p, sizeof p, "%s/dd-link/../marker", t_scratch());
+  CHECK(access(p, F_OK) == 0, "dotdot: LINK/../marker names a file beside the target");
+  snprintf(p, sizeof p, "%s/dd-link/../../dd-link/../marker", t_scratch());
+  CHECK(access(p, F_OK) == 0, "dotdot: through the link twice");
+  char cwd[512];
+  if (getcwd(cwd, sizeof cwd) && chdir(t_scratch()) == 0) {
+    CHECK(stat("dd-link/..", &sl) == 0 && sl.st_ino == sa.st_ino, "dotdot: a relative LINK/..");
+    CHECK(chdir(cwd) == 0, "dotdot: back to the working directory");
+  }
+}
+
 int main(void) {
   t_begin("files");
   umask(022);
@@ -635,5 +789,8 @@ int main(void) {
   test_truncate_utimens();
   test_dup_fcntl();
   test_sendfile();
+  test_statfs();
+  test_permissions();
+  test_dotdot_after_link();
   return t_end();
 }

@@ -16,6 +16,7 @@
 #include <elf.h>
 #include <sched.h>
 #include <sys/auxv.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 
 extern const Elf64_Ehdr __ehdr_start; /* the linker's symbol for the mapped ELF header */
@@ -203,6 +204,75 @@ static void test_vfork_clone(void) {
   CHECK(w == r && WIFEXITED(st) && WEXITSTATUS(st) == 6, "waitpid __WCLONE collects it (exit 6)");
   CHECK_ERR(syscall(SYS_clone, CLONE_THREAD | SIGCHLD, 0, 0, 0, 0), EINVAL, "clone CLONE_THREAD without CLONE_SIGHAND: EINVAL");
   CHECK_ERR(syscall(SYS_clone, CLONE_SIGHAND | SIGCHLD, 0, 0, 0, 0), EINVAL, "clone CLONE_SIGHAND without CLONE_VM: EINVAL");
+}
+
+/* A hand-made static program with a segment layout a loader must get right:
+ * a read-only segment that starts in the middle of its file page (offset
+ * 0x3100 at 0x405100: the page's first bytes show the file's), and a last,
+ * writable segment with 16 file bytes and .bss to 0x408000 whose file page
+ * and the page after it hold other bytes (0xaa, 0xbb) that must read as
+ * zeros. Its code checks each range and exits with 0, or 2..5 for the first
+ * range that is wrong (writing its .bss on the way out). */
+static const unsigned char layout_code[] = {0xbe, 0x00, 0x60, 0x40, 0x00, 0xb9, 0x10, 0x00, 0x00, 0x00, 0xb0, 0x44, 0xb2, 0x02, 0xe8, 0x52, 0x00, 0x00, 0x00, 0xbe, 0x10, 0x60, 0x40, 0x00, 0xb9, 0xf0, 0x1f, 0x00, 0x00, 0x31, 0xc0, 0xb2, 0x03, 0xe8, 0x3f, 0x00, 0x00, 0x00, 0xbe, 0x00, 0x51, 0x40, 0x00, 0xb9, 0x00, 0x01, 0x00, 0x00, 0xb0, 0x54, 0xb2, 0x04, 0xe8, 0x2c, 0x00, 0x00, 0x00, 0xbe, 0x00, 0x50, 0x40, 0x00, 0xb9, 0x00, 0x01, 0x00, 0x00, 0xb0, 0xbb, 0xb2, 0x05, 0xe8, 0x19, 0x00, 0x00, 0x00, 0xc6, 0x04, 0x25, 0xf0, 0x7f, 0x40, 0x00, 0x01, 0xc6, 0x04, 0x25, 0x08, 0x60, 0x40, 0x00, 0x01, 0x31, 0xff, 0xb8, 0x3c, 0x00, 0x00, 0x00, 0x0f, 0x05, 0x38, 0x06, 0x75, 0x09, 0x48, 0xff, 0xc6, 0x48, 0xff, 0xc9, 0x75, 0xf4, 0xc3, 0x0f, 0xb6, 0xfa, 0xb8, 0x3c, 0x00, 0x00, 0x00, 0x0f, 0x05};
+
+static size_t make_layout_elf(unsigned char *f) {
+  memset(f, 0, 0x4000);
+  memset(f + 0x2000, 0xaa, 0x1000);
+  memset(f + 0x2000, 'D', 16);
+  memset(f + 0x3000, 0xbb, 0x1000);
+  memset(f + 0x3100, 'T', 0x100);
+  memcpy(f + 0x1000, layout_code, sizeof layout_code);
+  Elf64_Ehdr *eh = (Elf64_Ehdr *)f;
+  memcpy(eh->e_ident, ELFMAG, SELFMAG);
+  eh->e_ident[EI_CLASS] = ELFCLASS64;
+  eh->e_ident[EI_DATA] = ELFDATA2LSB;
+  eh->e_ident[EI_VERSION] = EV_CURRENT;
+  eh->e_type = ET_EXEC;
+  eh->e_machine = EM_X86_64;
+  eh->e_version = EV_CURRENT;
+  eh->e_entry = 0x401000;
+  eh->e_phoff = sizeof *eh;
+  eh->e_ehsize = sizeof *eh;
+  eh->e_phentsize = sizeof(Elf64_Phdr);
+  eh->e_phnum = 3;
+  Elf64_Phdr *ph = (Elf64_Phdr *)(f + sizeof *eh);
+  ph[0] = (Elf64_Phdr){PT_LOAD, PF_R | PF_X, 0, 0x400000, 0x400000, 0x1000 + sizeof layout_code,
+                       0x1000 + sizeof layout_code, 0x1000};
+  ph[1] = (Elf64_Phdr){PT_LOAD, PF_R, 0x3100, 0x405100, 0x405100, 0x100, 0x100, 0x1000};
+  ph[2] = (Elf64_Phdr){PT_LOAD, PF_R | PF_W, 0x2000, 0x406000, 0x406000, 16, 0x2000, 0x1000};
+  return 0x4000;
+}
+
+static void test_exec_layout(void) {
+  static unsigned char f[0x4000];
+  size_t n = make_layout_elf(f);
+  const char *path = t_path("layout");
+  t_write_file(path, (const char *)f, n, 0755);
+  for (int i = 0; i < 2; i++) { /* (twice: a second exec of the same file) */
+    pid_t c = fork();
+    if (c == 0) {
+      char *args[] = {"layout", NULL};
+      char *env[] = {NULL};
+      execve(path, args, env);
+      _exit(99);
+    }
+    CHECK_EXIT(t_wait(c), 0, i == 0 ? "a program with a mid-page segment and .bss over file bytes runs"
+                                    : "and runs again the same");
+  }
+  /* The first page of this program (its ELF header) made writable in a child
+   * and written there: the parent's stays as it was. */
+  unsigned char *hdr = (unsigned char *)(getauxval(AT_PHDR) & ~(uintptr_t)4095);
+  unsigned char before = hdr[1];
+  pid_t c = fork();
+  if (c == 0) {
+    if (mprotect(hdr, 4096, PROT_READ | PROT_WRITE) != 0) _exit(2);
+    hdr[1] = (unsigned char)(before + 1);
+    _exit(hdr[1] == (unsigned char)(before + 1) ? 0 : 3);
+  }
+  CHECK_EXIT(t_wait(c), 0, "mprotect PROT_WRITE of the program's first page, then a write: works");
+  CHECK(hdr[1] == before, "the parent's copy of that page is unchanged");
+  CHECK(madvise(hdr, 4096, MADV_DONTNEED) == 0 && hdr[1] == before && hdr[1] == 'E',
+        "MADV_DONTNEED of the program's first page: it reads the file's bytes again");
 }
 
 static void test_exec(void) {
@@ -504,6 +574,7 @@ int main(int argc, char **argv) {
   test_fork();
   test_vfork_clone();
   test_exec();
+  test_exec_layout();
   test_waitid();
   test_groups_sessions();
   test_ids_current();

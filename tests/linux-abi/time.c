@@ -5,6 +5,7 @@
 
 #include <sys/time.h>
 #include <sys/times.h>
+#include <pthread.h>
 
 static long long ts_ns(struct timespec t) { return t.tv_sec * 1000000000LL + t.tv_nsec; }
 
@@ -72,6 +73,36 @@ static void test_clocks(void) {
         "CLOCK_PROCESS_CPUTIME_ID advances while spinning, no faster than the wall clock");
   clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c1);
   CHECK(ts_ns(c1) > 0, "CLOCK_THREAD_CPUTIME_ID is positive");
+}
+
+static volatile int cpu_spin_stop;
+static void *cpu_spinner(void *arg) {
+  while (!cpu_spin_stop) {}
+  return arg;
+}
+
+/* clock_nanosleep on CLOCK_PROCESS_CPUTIME_ID (clock_nanosleep(2): allowed; the
+ * process's other threads move the clock while the caller sleeps). */
+static void test_cpu_sleep(void) {
+  struct timespec c, zero = {0, 0};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c);
+  CHECK_RC(clock_nanosleep(CLOCK_PROCESS_CPUTIME_ID, TIMER_ABSTIME, &c, NULL), 0,
+           "clock_nanosleep on the process CPU clock to a reached deadline");
+  CHECK_RC(clock_nanosleep(CLOCK_PROCESS_CPUTIME_ID, 0, &zero, NULL), 0, "clock_nanosleep of 0 on the process CPU clock");
+  struct timespec bad = {0, 1000000000};
+  CHECK_RC(clock_nanosleep(CLOCK_PROCESS_CPUTIME_ID, 0, &bad, NULL), EINVAL,
+           "clock_nanosleep on the process CPU clock with tv_nsec 1e9: EINVAL");
+  pthread_t th;
+  cpu_spin_stop = 0;
+  if (pthread_create(&th, NULL, cpu_spinner, NULL) != 0) return;
+  struct timespec rel = {0, 20000000}, c0, c1;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c0);
+  CHECK_RC(clock_nanosleep(CLOCK_PROCESS_CPUTIME_ID, 0, &rel, NULL), 0,
+           "a 20 ms sleep on the process CPU clock while another thread spins");
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c1);
+  cpu_spin_stop = 1;
+  pthread_join(th, NULL);
+  CHECK(ts_ns(c1) - ts_ns(c0) >= 20000000LL, "the process used at least 20 ms of CPU meanwhile");
 }
 
 static void test_sleeps(void) {
@@ -211,6 +242,7 @@ int main(void) {
   }
   test_clocks();
   test_sleeps();
+  test_cpu_sleep();
   test_times();
   test_timers();
   int st = t_wait(alarm_child);

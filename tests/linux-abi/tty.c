@@ -146,6 +146,18 @@ static void job_child(int report, int sync) {
   CHECK_EQ(ioctl(s, TIOCSCTTY, 0), 0, "job: TIOCSCTTY makes the pty the controlling terminal");
   CHECK_EQ(tcgetpgrp(s), getpid(), "job: TIOCGPGRP is our group");
   CHECK_EQ(tcgetsid(s), getpid(), "job: the terminal's session is ours");
+  /* proc(5): /proc/self/stat's tty_nr is the controlling terminal's device, tpgid its foreground group. */
+  char st_buf[512] = {0};
+  int sf = open("/proc/self/stat", O_RDONLY);
+  ssize_t got = sf >= 0 ? read(sf, st_buf, sizeof st_buf - 1) : -1;
+  if (sf >= 0) close(sf);
+  long long tty_nr = -2, tpgid = -2;
+  char *after = got > 0 ? strrchr(st_buf, ')') : NULL;
+  struct stat sst;
+  if (after) sscanf(after + 2, "%*c %*d %*d %*d %lld %lld", &tty_nr, &tpgid);
+  CHECK(fstat(s, &sst) == 0 && tty_nr == (long long)sst.st_rdev && tty_nr != 0,
+        "job: /proc/self/stat's tty_nr is the controlling terminal's device");
+  CHECK_EQ(tpgid, (long long)getpid(), "job: /proc/self/stat's tpgid is the foreground group");
   int t2 = open("/dev/tty", O_RDWR);
   CHECK(t2 >= 0, "job: /dev/tty opens now");
   close(t2);

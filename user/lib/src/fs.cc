@@ -274,6 +274,42 @@ Status stat(std::string_view path, Info* out) {
   return info_from(m, out);
 }
 
+Status image(std::string_view path, Info* out, Handle* object) {
+  IpcMessage m = request(fsp::kImage);
+  if (Status st = path_request(m, path); st != Status::Ok) return st;
+  if (Status st = call(m); st != Status::Ok) return st;
+  if (keel::rpc::handles(m) != 1 || keel::rpc::words(m) < fsp::kWordString) {
+    for (uint32_t i = 0; i < keel::rpc::handles(m); ++i) sys::handle_close(m.handles[i]);
+    return kBadReply;
+  }
+  *out = Info{};
+  out->type = m.words[0];
+  out->size = m.words[1];
+  out->mode = m.words[2];
+  out->inode = m.words[3];
+  *object = m.handles[0];
+  return Status::Ok;
+}
+
+static Status usage_from(const IpcMessage& m, FsUsage* out) {
+  if (keel::rpc::words(m) < fsp::kStatfsWords) return kBadReply;
+  *out = FsUsage{m.words[0], m.words[1], m.words[2], m.words[3], m.words[4], m.words[5]};
+  return Status::Ok;
+}
+
+Status statfs(std::string_view path, FsUsage* out) {
+  IpcMessage m = request(fsp::kStatfs);
+  if (Status st = path_request(m, path); st != Status::Ok) return st;
+  if (Status st = call(m); st != Status::Ok) return st;
+  return usage_from(m, out);
+}
+
+Status fstatfs(Fid fid, FsUsage* out) {
+  IpcMessage m = request(fsp::kFstatfs, fid);
+  if (Status st = call(m); st != Status::Ok) return st;
+  return usage_from(m, out);
+}
+
 Status fstat(Fid fid, Info* out) {
   IpcMessage m = request(fsp::kFstat, fid);
   if (Status st = call(m); st != Status::Ok) return st;

@@ -57,7 +57,7 @@ Status take_path(const IpcMessage& m, uint32_t at, char* norm, std::string_view*
 
 }  // namespace
 
-void dispatch(Backend& b, IpcMessage& m, uint32_t handles, std::span<uint8_t> shared) {
+void dispatch(Backend& b, IpcMessage& m, uint32_t handles, std::span<uint8_t> shared, Images* images) {
   const uint32_t method = keel::rpc::label(m);
   if (method < fsp::kOpen || method > fsp::kMethodLast) return keel::rpc::reply_status(m, Status::Unsupported);
   const bool is_shared = method == fsp::kReadShared || method == fsp::kWriteShared;
@@ -69,7 +69,8 @@ void dispatch(Backend& b, IpcMessage& m, uint32_t handles, std::span<uint8_t> sh
     return keel::rpc::reply_status(m, Status::InvalidArgument);
   const bool uses_fid = method == fsp::kClose || method == fsp::kRead || method == fsp::kWrite ||
                         method == fsp::kSeek || method == fsp::kFstat || method == fsp::kReadDir || is_shared ||
-                        method == fsp::kFchmod || method == fsp::kFsetTimes || method == fsp::kFtruncate;
+                        method == fsp::kFchmod || method == fsp::kFsetTimes || method == fsp::kFtruncate ||
+                        method == fsp::kFstatfs;
   if (uses_fid && (raw_fid == 0 || raw_fid > fsp::kServerFidMask)) return keel::rpc::reply_status(m, Status::BadHandle);
   const uint32_t fid = uint32_t(raw_fid);
   char path[fsp::kPathMax], path2[fsp::kPathMax];
@@ -131,6 +132,24 @@ void dispatch(Backend& b, IpcMessage& m, uint32_t handles, std::span<uint8_t> sh
       m.words[7] = uint64_t(s->mtime);
       m.words[8] = uint64_t(s->ctime);
       m.tag = tag(uint32_t(Status::Ok), fsp::kStatWords);
+      return;
+    }
+    case fsp::kStatfs:
+    case fsp::kFstatfs: {
+      ktl::Result<Stat> s = ktl::Error::InvalidArgument;
+      if (method == fsp::kStatfs) {
+        if (Status st = take_path(m, fsp::kWordString, path, &p1, &next); st != Status::Ok) return reply(m, st);
+        s = b.stat(p1);
+      } else {
+        s = b.fstat(client, fid);
+      }
+      if (!s.ok()) return reply(m, keel::status_from(s.error()));
+      auto info = b.fs_info();
+      if (!info.ok()) return reply(m, keel::status_from(info.error()));
+      reply(m, Status::Ok, info->block_size, info->blocks, info->free_blocks, info->nodes);
+      m.words[4] = info->free_nodes;
+      m.words[5] = info->flags;
+      m.tag = tag(uint32_t(Status::Ok), fsp::kStatfsWords);
       return;
     }
     case fsp::kReadDir: {
@@ -205,6 +224,17 @@ void dispatch(Backend& b, IpcMessage& m, uint32_t handles, std::span<uint8_t> sh
       auto r = b.write(client, fid, shared);
       if (!r.ok()) return reply(m, keel::status_from(r.error()));
       return reply(m, Status::Ok, *r);
+    }
+    case fsp::kImage: {
+      if (Status st = take_path(m, fsp::kWordString, path, &p1, &next); st != Status::Ok) return reply(m, st);
+      if (images == nullptr) return reply(m, Status::Unsupported);
+      Stat st;
+      auto h = images->image(p1, &st);
+      if (!h.ok()) return reply(m, keel::status_from(h.error()));
+      reply(m, Status::Ok, st.type, st.size, st.mode, st.inode);
+      m.handles[0] = *h;
+      m.tag = tag(uint32_t(Status::Ok), fsp::kWordString, 1);
+      return;
     }
   }
   keel::rpc::reply_status(m, Status::Unsupported);

@@ -275,3 +275,77 @@ TEST_F(Dispatch, MalformedRequests) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST_F(Dispatch, Statfs) {
+  // 1 MiB quota: 256 blocks of 4 KiB; the root costs a node.
+  IpcMessage m = with_strings(request(fsp::kStatfs), "/");
+  ASSERT_EQ(send(fs, m), Status::Ok);
+  ASSERT_EQ(keel::rpc::words(m), fsp::kStatfsWords);
+  EXPECT_EQ(m.words[0], 4096u);
+  EXPECT_EQ(m.words[1], 256u);
+  EXPECT_EQ(m.words[2], ((1u << 20) - keel::tmpfs::kNodeCost) / 4096);
+  EXPECT_EQ(m.words[3], 1 + m.words[4]);
+  EXPECT_EQ(m.words[5], fsp::kFsMemory);
+  const uint64_t fid = open("/f", fsp::kFlagWrite | fsp::kFlagCreate);
+  IpcMessage w = with_strings(request(fsp::kWrite, fid), "data");
+  ASSERT_EQ(send(fs, w), Status::Ok);
+  IpcMessage f = request(fsp::kFstatfs, fid);
+  ASSERT_EQ(send(fs, f), Status::Ok);
+  EXPECT_EQ(f.words[1], 256u);
+  EXPECT_LT(f.words[2], m.words[2]);  // a page and a node less
+  EXPECT_EQ(f.words[4], m.words[4] - 1 - keel::tmpfs::kPageBytes / keel::tmpfs::kNodeCost);
+  // The path must exist; the fid must be open.
+  IpcMessage missing = with_strings(request(fsp::kStatfs), "/nope");
+  EXPECT_EQ(send(fs, missing), Status::NotFound);
+  IpcMessage bad = request(fsp::kFstatfs, 777);
+  EXPECT_EQ(send(fs, bad), Status::BadHandle);
+  IpcMessage nostring = request(fsp::kStatfs);
+  EXPECT_EQ(send(fs, nostring), Status::InvalidArgument);
+}
+
+struct FakeImages final : keel::fs::Images {
+  std::string last;
+  ktl::Result<uint32_t> image(std::string_view path, keel::fs::Stat* st) override {
+    last = path;
+    if (path == "/dir") return ktl::Error::IsADirectory;
+    st->type = fsp::kTypeFile;
+    st->size = 1234;
+    st->mode = 0755;
+    st->inode = 42;
+    return 77u;
+  }
+};
+
+TEST_F(Dispatch, ImageGoesToTheImagesWithTheHandleInTheReply) {
+  FakeImages images;
+  IpcMessage m = with_strings(request(fsp::kImage), "/bin/../bin/prog");
+  keel::fs::dispatch(fs, m, 0, {}, &images);
+  ASSERT_EQ(Status(keel::rpc::label(m)), Status::Ok);
+  EXPECT_EQ(images.last, "/bin/prog");  // (normalised first)
+  EXPECT_EQ(keel::rpc::handles(m), 1u);
+  EXPECT_EQ(m.handles[0], 77u);
+  EXPECT_EQ(m.words[0], fsp::kTypeFile);
+  EXPECT_EQ(m.words[1], 1234u);
+  EXPECT_EQ(m.words[2], 0755u);
+  EXPECT_EQ(m.words[3], 42u);
+  m = with_strings(request(fsp::kImage), "/dir");
+  keel::fs::dispatch(fs, m, 0, {}, &images);
+  EXPECT_EQ(Status(keel::rpc::label(m)), Status::IsADirectory);
+  EXPECT_EQ(keel::rpc::handles(m), 0u);
+  // Malformed: refused before the Images see it.
+  images.last.clear();
+  m = with_strings(request(fsp::kImage), "relative");
+  keel::fs::dispatch(fs, m, 0, {}, &images);
+  EXPECT_EQ(Status(keel::rpc::label(m)), Status::InvalidArgument);
+  m = with_strings(request(fsp::kImage), "/x");
+  keel::fs::dispatch(fs, m, 1, {}, &images);  // (a handle with it)
+  EXPECT_EQ(Status(keel::rpc::label(m)), Status::InvalidArgument);
+  EXPECT_TRUE(images.last.empty());
+  // A server without Images: Unsupported (the client reads the file instead).
+  m = with_strings(request(fsp::kImage), "/x");
+  EXPECT_EQ(send(fs, m), Status::Unsupported);
+}
+
+}  // namespace

@@ -192,6 +192,14 @@ ktl::Result<uint32_t> Initrdfs::open(uint64_t client, std::string_view path, uin
   return f->fid;
 }
 
+ktl::Result<Initrdfs::FileBytes> Initrdfs::file(std::string_view path) const {
+  const Node& n = *TRY(find(path));
+  if (n.type == fsp::kTypeDirectory) return Error::IsADirectory;
+  if (n.type != fsp::kTypeFile) return Error::Unsupported;
+  if (!may_read(n.mode)) return Error::AccessDenied;
+  return FileBytes{size_t(&n - nodes_), stat_of(n), n.data};
+}
+
 ktl::Result<void> Initrdfs::close(uint64_t client, uint32_t fid) {
   auto* f = files_.find(client, fid);
   if (f == nullptr) return Error::BadHandle;
@@ -234,6 +242,17 @@ ktl::Result<uint64_t> Initrdfs::seek(uint64_t client, uint32_t fid, uint64_t whe
   if (pos < 0) return Error::InvalidArgument;
   f->offset = uint64_t(pos);
   return f->offset;
+}
+
+ktl::Result<keel::fs::FsInfo> Initrdfs::fs_info() {
+  keel::fs::FsInfo info;
+  uint64_t bytes = 0;
+  for (size_t i = 0; i < count_; ++i)
+    if (nodes_[i].type == fsp::kTypeFile) bytes += (nodes_[i].data.size() + info.block_size - 1) / info.block_size;
+  info.blocks = bytes;
+  info.nodes = count_;
+  info.flags = fsp::kFsReadOnly | fsp::kFsMemory;
+  return info;
 }
 
 ktl::Result<keel::fs::Stat> Initrdfs::stat(std::string_view path) { return stat_of(*TRY(find(path))); }

@@ -72,8 +72,21 @@ class Initrdfs final : public keel::fs::Backend {
   ktl::Result<void> fset_times(uint64_t client, uint32_t fid, uint64_t atime, uint64_t mtime) override;
   ktl::Result<void> ftruncate(uint64_t client, uint32_t fid, uint64_t size) override;
   void forget(uint64_t client) override;
+  // The archive's file bytes in 4 KiB blocks, its entries; nothing free;
+  // kFsReadOnly | kFsMemory.
+  ktl::Result<keel::fs::FsInfo> fs_info() override;
 
   size_t nodes() const { return count_; }
+
+  // For kImage (main.cc makes the object): the regular file at normalised
+  // `path`, its index (0..nodes()-1, stable: a cache key), Stat and bytes.
+  // Errors as open() for reading; IsADirectory, Unsupported (a symlink).
+  struct FileBytes {
+    size_t index = 0;
+    keel::fs::Stat stat;
+    keel::cpio::Bytes data;
+  };
+  ktl::Result<FileBytes> file(std::string_view path) const;
 
  private:
   ktl::Result<void> create_denied(std::string_view path);

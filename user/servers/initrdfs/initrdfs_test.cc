@@ -167,6 +167,14 @@ TEST(Initrdfs, SeekAndOffsets) {
 TEST(Initrdfs, ReadOnly) {
   Fs f(archive(standard()));
   ASSERT_NE(f.fs, nullptr);
+  auto info = f->fs_info();  // (statfs: nothing free, read-only)
+  ASSERT_TRUE(info.ok());
+  EXPECT_EQ(info->block_size, 4096u);
+  EXPECT_GE(info->blocks, 1u);
+  EXPECT_EQ(info->free_blocks, 0u);
+  EXPECT_EQ(info->nodes, f->nodes());
+  EXPECT_EQ(info->free_nodes, 0u);
+  EXPECT_EQ(info->flags, fsp::kFsReadOnly | fsp::kFsMemory);
   EXPECT_EQ(f->open(kClient, "/etc/motd", fsp::kFlagWrite, 0).error(), Error::AccessDenied);
   EXPECT_EQ(f->open(kClient, "/etc/new", kRead | fsp::kFlagWrite | fsp::kFlagCreate, 0644).error(), Error::AccessDenied);
   EXPECT_EQ(f->open(kClient, "/etc/motd", kRead | fsp::kFlagCreate | fsp::kFlagExclusive, 0).error(),
@@ -342,6 +350,31 @@ TEST(InitrdfsMalformed, TooManyEntries) {
   many.pop_back();
   Fs f(archive(many));
   EXPECT_NE(f.fs, nullptr) << ktl::error_name(f.error);
+}
+
+}  // namespace
+
+namespace {
+
+TEST(Initrdfs, FileForImage) {
+  Fs f(archive(standard()));
+  ASSERT_NE(f.fs, nullptr);
+  auto a = f->file("/sbin/init");
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(std::string(reinterpret_cast<const char*>(a->data.data()), a->data.size()), "\x7f" "ELF");
+  EXPECT_EQ(a->stat.type, fsp::kTypeFile);
+  EXPECT_EQ(a->stat.size, 4u);
+  EXPECT_EQ(a->stat.mode, 0755u);
+  auto b = f->file("/etc/motd");
+  ASSERT_TRUE(b.ok());
+  EXPECT_NE(a->index, b->index);  // (a cache key per file)
+  EXPECT_LT(a->index, f->nodes());
+  EXPECT_EQ(f->file("/sbin/init")->index, a->index);
+  EXPECT_EQ(f->file("/missing").error(), Error::NotFound);
+  EXPECT_EQ(f->file("/etc/motd/x").error(), Error::NotADirectory);
+  EXPECT_EQ(f->file("/etc").error(), Error::IsADirectory);
+  EXPECT_EQ(f->file("/etc/issue").error(), Error::Unsupported);  // a symlink
+  EXPECT_EQ(f->file("/etc/secret").error(), Error::AccessDenied);  // no 0400
 }
 
 }  // namespace

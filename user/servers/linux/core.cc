@@ -74,6 +74,7 @@ int64_t read_string(Proc& p, uint64_t addr, char* out, size_t cap) {
   while (n + 1 < cap) {
     const uint64_t a = addr + n;
     size_t chunk = size_t(page_up(a + 1) - a);
+    if (n == 0 && chunk > 128) chunk = 128;  // (most strings are short: the copy is what costs)
     if (chunk > cap - 1 - n) chunk = cap - 1 - n;
     if (!read_user(p, a, out + n, chunk)) return -L::EFAULT;
     for (size_t i = 0; i < chunk; ++i)

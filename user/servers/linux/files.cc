@@ -63,7 +63,7 @@ bool fifo_wait_set(Thread* t, bool add, uint64_t mount = 0, uint64_t inode = 0, 
 // open(2) of a FIFO (fifo(7)): without O_NONBLOCK, a reader waits for a
 // writer and a writer for a reader (a thread waiting in such an open counts
 // as that end); with it, a reader opens at once and a writer with no reader
-// is ENXIO. O_RDWR opens at once (as a reader). The pipe is made at the
+// is ENXIO. O_RDWR opens at once, as both a reader and a writer. The pipe is made at the
 // first open that does not wait.
 int64_t open_fifo(uint64_t mount, uint64_t inode, uint64_t flags, const char* path, File** out) {
   NamedPipe* slot = nullptr;
@@ -97,6 +97,7 @@ int64_t open_fifo(uint64_t mount, uint64_t inode, uint64_t flags, const char* pa
   }
   f->pipe = slot->pipe;
   if (writer) ++f->pipe->writers; else ++f->pipe->readers;
+  if ((flags & L::O_ACCMODE) == L::O_RDWR) ++f->pipe->writers;  // (both ends: it never waits, fifo(7))
   f->flags = flags & (L::O_ACCMODE | L::O_NONBLOCK);
   copy_cstr(f->path, path, sizeof f->path - 1);
   retry_blocked(Block::PipeRead);  // (an open waiting for this end, a reader waiting for data)
@@ -119,6 +120,7 @@ void file_unref(File* f) {
   if (f->kind == FileKind::PipeRead || f->kind == FileKind::PipeWrite) {
     Pipe* pp = f->pipe;
     if (f->kind == FileKind::PipeRead) --pp->readers; else --pp->writers;
+    if (f->kind == FileKind::PipeRead && (f->flags & L::O_ACCMODE) == L::O_RDWR) --pp->writers;  // (a FIFO's O_RDWR end)
     if (pp->readers == 0 && pp->writers == 0) {
       fifo_forget(pp);
       delete[] pp->buf;
@@ -189,7 +191,7 @@ bool path_syscall(uint64_t nr) {
     case L::kMkdirat: case L::kRmdir: case L::kUnlink: case L::kUnlinkat: case L::kRename: case L::kRenameat:
     case L::kRenameat2: case L::kTruncate: case L::kReadlink: case L::kReadlinkat: case L::kExecve:
     case L::kSymlink: case L::kSymlinkat: case L::kLink: case L::kLinkat: case L::kChmod: case L::kFchmodat:
-    case L::kUtimensat: case L::kUtimes: case L::kMknod: case L::kMknodat:
+    case L::kUtimensat: case L::kUtimes: case L::kMknod: case L::kMknodat: case L::kStatfs:
       return true;
     default: return false;
   }
@@ -202,7 +204,8 @@ int64_t path_arg(Proc& p, int64_t dirfd, uint64_t addr, char (&out)[kPathMax], b
   char raw[kPathMax + 64];
   int64_t n = read_string(p, addr, raw, sizeof raw);
   if (n < 0) return n;
-  if (int64_t e = resolve(p, dirfd, raw, out); e < 0) return e;
+  // (".." after a symbolic link is taken physically: dotdot.cc)
+  if (int64_t e = has_dotdot(raw) ? resolve_physical(p, dirfd, raw, out) : resolve(p, dirfd, raw, out); e < 0) return e;
   if (g_walk_links)
     if (int64_t e = follow_middle_links(out); e < 0) return e;
   return follow ? follow_links(out) : 0;
@@ -380,6 +383,7 @@ void fill_stat_info(L::Stat* st, const keel::fs::Info& info, const char* path) {
   real_time(info.atime, &st->st_atime_sec, &st->st_atime_nsec);
   real_time(info.mtime, &st->st_mtime_sec, &st->st_mtime_nsec);
   real_time(info.ctime, &st->st_ctime_sec, &st->st_ctime_nsec);
+  apply_owner(st);  // (perms.cc: files not root's)
 }
 
 int64_t stat_path(const char* path, L::Stat* st) {
@@ -501,7 +505,9 @@ int64_t do_write(Proc& p, Thread& t, File* f, uint64_t buf, uint64_t len, bool* 
     case FileKind::Full: return -L::ENOSPC;
     case FileKind::DevDir: case FileKind::ProcDir: return -L::EISDIR;
     case FileKind::ProcFile: return -L::EBADF;
-    case FileKind::PipeRead: return -L::EBADF;
+    case FileKind::PipeRead:
+      if ((f->flags & L::O_ACCMODE) != L::O_RDWR) return -L::EBADF;
+      [[fallthrough]];  // (a FIFO opened O_RDWR is both ends)
     case FileKind::PipeWrite: {
       Pipe* pp = f->pipe;
       if (pp->readers == 0) return -L::EPIPE;  // (SIGPIPE: raised by the caller)

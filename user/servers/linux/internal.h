@@ -11,6 +11,9 @@
 //   threads.cc  threads, exit of one thread, fork/vfork/clone, futexes
 //   tty.cc      the console's tty session, tty ioctls, poll and select, reboot
 //   system.cc   sysinfo, /proc/keel (Keel's services, processes, log, memory)
+//   statfs.cc   statfs, fstatfs
+//   perms.cc    permission checks for non-root ids, file owners, chown
+//   dotdot.cc   ".." after a symbolic link, resolved physically
 #pragma once
 
 #include <keel/fs.h>
@@ -105,6 +108,10 @@ File* fd_file(Proc& p, int64_t fd);
 void close_fd(Proc& p, int fd);
 int64_t resolve(Proc& p, int64_t dirfd, const char* path, char (&out)[kPathMax]);
 int64_t path_arg(Proc& p, int64_t dirfd, uint64_t addr, char (&out)[kPathMax], bool follow = true);
+// dotdot.cc: whether `path` has a ".." component; resolve() with the
+// directories before its last ".." taken physically (their links followed).
+bool has_dotdot(const char* path);
+int64_t resolve_physical(Proc& p, int64_t dirfd, const char* path, char (&out)[kPathMax]);
 int64_t read_link(const char* path, char* out, size_t cap);
 int64_t follow_links(char (&path)[kPathMax]);
 int64_t follow_middle_links(char (&path)[kPathMax]);
@@ -146,6 +153,7 @@ void unmap_all(Proc& p);
 Result sys_brk(Proc& p, uint64_t want);
 Result sys_mmap(Proc& p, const UserRegs& r);
 Result sys_munmap(Proc& p, uint64_t addr, uint64_t len);
+Result sys_msync(Proc& p, uint64_t addr, uint64_t len, uint64_t flags);
 Result sys_mprotect(Proc& p, uint64_t addr, uint64_t len, uint64_t prot);
 Result sys_mremap(Proc& p, const UserRegs& r);
 Result sys_madvise(Proc& p, uint64_t addr, uint64_t len, uint64_t advice);
@@ -237,6 +245,14 @@ bool dispatch_files(Thread& t, UserRegs& r, Result* out);
 bool path_syscall(uint64_t nr);
 extern bool g_walk_links;
 bool dispatch_system(Thread& t, UserRegs& r, Result* out);
+bool dispatch_statfs(Thread& t, UserRegs& r, Result* out);  // statfs.cc: statfs, fstatfs
+// perms.cc: a non-root caller's permission check before a path syscall
+// (true with *out = -EACCES/-EPERM: refused; false: the syscall goes on),
+// chown for everyone; perms_done after it (a file it made becomes the
+// caller's); apply_owner puts a file's owner into a stat.
+bool dispatch_perms(Thread& t, UserRegs& r, Result* out);
+void perms_done(const Result& res);
+void apply_owner(L::Stat* st);
 bool dispatch_time(Thread& t, UserRegs& r, Result* out);
 
 // /proc/keel/NAME (system.cc): the files' names, and the text of one (new[],
@@ -260,6 +276,9 @@ Result tty_ioctl(Proc& p, File* f, uint64_t req, uint64_t arg);
 bool tty_native(keel::IpcMessage& msg);
 void tty_tick();
 void tty_process_ended(Proc& p);
+// /proc/PID/stat's tty_nr (its controlling tty's device number, 0: none) and
+// tpgid (that tty's foreground process group, -1: none).
+void tty_stat_fields(const Proc& p, uint64_t* tty_nr, int* tpgid);
 // kill(1, sig) in a server that runs the console's tty, where no Linux
 // process is pid 1: pid 1 is Keel's init as Linux programs see it (busybox's
 // poweroff and reboot signal it). False (not handled) elsewhere.
@@ -268,5 +287,6 @@ bool kill_init(int64_t sig, Result* out);
 // threads of `p` other than `keep` end (execve).
 void vfork_release(Proc& c);
 void end_other_threads(Proc& p, Thread& keep);
+void robust_lists_death(Proc& p);  // exit_group: each thread's robust list is walked
 
 }  // namespace linux_srv

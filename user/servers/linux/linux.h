@@ -40,6 +40,16 @@ struct Vmo {
   // the file (mapped without access; a fault there is SIGBUS). 0: none;
   // ~0: from offset 0.
   uint64_t past_eof = 0;
+  // A MAP_SHARED mapping of a file open for reading and writing: the file
+  // (a reference) and the part of it the object holds, written back by
+  // msync and when the last mapping of it goes (mem.cc).
+  struct File* backing = nullptr;
+  uint64_t file_off = 0, file_len = 0;
+  // A program file's object (exec, keel/proto/fs.h kImage): read-only and
+  // never written, so fork maps it in the child as it is instead of a
+  // clone; mprotect that adds PROT_WRITE first replaces the mapping by a
+  // private copy-on-write clone (mem.cc, privatize).
+  bool image = false;
 };
 
 struct Mapping {
@@ -113,6 +123,8 @@ struct Thread {
   // CPU time (time.cc): this thread's, up to its last syscall; when it was
   // last resumed into user code (0: not running, it waits in a call).
   uint64_t cpu_ns = 0, resumed_ns = 0;
+  uint64_t affinity = 0;  // sched_setaffinity's mask (system.cc; 0: every CPU)
+  uint64_t cpu_wake_ns = 0;  // Sleep on CLOCK_PROCESS_CPUTIME_ID: the process CPU time it waits for (time.cc)
   // fast.cc: whether its in-process fast path is set up, and on now.
   bool fast_ready = false, fast_on = false;
 };

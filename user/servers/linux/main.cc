@@ -59,11 +59,14 @@ Result dispatch_one(Thread& t, UserRegs& r);
 // following them (files.cc).
 Result dispatch(Thread& t, UserRegs& r) {
   const UserRegs entry = r;
-  Result res = dispatch_one(t, r);
+  Result res{};
+  if (!dispatch_perms(t, r, &res)) res = dispatch_one(t, r);  // (perms.cc: non-root callers, chown)
+  perms_done(res);
   if (res.kind != Out::Value || res.value != -L::ENOTDIR || !t.used || !path_syscall(entry.rax)) return res;
   r = entry;
   g_walk_links = true;
-  res = dispatch_one(t, r);
+  if (!dispatch_perms(t, r, &res)) res = dispatch_one(t, r);
+  perms_done(res);
   g_walk_links = false;
   return res;
 }
@@ -158,6 +161,7 @@ Result dispatch_one(Thread& t, UserRegs& r) {
     case L::kLseek: return sys_lseek(p, int64_t(r.rdi), int64_t(r.rsi), r.rdx);
     case L::kMmap: return sys_mmap(p, r);
     case L::kMunmap: return sys_munmap(p, r.rdi, r.rsi);
+    case L::kMsync: return sys_msync(p, r.rdi, r.rsi, r.rdx);
     case L::kMprotect: return sys_mprotect(p, r.rdi, r.rsi, r.rdx);
     case L::kMadvise: return sys_madvise(p, r.rdi, r.rsi, r.rdx);
     case L::kMremap: return sys_mremap(p, r);
@@ -230,13 +234,6 @@ Result dispatch_one(Thread& t, UserRegs& r) {
       bool block = false;
       return value(sys_read_file(p, t, &rnd, r.rdi, r.rsi > 33554431 ? 33554431 : r.rsi, &block));
     }
-    case L::kSchedGetaffinity: {
-      if (r.rdi != 0 && !thread_by_tid(r.rdi) && !proc_by_pid(int(r.rdi))) return value(-L::ESRCH);
-      if (r.rsi < 8 || (r.rsi & 7)) return value(-L::EINVAL);
-      const uint64_t mask = 1;  // one CPU, as far as Linux programs can tell
-      return value(write_obj(p, r.rdx, mask) ? 8 : -L::EFAULT);
-    }
-    case L::kSchedSetaffinity: return value(0);
     case L::kPrlimit64: case L::kGetrlimit: case L::kSetrlimit: {
       const bool pr = nr == L::kPrlimit64;
       const uint64_t res = pr ? r.rsi : r.rdi;
@@ -336,8 +333,6 @@ Result dispatch_one(Thread& t, UserRegs& r) {
     case L::kFcntl: return sys_fcntl(p, int64_t(r.rdi), r.rsi, r.rdx);
     case L::kFsync: case L::kFdatasync: return value(fd_file(p, int64_t(r.rdi)) ? 0 : -L::EBADF);
     case L::kSync: return value(0);
-    case L::kChown: case L::kFchown: case L::kLchown: case L::kFchownat:
-      return value(0);  // (the VFS keeps no owners)
     case L::kReadlink: case L::kReadlinkat: {
       const bool at = nr == L::kReadlinkat;
       char path[kPathMax];
@@ -356,6 +351,7 @@ Result dispatch_one(Thread& t, UserRegs& r) {
     }
     case L::kExecve: return sys_execve(p, t, r);
     case L::kExitGroup:  // (exit, of one thread: threads.cc)
+      robust_lists_death(p);  // (FUTEX_OWNER_DIED on the locks its threads hold)
       end_process(p, L::wait_exited(int(r.rdi)));
       return kGone;
     case L::kPrctl: return value(-L::EINVAL);
@@ -373,7 +369,7 @@ Result dispatch_one(Thread& t, UserRegs& r) {
   if (nr == L::kKill && int32_t(r.rdi) == 1 && kill_init(int64_t(r.rsi), &area)) return area;  // (tty.cc)
   if (dispatch_signals(t, r, &area) || dispatch_threads(t, r, &area) || dispatch_tty(t, r, &area) ||
       dispatch_system(t, r, &area) || dispatch_files(t, r, &area) || dispatch_time(t, r, &area) ||
-      dispatch_process(t, r, &area))
+      dispatch_process(t, r, &area) || dispatch_statfs(t, r, &area))
     return area;
   static uint64_t logged[8];  // each unknown number is logged once
   if (nr < 512 && !(logged[nr / 64] & (1ull << (nr % 64)))) {

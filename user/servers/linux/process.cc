@@ -3,6 +3,7 @@
 
 #include <keel/path.h>
 #include <keel/spawn.h>
+#include <keel/start.h>
 #include <ktl/bytes.h>
 #include <loader/elf.h>
 #include "ids.h"
@@ -50,6 +51,110 @@ int64_t read_file(const char* path_in, uint8_t** out, size_t* size, bool exec) {
   return 0;
 }
 
+namespace {
+
+constexpr uint32_t kImageRights =
+    keel::kRightRead | keel::kRightMap | keel::kRightExecute | keel::kRightDuplicate | keel::kRightTransfer;
+
+// A program file being loaded: its object (a Vmo marked `image`, which the
+// mappings of its read-only segments share) and the object mapped read-only
+// in this server, for its headers.
+struct ProgramFile {
+  Vmo* vmo = nullptr;
+  const uint8_t* bytes = nullptr;
+  size_t size = 0;
+  uint64_t mapped = 0;  // bytes mapped at `bytes`
+
+  ProgramFile() = default;
+  ProgramFile(const ProgramFile&) = delete;
+  ProgramFile& operator=(const ProgramFile&) = delete;
+  ~ProgramFile() { release(); }
+  void release() {
+    if (mapped) (void)sys::vm_unmap(keel::start_info()->self_process, uint64_t(bytes), mapped);
+    if (vmo) vmo_unref(vmo);
+    vmo = nullptr;
+    bytes = nullptr;
+    size = mapped = 0;
+  }
+  std::span<const uint8_t> span() const { return {bytes, size}; }
+};
+
+// Opens the program at `path_in` for execve: the file system's object of it
+// (kImage), or, from a file system without kImage, a copy of its bytes in a
+// new object made read-only. A symbolic link (kImage: Unsupported, or
+// NotFound/NotADirectory through a link) is followed, and the path it led to
+// written to `resolved` (kPathMax bytes) if given. 0 or -errno.
+int64_t open_program(const char* path_in, ProgramFile* out, char* resolved = nullptr) {
+  char path[kPathMax];
+  copy_cstr(path, path_in, sizeof path - 1);
+  keel::fs::Info info;
+  Handle h = kInvalidHandle;
+  // The common case first: a plain file, one request (no kStat for links).
+  Status s = keel::fs::image(path, &info, &h);
+  if (s == Status::Unsupported || s == Status::NotFound || s == Status::NotADirectory) {
+    char before[kPathMax];
+    memcpy(before, path, sizeof path);
+    if (int64_t e = follow_links(path); e < 0) return e;  // (a "#!" interpreter may be a link)
+    if (!str_eq(before, path)) s = keel::fs::image(path, &info, &h);
+  }
+  if (resolved) memcpy(resolved, path, kPathMax);
+  if (s == Status::Ok) {
+    // execve needs an x bit (everyone is root: any of the three), for a script and its interpreter.
+    if (info.type != pfs::kTypeFile || !(info.mode & 0111) || info.size > kMaxImage) {
+      sys::handle_close(h);
+      return info.type != pfs::kTypeFile || !(info.mode & 0111) ? -L::EACCES : -L::ENOMEM;
+    }
+  } else if (s == Status::IsADirectory) {
+    return -L::EACCES;
+  } else if (s != Status::Unsupported) {
+    return errno_of(s);
+  } else {
+    uint8_t* buf = nullptr;
+    size_t size = 0;
+    if (int64_t r = read_file(path, &buf, &size, true); r < 0) return r;
+    Handle full = kInvalidHandle;
+    const bool made = sys::vmo_create(size ? size : 1, 0, &full) == 0;
+    const bool ok = made && (size == 0 || sys::vmo_write(full, 0, buf, size) == 0) &&
+                    sys::handle_replace(full, kImageRights, &h) == 0;
+    delete[] buf;
+    if (!ok) {
+      if (made) sys::handle_close(full);
+      return -L::ENOMEM;
+    }
+    info.size = size;
+  }
+  out->vmo = new_vmo(h);
+  if (!out->vmo) {
+    sys::handle_close(h);
+    return -L::ENOMEM;
+  }
+  out->vmo->image = true;
+  out->size = size_t(info.size);
+  // Its headers are read where they lie: only the pages touched fault in.
+  const uint64_t len = page_up(info.size ? info.size : 1);
+  uint64_t addr = 0;
+  if (sys::vm_map(keel::start_info()->self_process, h, 0, len, keel::kVmRead, &addr) != 0) {
+    out->release();
+    return -L::ENOMEM;
+  }
+  out->bytes = reinterpret_cast<const uint8_t*>(addr);
+  out->mapped = len;
+  return 0;
+}
+
+// Writes zeros to [from, to) of object `h`.
+bool zero_range(Handle h, uint64_t from, uint64_t to) {
+  static const uint8_t zero[kPage] = {};
+  for (uint64_t at = from; at < to;) {
+    const uint64_t n = to - at < kPage ? to - at : kPage;
+    if (sys::vmo_write(h, at, zero, n) != 0) return false;
+    at += n;
+  }
+  return true;
+}
+
+}  // namespace
+
 struct Exec {
   uint64_t entry = 0, rsp = 0;
 };
@@ -68,12 +173,19 @@ uint64_t hwcap() {
 
 // Loads the ELF `image` into the new, empty Linux process `p` (its Keel
 // process exists) and builds its stack. Returns 0 or -errno.
-int64_t load_image(Proc& p, const uint8_t* image, size_t size, std::span<const std::string_view> argv,
+//
+// Segments are mapped from the program file's object, as Linux maps them
+// from the page cache: a read-only segment without .bss maps the object
+// itself (shared by every process running the program); any other one a
+// copy-on-write clone of its file pages (vmo_clone), with the bytes past its
+// file part zeroed; one without file bytes new zeroed memory. parse_elf has
+// checked vaddr ≡ offset (mod 4 KiB), so file pages line up with memory pages.
+int64_t load_image(Proc& p, const ProgramFile& file, std::span<const std::string_view> argv,
                    std::span<const std::string_view> envp, const char* execfn, Exec* out) {
   loader::ElfLimits limits;
   limits.user_top = 0x7f00'0000'0000;
   loader::ElfDiag diag{};
-  auto parsed = loader::parse_elf(ktl::Bytes(image, size), limits, &diag);
+  auto parsed = loader::parse_elf(ktl::Bytes(file.bytes, file.size), limits, &diag);
   if (!parsed.ok()) {
     keel::print("linux: {}: not a loadable program: {}\n", execfn, diag.reason ? diag.reason : "?");
     return -L::ENOEXEC;
@@ -91,11 +203,44 @@ int64_t load_image(Proc& p, const uint8_t* image, size_t size, std::span<const s
     uint64_t prot = L::PROT_READ;
     if (seg.prot & loader::kSegWrite) prot |= L::PROT_WRITE;
     if (seg.prot & loader::kSegExec) prot |= L::PROT_EXEC;
-    Vmo* v = nullptr;
-    int64_t r = map_new(p, start, end - start, prot, true, false, &v);
-    if (r < 0) return r;
-    if (seg.filesz && sys::vmo_write(v->handle, seg.vaddr + bias - start, image + seg.offset, seg.filesz) != 0)
-      return -L::ENOMEM;
+    const uint64_t len = end - start;
+    const uint64_t file_page = page_down(seg.offset);
+    if (((seg.vaddr + bias) & (kPage - 1)) != (seg.offset & (kPage - 1))) return -L::ENOEXEC;  // (parse_elf's)
+    if (seg.filesz == 0) {
+      if (int64_t r = map_new(p, start, len, prot, true, false); r < 0) return r;
+    } else if (!(seg.prot & loader::kSegWrite) && seg.filesz == seg.memsz) {
+      Vmo* v = file.vmo;
+      if (map_pages(p.process, v->handle, file_page, start, len, prot) != 0) return -L::ENOMEM;
+      ++v->refs;
+      if (!add_mapping(p, start, len, uint32_t(prot), false, v, file_page)) {
+        --v->refs;
+        (void)sys::vm_unmap(p.process, start, len);
+        return -L::ENOMEM;
+      }
+    } else {
+      Handle h = kInvalidHandle;
+      if (sys::vmo_clone(file.vmo->handle, file_page, len, &h) != 0) return -L::ENOMEM;
+      Vmo* v = new_vmo(h);
+      if (!v) {
+        sys::handle_close(h);
+        return -L::ENOMEM;
+      }
+      // Past the file part: zeros (.bss), where the clone shows file bytes
+      // (up to the end of the file's last page; past it the clone is zero).
+      const uint64_t zero_from = seg.vaddr + bias + seg.filesz - start;
+      const uint64_t file_end = page_up(file.size) - file_page;
+      const uint64_t zero_to = len < file_end ? len : file_end;
+      if ((zero_from < zero_to && !zero_range(h, zero_from, zero_to)) ||
+          map_pages(p.process, h, 0, start, len, prot) != 0) {
+        vmo_unref(v);
+        return -L::ENOMEM;
+      }
+      if (!add_mapping(p, start, len, uint32_t(prot), false, v, 0)) {
+        (void)sys::vm_unmap(p.process, start, len);
+        vmo_unref(v);
+        return -L::ENOMEM;
+      }
+    }
   }
   p.brk_base = p.brk_cur = p.brk_mapped = page_up(elf.max_vaddr + bias);
   // The stack, and what goes on it.
@@ -215,17 +360,18 @@ bool parse_shebang(const uint8_t* image, size_t size, char (&line)[kPathMax], st
 // the first thread's registers.
 int64_t exec_into(Proc& p, const char* path, std::span<const std::string_view> argv_in,
                   std::span<const std::string_view> envp, UserRegs* regs) {
-  uint8_t* image = nullptr;
-  size_t size = 0;
-  if (int64_t r = read_file(path, &image, &size, true); r < 0) return r;
+  ProgramFile file;
+  char resolved[kPathMax];
+  if (int64_t r = open_program(path, &file, resolved); r < 0) return r;
+  path = resolved;
   // "#!interpreter [arg]": run the interpreter with the script's path.
   char line[kPathMax];
   std::string_view interp, iarg;
   char interp_path[kPathMax];
   std::string_view argv_buf[linux_stack::kMaxStrings];
   std::span<const std::string_view> argv = argv_in;
-  if (parse_shebang(image, size, line, &interp, &iarg)) {
-    delete[] image;
+  if (parse_shebang(file.bytes, file.size, line, &interp, &iarg)) {
+    file.release();
     if (interp.size() >= kPathMax) return -L::ENAMETOOLONG;
     memcpy(interp_path, interp.data(), interp.size());
     interp_path[interp.size()] = 0;
@@ -236,21 +382,15 @@ int64_t exec_into(Proc& p, const char* path, std::span<const std::string_view> a
     for (size_t i = 1; i < argv_in.size() && n < linux_stack::kMaxStrings; ++i) argv_buf[n++] = argv_in[i];
     argv = {argv_buf, n};
     path = interp_path;
-    if (int64_t r = read_file(path, &image, &size, true); r < 0) return r;
-    if (size >= 2 && image[0] == '#' && image[1] == '!') {
-      delete[] image;
-      return -L::ELOOP;
-    }
+    if (int64_t r = open_program(path, &file); r < 0) return r;
+    if (file.size >= 2 && file.bytes[0] == '#' && file.bytes[1] == '!') return -L::ELOOP;
   }
   Handle process = kInvalidHandle;
   const char* base = last_slash(path, '/');
   base = base ? base + 1 : path;
   size_t blen = strlen(base);
   if (blen > 31) blen = 31;
-  if (sys::process_create(base, blen, &process) != 0) {
-    delete[] image;
-    return -L::ENOMEM;
-  }
+  if (sys::process_create(base, blen, &process) != 0) return -L::ENOMEM;
   // Keep the old state until the new image is in place.
   Handle old_process = p.process;
   Mapping old_maps[kMaxMaps];
@@ -260,8 +400,8 @@ int64_t exec_into(Proc& p, const char* path, std::span<const std::string_view> a
   p.process = process;
   p.mmap_hint = 0;
   Exec e;
-  int64_t r = load_image(p, image, size, argv, envp, path, &e);
-  delete[] image;
+  int64_t r = load_image(p, file, argv, envp, path, &e);
+  file.release();
   if (r < 0) {
     unmap_all(p);
     memcpy(static_cast<void*>(p.maps), old_maps, sizeof old_maps);
@@ -406,6 +546,7 @@ Result sys_fork(Proc& parent, Thread& t, const UserRegs& regs) {
   c->no_ctty = parent.no_ctty;
   ct->sigmask = t.sigmask;  // (the mask and alternate stack are the thread's; nothing stays pending)
   ct->alt_sp = t.alt_sp, ct->alt_size = t.alt_size;
+  ct->affinity = t.affinity;  // (sched_setaffinity's mask is inherited)
   memcpy(c->sigaction, parent.sigaction, sizeof c->sigaction);
   c->brk_base = parent.brk_base, c->brk_cur = parent.brk_cur, c->brk_mapped = parent.brk_mapped;
   c->mmap_hint = parent.mmap_hint;
@@ -414,7 +555,8 @@ Result sys_fork(Proc& parent, Thread& t, const UserRegs& regs) {
   for (Mapping& m : parent.maps) {
     if (!m.used) continue;
     Vmo* v = nullptr;
-    if (m.shared) {
+    const bool share = m.shared || m.vmo->image;  // (a program file's object is never written)
+    if (share) {
       v = m.vmo;
       ++v->refs;
     } else {
@@ -426,7 +568,7 @@ Result sys_fork(Proc& parent, Thread& t, const UserRegs& regs) {
         return fail(-L::ENOMEM);
       }
     }
-    const uint64_t off = m.shared ? m.offset : 0;
+    const uint64_t off = share ? m.offset : 0;
     if (map_pages(c->process, v->handle, off, m.start, m.len, m.prot) != 0 ||
         !add_mapping(*c, m.start, m.len, m.prot, m.shared, v, off)) {
       vmo_unref(v);
@@ -446,8 +588,8 @@ Result sys_fork(Proc& parent, Thread& t, const UserRegs& regs) {
 }
 
 Result sys_execve(Proc& p, Thread& t, const UserRegs& r) {
-  char path[kPathMax];
-  if (int64_t e = path_arg(p, L::AT_FDCWD, r.rdi, path); e < 0) return value(e);
+  char path[kPathMax];  // (its last component's links: exec_into follows them)
+  if (int64_t e = path_arg(p, L::AT_FDCWD, r.rdi, path, false); e < 0) return value(e);
   char given[kPathMax];  // (read now: after exec_into, p's memory is the new image's)
   if (read_string(p, r.rdi, given, sizeof given) < 0) given[0] = 0;
   if (str_eq(path, "/proc/self/exe")) memcpy(path, p.exe, sizeof path);  // (busybox runs its applets so)
@@ -465,12 +607,22 @@ Result sys_execve(Proc& p, Thread& t, const UserRegs& r) {
   for (int list = 0; list < 2 && err == 0; ++list) {
     const uint64_t base = list == 0 ? r.rsi : r.rdx;
     if (base == 0) continue;
+    uint64_t ptrs[32];  // (read a run at a time, not crossing a page: one syscall for most lists)
+    size_t have = 0, at = 0;
     for (size_t i = 0;; ++i) {
-      uint64_t ptr = 0;
-      if (!read_obj(p, base + 8 * i, &ptr)) {
-        err = -L::EFAULT;
-        break;
+      if (at == have) {
+        const uint64_t a = base + 8 * i;
+        const uint64_t to_page = (page_up(a + 1) - a) / 8;
+        size_t want = to_page < 32 ? size_t(to_page) : 32;
+        if (want == 0) want = 1;
+        if (!read_user(p, a, ptrs, want * 8)) {  // (one page: all of it is mapped or none)
+          err = -L::EFAULT;
+          break;
+        }
+        have = want;
+        at = 0;
       }
+      const uint64_t ptr = ptrs[at++];
       if (ptr == 0) break;
       if (count[0] + count[1] >= linux_stack::kMaxStrings) {
         err = -L::E2BIG;

@@ -205,8 +205,11 @@ bool make_file(Proc& caller, const ProcPath& pp, Text* t) {
     // utime stime cutime cstime priority nice num_threads itrealvalue starttime vsize rss ...
     const uint64_t start_ticks = q->start_ns / 10'000'000;
     const uint64_t vs = vsize(*q);
-    t->f("{} ({}) {} {} {} {} 0 -1 0 0 0 0 0 0 0 0 0 20 0 {} 0 {} {} {} ", q->pid, q->comm, state_of(*q), q->ppid,
-         q->pgid, q->sid, thread_count(*q), start_ticks, vs, vs / 4096);
+    uint64_t tty_nr = 0;
+    int tpgid = -1;
+    tty_stat_fields(*q, &tty_nr, &tpgid);
+    t->f("{} ({}) {} {} {} {} {} {} 0 0 0 0 0 0 0 0 0 20 0 {} 0 {} {} {} ", q->pid, q->comm, state_of(*q), q->ppid,
+         q->pgid, q->sid, tty_nr, tpgid, thread_count(*q), start_ticks, vs, vs / 4096);
     t->put("18446744073709551615 0 0 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n");
     return true;
   }

@@ -123,6 +123,41 @@ Result sys_sysinfo(Proc& p, uint64_t addr) {
   return value(write_obj(p, addr, si) ? 0 : -L::EFAULT);
 }
 
+// The CPUs of the Keel system (system_stats; asked once: they do not change).
+uint64_t cpu_count() {
+  static uint64_t n = 0;
+  if (n == 0) {
+    keel::SystemStats s{};
+    (void)sys::system_stats(&s, sizeof s);
+    n = s.cpus == 0 ? 1 : s.cpus > 64 ? 64 : s.cpus;
+  }
+  return n;
+}
+
+uint64_t all_cpus() { return cpu_count() >= 64 ? ~0ull : (1ull << cpu_count()) - 1; }
+
+// sched_getaffinity(2), sched_setaffinity(2) of thread `tid` (0: the
+// caller). The mask is one long (64 CPUs at most); Linux's rules: a length
+// below it or not a multiple of 8 is EINVAL (get), a mask with no CPU of the
+// system EINVAL (set). The mask is kept and read back; Keel's scheduler
+// places the thread as it will (it is not pinned).
+Result sys_affinity(Thread& t, const UserRegs& r, bool set) {
+  Proc& p = *t.proc;
+  Thread* who = r.rdi == 0 ? &t : thread_by_tid(r.rdi);
+  if (!who) return value(-L::ESRCH);
+  if (set) {
+    uint64_t mask = 0;
+    const size_t len = r.rsi < sizeof mask ? size_t(r.rsi) : sizeof mask;
+    if (len && !read_user(p, r.rdx, &mask, len)) return value(-L::EFAULT);
+    if ((mask & all_cpus()) == 0) return value(-L::EINVAL);
+    who->affinity = mask & all_cpus();
+    return value(0);
+  }
+  if (r.rsi < 8 || (r.rsi & 7)) return value(-L::EINVAL);
+  const uint64_t mask = who->affinity ? who->affinity : all_cpus();
+  return value(write_obj(p, r.rdx, mask) ? 8 : -L::EFAULT);
+}
+
 }  // namespace
 
 const char* const kKeelProcFiles[kKeelProcFileCount] = {"services", "ps", "dmesg", "mem"};
@@ -148,6 +183,8 @@ bool keel_proc_text(std::string_view name, char** text, size_t* len) {
 bool dispatch_system(Thread& t, UserRegs& r, Result* out) {
   switch (r.rax) {
     case L::kSysinfo: *out = sys_sysinfo(*t.proc, r.rdi); return true;
+    case L::kSchedGetaffinity: *out = sys_affinity(t, r, false); return true;
+    case L::kSchedSetaffinity: *out = sys_affinity(t, r, true); return true;
     default: return false;
   }
 }

@@ -388,4 +388,10 @@ bool dispatch_threads(Thread& t, UserRegs& r, Result* out) {
   }
 }
 
+// exit_group(2): every thread's robust list, as each thread's exit would.
+void robust_lists_death(Proc& p) {
+  for (size_t i = 0; i < g_threads_used_end; ++i)
+    if (g_threads[i].used && g_threads[i].proc == &p) robust_list_death(p, g_threads[i]);
+}
+
 }  // namespace linux_srv

@@ -26,20 +26,41 @@ uint64_t running_ns(const Thread& t, uint64_t now) { return t.resumed_ns && now 
 // nanosleep(req, rem), clock_nanosleep(clock, flags, req, rem): a sleep is
 // kBlock with wake_ns; run again, it ends when the time has come. A signal
 // ends it with EINTR and the time left in rem (signals.cc, interrupt_call).
+// CLOCK_PROCESS_CPUTIME_ID: the deadline is on the process's CPU clock
+// (t.cpu_wake_ns), which only its other threads can move; the sleeper looks
+// every kCpuPoll ns (a sleep cut short by a signal reports that as the time
+// left, not the CPU time).
+constexpr uint64_t kCpuPoll = 10'000'000;
+
 Result sys_sleep(Proc& p, Thread& t, const UserRegs& r, bool clock_form) {
+  if (t.block == Block::Sleep && t.cpu_wake_ns) {
+    if (proc_cpu_ns(p) >= t.cpu_wake_ns) return t.cpu_wake_ns = 0, value(0);
+    if (keel::now_ns() >= t.wake_ns) t.wake_ns = keel::now_ns() + kCpuPoll;
+    return kBlock;
+  }
   if (t.block == Block::Sleep) return keel::now_ns() >= t.wake_ns ? value(0) : kBlock;  // run again: is it time?
+  t.cpu_wake_ns = 0;
   const uint64_t clock = clock_form ? r.rdi : L::CLOCK_MONOTONIC;
   const bool abs = clock_form && (r.rsi & kTimerAbstime);
   switch (clock) {
     case L::CLOCK_REALTIME: case L::CLOCK_MONOTONIC: case L::CLOCK_BOOTTIME: case kTai: break;
+    case L::CLOCK_PROCESS_CPUTIME_ID: break;
     case L::CLOCK_MONOTONIC_RAW: case L::CLOCK_REALTIME_COARSE: case L::CLOCK_MONOTONIC_COARSE:
       return value(-L::ENOTSUP);  // (Linux: these clocks cannot be slept on)
-    default: return value(-L::EINVAL);  // unknown; the CPU clocks (a thread's: EINVAL in Linux too; the process's: not built)
+    default: return value(-L::EINVAL);  // unknown; the thread's CPU clock (EINVAL in Linux too)
   }
   L::Timespec ts;
   if (!read_obj(p, clock_form ? r.rdx : r.rdi, &ts)) return value(-L::EFAULT);
   if (!valid_ts(ts)) return value(-L::EINVAL);
   const uint64_t now = keel::now_ns();
+  if (clock == L::CLOCK_PROCESS_CPUTIME_ID) {
+    const uint64_t cpu = proc_cpu_ns(p), want = abs ? ts_ns(ts) : cpu + ts_ns(ts);
+    if (want <= cpu) return value(0);
+    t.cpu_wake_ns = want;
+    t.wake_ns = now + kCpuPoll;
+    t.block = Block::Sleep;
+    return kBlock;
+  }
   uint64_t ns = ts_ns(ts);
   if (abs) {  // a deadline on that clock
     const uint64_t base = clock == L::CLOCK_REALTIME || clock == kTai ? realtime_ns() : now;

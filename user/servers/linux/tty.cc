@@ -285,7 +285,8 @@ uint32_t ready_events(File* f) {
       return (tty->ld.readable() ? kPollIn : 0) | (tty_rings::room_for_record(tty->slot) ? kPollOut : 0);
     }
     case FileKind::PipeRead:
-      return (f->pipe->count > 0 || f->pipe->writers == 0 ? kPollIn : 0) | (f->pipe->writers == 0 ? kPollHup : 0);
+      return (f->pipe->count > 0 || f->pipe->writers == 0 ? kPollIn : 0) | (f->pipe->writers == 0 ? kPollHup : 0) |
+             ((f->flags & L::O_ACCMODE) == L::O_RDWR && kPipeSize - f->pipe->count >= kPipeBuf ? kPollOut : 0);
     case FileKind::PipeWrite:
       if (f->pipe->readers == 0) return kPollOut | kPollErr;
       return kPipeSize - f->pipe->count >= kPipeBuf ? kPollOut : 0;
@@ -423,6 +424,20 @@ bool tty_active() {
 }
 
 bool tty_active(const File* f) { return tty_of(f) != nullptr; }
+
+void tty_stat_fields(const Proc& p, uint64_t* tty_nr, int* tpgid) {
+  const Tty* t = p.no_ctty ? nullptr : ctty_of(p);
+  if (!t) {
+    *tty_nr = 0;
+    *tpgid = -1;
+    return;
+  }
+  // proc(5)'s encoding of a device number (minor bits 0-7 and 20-31, major 8-19): the serial
+  // console's tty is ttyS0 (4:64), another session's tty1.. (4:1..).
+  const uint64_t major = 4, minor = t->console ? 64 : uint64_t(t->slot) + 1;
+  *tty_nr = (minor & 0xff) | (major << 8) | ((minor & ~uint64_t(0xff)) << 12);
+  *tpgid = t->fg ? t->fg : -1;
+}
 
 bool tty_is_leader(int pid) {
   for (Tty* t : g_ttys)

@@ -250,6 +250,21 @@ ktl::Result<uint32_t> Tmpfs::open(uint64_t client, std::string_view path, uint64
   return f->fid;
 }
 
+ktl::Result<void> Tmpfs::file_pages(std::string_view path, keel::fs::Stat* st, PageFn page, void* ctx) {
+  Node* n = TRY(lookup(path));
+  if (n->is_dir()) return Error::IsADirectory;
+  if (n->type != fsp::kTypeFile) return Error::Unsupported;
+  if (!may_read(n->mode)) return Error::AccessDenied;
+  *st = stat_of(n);
+  for (size_t i = 0; i < n->page_slots && uint64_t(i) * kPageBytes < n->size; ++i) {
+    if (n->pages[i] == nullptr) continue;
+    const uint64_t off = uint64_t(i) * kPageBytes;
+    const uint64_t left = n->size - off;
+    TRY(page(ctx, off, n->pages[i], size_t(left < kPageBytes ? left : kPageBytes)));
+  }
+  return ktl::ok();
+}
+
 ktl::Result<void> Tmpfs::close(uint64_t client, uint32_t fid) {
   auto* f = file(client, fid);
   if (f == nullptr) return Error::BadHandle;
@@ -354,6 +369,18 @@ ktl::Result<uint64_t> Tmpfs::seek(uint64_t client, uint32_t fid, uint64_t whence
   if (pos < 0) return Error::InvalidArgument;
   f->offset = uint64_t(pos);
   return f->offset;
+}
+
+ktl::Result<keel::fs::FsInfo> Tmpfs::fs_info() {
+  keel::fs::FsInfo info;
+  info.block_size = kPageBytes;
+  const uint64_t left = used_ < quota_ ? quota_ - used_ : 0;
+  info.blocks = quota_ / kPageBytes;
+  info.free_blocks = left / kPageBytes;
+  info.free_nodes = left / kNodeCost;
+  info.nodes = nodes_ + info.free_nodes;
+  info.flags = fsp::kFsMemory;
+  return info;
 }
 
 ktl::Result<keel::fs::Stat> Tmpfs::stat(std::string_view path) { return stat_of(TRY(lookup(path))); }

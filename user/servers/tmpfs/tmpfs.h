@@ -77,10 +77,22 @@ class Tmpfs final : public keel::fs::Backend {
   ktl::Result<void> fset_times(uint64_t client, uint32_t fid, uint64_t atime, uint64_t mtime) override;
   ktl::Result<void> ftruncate(uint64_t client, uint32_t fid, uint64_t size) override;
   void forget(uint64_t client) override;
+  // The quota in 4 KiB blocks (free: what is left of it); nodes: those there
+  // are plus as many as the rest of the quota could pay for (kNodeCost
+  // each); kFsMemory.
+  ktl::Result<keel::fs::FsInfo> fs_info() override;
 
   uint64_t used() const { return used_; }
   uint64_t quota() const { return quota_; }
   size_t nodes() const { return nodes_; }
+
+  // For kImage (main.cc makes the object): the regular file at normalised
+  // `path`: its Stat in `*st`, and `page(ctx, offset, bytes, len)` called for
+  // each page that holds data, in order (the others are zeros; the last
+  // page's len stops at the file's end). Errors as open() for reading;
+  // IsADirectory, Unsupported (a symlink or FIFO); what `page` returns.
+  using PageFn = ktl::Result<void> (*)(void* ctx, uint64_t offset, const uint8_t* bytes, size_t len);
+  ktl::Result<void> file_pages(std::string_view path, keel::fs::Stat* st, PageFn page, void* ctx);
 
  private:
   struct Node;

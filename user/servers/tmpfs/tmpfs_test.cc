@@ -622,3 +622,53 @@ TEST(TmpfsAttributes, FifoIsANodeOnly) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(Tmpfs, FilePagesForImage) {
+  Tmpfs fs(1 << 20);
+  const uint32_t fid = open_ok(fs, "/prog", kCreate, 0755);
+  std::string data(kPageBytes + 10, 'a');
+  ASSERT_TRUE(fs.write(kClient, fid, bytes(data)).ok());
+  // A hole: page 2 never written; page 3 holds the last 5 bytes.
+  ASSERT_TRUE(fs.seek(kClient, fid, fsp::kSeekSet, int64_t(3 * kPageBytes)).ok());
+  ASSERT_TRUE(fs.write(kClient, fid, bytes("tail!")).ok());
+  struct Seen {
+    std::vector<std::pair<uint64_t, std::string>> pages;
+  } seen;
+  keel::fs::Stat st;
+  auto r = fs.file_pages(
+      "/prog", &st,
+      [](void* ctx, uint64_t off, const uint8_t* b, size_t len) -> ktl::Result<void> {
+        static_cast<Seen*>(ctx)->pages.emplace_back(off, std::string(reinterpret_cast<const char*>(b), len));
+        return ktl::ok();
+      },
+      &seen);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(st.size, 3 * kPageBytes + 5);
+  EXPECT_EQ(st.mode, 0755u);
+  ASSERT_EQ(seen.pages.size(), 3u);
+  EXPECT_EQ(seen.pages[0].first, 0u);
+  EXPECT_EQ(seen.pages[0].second, std::string(kPageBytes, 'a'));
+  EXPECT_EQ(seen.pages[1].first, kPageBytes);
+  EXPECT_EQ(seen.pages[1].second.size(), kPageBytes);  // (the page: 10 bytes, then zeros)
+  EXPECT_EQ(seen.pages[1].second.substr(0, 10), std::string(10, 'a'));
+  EXPECT_EQ(seen.pages[2].first, 3 * kPageBytes);
+  EXPECT_EQ(seen.pages[2].second, "tail!");
+  // The callback's error ends it.
+  auto fail = fs.file_pages(
+      "/prog", &st, [](void*, uint64_t, const uint8_t*, size_t) -> ktl::Result<void> { return Error::NoMemory; },
+      nullptr);
+  EXPECT_EQ(fail.error(), Error::NoMemory);
+  ASSERT_TRUE(fs.mkdir("/d", 0755).ok());
+  ASSERT_TRUE(fs.symlink("/l", "/prog").ok());
+  auto none = [](void*, uint64_t, const uint8_t*, size_t) -> ktl::Result<void> { return ktl::ok(); };
+  EXPECT_EQ(fs.file_pages("/d", &st, none, nullptr).error(), Error::IsADirectory);
+  EXPECT_EQ(fs.file_pages("/l", &st, none, nullptr).error(), Error::Unsupported);
+  EXPECT_EQ(fs.file_pages("/missing", &st, none, nullptr).error(), Error::NotFound);
+  ASSERT_TRUE(fs.chmod("/prog", 0311).ok());
+  EXPECT_EQ(fs.file_pages("/prog", &st, none, nullptr).error(), Error::AccessDenied);
+  EXPECT_TRUE(fs.close(kClient, fid).ok());
+}
+
+}  // namespace

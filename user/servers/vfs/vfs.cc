@@ -215,7 +215,7 @@ bool is_shared(uint32_t method) { return method == fsp::kReadShared || method ==
 bool uses_fid(uint32_t method) {
   return method == fsp::kClose || method == fsp::kRead || method == fsp::kWrite || method == fsp::kSeek ||
          method == fsp::kFstat || method == fsp::kReadDir || is_shared(method) || method == fsp::kFchmod ||
-         method == fsp::kFsetTimes || method == fsp::kFtruncate;
+         method == fsp::kFsetTimes || method == fsp::kFtruncate || method == fsp::kFstatfs;
 }
 
 }  // namespace

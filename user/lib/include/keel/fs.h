@@ -69,6 +69,11 @@ inline Status write(Fid fid, std::string_view text, size_t* written = nullptr) {
 Status seek(Fid fid, uint64_t whence, int64_t offset, uint64_t* pos = nullptr);
 Status stat(std::string_view path, Info* out);
 Status fstat(Fid fid, Info* out);
+// The regular file at `path` as a read-only MemoryObject (kImage, keel/proto/
+// fs.h): `*out` gets type, size, mode and inode, `*object` a handle (read,
+// map, execute, duplicate, transfer) the caller closes. Unsupported from a
+// file system without kImage.
+Status image(std::string_view path, Info* out, Handle* object);
 // The entry at `*cookie` (0 first) of open directory `dir`; `*cookie` moves
 // to the next one. OutOfRange after the last.
 Status readdir(Fid dir, uint64_t* cookie, DirEntry* out);
@@ -90,5 +95,15 @@ Status mknod(std::string_view path, uint64_t type, uint64_t mode);
 Status fchmod(Fid fid, uint64_t mode);
 Status set_times(Fid fid, uint64_t atime, uint64_t mtime);
 Status ftruncate(Fid fid, uint64_t size);
+
+// The file system that holds `path` / open file `fid` (kStatfs, kFstatfs).
+struct FsUsage {
+  uint64_t block_size = 0;               // bytes
+  uint64_t blocks = 0, free_blocks = 0;  // of block_size bytes
+  uint64_t nodes = 0, free_nodes = 0;
+  uint64_t flags = 0;                    // proto::fs::kFsReadOnly, kFsMemory
+};
+Status statfs(std::string_view path, FsUsage* out);
+Status fstatfs(Fid fid, FsUsage* out);
 
 }  // namespace keel::fs

@@ -30,6 +30,14 @@ struct Stat {
   int64_t atime = 0, mtime = 0, ctime = 0;  // ns of the monotonic clock (keel/proto/fs.h)
 };
 
+// kStatfs's answer (keel/proto/fs.h): the whole file system.
+struct FsInfo {
+  uint64_t block_size = 4096;
+  uint64_t blocks = 0, free_blocks = 0;  // of block_size bytes
+  uint64_t nodes = 0, free_nodes = 0;
+  uint64_t flags = 0;  // proto::fs::kFsReadOnly, kFsMemory
+};
+
 struct DirEntry {
   uint64_t type = 0;
   uint64_t size = 0;
@@ -71,9 +79,27 @@ class Backend {
   virtual ktl::Result<void> ftruncate(uint64_t client, uint32_t fid, uint64_t size) = 0;
   // Closes every file `client` has open.
   virtual void forget(uint64_t client) = 0;
+  // The file system's size and use (kStatfs, kFstatfs: the server checks
+  // the path or fid first). A server without it answers Unsupported.
+  virtual ktl::Result<FsInfo> fs_info() { return ktl::Error::Unsupported; }
 
  protected:
   ~Backend() = default;
+};
+
+// kImage (keel/proto/fs.h): a regular file's contents as a read-only
+// MemoryObject. Separate from Backend because it needs the kernel: a server's
+// main.cc implements it over its core's pure-logic helpers (Initrdfs::file,
+// Tmpfs::file_pages), and the host tests use a fake.
+class Images {
+ public:
+  // The file at normalised `path`: its Stat in `*st` and a handle (read, map,
+  // execute, duplicate, transfer; the caller owns it and sends it) to an
+  // object holding its bytes. Errors: keel/proto/fs.h's for kImage.
+  virtual ktl::Result<uint32_t> image(std::string_view path, Stat* st) = 0;
+
+ protected:
+  ~Images() = default;
 };
 
 // Open files: (client, fid) → the server's node and the file's offset and

@@ -34,18 +34,21 @@ namespace keel::fs {
 // kReadShared and kWriteShared, which need one); `shared` is, for those, the
 // mapped MemoryObject's first `count` bytes (anything else is refused).
 // Pure logic: tested on the host (user/lib/src/fs_server_test.cc).
-void dispatch(Backend& backend, IpcMessage& m, uint32_t handles, std::span<uint8_t> shared = {});
+// kImage goes to `images` (Unsupported without one): the reply carries the
+// handle it gives.
+void dispatch(Backend& backend, IpcMessage& m, uint32_t handles, std::span<uint8_t> shared = {},
+              Images* images = nullptr);
 
 // One request as serve() gets it: the MemoryObject of a shared read or
 // write mapped (read-write for kReadShared, read-only for kWriteShared) for
 // the length of the request, then dispatch().
-inline void dispatch_request(Backend& backend, IpcMessage& m, keel::rpc::Request& req) {
+inline void dispatch_request(Backend& backend, IpcMessage& m, keel::rpc::Request& req, Images* images = nullptr) {
   namespace fsp = keel::proto::fs;
   const uint32_t method = keel::rpc::label(m);
   const bool shared = method == fsp::kReadShared || method == fsp::kWriteShared;
   if (!shared || req.received_count != 1 || keel::rpc::words(m) < fsp::kWordString || m.words[fsp::kWordA] == 0 ||
       m.words[fsp::kWordA] > fsp::kSharedMax)
-    return dispatch(backend, m, req.received_count);  // (which refuses the malformed ones)
+    return dispatch(backend, m, req.received_count, {}, images);  // (which refuses the malformed ones)
   const uint64_t count = m.words[fsp::kWordA];
   uint64_t size = 0;
   if (sys::vmo_get_size(req.received[0], &size) != 0 || size < count)
@@ -60,13 +63,21 @@ inline void dispatch_request(Backend& backend, IpcMessage& m, keel::rpc::Request
   (void)sys::vm_unmap(self, addr, len);
 }
 
-// Serves `endpoint` with `backend` until receiving fails (keel::rpc::serve;
-// heartbeats are answered). Returns the Status that ended it.
-inline Status serve(Handle endpoint, Backend& backend) {
+// Serves `endpoint` with `backend` (and kImage with `images`, if given)
+// until receiving fails (keel::rpc::serve; heartbeats are answered). Returns
+// the Status that ended it.
+inline Status serve(Handle endpoint, Backend& backend, Images* images = nullptr) {
+  struct Ctx {
+    Backend* backend;
+    Images* images;
+  } ctx{&backend, images};
   return keel::rpc::serve(
       endpoint,
-      [](IpcMessage& m, keel::rpc::Request& req) { dispatch_request(*static_cast<Backend*>(req.ctx), m, req); },
-      &backend);
+      [](IpcMessage& m, keel::rpc::Request& req) {
+        auto* c = static_cast<Ctx*>(req.ctx);
+        dispatch_request(*c->backend, m, req, c->images);
+      },
+      &ctx);
 }
 
 }  // namespace keel::fs

@@ -58,6 +58,20 @@
 //   kFsetTimes fid, a atime, b mtime           — (kSetTimes of an open file)
 //   kFtruncate fid, a size                     — (kTruncate of a file open for writing,
 //                                                whatever its mode; AccessDenied otherwise)
+//   kStatfs    s1 path (must exist)            r0 block size (bytes), r1 blocks, r2 free
+//                                              blocks, r3 nodes, r4 free nodes, r5 kFs* flags
+//                                              (the file system that holds path)
+//   kFstatfs   fid                             as kStatfs (the open file's file system)
+//   kImage     s1 path                         r0 type (kTypeFile), r1 size, r2 mode, r3 inode;
+//                                              handles [MemoryObject]: the file's bytes
+//                                              from offset 0, read-only
+//
+// kStatfs/kFstatfs describe the whole file system: its size in blocks of
+// r0 bytes (a server without a bound gives what it could hold; blocks ≥
+// free blocks), its nodes (files, directories, links) and how many more it
+// could make, and flags: kFsReadOnly (every method that would change it is
+// AccessDenied), kFsMemory (its data lives in the server's memory: tmpfs,
+// the initrd). The Linux personality turns them into statfs(2).
 //
 // kStat's r4..r8: the inode number (0: the server has none; the same for
 // every name of one file, hard links included), the number of names (links;
@@ -90,6 +104,20 @@
 // client sends a duplicate of its own. keel/fs.h uses them for reads and
 // writes of more than kSharedThreshold bytes. They are not retried by vfs
 // (the handle went with the first try).
+//
+// kImage gives a regular file's contents as a MemoryObject, for loading
+// programs (the Linux personality's execve maps it instead of reading the
+// file): the object holds the file's bytes from offset 0 and zeros after
+// them to the end of the last page (its size: the file's rounded up to
+// 4 KiB, at least one page); its handle has read, map, execute, duplicate and
+// transfer rights, not write, so that the receiver maps it read-only or
+// clones it (vmo_clone: copy-on-write) for private writable copies. It is a
+// snapshot: whether later writes to the file show in it is the server's
+// choice (initrdfs files never change; tmpfs makes a new object per request).
+// Errors as kOpen for reading (NotFound, NotADirectory, AccessDenied without
+// 0400); IsADirectory for a directory, Unsupported for a symbolic link or a
+// FIFO, or from a server without the method (the client then reads the file);
+// NoSpace or NoMemory if the object cannot be made. vfs passes the handle on.
 //
 // Offsets are kept per open file by the fs server: kRead and kWrite move
 // them; kAppend files write at the end. Readdir's cookie starts at 0; each
@@ -152,7 +180,10 @@ inline constexpr uint32_t kMknod = 21;
 inline constexpr uint32_t kFchmod = 22;
 inline constexpr uint32_t kFsetTimes = 23;
 inline constexpr uint32_t kFtruncate = 24;
-inline constexpr uint32_t kMethodLast = kFtruncate;
+inline constexpr uint32_t kStatfs = 25;
+inline constexpr uint32_t kFstatfs = 26;
+inline constexpr uint32_t kImage = 27;
+inline constexpr uint32_t kMethodLast = kImage;
 
 // Word indices of the common layout.
 inline constexpr uint32_t kWordFid = 0;
@@ -192,6 +223,11 @@ inline constexpr uint64_t kTimeOmit = ~uint64_t(0);
 
 // kStat/kFstat reply words (r4..r8 follow the common four).
 inline constexpr uint32_t kStatWords = 9;
+
+// kStatfs/kFstatfs: reply words (r0..r5) and r5's flags.
+inline constexpr uint32_t kStatfsWords = 6;
+inline constexpr uint64_t kFsReadOnly = 0x1;
+inline constexpr uint64_t kFsMemory = 0x2;
 
 // Mode: permission bits 0777; the owner's are the ones checked (0400 read,
 // 0200 write; on a directory 0200 allows creating and removing entries).
