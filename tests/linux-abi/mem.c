@@ -249,6 +249,63 @@ static void test_file_mapping(void) {
   close(dir);
 }
 
+/* MAP_SHARED writable file mappings (mmap(2), msync(2)): writes reach the
+ * file by msync(MS_SYNC) and by munmap; a fork child shares the pages; the
+ * file does not grow; /dev/zero maps as shared anonymous memory. */
+static void test_shared_file_map(void) {
+  const char *path = t_path("shared-map");
+  static char data[PG + 100];
+  for (size_t i = 0; i < sizeof data; i++) data[i] = (char)('a' + i % 19);
+  t_write_file(path, data, sizeof data, 0644);
+  int fd = open(path, O_RDWR);
+  if (fd < 0) return;
+  char *p = mmap(NULL, 2 * PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  CHECK(p != MAP_FAILED, "mmap a file MAP_SHARED with PROT_WRITE");
+  if (p == MAP_FAILED) { close(fd); return; }
+  CHECK(memcmp(p, data, sizeof data) == 0, "the shared mapping shows the file");
+  memcpy(p, "SHARED", 6);
+  p[PG + 50] = '#';
+  CHECK_EQ(msync(p, 2 * PG, MS_SYNC), 0, "msync MS_SYNC");
+  char back[8] = {0};
+  CHECK(pread(fd, back, 6, 0) == 6 && memcmp(back, "SHARED", 6) == 0, "after msync a read sees the mapping's write");
+  CHECK(pread(fd, back, 1, PG + 50) == 1 && back[0] == '#', "... on its second page too");
+  struct stat st;
+  CHECK(fstat(fd, &st) == 0 && st.st_size == (off_t)sizeof data, "the file keeps its size (a mapping does not grow it)");
+  pid_t kid = fork();
+  if (kid == 0) {
+    p[1] = 'X';
+    _exit(msync(p, PG, MS_SYNC) == 0 ? 0 : 1);
+  }
+  int ws = 0;
+  waitpid(kid, &ws, 0);
+  CHECK(WIFEXITED(ws) && WEXITSTATUS(ws) == 0 && p[1] == 'X', "a fork child's write to the shared file mapping is seen");
+  CHECK(pread(fd, back, 2, 0) == 2 && back[1] == 'X', "and reached the file by its msync");
+  memcpy(p + 10, "unmap", 5);
+  CHECK_EQ(munmap(p, 2 * PG), 0, "munmap of the shared file mapping");
+  CHECK(pread(fd, back, 5, 10) == 5 && memcmp(back, "unmap", 5) == 0, "munmap writes the mapping back");
+  CHECK_ERR(msync((char *)p + 1, PG, MS_SYNC), EINVAL, "msync of an unaligned address: EINVAL");
+  char *q = mmap(NULL, PG, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  CHECK_ERR(msync(q, PG, MS_SYNC | MS_ASYNC), EINVAL, "msync with MS_SYNC|MS_ASYNC: EINVAL");
+  CHECK_EQ(msync(q, PG, MS_ASYNC), 0, "msync MS_ASYNC of anonymous memory");
+  munmap(q, PG);
+  CHECK_ERR(msync(q, PG, MS_SYNC), ENOMEM, "msync of an unmapped range: ENOMEM");
+  close(fd);
+  int z = open("/dev/zero", O_RDWR);
+  volatile int *zs = mmap(NULL, PG, PROT_READ | PROT_WRITE, MAP_SHARED, z, 0);
+  CHECK(zs != MAP_FAILED && zs[0] == 0, "mmap of /dev/zero MAP_SHARED reads zeros");
+  if (zs != MAP_FAILED) {
+    pid_t k2 = fork();
+    if (k2 == 0) {
+      zs[0] = 7;
+      _exit(0);
+    }
+    waitpid(k2, &ws, 0);
+    CHECK_EQ(zs[0], 7, "a shared /dev/zero mapping is shared with a fork child");
+    munmap((void *)zs, PG);
+  }
+  close(z);
+}
+
 int main(void) {
   t_begin("mem");
   catch_faults();
@@ -258,6 +315,7 @@ int main(void) {
   test_fork_sharing();
   test_mprotect();
   test_mremap();
+  test_shared_file_map();
   test_madvise();
   test_file_mapping();
   return t_end();

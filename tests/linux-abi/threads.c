@@ -8,6 +8,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <sched.h>
+#include <setjmp.h>
 #include <sys/mman.h>
 
 #define FUTEX_WAIT_ 0
@@ -516,6 +517,49 @@ static void test_thread_signals(char *self) {
   CHECK_EXIT(t_wait(c), 0, "execve in a second thread: one thread remains, with the process's pid as its tid");
 }
 
+/* A fault in one thread while another runs user code: the SIGSEGV handler
+ * runs on the thread that faulted (signal(7): a synchronous signal goes to
+ * the thread that caused it). */
+static volatile int fault_spin_stop, fault_spinning;
+static volatile long fault_handler_tid;
+static __thread sigjmp_buf fault_jb;
+static void fault_on_segv(int sig) {
+  fault_handler_tid = syscall(SYS_gettid);
+  siglongjmp(fault_jb, 1);
+}
+static void *fault_spinner(void *arg) {
+  fault_spinning = 1;
+  while (!fault_spin_stop) {}
+  return arg;
+}
+static void *fault_toucher(void *arg) {
+  long *tid = arg;
+  *tid = syscall(SYS_gettid);
+  static volatile int *volatile bad;
+  bad = (volatile int *)16;
+  if (sigsetjmp(fault_jb, 1) == 0) *bad = 1;
+  return NULL;
+}
+static void test_fault_thread(void) {
+  struct sigaction sa, old;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = fault_on_segv;
+  sigaction(SIGSEGV, &sa, &old);
+  pthread_t spin, touch;
+  long touch_tid = 0;
+  fault_spin_stop = 0;
+  fault_spinning = 0;
+  fault_handler_tid = 0;
+  if (pthread_create(&spin, NULL, fault_spinner, NULL) != 0) return;
+  while (!fault_spinning) sched_yield();
+  if (pthread_create(&touch, NULL, fault_toucher, &touch_tid) == 0) pthread_join(touch, NULL);
+  fault_spin_stop = 1;
+  pthread_join(spin, NULL);
+  sigaction(SIGSEGV, &old, NULL);
+  CHECK(touch_tid != 0 && fault_handler_tid == touch_tid,
+        "a fault while another thread runs: the handler runs on the faulting thread");
+}
+
 int main(int argc, char **argv) {
   if (argc >= 3 && strcmp(argv[1], "--check-pid") == 0) {
     /* Run by execve from a second thread: one thread, whose tid is the pid. */
@@ -534,6 +578,7 @@ int main(int argc, char **argv) {
   test_robust();
   test_robust_death();
   test_robust_exit_group();
+  test_fault_thread();
   test_pthreads();
   test_thread_signals(argv[0]);
   return t_end();

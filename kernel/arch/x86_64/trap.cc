@@ -154,26 +154,29 @@ bool resolve_user_fault(uint64_t addr, uint64_t error_code) {
 
 // A page fault the kernel could not resolve goes to the process's pager, if
 // it has one: the faulting thread makes a kernel-built call (label
-// kPagerLabelFault, words: address and access) and waits for the reply.
-// Another CPU exception goes there too, with 3 words: the rip of the
-// instruction, 0 (no access), the vector. Returns true if the pager
-// answered "retry" (label 0).
+// kPagerLabelFault, words: address, access, and the thread's syscall-handler
+// badge) and waits for the reply. Another CPU exception goes there too, with
+// 4 words: the rip of the instruction, 0 (no access), the vector, the badge.
+// (The badge names the faulting thread to a foreign-ABI server: 0 without a
+// handler.) Returns true if the pager answered "retry" (label 0).
 bool ask_pager(object::Process& proc, sched::Thread& t, const InterruptFrame& f) {
   uint64_t badge = 0;
   ktl::RefPtr<ipc::Endpoint> pager = proc.pager(&badge);
   if (!pager) return false;
   ipc::ThreadIpc& me = t.ipc;
   if (f.vector == 14) {
-    me.msg.tag = (uint64_t(syscalls::kPagerLabelFault) << 32) | (uint64_t(2) << 24);
+    me.msg.tag = (uint64_t(syscalls::kPagerLabelFault) << 32) | (uint64_t(3) << 24);
     me.msg.words[0] = read_cr2();
     me.msg.words[1] = (f.error_code & 16)  ? syscalls::kVmExecute
                       : (f.error_code & 2) ? syscalls::kVmWrite
                                            : syscalls::kVmRead;
+    me.msg.words[2] = t.syscall_handler_badge;
   } else {
-    me.msg.tag = (uint64_t(syscalls::kPagerLabelFault) << 32) | (uint64_t(3) << 24);
+    me.msg.tag = (uint64_t(syscalls::kPagerLabelFault) << 32) | (uint64_t(4) << 24);
     me.msg.words[0] = f.rip;
     me.msg.words[1] = 0;
     me.msg.words[2] = f.vector;
+    me.msg.words[3] = t.syscall_handler_badge;
   }
   me.handle_count = 0;
   sti();  // from user mode: no kernel lock is held

@@ -153,6 +153,7 @@ void unmap_all(Proc& p);
 Result sys_brk(Proc& p, uint64_t want);
 Result sys_mmap(Proc& p, const UserRegs& r);
 Result sys_munmap(Proc& p, uint64_t addr, uint64_t len);
+Result sys_msync(Proc& p, uint64_t addr, uint64_t len, uint64_t flags);
 Result sys_mprotect(Proc& p, uint64_t addr, uint64_t len, uint64_t prot);
 Result sys_mremap(Proc& p, const UserRegs& r);
 Result sys_madvise(Proc& p, uint64_t addr, uint64_t len, uint64_t advice);

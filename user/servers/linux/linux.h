@@ -40,6 +40,11 @@ struct Vmo {
   // the file (mapped without access; a fault there is SIGBUS). 0: none;
   // ~0: from offset 0.
   uint64_t past_eof = 0;
+  // A MAP_SHARED mapping of a file open for reading and writing: the file
+  // (a reference) and the part of it the object holds, written back by
+  // msync and when the last mapping of it goes (mem.cc).
+  struct File* backing = nullptr;
+  uint64_t file_off = 0, file_len = 0;
   // A program file's object (exec, keel/proto/fs.h kImage): read-only and
   // never written, so fork maps it in the child as it is instead of a
   // clone; mprotect that adds PROT_WRITE first replaces the mapping by a

@@ -161,6 +161,7 @@ Result dispatch_one(Thread& t, UserRegs& r) {
     case L::kLseek: return sys_lseek(p, int64_t(r.rdi), int64_t(r.rsi), r.rdx);
     case L::kMmap: return sys_mmap(p, r);
     case L::kMunmap: return sys_munmap(p, r.rdi, r.rsi);
+    case L::kMsync: return sys_msync(p, r.rdi, r.rsi, r.rdx);
     case L::kMprotect: return sys_mprotect(p, r.rdi, r.rsi, r.rdx);
     case L::kMadvise: return sys_madvise(p, r.rdi, r.rsi, r.rdx);
     case L::kMremap: return sys_mremap(p, r);

@@ -32,8 +32,36 @@ Vmo* new_vmo(Handle h) {
   v->refs = 1;
   return v;
 }
+// A shared file mapping's bytes back to its file (msync, the last unmap):
+// the whole range the object holds, up to the file's end as it is now (a
+// mapping does not grow its file). 0 or -EIO.
+int64_t write_back(Vmo* v) {
+  File* f = v->backing;
+  if (!f) return 0;
+  keel::fs::Info info;
+  if (keel::fs::fstat(f->fid, &info) != Status::Ok) return -L::EIO;
+  if (info.size <= v->file_off) return 0;
+  const uint64_t n = info.size - v->file_off < v->file_len ? info.size - v->file_off : v->file_len;
+  uint64_t saved = 0;
+  (void)keel::fs::seek(f->fid, pfs::kSeekCurrent, 0, &saved);
+  if (keel::fs::seek(f->fid, pfs::kSeekSet, int64_t(v->file_off)) != Status::Ok) return -L::EIO;
+  static uint8_t chunk[64 * 1024];
+  int64_t e = 0;
+  for (uint64_t done = 0; done < n && e == 0;) {
+    const size_t k = n - done < sizeof chunk ? size_t(n - done) : sizeof chunk;
+    if (sys::vmo_read(v->handle, done, chunk, k) != 0 || keel::fs::write(f->fid, {chunk, k}) != Status::Ok) e = -L::EIO;
+    done += k;
+  }
+  (void)keel::fs::seek(f->fid, pfs::kSeekSet, int64_t(saved));
+  return e;
+}
+
 void vmo_unref(Vmo* v) {
   if (--v->refs > 0) return;
+  if (v->backing) {
+    (void)write_back(v);
+    file_unref(v->backing);
+  }
   sys::handle_close(v->handle);
   delete v;
 }
@@ -246,7 +274,6 @@ Result sys_mmap(Proc& p, const UserRegs& r) {
     else if ((f->flags & L::O_ACCMODE) == L::O_WRONLY) return value(-L::EACCES);
     else if (type == L::MAP_SHARED && (prot & L::PROT_WRITE) && (f->flags & L::O_ACCMODE) != L::O_RDWR)
       return value(-L::EACCES);
-    else if (type == L::MAP_SHARED && (prot & L::PROT_WRITE)) return value(-L::ENOTSUP);  // no write-back yet
   }
   if (fixed) {
     if ((flags & L::MAP_FIXED_NOREPLACE) && !range_free(p, addr, size)) return value(-L::EEXIST);
@@ -273,12 +300,47 @@ Result sys_mmap(Proc& p, const UserRegs& r) {
       done += got;
     }
     (void)keel::fs::seek(f->fid, pfs::kSeekSet, int64_t(saved));
+    // MAP_SHARED of a file open for reading and writing: the object is
+    // written back to it (msync, the last unmap; write_back). O_APPEND
+    // files are left out (their writes go to the end).
+    if (type == L::MAP_SHARED && (f->flags & L::O_ACCMODE) == L::O_RDWR && !(f->flags & L::O_APPEND)) {
+      file_ref(f);
+      v->backing = f;
+      v->file_off = off;
+      v->file_len = size;
+    }
     // Whole pages past the end of the file: no access, and a fault there
     // is SIGBUS (signals.cc), as in Linux.
     if (eof && page_up(done) < size && sys::vm_protect(p.process, uint64_t(at) + page_up(done), size - page_up(done), 0) == 0)
       v->past_eof = page_up(done) ? page_up(done) : ~0ull;
   }
   return value(at);
+}
+
+// msync(2): MS_SYNC or MS_ASYNC (both write back now), MS_INVALIDATE (a
+// no-op: the object is the only copy this server keeps); EINVAL for an
+// unaligned address, unknown flags or SYNC with ASYNC, ENOMEM for a range
+// not all mapped. Each shared file mapping the range touches is written
+// back whole.
+Result sys_msync(Proc& p, uint64_t addr, uint64_t len, uint64_t flags) {
+  constexpr uint64_t kAsync = 1, kInvalidate = 2, kSync = 4;
+  if ((addr & (kPage - 1)) || (flags & ~(kAsync | kInvalidate | kSync)) || (flags & (kAsync | kSync)) == (kAsync | kSync))
+    return value(-L::EINVAL);
+  const uint64_t size = page_up(len);
+  if (size < len) return value(-L::ENOMEM);
+  if (size == 0) return value(0);
+  if (!range_mapped(p, addr, size)) return value(-L::ENOMEM);
+  Vmo* done[kMaxMaps];
+  size_t n = 0;
+  for (Mapping& m : p.maps) {
+    if (!m.used || !m.vmo || !m.vmo->backing || m.start >= addr + size || m.start + m.len <= addr) continue;
+    bool seen = false;
+    for (size_t i = 0; i < n; ++i) seen |= done[i] == m.vmo;
+    if (seen) continue;
+    done[n++] = m.vmo;
+    if (int64_t e = write_back(m.vmo); e < 0) return value(e);
+  }
+  return value(0);
 }
 
 Result sys_munmap(Proc& p, uint64_t addr, uint64_t len) {

@@ -647,22 +647,16 @@ Thread* dispatching_thread() { return g_dispatching; }
 void signal_page_fault(uint64_t badge, const keel::IpcMessage& msg) {
   keel::IpcMessage m{};
   Proc* p = proc_by_pid(int(badge & 0xffff'ffff));
-  // The fault does not say which thread took it. Threads waiting in a
-  // call (or stopped) did not: of the others, the only one, or else the main
-  // thread if it is among them (a wrong guess faults again, and again, until
-  // SIGSEGV is blocked in the handler and the process ends).
-  Thread* t = nullptr;
-  for (Thread& th : g_threads) {
-    if (!p || !th.used || th.proc != p) continue;
-    const bool may = th.block == Block::None && !th.stopped;
-    const bool t_may = t && t->block == Block::None && !t->stopped;
-    if (!t || (may && !t_may) || (may == t_may && th.tid == p->pid)) t = &th;
-  }
+  // The message's last word is the faulting thread's syscall-handler badge
+  // (kPagerLabelFault: 3 words for a page fault, 4 for another exception),
+  // which names the Thread (thread_of_badge), if it is one of p's.
   const uint32_t words = keel::IpcTag::words(msg.tag);
-  const bool fault = keel::IpcTag::label(msg.tag) == keel::kPagerLabelFault && (words == 2 || words == 3);
+  const bool fault = keel::IpcTag::label(msg.tag) == keel::kPagerLabelFault && (words == 3 || words == 4);
+  Thread* t = fault ? thread_of_badge(msg.words[words - 1]) : nullptr;
+  if (t && t->proc != p) t = nullptr;
   for (uint32_t i = 0; i < keel::IpcTag::handles(msg.tag) && i < keel::kIpcMaxHandles; ++i)
     sys::handle_close(msg.handles[i]);
-  const uint64_t addr = msg.words[0], vector = words == 3 ? msg.words[2] : 14;
+  const uint64_t addr = msg.words[0], vector = words == 4 ? msg.words[2] : 14;
   int sig = L::SIGSEGV;
   F::Siginfo si;
   si.code = F::kSiKernel;

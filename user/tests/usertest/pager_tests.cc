@@ -44,6 +44,8 @@ UTEST(pager, maps_on_demand_and_retries) {
   UEXPECT_EQ(m.tag >> 32, uint64_t(keel::kPagerLabelFault));
   UEXPECT_EQ(m.words[0], usertest::kPagerAddr);
   UEXPECT_EQ(m.words[1], uint64_t(keel::kVmRead));
+  UEXPECT_EQ((m.tag >> 24) & 0xff, 3u);
+  UEXPECT_EQ(m.words[2], 0u);  // (the child's thread has no syscall handler: badge 0)
   UEXPECT_EQ(m.badge, 0x7a6eu);  // the badge of the handle given to process_set_pager
   // Resolve it: a page holding 42 at the faulting address, then "retry".
   Handle page = 0;
@@ -110,10 +112,11 @@ UTEST(pager, exceptions_reach_the_pager) {
   keel::IpcMessage m{};
   UASSERT(sys::ipc_recv(ep, &m, keel::now_ns() + 10'000'000'000ull) == 0);
   UEXPECT_EQ(m.tag >> 32, uint64_t(keel::kPagerLabelFault));
-  UEXPECT_EQ((m.tag >> 24) & 0xff, 3u);
+  UEXPECT_EQ((m.tag >> 24) & 0xff, 4u);
   UEXPECT(m.words[0] >= 0x400000 && m.words[0] < 0x800000);  // the ud2, in the child's program
   UEXPECT_EQ(m.words[1], 0u);
   UEXPECT_EQ(m.words[2], 6u);  // #UD
+  UEXPECT_EQ(m.words[3], 0u);  // (no syscall handler)
   UEXPECT_EQ(m.badge, 0x5eedu);
   m.tag = uint64_t(1) << 32;  // refuse
   UEXPECT_EQ(sys::ipc_reply(&m), 0);
