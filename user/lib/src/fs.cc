@@ -1,6 +1,7 @@
 // fs.cc — keel/fs.h: the VFS client.
 #include <keel/fs.h>
 #include <keel/lock.h>
+#include <keel/path.h>
 #include <keel/proto/names.h>
 #include <keel/rpc.h>
 #include <keel/start.h>
@@ -83,6 +84,183 @@ Status call(IpcMessage& m, Handle share = kInvalidHandle) {
     g_vfs = kInvalidHandle;
   }
   return st;
+}
+
+// ---------------------------------------------------------------- direct channels
+//
+// With use_channels(true), kOpen, kStat, kClose and kFstat go to the server
+// of their mount on a direct channel (keel/proto/fs.h kChannel) instead of
+// through vfs: the table of mount points and a channel per mount are asked
+// for once (all under g_lock), and this library does what vfs would (the
+// longest matching mount point, mount-relative paths, kStat's mount index,
+// the fid's mount and child-mount bits). Paths that are not normalised, and
+// every other method, still go through vfs. A channel that fails (PeerClosed,
+// TimedOut: its server died) is dropped and the request goes through vfs;
+// another is asked for a second later.
+
+constexpr uint64_t kDirectDeadline = 1000 * kMs;  // (as vfs waits for an fs server)
+constexpr uint64_t kChannelRetry = 1000 * kMs;
+
+struct Mount {
+  char point[fsp::kPathMax];
+  size_t len = 0;
+  Handle ep = kInvalidHandle;
+  uint64_t retry_at = 0;  // a channel is asked for again after this (0: never)
+};
+bool g_use_channels = false;   // guarded by g_lock
+bool g_mounts_known = false;   // the table below was asked for
+uint64_t g_mounts_retry = 0;   // when asking failed: ask again after this
+Mount g_mounts[fsp::kMountsMax];
+std::string_view g_points[fsp::kMountsMax];
+size_t g_mount_count = 0;
+
+void close_handles(const IpcMessage& m) {
+  for (uint32_t i = 0; i < keel::rpc::handles(m); ++i) sys::handle_close(m.handles[i]);
+}
+
+// kChannel for mount `i` through vfs: Ok and the reply in `m`, else the
+// failure. Lock held, connected.
+Status ask_channel(size_t i, IpcMessage& m) {
+  m = IpcMessage{};
+  m.words[fsp::kWordA] = i;
+  m.tag = tag(fsp::kChannel, fsp::kWordString);
+  int64_t r = sys::ipc_call(g_vfs, &m, now_ns() + kCallDeadline);
+  if (r != 0) return status_of(r);
+  const Status st = Status(keel::rpc::label(m));
+  if (st != Status::Ok) close_handles(m);
+  if (st == Status::Ok && (keel::rpc::words(m) < fsp::kWordString || m.words[0] != i)) {
+    close_handles(m);
+    return kBadReply;
+  }
+  return st;
+}
+
+// The channel of a kChannel reply (kInvalidHandle if none came), and when to
+// ask again if none did.
+void take_channel(Mount& mt, const IpcMessage& m) {
+  const bool one = m.words[1] == 1 && keel::rpc::handles(m) == 1;
+  if (!one) close_handles(m);
+  mt.ep = one ? m.handles[0] : kInvalidHandle;
+  mt.retry_at = one || Status(m.words[2]) == Status::Unsupported ? 0 : now_ns() + kChannelRetry;
+}
+
+// Asks vfs for the mount table and the channels: every index up to
+// OutOfRange. Any other failure leaves no table (all through vfs; asked
+// again a second later). Lock held.
+void load_mounts() {
+  if (connect() != Status::Ok) return;
+  size_t n = 0;
+  IpcMessage m;
+  Status st = Status::Ok;
+  for (; n < fsp::kMountsMax; ++n) {
+    if (st = ask_channel(n, m); st != Status::Ok) break;
+    std::string_view point;
+    Mount& mt = g_mounts[n];
+    if (!keel::rpc::get_string(m, fsp::kWordString, mt.point, sizeof mt.point, &point, nullptr) || point.empty()) {
+      close_handles(m);
+      st = kBadReply;
+      break;
+    }
+    mt.len = point.size();
+    g_points[n] = {mt.point, mt.len};
+    take_channel(mt, m);
+  }
+  if (st != Status::OutOfRange || n == 0) {
+    for (size_t i = 0; i < n; ++i)
+      if (g_mounts[i].ep != kInvalidHandle) sys::handle_close(g_mounts[i].ep);
+    g_mount_count = 0;
+    g_mounts_retry = now_ns() + kChannelRetry;
+    return;
+  }
+  g_mount_count = n;
+  g_mounts_known = true;
+}
+
+// True if `path` is absolute and normalised ("/", or "/a/b": no empty, "."
+// or ".." component, no NUL, no trailing '/').
+bool normalised(std::string_view path) {
+  if (path.empty() || path[0] != '/') return false;
+  if (path.size() == 1) return true;
+  size_t start = 1;
+  for (size_t i = 1; i <= path.size(); ++i) {
+    if (i < path.size() && path[i] != '/') {
+      if (path[i] == 0) return false;
+      continue;
+    }
+    const size_t len = i - start;
+    if (len == 0 || (len == 1 && path[start] == '.') || (len == 2 && path[start] == '.' && path[start + 1] == '.'))
+      return false;
+    start = i + 1;
+  }
+  return true;
+}
+
+// The channel of mount `i`, asked for again if its time has come. Lock held.
+Handle channel_of(size_t i) {
+  Mount& mt = g_mounts[i];
+  if (mt.ep == kInvalidHandle && mt.retry_at != 0 && now_ns() >= mt.retry_at && connect() == Status::Ok) {
+    IpcMessage m;
+    if (ask_channel(i, m) == Status::Ok) take_channel(mt, m);
+    else mt.retry_at = now_ns() + kChannelRetry;
+  }
+  return mt.ep;
+}
+
+// The mount of `path` and its channel, if `path` is normalised and that
+// mount has one; `rest` gets the mount-relative path. Lock held.
+bool route(std::string_view path, size_t* mount, std::string_view* rest) {
+  if (!g_use_channels) return false;
+  if (!g_mounts_known) {
+    if (g_mounts_retry != 0 && now_ns() < g_mounts_retry) return false;
+    load_mounts();
+    if (!g_mounts_known) return false;
+  }
+  if (!normalised(path)) return false;
+  auto r = keel::path::match_mount({g_points, g_mount_count}, path);
+  if (!r.ok() || channel_of(r->index) == kInvalidHandle) return false;
+  *mount = r->index;
+  *rest = r->rest;
+  return true;
+}
+
+// Sends `m` on mount `i`'s channel: true with the result in `*st`, or false
+// if the channel failed (it is dropped; the caller goes through vfs). Lock held.
+bool channel_call(size_t i, IpcMessage& m, Status* st) {
+  Mount& mt = g_mounts[i];
+  int64_t r = sys::ipc_call(mt.ep, &m, now_ns() + kDirectDeadline);
+  if (r == 0) {
+    *st = Status(keel::rpc::label(m));
+    if (keel::rpc::handles(m) != 0) close_handles(m);  // (none of these methods sends one)
+    return true;
+  }
+  *st = status_of(r);
+  if (*st != Status::PeerClosed && *st != Status::TimedOut) return true;
+  sys::handle_close(mt.ep);
+  mt.ep = kInvalidHandle;
+  mt.retry_at = now_ns() + kChannelRetry;
+  return false;
+}
+
+// The mounts whose points are direct children of normalised `path` (a vfs
+// directory fid's bits 32..39). Lock held.
+uint8_t child_mounts(std::string_view path) {
+  uint8_t mask = 0;
+  for (size_t i = 0; i < g_mount_count; ++i) {
+    std::string_view parent, name;
+    if (keel::path::split_last(g_points[i], &parent, &name) && parent == path) mask |= uint8_t(1u << i);
+  }
+  return mask;
+}
+
+// The mount of vfs fid `fid` if it has a channel (the server's fid in
+// `*server`). Lock held.
+bool route_fid(Fid fid, size_t* mount, uint64_t* server) {
+  if (!g_use_channels || !g_mounts_known || (fid >> 40) != 0) return false;
+  const size_t i = size_t((fid >> fsp::kMountShift) & 0xff);
+  *server = fid & fsp::kServerFidMask;
+  if (i >= g_mount_count || *server == 0 || channel_of(i) == kInvalidHandle) return false;
+  *mount = i;
+  return true;
 }
 
 IpcMessage request(uint32_t method, uint64_t fid = 0, uint64_t a = 0, uint64_t b = 0) {
@@ -199,8 +377,33 @@ Status shared_io(uint32_t method, Fid fid, uint8_t* data, size_t n, size_t* done
 
 }  // namespace
 
+void use_channels(bool on) {
+  LockGuard guard(g_lock);
+  g_use_channels = on;
+}
+
 Status open(std::string_view path, uint64_t flags, Fid* out, uint64_t mode, Info* info) {
   IpcMessage m = request(fsp::kOpen, 0, flags, mode);
+  if (path.size() <= fsp::kPathMax) {
+    LockGuard guard(g_lock);
+    size_t mount = 0;
+    std::string_view rest;
+    Status st = Status::Ok;
+    if (route(path, &mount, &rest) && path_request(m, rest) == Status::Ok && channel_call(mount, m, &st)) {
+      if (st != Status::Ok) return st;
+      const uint64_t server_fid = keel::rpc::words(m) >= fsp::kWordString ? m.words[0] : 0;
+      if (server_fid == 0 || server_fid > fsp::kServerFidMask) {
+        IpcMessage c = request(fsp::kClose, server_fid);  // (whatever it opened, as vfs does)
+        if (server_fid != 0) (void)channel_call(mount, c, &st);
+        return kBadReply;
+      }
+      const uint8_t children = m.words[1] == fsp::kTypeDirectory ? child_mounts(path) : 0;
+      *out = server_fid | uint64_t(mount) << fsp::kMountShift | uint64_t(children) << 32;
+      if (info) *info = Info{m.words[1], m.words[2], 0, 0};
+      return Status::Ok;
+    }
+    m = request(fsp::kOpen, 0, flags, mode);
+  }
   if (Status st = path_request(m, path); st != Status::Ok) return st;
   if (Status st = call(m); st != Status::Ok) return st;
   if (keel::rpc::words(m) < fsp::kWordString || m.words[0] == 0) return kBadReply;
@@ -210,6 +413,17 @@ Status open(std::string_view path, uint64_t flags, Fid* out, uint64_t mode, Info
 }
 
 Status close(Fid fid) {
+  {
+    LockGuard guard(g_lock);
+    size_t mount = 0;
+    uint64_t server = 0;
+    Status st = Status::Ok;
+    IpcMessage m = request(fsp::kClose, 0);
+    if (route_fid(fid, &mount, &server)) {
+      m.words[fsp::kWordFid] = server;
+      if (channel_call(mount, m, &st)) return st;
+    }
+  }
   IpcMessage m = request(fsp::kClose, fid);
   return call(m);
 }
@@ -268,6 +482,19 @@ Status seek(Fid fid, uint64_t whence, int64_t offset, uint64_t* pos) {
 }
 
 Status stat(std::string_view path, Info* out) {
+  if (path.size() <= fsp::kPathMax) {
+    LockGuard guard(g_lock);
+    size_t mount = 0;
+    std::string_view rest;
+    Status st = Status::Ok;
+    IpcMessage m = request(fsp::kStat);
+    if (route(path, &mount, &rest) && path_request(m, rest) == Status::Ok && channel_call(mount, m, &st)) {
+      if (st != Status::Ok) return st;
+      if (keel::rpc::words(m) < fsp::kWordString) return kBadReply;
+      m.words[3] = mount;  // (as vfs sets it)
+      return info_from(m, out);
+    }
+  }
   IpcMessage m = request(fsp::kStat);
   if (Status st = path_request(m, path); st != Status::Ok) return st;
   if (Status st = call(m); st != Status::Ok) return st;
@@ -311,6 +538,22 @@ Status fstatfs(Fid fid, FsUsage* out) {
 }
 
 Status fstat(Fid fid, Info* out) {
+  {
+    LockGuard guard(g_lock);
+    size_t mount = 0;
+    uint64_t server = 0;
+    Status st = Status::Ok;
+    IpcMessage m = request(fsp::kFstat, 0);
+    if (route_fid(fid, &mount, &server)) {
+      m.words[fsp::kWordFid] = server;
+      if (channel_call(mount, m, &st)) {
+        if (st != Status::Ok) return st;
+        if (keel::rpc::words(m) < fsp::kWordString) return kBadReply;
+        m.words[3] = mount;
+        return info_from(m, out);
+      }
+    }
+  }
   IpcMessage m = request(fsp::kFstat, fid);
   if (Status st = call(m); st != Status::Ok) return st;
   return info_from(m, out);

@@ -348,4 +348,12 @@ TEST_F(Dispatch, ImageGoesToTheImagesWithTheHandleInTheReply) {
   EXPECT_EQ(send(fs, m), Status::Unsupported);
 }
 
+// kChannel is serve()'s (it mints a handle of its endpoint): dispatch alone
+// answers Unsupported, as a server without channels does.
+TEST_F(Dispatch, ChannelIsNotTheBackends) {
+  IpcMessage m = request(fsp::kChannel);
+  EXPECT_EQ(send(fs, m), Status::Unsupported);
+  EXPECT_EQ(keel::rpc::handles(m), 0u);
+}
+
 }  // namespace

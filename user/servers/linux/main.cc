@@ -579,6 +579,7 @@ int main(uint64_t) {
   std::string_view args[16];
   const size_t nargs = keel::start_args(args, 16);
   fetch_boot_time();
+  keel::fs::use_channels(true);  // (open, close, stat, fstat straight to the mount's server)
   if (sys::endpoint_create(&g_ep) != 0) {
     keel::print("linux: no endpoint\n");
     return 1;

@@ -210,6 +210,28 @@ void forget(Context& c, IpcMessage& m) {
   reply_status(m, first_error);
 }
 
+// kChannel: the server of mount `a` makes a direct channel for the caller;
+// the reply names the mount point (and carries the handle, if one came).
+void channel(Context& c, IpcMessage& m) {
+  const uint64_t index = m.words[fsp::kWordA];
+  if (index >= c.mounts.count()) return reply_status(m, Status::OutOfRange);
+  IpcMessage f = server_request(fsp::kChannel, 0, 0, 0, c.badge);
+  Status st = forward(c.servers, size_t(index), f);
+  const uint32_t got = st == Status::Ok || keel::rpc::handles(f) != 0 ? keel::rpc::handles(f) : 0;
+  const bool one = st == Status::Ok && got == 1;
+  if (!one) {
+    for (uint32_t i = 0; i < got; ++i) sys::handle_close(f.handles[i]);
+    if (st == Status::Ok) st = kBadReply;
+  }
+  m.words[0] = index;
+  m.words[1] = one ? 1 : 0;
+  m.words[2] = one ? 0 : uint64_t(st);
+  m.words[3] = 0;
+  const uint32_t end = keel::rpc::put_string(m, fsp::kWordString, c.mounts.point(size_t(index)));
+  m.handles[0] = one ? f.handles[0] : kInvalidHandle;
+  m.tag = tag(uint32_t(Status::Ok), end, one ? 1 : 0);
+}
+
 bool is_shared(uint32_t method) { return method == fsp::kReadShared || method == fsp::kWriteShared; }
 
 bool uses_fid(uint32_t method) {
@@ -228,6 +250,7 @@ void handle(const MountTable& mounts, Servers& servers, IpcMessage& m, uint64_t 
   Context c{mounts, servers, badge};
 
   if (method == fsp::kForget) return forget(c, m);
+  if (method == fsp::kChannel) return channel(c, m);
 
   if (uses_fid(method)) {
     auto fid = split_fid(m.words[fsp::kWordFid], mounts.count());

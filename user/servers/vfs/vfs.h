@@ -34,6 +34,10 @@
 //   kForget  forwarded to every mount (the first error is the reply)
 //   kReadShared, kWriteShared  the MemoryObject handle is passed on
 //   kStat, kFstat  r3 is the mount index
+//   kChannel  a = mount index (OutOfRange past the table): forwarded to that
+//             mount's server; the reply is Ok with r0 the index, r1 1 and the
+//             server's endpoint handle if it made one (else r1 0, r2 its
+//             Status), and the mount point as the string
 // Everything else is the fs server's answer. A request vfs cannot parse is
 // refused before any server sees it: InvalidArgument (fewer than 4 words,
 // handles, a string past the message), NameTooLong (a path past kPathMax),

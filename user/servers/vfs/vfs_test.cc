@@ -603,3 +603,39 @@ TEST_F(Vfs, RestartedServerForgetsItsFids) {
 }
 
 }  // namespace
+
+namespace {
+
+// kChannel: vfs asks the mount's server (with the caller's badge) and names
+// the mount point; a server without channels (dispatch alone: Unsupported)
+// gives no handle but the point still comes; past the table: OutOfRange.
+TEST_F(Vfs, ChannelNamesTheMountPoint) {
+  const char* points[] = {"/", "/tmp", "/run"};
+  for (uint64_t i = 0; i < 3; ++i) {
+    IpcMessage m = request(fsp::kChannel, 0, i);
+    ASSERT_EQ(send(m), Status::Ok) << i;
+    EXPECT_EQ(m.words[0], i);
+    EXPECT_EQ(m.words[1], 0u);  // (no handle)
+    EXPECT_EQ(Status(m.words[2]), Status::Unsupported);
+    EXPECT_EQ(keel::rpc::handles(m), 0u);
+    EXPECT_EQ(servers.last_client[i], kBadge);
+    char buf[fsp::kPathMax];
+    std::string_view point;
+    ASSERT_TRUE(keel::rpc::get_string(m, fsp::kWordString, buf, sizeof buf, &point, nullptr));
+    EXPECT_EQ(point, points[i]);
+  }
+  IpcMessage past = request(fsp::kChannel, 0, 3);
+  EXPECT_EQ(send(past), Status::OutOfRange);
+  IpcMessage huge = request(fsp::kChannel, 0, ~uint64_t(0));
+  EXPECT_EQ(send(huge), Status::OutOfRange);
+  // A server that does not answer: the point still comes, with its Status.
+  servers.failing[1] = 2;
+  servers.failure = Status::TimedOut;
+  servers.reconnect_fails = true;
+  IpcMessage m = request(fsp::kChannel, 0, 1);
+  ASSERT_EQ(send(m), Status::Ok);
+  EXPECT_EQ(m.words[1], 0u);
+  EXPECT_EQ(Status(m.words[2]), Status::TimedOut);
+}
+
+}  // namespace

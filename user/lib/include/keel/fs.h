@@ -51,6 +51,13 @@ struct Info {
   int64_t atime = 0, mtime = 0, ctime = 0;  // ns of the monotonic clock (keel/proto/fs.h)
 };
 
+// With `on`, open, close, stat and fstat of normalised absolute paths (and
+// their files) go to the mount's file-system server on a direct channel
+// (keel/proto/fs.h kChannel) rather than through vfs, which saves a hop;
+// the results are the same. The mount table and the channels are asked for
+// at the first such call. Off by default (the Linux personality turns it on).
+void use_channels(bool on);
+
 // Opens `path` (flags: proto::fs::kFlag*; `mode` for a file it creates).
 // `info`, if given, gets the type and size.
 Status open(std::string_view path, uint64_t flags, Fid* out, uint64_t mode = 0644, Info* info = nullptr);

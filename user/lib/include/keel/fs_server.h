@@ -17,7 +17,9 @@
 //     is none of the three: InvalidArgument;
 //   - an unknown method: Unsupported.
 // The client is words[kWordClient], set by vfs (the only program the policy
-// lets look a file-system server up).
+// lets look a file-system server up), or, for a request that came on a
+// direct channel (kChannel; its badge has kDirectBadge), the badge's other
+// bits: serve() makes the channels and puts the client in words[kWordClient].
 #pragma once
 
 #include <keel/fs_backend.h>
@@ -63,18 +65,42 @@ inline void dispatch_request(Backend& backend, IpcMessage& m, keel::rpc::Request
   (void)sys::vm_unmap(self, addr, len);
 }
 
+// kChannel for `client` (from vfs): a handle to `endpoint` (unbadged, with
+// duplicate) minted with kDirectBadge | client, write and transfer rights.
+// InvalidArgument for client 0, one with kDirectBadge, or handles sent.
+inline void make_channel(Handle endpoint, IpcMessage& m, uint64_t client, uint32_t handles) {
+  namespace fsp = keel::proto::fs;
+  if (keel::rpc::words(m) < fsp::kWordString || handles != 0 || client == 0 || (client & fsp::kDirectBadge) != 0)
+    return keel::rpc::reply_status(m, Status::InvalidArgument);
+  Handle h = kInvalidHandle;
+  if (int64_t r = sys::handle_mint(endpoint, kRightWrite | kRightTransfer, fsp::kDirectBadge | client, &h); r != 0)
+    return keel::rpc::reply_status(m, status_of(r));
+  m.words[0] = m.words[1] = m.words[2] = m.words[3] = 0;
+  m.handles[0] = h;
+  m.tag = keel::rpc::tag(uint32_t(Status::Ok), fsp::kWordString, 1);
+}
+
 // Serves `endpoint` with `backend` (and kImage with `images`, if given)
 // until receiving fails (keel::rpc::serve; heartbeats are answered). Returns
-// the Status that ended it.
+// the Status that ended it. A request on a direct channel gets its client
+// from the badge (words[kWordClient] is overwritten); kChannel is answered
+// here (make_channel).
 inline Status serve(Handle endpoint, Backend& backend, Images* images = nullptr) {
   struct Ctx {
     Backend* backend;
     Images* images;
-  } ctx{&backend, images};
+    Handle endpoint;
+  } ctx{&backend, images, endpoint};
   return keel::rpc::serve(
       endpoint,
       [](IpcMessage& m, keel::rpc::Request& req) {
+        namespace fsp = keel::proto::fs;
         auto* c = static_cast<Ctx*>(req.ctx);
+        const bool direct = (req.badge & fsp::kDirectBadge) != 0;
+        if (direct && keel::rpc::words(m) > fsp::kWordClient) m.words[fsp::kWordClient] = req.badge & ~fsp::kDirectBadge;
+        if (keel::rpc::label(m) == fsp::kChannel)
+          return make_channel(c->endpoint, m, keel::rpc::words(m) > fsp::kWordClient ? m.words[fsp::kWordClient] : 0,
+                              req.received_count);
         dispatch_request(*c->backend, m, req, c->images);
       },
       &ctx);

@@ -65,6 +65,27 @@
 //   kImage     s1 path                         r0 type (kTypeFile), r1 size, r2 mode, r3 inode;
 //                                              handles [MemoryObject]: the file's bytes
 //                                              from offset 0, read-only
+//   kChannel   a mount index                   r0 the index, r1 1 if a handle comes, r2 the
+//                                              server's Status if not; string: the mount
+//                                              point; handles [endpoint] · OutOfRange
+//                                              past the table
+//
+// kChannel gives a client a direct channel to the server of a mount, so that
+// its requests for that mount need not pass through vfs: vfs forwards it
+// (with the client's badge in words[3]) and the server answers with a handle
+// to its own endpoint, minted (write, transfer) with the badge kDirectBadge |
+// client. A server takes the client of a request with that bit from the
+// badge (words[3] is ignored), so a channel can only act for the client it
+// was made for, and the fids are the same whichever way a request comes. On
+// a channel the paths are the mount-relative ones vfs would send and fids are
+// the server's (bits 0..23); the client does what vfs would do (the longest
+// matching mount point, kStat's r3, the fid's mount bits and, for a
+// directory, its child mounts), which is why the reply names the mount
+// point: a client asks for every index up to OutOfRange and so knows the
+// whole table. keel/fs.h uses channels for kOpen, kClose, kStat and kFstat
+// when the program asks for them (keel::fs::use_channels). A server that
+// died leaves its channels unanswered (TimedOut) or PeerClosed: the client
+// drops the channel and goes through vfs (which finds the new server).
 //
 // kStatfs/kFstatfs describe the whole file system: its size in blocks of
 // r0 bytes (a server without a bound gives what it could hold; blocks ≥
@@ -183,7 +204,12 @@ inline constexpr uint32_t kFtruncate = 24;
 inline constexpr uint32_t kStatfs = 25;
 inline constexpr uint32_t kFstatfs = 26;
 inline constexpr uint32_t kImage = 27;
-inline constexpr uint32_t kMethodLast = kImage;
+inline constexpr uint32_t kChannel = 28;
+inline constexpr uint32_t kMethodLast = kChannel;
+
+// The badge bit of a direct channel (kChannel): a server that sees it on a
+// request takes the client from the badge's other bits, not from words[3].
+inline constexpr uint64_t kDirectBadge = uint64_t(1) << 63;
 
 // Word indices of the common layout.
 inline constexpr uint32_t kWordFid = 0;
