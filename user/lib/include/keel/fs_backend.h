@@ -121,26 +121,30 @@ class OpenFiles {
 
   // True if `client` may open one more file (checked before creating one).
   bool has_room(uint64_t client) const {
-    size_t mine = 0, used = 0;
-    for (const File& f : files_) {
-      if (f.fid == 0) continue;
-      ++used;
-      if (f.client == client) ++mine;
-    }
-    return used < Capacity && mine < keel::proto::fs::kOpenMax;
+    if (used_ >= Capacity) return false;
+    size_t mine = 0;
+    for (size_t i = 0; i < top_; ++i)
+      if (files_[i].fid != 0 && files_[i].client == client) ++mine;
+    return mine < keel::proto::fs::kOpenMax;
   }
 
-  // A new open file. NoSpace past the bounds.
+  // A new open file, in the lowest free slot. NoSpace past the bounds.
   ktl::Result<File*> add(uint64_t client, Node node, uint64_t flags) {
     if (!has_room(client)) return ktl::Error::NoSpace;
-    for (File& f : files_) {
+    for (size_t i = 0; i < Capacity; ++i) {
+      File& f = files_[i];
       if (f.fid != 0) continue;
       uint32_t fid;
       do {
         fid = next_fid_++;
-        if (next_fid_ > keel::proto::fs::kServerFidMask) next_fid_ = 1;
-      } while (find_fid(fid) != nullptr);
+        if (next_fid_ > keel::proto::fs::kServerFidMask) {
+          next_fid_ = 1;
+          wrapped_ = true;  // (from now on a fid may still be in use)
+        }
+      } while (wrapped_ && find_fid(fid) != nullptr);
       f = File{client, fid, node, 0, flags, Extra{}};
+      ++used_;
+      if (i >= top_) top_ = i + 1;
       return &f;
     }
     return ktl::Error::NoSpace;
@@ -149,29 +153,37 @@ class OpenFiles {
   // The file `fid` of `client`, or nullptr.
   File* find(uint64_t client, uint32_t fid) {
     if (fid == 0) return nullptr;
-    for (File& f : files_)
-      if (f.fid == fid && f.client == client) return &f;
+    for (size_t i = 0; i < top_; ++i)
+      if (files_[i].fid == fid && files_[i].client == client) return &files_[i];
     return nullptr;
   }
 
-  void remove(File* f) { *f = File{}; }
+  void remove(File* f) {
+    if (f->fid != 0) --used_;
+    *f = File{};
+    while (top_ > 0 && files_[top_ - 1].fid == 0) --top_;
+  }
 
   // Calls fn(File&) for every file, then frees those for which it returns true.
   template <typename F>
   void remove_if(F fn) {
-    for (File& f : files_)
-      if (f.fid != 0 && fn(f)) remove(&f);
+    for (size_t i = 0; i < top_; ++i)
+      if (files_[i].fid != 0 && fn(files_[i])) remove(&files_[i]);
   }
 
  private:
   const File* find_fid(uint32_t fid) const {
-    for (const File& f : files_)
-      if (f.fid == fid) return &f;
+    for (size_t i = 0; i < top_; ++i)
+      if (files_[i].fid == fid) return &files_[i];
     return nullptr;
   }
 
+  // Slots from top_ on are free; used_ of those below are in use. Fids are
+  // handed out in turn: until they wrap around, a new one is in use nowhere.
   File files_[Capacity];
+  size_t used_ = 0, top_ = 0;
   uint32_t next_fid_ = 1;
+  bool wrapped_ = false;
 };
 
 }  // namespace keel::fs
