@@ -421,6 +421,9 @@ Status close(Fid fid) {
     IpcMessage m = request(fsp::kClose, 0);
     if (route_fid(fid, &mount, &server)) {
       m.words[fsp::kWordFid] = server;
+      // One way if the server waits for a request (it is alive and will see
+      // the close before any later request on its endpoint); else a call.
+      if (sys::ipc_send(g_mounts[mount].ep, &m, kDeadlinePoll) == 0) return Status::Ok;
       if (channel_call(mount, m, &st)) return st;
     }
   }

@@ -5,36 +5,42 @@ namespace keel::path {
 
 ktl::Result<std::string_view> normalize(std::string_view in, std::span<char> out) {
   if (out.size() < kPathMax) return ktl::Error::InvalidArgument;
-  if (in.empty() || in[0] != '/') return ktl::Error::InvalidArgument;
-  if (in.size() > kPathMax) return ktl::Error::NameTooLong;
-  for (char c : in)
-    if (c == '\0') return ktl::Error::InvalidArgument;
-  // out[0..len) holds "/a/b" (or "" for the root, fixed at the end); the
-  // result is never longer than the input, so it fits.
-  size_t len = 0, depth = 0;
-  size_t i = 0;
-  while (i < in.size()) {
-    while (i < in.size() && in[i] == '/') ++i;
-    size_t start = i;
-    while (i < in.size() && in[i] != '/') ++i;
-    std::string_view name = in.substr(start, i - start);
-    if (name.empty() || name == ".") continue;
-    if (name.size() > kNameMax) return ktl::Error::NameTooLong;
-    if (name == "..") {
-      while (len > 0 && out[len - 1] != '/') --len;
+  const size_t n = in.size();
+  if (n == 0 || in[0] != '/') return ktl::Error::InvalidArgument;
+  if (n > kPathMax) return ktl::Error::NameTooLong;
+  const char* s = in.data();
+  if (__builtin_memchr(s, 0, n) != nullptr) return ktl::Error::InvalidArgument;
+  // One pass: out[0..len) holds "/a/b" (or "" for the root, fixed at the
+  // end); each component is copied as it is read and taken back if it is
+  // "." or "..". The result is never longer than the input, so it fits.
+  char* o = out.data();
+  size_t len = 0, depth = 0, i = 0;
+  while (i < n) {
+    while (i < n && s[i] == '/') ++i;
+    if (i == n) break;
+    const size_t start = i, at = len;
+    o[len++] = '/';
+    while (i < n && s[i] != '/') o[len++] = s[i++];
+    const size_t name = i - start;
+    if (name == 1 && s[start] == '.') {
+      len = at;
+      continue;
+    }
+    if (name > kNameMax) return ktl::Error::NameTooLong;
+    if (name == 2 && s[start] == '.' && s[start + 1] == '.') {
+      len = at;
+      while (len > 0 && o[len - 1] != '/') --len;
       if (len > 0) {
         --len;  // the '/' before it
         --depth;
       }
       continue;
     }
-    out[len++] = '/';
-    for (char c : name) out[len++] = c;
     ++depth;
   }
   if (depth > kDepthMax) return ktl::Error::NameTooLong;
-  if (len == 0) out[len++] = '/';
-  return std::string_view(out.data(), len);
+  if (len == 0) o[len++] = '/';
+  return std::string_view(o, len);
 }
 
 bool valid_name(std::string_view name) {

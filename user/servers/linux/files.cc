@@ -197,6 +197,24 @@ bool path_syscall(uint64_t nr) {
   }
 }
 
+// True if `path` (`n` bytes) is absolute and already normalised within the
+// VFS's bounds (keel/path.h): no empty, "." or ".." component, no trailing
+// '/', names of at most kNameMax bytes, at most kDepthMax of them.
+bool normalised_path(const char* path, size_t n) {
+  if (n == 0 || path[0] != '/') return false;
+  if (n == 1) return true;
+  size_t start = 1, depth = 0;
+  for (size_t i = 1; i <= n; ++i) {
+    if (i < n && path[i] != '/') continue;
+    const size_t len = i - start;
+    if (len == 0 || len > keel::path::kNameMax || (path[start] == '.' && (len == 1 || (len == 2 && path[start + 1] == '.'))))
+      return false;
+    if (++depth > keel::path::kDepthMax) return false;
+    start = i + 1;
+  }
+  return true;
+}
+
 // Reads a path argument and resolves it; with `follow`, a symbolic link as
 // its last component is followed (follow_links); while g_walk_links, links
 // in the middle of it are too (follow_middle_links).
@@ -204,8 +222,11 @@ int64_t path_arg(Proc& p, int64_t dirfd, uint64_t addr, char (&out)[kPathMax], b
   char raw[kPathMax + 64];
   int64_t n = read_string(p, addr, raw, sizeof raw);
   if (n < 0) return n;
-  // (".." after a symbolic link is taken physically: dotdot.cc)
-  if (int64_t e = has_dotdot(raw) ? resolve_physical(p, dirfd, raw, out) : resolve(p, dirfd, raw, out); e < 0) return e;
+  if (size_t(n) < kPathMax && normalised_path(raw, size_t(n))) {
+    memcpy(out, raw, size_t(n) + 1);  // (an absolute, normalised path is what resolve would make of it)
+  } else if (int64_t e = has_dotdot(raw) ? resolve_physical(p, dirfd, raw, out) : resolve(p, dirfd, raw, out); e < 0) {
+    return e;  // (".." after a symbolic link is taken physically: dotdot.cc)
+  }
   if (g_walk_links)
     if (int64_t e = follow_middle_links(out); e < 0) return e;
   return follow ? follow_links(out) : 0;
@@ -320,8 +341,14 @@ uint64_t dev_rdev(const char* path) {
   return (5 << 8) | 1;  // the console's, for the standard streams
 }
 
+// "/dev" or a path below it (the test before the tables below).
+bool dev_prefix(const char* p) {
+  return p[0] == '/' && p[1] == 'd' && p[2] == 'e' && p[3] == 'v' && (p[4] == 0 || p[4] == '/');
+}
+
 // A path that goes on below a device node ("/dev/null/x"): ENOTDIR.
 bool under_dev_node(const char* path) {
+  if (!dev_prefix(path)) return false;
   for (const DevNode& d : kDevNodes) {
     const size_t n = strlen(d.path);
     if (memcmp(path, d.path, n) == 0 && path[n] == '/') return true;
@@ -330,6 +357,7 @@ bool under_dev_node(const char* path) {
 }
 
 const DevNode* dev_node(const char* path) {
+  if (!dev_prefix(path)) return nullptr;
   for (const DevNode& d : kDevNodes)
     if (str_eq(d.path, path)) return &d;
   return nullptr;
@@ -479,7 +507,9 @@ int64_t open_path(const char* path, uint64_t flags, uint64_t mode, File** out) {
   f->fid = fid;
   f->type = info.type;
   f->flags = flags & (L::O_ACCMODE | L::O_APPEND | L::O_NONBLOCK);
-  copy_cstr(f->path, path, sizeof f->path - 1);
+  const size_t plen = strlen(path) < sizeof f->path - 1 ? strlen(path) : sizeof f->path - 1;
+  memcpy(f->path, path, plen);
+  f->path[plen] = 0;
   *out = f;
   return 0;
 }
