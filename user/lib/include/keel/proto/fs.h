@@ -83,7 +83,8 @@
 // directory, its child mounts), which is why the reply names the mount
 // point: a client asks for every index up to OutOfRange and so knows the
 // whole table. keel/fs.h uses channels for kOpen, kClose, kStat and kFstat
-// when the program asks for them (keel::fs::use_channels). A server that
+// when the program asks for them (keel::fs::use_channels); its kClose goes
+// one way (a send, no reply) when the server is waiting for a request. A server that
 // died leaves its channels unanswered (TimedOut) or PeerClosed: the client
 // drops the channel and goes through vfs (which finds the new server).
 //
